@@ -1,0 +1,65 @@
+"""The model zoo: ``available()`` lists names, ``create(name, **params)`` builds a scikit-learn estimator."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+# name -> (module, class, one-line description). Modules are imported on first use.
+_REGISTRY: dict[str, tuple[str, str, str]] = {
+    "pca": ("core.models.pca", "PCA", "Principal component analysis, closed form (eigenfaces)"),
+    "nmf": ("core.models.nmf", "NMF", "Non-negative matrix factorisation, X ~ WH (MU or HALS)"),
+    "linear-ae": ("core.models.linear_ae", "LinearAutoencoder", "Linear autoencoder: reaches the PCA error"),
+    "ae": ("core.models.ae", "ShallowAutoencoder", "Shallow non-linear autoencoder (Refinetti & Goldt)"),
+    "denoising-ae": ("core.models.denoising_ae", "DenoisingAutoencoder", "Autoencoder trained on corrupted input"),
+    "sae-l1": ("core.models.sae_l1", "L1SAE", "Sparse autoencoder: ReLU codes with an L1 penalty"),
+    "sae-kl": ("core.models.sae_kl", "KLSAE", "Sparse autoencoder: sigmoid codes, KL to a target rate (CS294A)"),
+    "sae-topk": ("core.models.sae_topk", "TopKSAE", "Sparse autoencoder: keep the k largest codes, AuxK loss"),
+    "sae-batchtopk": ("core.models.sae_batchtopk", "BatchTopKSAE", "Sparse autoencoder: top k x batch codes per batch"),
+    "sae-jumprelu": ("core.models.sae_jumprelu", "JumpReLUSAE", "Sparse autoencoder: learned thresholds (JumpReLU)"),
+    "nnsae": ("core.models.nnsae", "NonNegativeSAE", "Non-negative sparse autoencoder (NNSAE / NCAE)"),
+}
+
+
+def available() -> list[str]:
+    """Names of all models, in the order the UI lists them."""
+    return list(_REGISTRY)
+
+
+def model_class(name: str) -> type:
+    if name not in _REGISTRY:
+        raise ValueError(f"Unknown model {name!r}. Available models: {', '.join(_REGISTRY)}.")
+    module, cls, _ = _REGISTRY[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def describe(name: str) -> str:
+    model_class(name)
+    return _REGISTRY[name][2]
+
+
+def default_params(name: str) -> dict[str, Any]:
+    """The constructor parameters of ``name`` and their defaults."""
+    signature = inspect.signature(model_class(name).__init__)
+    return {p.name: p.default for p in signature.parameters.values() if p.name != "self"}
+
+
+def create(name: str, **params: Any):
+    """Build the estimator ``name`` with ``params``; unknown parameter names raise ValueError."""
+    cls = model_class(name)
+    allowed = default_params(name)
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"Model {name!r} has no parameter {', '.join(unknown)}. Its parameters: {', '.join(allowed)}."
+        )
+    return cls(**params)
+
+
+def name_of(model) -> str:
+    """The registry name of a model instance."""
+    for name, (module, cls, _) in _REGISTRY.items():
+        if type(model).__module__ == module and type(model).__name__ == cls:
+            return name
+    raise ValueError(f"{type(model).__name__} is not a registered model.")

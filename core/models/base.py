@@ -1,0 +1,216 @@
+"""Shared plumbing for every model: validation, device, seeding, the iterative-fit hooks, weights I/O.
+
+Every model is a scikit-learn estimator: ``fit``, ``transform`` (codes), ``inverse_transform``
+(reconstructions) and ``components_`` (atoms, n_components x n_features, in input space).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from core.device import resolve_device
+from core.training import TrainControl, train_steps
+
+
+class TorchEstimator(TransformerMixin, BaseEstimator):
+    """Base of all models: input validation, the torch device, and weights as named numpy arrays.
+
+    Subclasses list the fitted arrays that define them in ``_weight_names`` (``components_`` first);
+    ``get_weights``/``set_weights`` then give save and load for free (see ``core.checkpoint``).
+    """
+
+    _weight_names: tuple[str, ...] = ("components_",)
+    #: parameters a running fit accepts through ``TrainControl.update`` (the UI's live knobs)
+    _live_params: tuple[str, ...] = ()
+    #: True when the model needs non-negative input (NMF, NNSAE)
+    _requires_non_negative: bool = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = self._requires_non_negative
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    # -- input ---------------------------------------------------------------------------------
+    def _validate(self, X, reset: bool) -> np.ndarray:
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=reset, ensure_min_samples=1)
+        if self._requires_non_negative and X.size and X.min() < 0:
+            raise ValueError(
+                f"{type(self).__name__} needs non-negative data, but the smallest value is {X.min():.4g}. "
+                "Scale the data to [0, 1] (scale='minmax') or choose a model that accepts signed data."
+            )
+        return np.asarray(X, dtype=np.float32)
+
+    def _device(self) -> torch.device:
+        return resolve_device(self.device)
+
+    def _tensor(self, X: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32), device=self._device())
+
+    def _generator(self) -> torch.Generator:
+        """A private RNG on the model's device: same seed, same run, whatever else uses torch."""
+        seed = self.random_state
+        if seed is None:
+            seed = int(np.random.randint(0, 2**31 - 1))
+        elif isinstance(seed, np.random.RandomState):
+            seed = int(seed.randint(0, 2**31 - 1))
+        gen = torch.Generator(device=self._device())
+        gen.manual_seed(int(seed))
+        return gen
+
+    # -- the transformer API -------------------------------------------------------------------
+    def transform(self, X) -> np.ndarray:
+        """Codes of ``X``: an array of shape (n_samples, n_components)."""
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        with torch.no_grad():
+            codes = self._encode(self._tensor(X))
+        return codes.float().cpu().numpy()
+
+    def inverse_transform(self, codes) -> np.ndarray:
+        """Reconstructions from codes: an array of shape (n_samples, n_features)."""
+        check_is_fitted(self)
+        codes = np.asarray(codes, dtype=np.float32)
+        if codes.ndim != 2 or codes.shape[1] != self.components_.shape[0]:
+            raise ValueError(
+                f"Codes must have shape (n_samples, {self.components_.shape[0]}), got {codes.shape}. "
+                "Pass the output of transform()."
+            )
+        with torch.no_grad():
+            recon = self._decode(self._tensor(codes))
+        return recon.float().cpu().numpy()
+
+    def reconstruct(self, X) -> np.ndarray:
+        """``inverse_transform(transform(X))``, without leaving the device in between."""
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        with torch.no_grad():
+            recon = self._decode(self._encode(self._tensor(X)))
+        return recon.float().cpu().numpy()
+
+    def _encode(self, X: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- weights ---------------------------------------------------------------------------------
+    def get_weights(self) -> dict[str, np.ndarray]:
+        check_is_fitted(self)
+        return {name: np.ascontiguousarray(getattr(self, name), dtype=np.float32) for name in self._weight_names}
+
+    def set_weights(self, weights: dict[str, np.ndarray], n_features: int) -> "TorchEstimator":
+        missing = [n for n in self._weight_names if n not in weights]
+        if missing:
+            raise ValueError(f"The weights lack {missing}; they were not saved from a {type(self).__name__}.")
+        for name in self._weight_names:
+            setattr(self, name, np.asarray(weights[name], dtype=np.float32))
+        self.n_features_in_ = int(n_features)
+        if not hasattr(self, "history_"):
+            self.history_ = []
+        return self
+
+
+class IterativeEstimator(TorchEstimator):
+    """A model trained step by step by ``core.training.train_steps``.
+
+    Subclasses implement the hooks ``_setup(X)`` (make the training state from a float32 tensor),
+    ``_train_step(step) -> dict of 0-d tensors`` (at least ``loss`` and ``mse``), ``_state()`` (the
+    tensors that define the model, returned by reference) and ``_finish()`` (write fitted numpy
+    attributes from the state). ``fit_iter`` yields metric rows for a live view.
+    """
+
+    log_every: int = 10
+
+    def fit(self, X, y=None):
+        for _ in self.fit_iter(X):
+            pass
+        return self
+
+    def fit_iter(self, X, control: TrainControl | None = None) -> Iterator[dict[str, Any]]:
+        """Train on ``X``, yielding a metrics row every ``log_every`` steps; see ``core.training``."""
+        return train_steps(self, X, control)
+
+    def _total_steps(self) -> int:
+        return self.max_steps
+
+    # hooks called by core.training ---------------------------------------------------------------
+    def _begin_fit(self, X) -> None:
+        X = self._validate(X, reset=True)
+        self.history_ = []
+        self._good_step = 0
+        self._good = None
+        self._setup(self._tensor(X))
+        self._training = True
+
+    def _save_good_state(self, step: int) -> None:
+        self._good = {k: v.detach().clone() for k, v in self._state().items()}
+        self._good_step = step
+
+    def _restore_good_state(self) -> None:
+        if self._good is None:  # diverged before the first log: fall back to the initial state
+            return
+        with torch.no_grad():
+            for name, tensor in self._state().items():
+                tensor.copy_(self._good[name])
+
+    def _end_fit(self, steps_done: int) -> None:
+        self.n_steps_ = int(steps_done)
+        self._finish()
+        self._good = None
+        self._teardown()
+
+    def _apply_live_updates(self, updates: dict[str, Any]) -> dict[str, Any]:
+        """Set live parameters between steps; returns what was applied (unknown names are refused)."""
+        unknown = sorted(set(updates) - set(self._live_params))
+        if unknown:
+            raise ValueError(f"{unknown} cannot change during a run of {type(self).__name__}; "
+                             f"live parameters are {list(self._live_params)}.")
+        applied = {k: v for k, v in updates.items() if getattr(self, k) != v}
+        if applied:
+            self.set_params(**applied)
+            self._on_live_update(applied)
+        return applied
+
+    def _on_live_update(self, applied: dict[str, Any]) -> None:
+        """Hook: push changed parameters into the training state (e.g. the optimiser's learning rate)."""
+
+    def current_components(self) -> np.ndarray:
+        """The atoms as they are now, during a fit (for a live view), else ``components_``."""
+        if getattr(self, "_training", False):
+            with torch.no_grad():
+                return self._current_components().float().cpu().numpy()
+        check_is_fitted(self)
+        return self.components_
+
+    def _teardown(self) -> None:
+        """Drop training-only state (optimiser, data on the device) once the fit ends."""
+        for name in [n for n in vars(self) if n.startswith("_t_")]:
+            delattr(self, name)
+        self._training = False
+
+    # subclass hooks -----------------------------------------------------------------------------
+    def _setup(self, X: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def _train_step(self, step: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        raise NotImplementedError
+
+    def _current_components(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        return {k: v for k, v in state.items() if not k.startswith(("_t_", "_good"))}
+
