@@ -41,8 +41,8 @@ class TorchEstimator(TransformerMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=reset, ensure_min_samples=1)
         if self._requires_non_negative and X.size and X.min() < 0:
             raise ValueError(
-                f"{type(self).__name__} needs non-negative data, but the smallest value is {X.min():.4g}. "
-                "Scale the data to [0, 1] (scale='minmax') or choose a model that accepts signed data."
+                f"Negative values in data passed to {type(self).__name__} (smallest {X.min():.4g}): it needs "
+                "non-negative data. Scale the data to [0, 1] (scale='minmax') or pick a model for signed data."
             )
         return np.asarray(X, dtype=np.float32)
 

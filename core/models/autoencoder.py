@@ -1,0 +1,234 @@
+"""The autoencoder family's shared base: parameters, minibatch Adam training, encode/decode.
+
+A one-hidden-layer autoencoder with atoms as rows:
+
+    codes = f((x - b_pre) W_enc^T + b_enc)        x_hat = codes W_dec + b_dec
+
+``components_`` is W_dec (n_components x n_features). Subclasses choose the activation ``f`` (``_activate``)
+and add terms to the loss (``_extra_loss``); the sparse family (``core.models.sae``) adds unit-norm atoms.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from core.models.base import IterativeEstimator
+
+
+class BaseAutoencoder(IterativeEstimator):
+    """Shared machinery of every autoencoder; not registered itself.
+
+    Objective: mean over samples and features of (x - x_hat)^2, plus each subclass's penalty,
+    minimised with Adam on random minibatches (an epoch is one pass over a fresh permutation).
+    """
+
+    _weight_names = ("components_", "encoder_weight_", "encoder_bias_", "decoder_bias_")
+    _live_params: tuple[str, ...] = ("learning_rate",)
+    #: subtract the decoder bias before encoding (SAE convention, Bricken et al. / Gao et al.)
+    _center_with_decoder_bias = False
+    #: the sparse family keeps decoder rows at unit norm
+    _unit_norm_atoms = False
+    #: NNSAE has none: its reconstructions are sums of non-negative parts, as in NMF
+    _has_decoder_bias = True
+    #: NNSAE: project decoder weights onto the non-negative orthant after each step
+    _non_negative_atoms = False
+
+    # ---- things subclasses override -----------------------------------------------------------
+    def _activate(self, pre: torch.Tensor) -> torch.Tensor:
+        """The code non-linearity f applied to pre-activations."""
+        raise NotImplementedError
+
+    def _extra_loss(self, codes: torch.Tensor, pre: torch.Tensor, x: torch.Tensor, x_hat: torch.Tensor):
+        """Penalty terms added to the reconstruction MSE: a dict name -> scalar tensor."""
+        return {}
+
+    def _corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's input during training (denoising autoencoders corrupt it)."""
+        return x
+
+    def _init_decoder_bias(self, X: torch.Tensor) -> torch.Tensor:
+        return X.mean(0)
+
+    # ---- parameters shared by the family ---------------------------------------------------------
+    def _uses_bias(self) -> bool:
+        return bool(getattr(self, "bias", True))
+
+    def _is_tied(self) -> bool:
+        return bool(getattr(self, "tied", False))
+
+    def _n_latents(self, n_features: int) -> int:
+        n = self.n_components if self.n_components is not None else n_features
+        if int(n) < 1:
+            raise ValueError(f"n_components must be at least 1, got {n}.")
+        return int(n)
+
+    # ---- training hooks (called by core.training) ----------------------------------------------
+    def _check_params(self) -> None:
+        check_positive("max_steps", self.max_steps, integer=True)
+        check_positive("batch_size", self.batch_size, integer=True)
+        check_positive("learning_rate", self.learning_rate)
+        check_positive("log_every", self.log_every, integer=True)
+
+    def _setup(self, X: torch.Tensor) -> None:
+        self._check_params()
+        n_samples, n_features = X.shape
+        n_latents = self._n_latents(n_features)
+        gen = self._generator()
+        dev = X.device
+        self._t_X, self._t_gen = X, gen
+        self._t_perm, self._t_cursor = None, n_samples
+
+        W_dec = self._init_atoms(n_latents, n_features, gen, dev)
+        params = {"W_dec": torch.nn.Parameter(W_dec)}
+        if not self._is_tied():
+            params["W_enc"] = torch.nn.Parameter(W_dec.clone())
+        if self._uses_bias():
+            params["b_enc"] = torch.nn.Parameter(torch.zeros(n_latents, device=dev))
+            if self._has_decoder_bias:
+                params["b_dec"] = torch.nn.Parameter(self._init_decoder_bias(X).clone())
+        self._t_params = params
+        self._t_optimizer = torch.optim.Adam(params.values(), lr=self._lr_at(1))
+        self._t_extra_setup(X)
+
+    def _init_atoms(self, n_latents, n_features, gen, dev) -> torch.Tensor:
+        # Random directions scaled so that a pre-activation w.x/sqrt(D) starts O(1), as in Refinetti & Goldt.
+        W = torch.randn(n_latents, n_features, generator=gen, device=dev)
+        if self._non_negative_atoms:
+            W = W.abs()
+        if self._unit_norm_atoms:
+            return W / W.norm(dim=1, keepdim=True).clamp_min(1e-8)
+        return W / math.sqrt(n_features)
+
+    def _t_extra_setup(self, X: torch.Tensor) -> None:
+        """Hook for subclasses' own training state (dead-latent counters, thresholds)."""
+
+    def _lr_at(self, step: int) -> float:
+        warmup = int(getattr(self, "warmup_steps", 0) or 0)
+        scale = min(1.0, step / warmup) if warmup > 0 else 1.0
+        return float(self.learning_rate) * scale
+
+    def _next_batch(self) -> torch.Tensor:
+        n = self._t_X.shape[0]
+        size = min(int(self.batch_size), n)
+        if self._t_cursor + size > n:  # new epoch: a fresh permutation, drawn on the model's own RNG
+            self._t_perm = torch.randperm(n, generator=self._t_gen, device=self._t_X.device)
+            self._t_cursor = 0
+        idx = self._t_perm[self._t_cursor:self._t_cursor + size]
+        self._t_cursor += size
+        return self._t_X[idx]
+
+    def _train_step(self, step: int) -> dict[str, torch.Tensor]:
+        x = self._next_batch()
+        for group in self._t_optimizer.param_groups:
+            group["lr"] = self._lr_at(step)
+        p = self._weights_for_forward(self._t_params)
+        pre = self._pre_activation(self._corrupt(x), p)
+        codes = self._activate(pre)
+        x_hat = codes @ p["W_dec"] + p["b_dec"]
+        mse = (x - x_hat).pow(2).mean()
+        extras = self._extra_loss(codes, pre, x, x_hat)
+        loss = mse + sum(extras.values()) if extras else mse
+        self._t_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self._before_optimizer_step()
+        self._t_optimizer.step()
+        self._after_optimizer_step()
+        with torch.no_grad():
+            metrics = {"loss": loss.detach(), "mse": mse.detach(),
+                       "l0": (codes != 0).float().sum(1).mean()}
+            metrics.update({name: value.detach() for name, value in extras.items()})
+            metrics.update(self._step_metrics(codes))
+        return metrics
+
+    def _step_metrics(self, codes: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {}
+
+    def _before_optimizer_step(self) -> None:
+        """Hook: adjust gradients (the sparse family removes the part along each atom)."""
+
+    @torch.no_grad()
+    def _after_optimizer_step(self) -> None:
+        W = self._t_params["W_dec"]
+        if self._non_negative_atoms:
+            W.clamp_(min=0)
+        if self._unit_norm_atoms:
+            W.div_(W.norm(dim=1, keepdim=True).clamp_min(1e-8))
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return dict(self._t_params)
+
+    def _current_components(self) -> torch.Tensor:
+        return self._t_params["W_dec"].detach()
+
+    def _finish(self) -> None:
+        p = self._weights_for_forward(self._t_params)
+        to_np = lambda t: t.detach().float().cpu().numpy().copy()  # noqa: E731
+        self.components_ = to_np(p["W_dec"])
+        self.encoder_weight_ = to_np(p["W_enc"])
+        self.encoder_bias_ = to_np(p["b_enc"])
+        self.decoder_bias_ = to_np(p["b_dec"])
+        self._finish_extra()
+
+    def _finish_extra(self) -> None:
+        """Hook: write subclass-specific fitted arrays."""
+
+    # ---- forward pass, shared by training and transform ---------------------------------------
+    def _weights_for_forward(self, params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Fill in tied encoder weights and absent (zero) biases."""
+        W_dec = params["W_dec"]
+        zeros = lambda n: torch.zeros(n, device=W_dec.device)  # noqa: E731
+        return {
+            "W_dec": W_dec,
+            "W_enc": params.get("W_enc", W_dec),
+            "b_enc": params.get("b_enc", zeros(W_dec.shape[0])),
+            "b_dec": params.get("b_dec", zeros(W_dec.shape[1])),
+        }
+
+    def _pre_activation(self, x: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self._center_with_decoder_bias:
+            x = x - p["b_dec"]
+        return x @ p["W_enc"].T + p["b_enc"]
+
+    def _fitted_tensors(self, device: torch.device) -> dict[str, torch.Tensor]:
+        names = {"W_dec": "components_", "W_enc": "encoder_weight_", "b_enc": "encoder_bias_",
+                 "b_dec": "decoder_bias_"}
+        return {key: torch.as_tensor(getattr(self, attr), device=device) for key, attr in names.items()}
+
+    def _inference_activate(self, pre: torch.Tensor) -> torch.Tensor:
+        """The activation used by transform(); batch-dependent codes (BatchTopK) override it."""
+        return self._activate(pre)
+
+    def _encode(self, X: torch.Tensor) -> torch.Tensor:
+        p = self._fitted_tensors(X.device)
+        return self._inference_activate(self._pre_activation(X, p))
+
+    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
+        p = self._fitted_tensors(codes.device)
+        return codes @ p["W_dec"] + p["b_dec"]
+
+
+def activation_function(name: str):
+    """The element-wise activations of the Refinetti & Goldt grid."""
+    functions = {
+        "linear": lambda z: z,
+        "sigmoid": torch.sigmoid,
+        "relu": torch.relu,
+        # erf(z / sqrt 2): the odd 'sigmoidal' activation the paper analyses
+        "erf": lambda z: torch.erf(z / math.sqrt(2.0)),
+        "tanh": torch.tanh,
+    }
+    if name not in functions:
+        raise ValueError(f"Unknown activation {name!r}; choose one of {', '.join(functions)}.")
+    return functions[name]
+
+
+def check_positive(name: str, value, integer: bool = False, allow_zero: bool = False) -> None:
+    """Parameter validation with a message that names the parameter and the fix."""
+    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
+    if not ok or isinstance(value, bool) or (value < 0 if allow_zero else value <= 0) or not np.isfinite(value):
+        kind = "an integer" if integer else "a number"
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {kind} {bound}, got {value!r}.")

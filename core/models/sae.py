@@ -1,0 +1,81 @@
+"""The sparse-autoencoder family's shared base (Bricken et al. 2023, Gao et al. 2024 conventions).
+
+    codes = f((x - b_dec) W_enc^T + b_enc)        x_hat = codes W_dec + b_dec,  ||W_dec[i]|| = 1
+
+Shared by every SAE: decoder atoms kept at unit norm (the gradient component along each atom is removed
+before the step, then rows are renormalised), decoder bias initialised at the data mean or geometric
+median, encoder initialised as the decoder's transpose, Adam with a linear learning-rate warm-up, and a
+count of samples since each latent last fired (a latent is dead when it has not fired in ``dead_window``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from core.models.autoencoder import BaseAutoencoder, check_positive
+
+DECODER_BIAS_INITS = ("mean", "median")
+
+
+def geometric_median(X: torch.Tensor, n_iter: int = 50, eps: float = 1e-6) -> torch.Tensor:
+    """The point minimising the sum of Euclidean distances to the rows of X (Weiszfeld's algorithm)."""
+    median = X.mean(0)
+    for _ in range(n_iter):
+        weights = 1.0 / (X - median).norm(dim=1).clamp_min(eps)
+        median = (weights[:, None] * X).sum(0) / weights.sum()
+    return median
+
+
+class BaseSAE(BaseAutoencoder):
+    """Shared machinery of sparse autoencoders; subclasses define the activation and the penalty."""
+
+    _center_with_decoder_bias = True
+    _unit_norm_atoms = True
+    _live_params: tuple[str, ...] = ("learning_rate",)
+
+    def _common_init(self, n_components, max_steps, batch_size, learning_rate, warmup_steps,
+                     decoder_bias_init, dead_window, random_state, device, log_every):
+        self.n_components = n_components
+        self.max_steps = max_steps
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.warmup_steps = warmup_steps
+        self.decoder_bias_init = decoder_bias_init
+        self.dead_window = dead_window
+        self.random_state = random_state
+        self.device = device
+        self.log_every = log_every
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_positive("warmup_steps", self.warmup_steps, integer=True, allow_zero=True)
+        check_positive("dead_window", self.dead_window, integer=True)
+        if self.decoder_bias_init not in DECODER_BIAS_INITS:
+            raise ValueError(f"decoder_bias_init must be one of {DECODER_BIAS_INITS}, "
+                             f"got {self.decoder_bias_init!r}.")
+
+    def _init_decoder_bias(self, X: torch.Tensor) -> torch.Tensor:
+        if self.decoder_bias_init == "median":
+            return geometric_median(X)
+        return X.mean(0)
+
+    def _t_extra_setup(self, X: torch.Tensor) -> None:
+        # samples seen since each latent last fired; starts at 0 so nothing is dead before the window
+        self._t_since_fired = torch.zeros(self._t_params["W_dec"].shape[0], device=X.device)
+
+    def _dead_mask(self) -> torch.Tensor:
+        return self._t_since_fired >= self.dead_window
+
+    def _step_metrics(self, codes: torch.Tensor) -> dict[str, torch.Tensor]:
+        fired = (codes != 0).any(0)
+        self._t_since_fired += codes.shape[0]
+        self._t_since_fired[fired] = 0
+        return {"dead_fraction": self._dead_mask().float().mean()}
+
+    @torch.no_grad()
+    def _before_optimizer_step(self) -> None:
+        # Remove the gradient component parallel to each (unit-norm) atom: a step then rotates atoms
+        # instead of growing them, so renormalising afterwards loses little.
+        W = self._t_params["W_dec"]
+        if W.grad is not None:
+            W.grad -= (W.grad * W).sum(1, keepdim=True) * W

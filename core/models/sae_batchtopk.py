@@ -1,0 +1,43 @@
+"""BatchTopK sparse autoencoder (Bussmann et al. 2024): top k x batch codes over the whole batch."""
+
+from __future__ import annotations
+
+import torch
+
+from core.models.sae_topk import TopKSAE
+
+
+class BatchTopKSAE(TopKSAE):
+    """Like TopK, but the k x batch_size largest codes are kept across the batch, so samples may use more
+    or fewer than k latents while the *average* is k. At inference a single threshold replaces the
+    batch: theta is an exponential moving average of the smallest kept code during training, and a
+    code is active when its pre-activation exceeds theta. Same AuxK loss as TopK.
+    """
+
+    _weight_names = TopKSAE._weight_names + ("threshold_",)
+
+    def _t_extra_setup(self, X: torch.Tensor) -> None:
+        super()._t_extra_setup(X)
+        self._t_threshold = torch.zeros((), device=X.device)
+        self._t_threshold_seen = torch.zeros((), device=X.device)
+
+    def _activate(self, pre: torch.Tensor) -> torch.Tensor:
+        flat = torch.relu(pre).flatten()
+        n_keep = min(flat.numel(), int(self.k) * pre.shape[0])
+        values, indices = flat.topk(n_keep)
+        codes = torch.zeros_like(flat).scatter_(0, indices, values).view_as(pre)
+        if torch.is_grad_enabled() and getattr(self, "_training", False):
+            with torch.no_grad():  # running estimate of the inference threshold
+                smallest = torch.where(values > 0, values, torch.full_like(values, float("inf"))).min()
+                smallest = torch.where(torch.isinf(smallest), torch.zeros_like(smallest), smallest)
+                momentum = torch.where(self._t_threshold_seen > 0, 0.99, 0.0)
+                self._t_threshold.mul_(momentum).add_((1 - momentum) * smallest)
+                self._t_threshold_seen.fill_(1)
+        return codes
+
+    def _inference_activate(self, pre: torch.Tensor) -> torch.Tensor:
+        threshold = torch.as_tensor(self.threshold_, device=pre.device)
+        return torch.where(pre > threshold, pre, torch.zeros_like(pre)).clamp_min(0)
+
+    def _finish_extra(self) -> None:
+        self.threshold_ = self._t_threshold.detach().cpu().numpy().reshape(1).copy()

@@ -1,0 +1,52 @@
+"""Sigmoid sparse autoencoder with a KL sparsity penalty (Ng, CS294A lecture notes)."""
+
+from __future__ import annotations
+
+import torch
+
+from core.models.autoencoder import check_positive
+from core.models.sae import BaseSAE
+
+
+class KLSAE(BaseSAE):
+    """Minimise  J = mean ||x - x_hat||^2 / d + (lambda/2) ||W_enc||^2 + beta sum_j KL(rho || rho_hat_j).
+
+    h = sigmoid(pre-activation); rho_hat_j is unit j's mean activation over the minibatch and
+    KL(rho || rho_hat) = rho log(rho / rho_hat) + (1 - rho) log((1 - rho) / (1 - rho_hat)).
+    sparsity_target is rho (typically 0.05), sparsity_weight is beta, weight_decay is lambda.
+    Sigmoid codes are never exactly zero: read sparsity from ``mean_activation``, not L0.
+    """
+
+    _live_params = ("learning_rate", "sparsity_weight")
+
+    def __init__(self, n_components=64, *, sparsity_target=0.05, sparsity_weight=0.1, weight_decay=1e-4,
+                 max_steps=2000, batch_size=256, learning_rate=3e-3, warmup_steps=50, decoder_bias_init="mean",
+                 dead_window=2048, random_state=None, device="auto", log_every=10):
+        self._common_init(n_components, max_steps, batch_size, learning_rate, warmup_steps,
+                          decoder_bias_init, dead_window, random_state, device, log_every)
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.weight_decay = weight_decay
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if not 0 < float(self.sparsity_target) < 1:
+            raise ValueError(f"sparsity_target (rho) must lie strictly between 0 and 1, got {self.sparsity_target}.")
+        check_positive("sparsity_weight", self.sparsity_weight, allow_zero=True)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+
+    def _activate(self, pre: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(pre)
+
+    def _extra_loss(self, codes, pre, x, x_hat):
+        rho = float(self.sparsity_target)
+        rho_hat = codes.mean(0).clamp(1e-6, 1 - 1e-6)
+        kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+        W_enc = self._t_params.get("W_enc", self._t_params["W_dec"])
+        return {"kl": float(self.sparsity_weight) * kl.sum(),
+                "weight_decay": 0.5 * float(self.weight_decay) * W_enc.pow(2).sum()}
+
+    def _step_metrics(self, codes):
+        metrics = super()._step_metrics((codes > 0.5).float())  # "firing" = above half activation
+        metrics["mean_activation"] = codes.mean()
+        return metrics

@@ -1,0 +1,284 @@
+"""Pictures of atoms and samples with Pillow: image grids, heat maps, labelled comparisons, PNG and ZIP export.
+
+Every row of ``atoms`` (n_atoms, n_features) is one picture. With ``image_shape=(h, w)`` each row is
+reshaped to an h x w tile and the tiles are laid out in a grid; without it the rows are drawn as a heat
+map (one row of cells per atom, one column per feature). ``grid_size`` predicts the output size exactly.
+
+Colour maps: ``'gray'`` (black to white), ``'viridis'`` (a small look-up table), ``'diverging'`` (blue,
+white at 0, red: for signed atoms) and ``'auto'`` (diverging when any value is negative, else gray).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zipfile
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageColor, ImageDraw, ImageFont
+
+from core.metrics import as_numpy
+
+__all__ = ["CMAPS", "atom_grid", "atoms_zip_bytes", "colorize", "grid_size", "png_bytes", "sample_grid", "side_by_side"]
+
+Color = tuple[int, int, int] | str
+
+#: the accepted ``cmap`` names
+CMAPS = ("auto", "gray", "diverging", "viridis")
+NORMALIZATIONS = ("each", "global")
+DEFAULT_BACKGROUND: Color = (128, 128, 128)
+
+
+@dataclass(frozen=True)
+class _Colormap:
+    """Piecewise-linear colour map: ``positions`` (increasing) are mapped to ``colors`` (k, 3) in 0..255.
+
+    A ``signed`` map takes values in [-1, 1] (0 in the middle); the others take values in [0, 1].
+    """
+
+    positions: tuple[float, ...]
+    colors: tuple[tuple[int, int, int], ...]
+    signed: bool
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        """RGB uint8 of shape ``values.shape + (3,)``."""
+        channels = [np.interp(values, self.positions, [c[k] for c in self.colors]) for k in range(3)]
+        return np.rint(np.stack(channels, axis=-1)).astype(np.uint8)
+
+
+_COLORMAPS = {
+    "gray": _Colormap((0.0, 1.0), ((0, 0, 0), (255, 255, 255)), signed=False),
+    # The ends of ColorBrewer RdBu: negative blue, zero white, positive red.
+    "diverging": _Colormap((-1.0, 0.0, 1.0), ((33, 102, 172), (255, 255, 255), (178, 24, 43)), signed=True),
+    # viridis sampled at nine evenly spaced points.
+    "viridis": _Colormap(
+        tuple(np.linspace(0.0, 1.0, 9)),
+        (
+            (68, 1, 84), (72, 40, 120), (62, 73, 137), (49, 104, 142), (38, 130, 142),
+            (31, 158, 137), (53, 183, 121), (110, 206, 88), (253, 231, 37),
+        ),
+        signed=False,
+    ),
+}
+
+
+# -- values to colours ---------------------------------------------------------------------------------
+def _as_rows(atoms) -> np.ndarray:
+    """Finite float64 (n_atoms, n_features); a single vector becomes one row, NaN and inf become 0."""
+    atoms = np.atleast_2d(as_numpy(atoms).astype(np.float64))
+    if atoms.ndim != 2 or atoms.shape[0] == 0 or atoms.shape[1] == 0:
+        raise ValueError(f"atoms must be a non-empty array (n_atoms, n_features), got shape {atoms.shape}.")
+    return np.nan_to_num(atoms, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _resolve_cmap(atoms: np.ndarray, cmap: str) -> str:
+    if cmap not in CMAPS:
+        raise ValueError(f"Unknown cmap {cmap!r}; choose one of {', '.join(CMAPS)}.")
+    if cmap == "auto":
+        return "diverging" if atoms.min() < 0 else "gray"
+    return cmap
+
+
+def _normalized(atoms: np.ndarray, signed: bool, normalize: str) -> np.ndarray:
+    """Values scaled per atom (``'each'``) or over all atoms (``'global'``).
+
+    signed: ``a / max|a|``, in [-1, 1] with 0 kept at 0. Otherwise ``(a - min) / (max - min)``, in
+    [0, 1]. A constant (or zero) atom maps to 0.
+    """
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"Unknown normalize {normalize!r}; choose one of {', '.join(NORMALIZATIONS)}.")
+    axis = 1 if normalize == "each" else None
+    if signed:
+        low, span = 0.0, np.abs(atoms).max(axis=axis, keepdims=True)
+    else:
+        low = atoms.min(axis=axis, keepdims=True)
+        span = atoms.max(axis=axis, keepdims=True) - low
+    return np.divide(atoms - low, span, out=np.zeros_like(atoms), where=span > 0)
+
+
+def colorize(atoms, cmap: str = "auto", normalize: str = "each") -> np.ndarray:
+    """RGB colours of every value of ``atoms``: uint8 of shape (n_atoms, n_features, 3)."""
+    atoms = _as_rows(atoms)
+    colormap = _COLORMAPS[_resolve_cmap(atoms, cmap)]
+    return colormap(_normalized(atoms, colormap.signed, normalize))
+
+
+# -- layout ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Layout:
+    tile_height: int  # in pixels, after scaling
+    tile_width: int
+    columns: int
+    rows: int
+    padding: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the whole picture."""
+        return (
+            self.columns * self.tile_width + (self.columns - 1) * self.padding,
+            self.rows * self.tile_height + (self.rows - 1) * self.padding,
+        )
+
+    def origin(self, index: int) -> tuple[int, int]:
+        """(top, left) pixel of tile ``index``, filled row by row."""
+        row, column = divmod(index, self.columns)
+        return row * (self.tile_height + self.padding), column * (self.tile_width + self.padding)
+
+
+def _layout(n_atoms, image_shape, columns, scale, padding, n_features=None) -> _Layout:
+    if n_atoms < 1:
+        raise ValueError(f"Need at least one atom to draw, got {n_atoms}.")
+    if scale < 1 or padding < 0:
+        raise ValueError(f"scale must be >= 1 and padding >= 0, got scale={scale}, padding={padding}.")
+    if image_shape is None:  # heat map: one (1 x n_features) tile per atom, stacked without gaps
+        if n_features is None:
+            raise ValueError("Without image_shape the heat-map size depends on n_features; pass it.")
+        image_shape, columns, padding = (1, n_features), 1, 0
+    height, width = (int(v) for v in image_shape)
+    if columns is None:
+        columns = math.ceil(math.sqrt(n_atoms))
+    if columns < 1:
+        raise ValueError(f"columns must be >= 1, got {columns}.")
+    columns = min(int(columns), n_atoms)
+    rows = math.ceil(n_atoms / columns)
+    return _Layout(height * scale, width * scale, columns, rows, int(padding))
+
+
+def grid_size(
+    n_atoms: int,
+    image_shape: tuple[int, int] | None,
+    columns: int | None = None,
+    scale: int = 4,
+    padding: int = 1,
+    n_features: int | None = None,
+) -> tuple[int, int]:
+    """(width, height) in pixels of ``atom_grid`` with the same arguments.
+
+    Image tiles: ``width = c (w s) + (c - 1) padding`` and ``height = r (h s) + (r - 1) padding`` with
+    ``c = min(columns or ceil(sqrt(n_atoms)), n_atoms)`` columns and ``r = ceil(n_atoms / c)`` rows.
+    Heat map (``image_shape=None``, needs ``n_features``): ``(n_features s, n_atoms s)``.
+    """
+    return _layout(n_atoms, image_shape, columns, scale, padding, n_features).size
+
+
+def _check_shape(n_features: int, image_shape) -> None:
+    if image_shape is not None and int(image_shape[0]) * int(image_shape[1]) != n_features:
+        raise ValueError(
+            f"image_shape {tuple(image_shape)} holds {int(image_shape[0]) * int(image_shape[1])} pixels "
+            f"but each atom has {n_features} features; pass the data set's image_shape, or None for a heat map."
+        )
+
+
+def _tiles(atoms, image_shape, cmap: str, normalize: str) -> np.ndarray:
+    """Coloured tiles, uint8 (n_atoms, h, w, 3); a heat map row (image_shape None) is a (1, n_features) tile."""
+    values = _as_rows(atoms)
+    n_atoms, n_features = values.shape
+    _check_shape(n_features, image_shape)
+    if image_shape is None:
+        image_shape, cmap = (1, n_features), ("diverging" if cmap == "auto" else cmap)
+    return colorize(values, cmap, normalize).reshape(n_atoms, int(image_shape[0]), int(image_shape[1]), 3)
+
+
+def _upscale(tile: np.ndarray, scale: int) -> np.ndarray:
+    """Nearest-neighbour enlargement of an (h, w, 3) tile by an integer ``scale``."""
+    return tile.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+# -- pictures --------------------------------------------------------------------------------------------
+def atom_grid(
+    atoms,
+    image_shape: tuple[int, int] | None = None,
+    columns: int | None = None,
+    scale: int = 4,
+    cmap: str = "auto",
+    normalize: str = "each",
+    padding: int = 1,
+    background: Color = DEFAULT_BACKGROUND,
+) -> Image.Image:
+    """One RGB picture of all rows of ``atoms`` (n_atoms, n_features); its size is ``grid_size(...)``.
+
+    image_shape (h, w): a grid of h x w tiles, ``columns`` wide (default ``ceil(sqrt(n_atoms))``), each
+    enlarged ``scale`` times (nearest neighbour), ``padding`` pixels of ``background`` between tiles.
+    None: a heat map, one row of ``scale`` x ``scale`` cells per atom; ``cmap='auto'`` is then diverging.
+    normalize: ``'each'`` scales every atom on its own, ``'global'`` all atoms together.
+    """
+    tiles = _tiles(atoms, image_shape, cmap, normalize)
+    n_atoms, _, tile_width, _ = tiles.shape
+    layout = _layout(n_atoms, image_shape, columns, scale, padding, n_features=tile_width)
+
+    width, height = layout.size
+    canvas = np.empty((height, width, 3), dtype=np.uint8)
+    canvas[:] = ImageColor.getrgb(background) if isinstance(background, str) else background
+    for index, tile in enumerate(tiles):
+        top, left = layout.origin(index)
+        canvas[top : top + layout.tile_height, left : left + layout.tile_width] = _upscale(tile, scale)
+    return Image.fromarray(canvas)
+
+
+def sample_grid(X, image_shape: tuple[int, int] | None, **options) -> Image.Image:
+    """Data samples (rows of X) drawn like atoms: ``atom_grid(X, image_shape, **options)``."""
+    return atom_grid(X, image_shape, **options)
+
+
+def side_by_side(
+    images: Sequence[Image.Image],
+    labels: Sequence[str] | None = None,
+    gap: int = 8,
+    background: Color = (255, 255, 255),
+    text_color: Color = (0, 0, 0),
+) -> Image.Image:
+    """Panels in one row, top-aligned, ``gap`` pixels apart, each under its label (Pillow's default font)."""
+    if not images:
+        raise ValueError("side_by_side needs at least one image.")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"Got {len(images)} images but {len(labels)} labels; give one label per image.")
+    font = ImageFont.load_default()
+    label_height = 0
+    if labels:
+        text_bottom = max(font.getbbox(label or " ")[3] for label in labels)
+        label_height = text_bottom + 4
+    width = sum(image.width for image in images) + gap * (len(images) - 1)
+    height = label_height + max(image.height for image in images)
+    canvas = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(canvas)
+    left = 0
+    for index, image in enumerate(images):
+        if labels:
+            draw.text((left, 0), labels[index], fill=text_color, font=font)
+        canvas.paste(image.convert("RGB"), (left, label_height))
+        left += image.width + gap
+    return canvas
+
+
+# -- export ----------------------------------------------------------------------------------------------
+def png_bytes(image: Image.Image) -> bytes:
+    """The picture encoded as PNG."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def atoms_zip_bytes(
+    atoms,
+    image_shape: tuple[int, int] | None,
+    scale: int = 4,
+    cmap: str = "auto",
+    normalize: str = "each",
+) -> bytes:
+    """A ZIP archive with one PNG per atom, ``atom_000.png``, ``atom_001.png``, ...
+
+    ``image_shape=None`` gives one heat-map strip per atom. The colour map (``'auto'`` decided over all
+    atoms) and a ``'global'`` normalisation are shared by every file, so the files compare like the
+    tiles of ``atom_grid``.
+    """
+    tiles = _tiles(atoms, image_shape, cmap, normalize)
+    digits = max(3, len(str(len(tiles) - 1)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # PNG is compressed already
+        for index, tile in enumerate(tiles):
+            picture = Image.fromarray(_upscale(tile, scale))
+            archive.writestr(f"atom_{index:0{digits}d}.png", png_bytes(picture))
+    return buffer.getvalue()
