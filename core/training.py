@@ -91,4 +91,7 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
         model._save_good_state(step)
         model.history_.append(row)
         yield row
+        # a model that converged (NMF's tol) sets _t_converged; stop after logging that step's row
+        if getattr(model, "_t_converged", False):
+            break
     model._end_fit(steps_done=step)

@@ -1,0 +1,378 @@
+"""Save and load fitted models as ``config.json`` + ``weights.safetensors``; loading never unpickles.
+
+A checkpoint is a directory (``save``/``load``) or a ZIP holding exactly those two files
+(``to_bytes``/``from_bytes``, for a download button and an upload). ``config.json`` names the model
+in the registry and its constructor parameters; the weights are the named float32 arrays of
+``model.get_weights()``. Everything read back is validated and reported with a ValueError that says
+what is wrong and how to fix it; pickles (``torch.save``, ``.pt``, ``.pkl``) are refused, never opened.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import numbers
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors.numpy
+from safetensors import SafetensorError
+
+from core import models
+
+FORMAT = "sae-nmf-explorer"
+VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+#: keys ``save`` writes itself; ``extra_config`` may not override them
+RESERVED_KEYS = ("format", "version", "model", "params", "n_features_in", "weights")
+#: refuse archives (or members) larger than this: a ZIP bomb must not exhaust memory
+MAX_CHECKPOINT_BYTES = 4 * 2**30
+MAX_CONFIG_BYTES = 2**20
+
+_NEVER_UNPICKLED = "Export the weights as safetensors; pickled checkpoints are never loaded, for safety."
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be written or read; the message names the problem and the fix."""
+
+
+# -- writing ---------------------------------------------------------------------------------------
+def make_config(model, extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``config.json`` content for a fitted ``model`` (JSON-safe), plus ``extra_config``.
+
+    ``extra_config`` may carry ``image_shape`` ((height, width)), ``data`` (the data set's name)
+    and any other JSON-safe keys, but none of ``RESERVED_KEYS``.
+    """
+    return _config_and_weights(model, extra_config)[0]
+
+
+def _config_and_weights(model, extra_config) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    weights = model.get_weights()  # raises NotFittedError for an unfitted model
+    config = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": models.name_of(model),
+        "params": _json_safe_params(model.get_params(deep=False)),
+        "n_features_in": int(model.n_features_in_),
+        "weights": {name: list(array.shape) for name, array in weights.items()},
+    }
+    extra = dict(extra_config or {})
+    clash = sorted(set(extra) & set(RESERVED_KEYS))
+    if clash:
+        raise CheckpointError(f"extra_config may not set {clash}: save() writes these keys itself.")
+    for key, value in extra.items():
+        config[key] = _json_safe(value, f"extra_config[{key!r}]")
+    _check_optional_fields(config)
+    return config, weights
+
+
+def save(model, directory: str | os.PathLike, extra_config: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` to ``directory`` as ``config.json`` and ``weights.safetensors``; return the path.
+
+    A new directory appears at once, complete (written to a temporary sibling, then renamed). In an
+    existing directory each file is replaced atomically and other files are left alone.
+    """
+    directory = Path(directory)
+    config, weights = _config_and_weights(model, extra_config)
+    if directory.exists() and not directory.is_dir():
+        raise CheckpointError(f"{directory} exists and is not a directory; choose another output path.")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    if directory.is_dir() and any(directory.iterdir()):
+        # os.replace cannot swap a non-empty directory: replace the two files one by one instead
+        write_atomic(directory / WEIGHTS_FILE, _weights_bytes(weights, config))
+        write_atomic(directory / CONFIG_FILE, _config_bytes(config))
+        return directory
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+    try:
+        safetensors.numpy.save_file(weights, staging / WEIGHTS_FILE, metadata=_metadata(config))
+        (staging / CONFIG_FILE).write_bytes(_config_bytes(config))
+        # mkdtemp (and safetensors) make private files; a saved run is an ordinary folder
+        os.chmod(staging / WEIGHTS_FILE, 0o644)
+        os.chmod(staging, 0o755)
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def to_bytes(model, extra_config: dict[str, Any] | None = None) -> bytes:
+    """A ZIP archive holding ``config.json`` and ``weights.safetensors`` (for a download button)."""
+    config, weights = _config_and_weights(model, extra_config)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(CONFIG_FILE, _config_bytes(config), compress_type=zipfile.ZIP_DEFLATED)
+        # float32 weights barely compress: store them, so large models zip instantly
+        archive.writestr(WEIGHTS_FILE, _weights_bytes(weights, config), compress_type=zipfile.ZIP_STORED)
+    return buffer.getvalue()
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder: never a partial file."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# -- reading ---------------------------------------------------------------------------------------
+def load(source: str | os.PathLike, *, device: str | None = None, return_config: bool = False):
+    """Rebuild a fitted model from a checkpoint directory or a ``.zip`` made by ``to_bytes``.
+
+    ``device`` overrides the saved device (a model saved on a GPU loads on a CPU-only machine
+    anyway: an unavailable saved device falls back to 'cpu'). With ``return_config`` the result is
+    ``(model, config)``, the config carrying e.g. ``image_shape`` and ``data``.
+    """
+    path = Path(source)
+    if path.is_dir():
+        config = _parse_config(_read_limited(path / CONFIG_FILE, MAX_CONFIG_BYTES), path / CONFIG_FILE)
+        weights = _read_weights(_read_limited(path / WEIGHTS_FILE, MAX_CHECKPOINT_BYTES), path / WEIGHTS_FILE)
+        return _build(config, weights, device, return_config)
+    if not path.exists():
+        raise CheckpointError(f"No checkpoint at {path}: expected a directory with {CONFIG_FILE} "
+                              f"and {WEIGHTS_FILE}, or a .zip of both.")
+    return from_bytes(_read_limited(path, MAX_CHECKPOINT_BYTES), device=device,
+                      return_config=return_config, source=str(path))
+
+
+def from_bytes(data: bytes, *, device: str | None = None, return_config: bool = False, source: str = "the upload"):
+    """Rebuild a fitted model from the bytes of a checkpoint ZIP (an upload); see ``load``."""
+    data = bytes(data)
+    if not data.startswith(b"PK"):
+        raise CheckpointError(f"{source} is not a checkpoint ZIP: it looks like {_sniff(data)}. "
+                              f"Upload the .zip saved by this app (config.json + weights.safetensors). "
+                              f"{_NEVER_UNPICKLED}")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise CheckpointError(f"{source} is not a readable ZIP ({error}); it may be truncated. "
+                              "Download or save the checkpoint again.") from None
+    with archive:
+        members = {info.filename: info for info in archive.infolist()}
+        names = [info.filename for info in archive.infolist()]
+        if "data.pkl" in {Path(n).name for n in names}:
+            raise CheckpointError(f"{source} is a PyTorch pickle checkpoint (torch.save). {_NEVER_UNPICKLED}")
+        if sorted(names) != sorted([CONFIG_FILE, WEIGHTS_FILE]):
+            raise CheckpointError(f"{source} must hold exactly {CONFIG_FILE} and {WEIGHTS_FILE} at its top level; "
+                                  f"it holds {names[:10]}. Zip only those two files.")
+        config_bytes = _read_member(archive, members[CONFIG_FILE], MAX_CONFIG_BYTES, source)
+        weights_bytes = _read_member(archive, members[WEIGHTS_FILE], MAX_CHECKPOINT_BYTES, source)
+    config = _parse_config(config_bytes, f"{source}:{CONFIG_FILE}")
+    weights = _read_weights(weights_bytes, f"{source}:{WEIGHTS_FILE}")
+    return _build(config, weights, device, return_config)
+
+
+def read_config(source: str | os.PathLike) -> dict[str, Any]:
+    """The validated ``config.json`` of a checkpoint directory, without loading the weights."""
+    path = Path(source)
+    return _parse_config(_read_limited(path / CONFIG_FILE, MAX_CONFIG_BYTES), path / CONFIG_FILE)
+
+
+# -- helpers: JSON ---------------------------------------------------------------------------------
+def _json_safe_params(params: dict[str, Any]) -> dict[str, Any]:
+    safe = {}
+    for name, value in params.items():
+        if name == "random_state" and not (value is None or isinstance(value, numbers.Integral)):
+            raise CheckpointError(
+                f"random_state must be an int or None to be saved, not a {type(value).__name__}. "
+                "Build the model with random_state=<int> (e.g. 0) and fit it again."
+            )
+        safe[name] = _json_safe(value, f"parameter {name!r}")
+    return safe
+
+
+def _json_safe(value: Any, what: str) -> Any:
+    """``value`` as plain JSON types (numpy scalars become Python numbers, tuples lists)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.generic) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v, what) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _json_safe(v, what) for k, v in value.items()}
+    raise CheckpointError(
+        f"{what} is a {type(value).__name__}, which cannot be saved in config.json. "
+        "Use plain values (numbers, strings, lists) for model parameters."
+    )
+
+
+def _config_bytes(config: dict[str, Any]) -> bytes:
+    return (json.dumps(config, indent=2) + "\n").encode("utf-8")
+
+
+def _metadata(config: dict[str, Any]) -> dict[str, str]:
+    # safetensors metadata is str -> str: enough to tell what a lone weights file belongs to
+    return {"format": FORMAT, "version": str(VERSION), "model": config["model"]}
+
+
+def _weights_bytes(weights: dict[str, np.ndarray], config: dict[str, Any]) -> bytes:
+    return safetensors.numpy.save(weights, metadata=_metadata(config))
+
+
+def _check_optional_fields(config: dict[str, Any], where: str = "config") -> None:
+    shape = config.get("image_shape")
+    if shape is not None:
+        if (not isinstance(shape, list) or len(shape) not in (2, 3)
+                or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+                or int(np.prod(shape)) != config["n_features_in"]):
+            raise CheckpointError(
+                f"{where}: image_shape {shape!r} must be [height, width] of positive ints whose product is "
+                f"n_features_in ({config['n_features_in']}); leave it out for data that are not images."
+            )
+    data = config.get("data")
+    if data is not None and not isinstance(data, str):
+        raise CheckpointError(f"{where}: 'data' must be a data set name (a string), not {data!r}.")
+
+
+def _parse_config(raw: bytes, where) -> dict[str, Any]:
+    try:
+        config = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{where} is not valid JSON ({error}). Save the model again with "
+                              "core.checkpoint.save.") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{where} must hold a JSON object, not a {type(config).__name__}.")
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"{where} is not a {FORMAT} checkpoint (format={config.get('format')!r}). "
+                              "Load a checkpoint saved by this app.")
+    version = config.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{where}: 'version' must be a positive int, not {version!r}.")
+    if version > VERSION:
+        raise CheckpointError(f"{where} has format version {version}, newer than this app reads ({VERSION}). "
+                              "Update the app to load it.")
+    name = config.get("model")
+    if name not in models.available():
+        raise CheckpointError(f"{where}: unknown model {name!r}. Known models: {', '.join(models.available())}.")
+    if not isinstance(config.get("params"), dict):
+        raise CheckpointError(f"{where}: 'params' must be a JSON object of constructor parameters.")
+    n_features = config.get("n_features_in")
+    if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
+        raise CheckpointError(f"{where}: 'n_features_in' must be a positive int, not {n_features!r}.")
+    _check_optional_fields(config, str(where))
+    return config
+
+
+# -- helpers: weights ------------------------------------------------------------------------------
+def _sniff(head: bytes) -> str:
+    """A guess at what a non-safetensors file is, for the error message."""
+    if not head:
+        return "an empty file"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle (e.g. torch.save / .pt / .pkl)"
+    if head.startswith(b"PK\x03\x04"):
+        return "a ZIP archive (the format of torch.save / .pt files)"
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy .npy file"
+    if len(head) > 8 and head[8:9] == b"{":
+        return "a lone safetensors file (the weights without their config.json)"
+    return "neither safetensors nor a known format"
+
+
+def _read_weights(raw: bytes, where) -> dict[str, np.ndarray]:
+    # the safetensors parser only reads a JSON header and raw buffers: safe on any bytes, pickles included
+    try:
+        return safetensors.numpy.load(raw)
+    except SafetensorError as error:
+        kind = _sniff(raw[:16])
+        if "lone safetensors" in kind:
+            kind = f"a damaged safetensors file ({error}; it may be truncated)"
+        raise CheckpointError(f"{where} is not a valid safetensors file: it looks like {kind}. "
+                              f"{_NEVER_UNPICKLED}") from None
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing: a checkpoint directory holds {CONFIG_FILE} and {WEIGHTS_FILE}.")
+    if path.stat().st_size > limit:
+        raise CheckpointError(f"{path} is larger than {limit} bytes; it is not a checkpoint of this app.")
+    return path.read_bytes()
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, source: str) -> bytes:
+    if info.file_size > limit:
+        raise CheckpointError(f"{source}: {info.filename} unpacks to {info.file_size} bytes, over the limit of {limit}.")
+    try:
+        with archive.open(info) as member:
+            raw = member.read(limit + 1)  # never trust the declared size alone
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        raise CheckpointError(f"{source}: {info.filename} cannot be read ({error}); the ZIP may be truncated. "
+                              "Download or save the checkpoint again.") from None
+    if len(raw) > limit:
+        raise CheckpointError(f"{source}: {info.filename} is over the limit of {limit} bytes.")
+    return raw
+
+
+def _usable_device(saved: Any, override: str | None) -> Any:
+    if override is not None:
+        return override
+    from core.device import resolve_device
+
+    try:
+        resolve_device(saved)
+    except ValueError:  # e.g. saved on a GPU, loaded where there is none
+        return "cpu"
+    return saved
+
+
+def _build(config: dict[str, Any], weights: dict[str, np.ndarray], device: str | None, return_config: bool):
+    name, params, n_features = config["model"], dict(config["params"]), config["n_features_in"]
+    try:
+        cls = models.model_class(name)
+    except ImportError as error:
+        raise CheckpointError(f"Model {name!r} cannot be imported here ({error}); "
+                              "install the version of the app that saved it.") from None
+    if "device" in models.default_params(name):
+        params["device"] = _usable_device(params.get("device", "auto"), device)
+    try:
+        model = models.create(name, **params)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"config.json: cannot build {name!r} from its saved params: {error}") from None
+    expected = list(cls._weight_names)
+    missing = [n for n in expected if n not in weights]
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"The weights do not belong to a {name!r} model: missing {missing}, unexpected {unexpected}. "
+            "Keep config.json and weights.safetensors from the same save."
+        )
+    for weight_name, array in weights.items():
+        if not np.issubdtype(array.dtype, np.floating):
+            raise CheckpointError(f"Weight {weight_name!r} has dtype {array.dtype}; weights must be floats.")
+    saved_shapes = config.get("weights")
+    if isinstance(saved_shapes, dict):
+        for weight_name, array in weights.items():
+            if weight_name in saved_shapes and list(array.shape) != saved_shapes[weight_name]:
+                raise CheckpointError(f"Weight {weight_name!r} has shape {list(array.shape)} but config.json says "
+                                      f"{saved_shapes[weight_name]}; the two files come from different saves.")
+    atoms = weights[expected[0]]
+    n_components = params.get("n_components")
+    if atoms.ndim != 2 or atoms.shape[1] != n_features or (
+            isinstance(n_components, int) and atoms.shape[0] != n_components):
+        raise CheckpointError(
+            f"{expected[0]} has shape {list(atoms.shape)}, but config.json says n_components={n_components} "
+            f"and n_features_in={n_features}; the two files come from different saves."
+        )
+    # copies: arrays read from bytes may be read-only, which torch warns about
+    model.set_weights({k: np.array(v, dtype=np.float32) for k, v in weights.items()}, n_features)
+    return (model, config) if return_config else model

@@ -1,0 +1,279 @@
+"""The command line: ``python -m core datasets | models | train ...``.
+
+``train`` loads a data set, fits a model with a progress bar on stderr, and prints one JSON object of
+metrics as the last line of stdout (easy to parse from a script); ``--out DIR`` also keeps the
+checkpoint, the metrics, the training history and a picture of the atoms. Errors print one line,
+``error: ...``, on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from core import checkpoint, datasets, metrics, models, render
+from core.device import DEVICE_CHOICES, device_label, resolve_device
+from core.training import TrainingDiverged
+
+EXIT_ERROR = 2
+#: the keys of the JSON line ``train`` prints, in order
+SUMMARY_KEYS = ("model", "data", "n_samples", "n_features", "n_components", "mse", "fvu", "l0",
+                "dead_fraction", "pca_mse", "seconds", "device", "device_name", "diverged")
+OUT_FILES = (checkpoint.CONFIG_FILE, checkpoint.WEIGHTS_FILE, "metrics.json", "history.csv", "atoms.png")
+
+
+class UsageError(ValueError):
+    """A command line that cannot run as given; the message says what to change."""
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+def _key_value(text: str) -> tuple[str, Any]:
+    """'name=value' -> (name, value); the value is read as JSON when it parses (3, 0.1, true, null)."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw  # a bare word such as relu or minmax
+    return name.strip().replace("-", "_"), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="SAE/NMF Explorer without the UI.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{datasets,models,train}")
+    commands.add_parser("datasets", help="list the data sets and their options").set_defaults(handler=list_datasets)
+    commands.add_parser("models", help="list the models and their parameters").set_defaults(handler=list_models)
+
+    train = commands.add_parser("train", help="fit a model and print its metrics as JSON",
+                                description="Fit a model; the last line of stdout is a JSON object of metrics.")
+    train.set_defaults(handler=train_command)
+    train.add_argument("--data", required=True, help="data set name (see `datasets`) or a .npy/.npz/.csv path")
+    train.add_argument("--model", required=True, help="model name (see `models`)")
+    train.add_argument("--n-components", type=int, help="number of atoms / latents")
+    train.add_argument("--k", type=int, help="active latents per sample (top-k models only)")
+    train.add_argument("--max-steps", type=int, help="training steps (iterative models only)")
+    train.add_argument("--seed", type=int, default=0, help="seeds the data subsample and the model (default 0)")
+    train.add_argument("--device", choices=DEVICE_CHOICES, help="where to train (default: the model's, 'auto')")
+    train.add_argument("--set", dest="params", action="append", type=_key_value, default=[], metavar="PARAM=VALUE",
+                       help="any model parameter, e.g. --set learning_rate=0.001 (repeatable)")
+    train.add_argument("--data-option", dest="data_options", action="append", type=_key_value, default=[],
+                       metavar="KEY=VALUE", help="a data option, e.g. --data-option scale=minmax (repeatable)")
+    train.add_argument("--n-samples", type=int, help="use a random subset of this many samples")
+    train.add_argument("--out", type=Path, help="folder for the checkpoint, metrics.json, history.csv, atoms.png")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error argparse has already printed
+        return exit_.code if isinstance(exit_.code, int) else 0
+    try:
+        return args.handler(args)
+    except BrokenPipeError:  # e.g. `python -m core models | head`: the reader left, nothing to report
+        return 1
+    except (ValueError, ImportError, OSError, TrainingDiverged) as error:
+        return _fail(error)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(error: BaseException | str) -> int:
+    message = " ".join(str(error).split()) or type(error).__name__
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+# -- datasets / models -----------------------------------------------------------------------------
+def _format_options(options: Any) -> str:
+    if isinstance(options, dict):
+        return ", ".join(f"{key}={value!r}" for key, value in options.items())
+    if isinstance(options, (list, tuple, set, frozenset)):
+        return ", ".join(map(str, options))
+    return str(options)
+
+
+def list_datasets(args: argparse.Namespace) -> int:
+    """One line per data set: its name and description, then its options."""
+    options = getattr(datasets, "DATASET_OPTIONS", {})
+    names = datasets.available()
+    width = max(map(len, names), default=0)
+    for name in names:
+        print(f"{name:<{width}}  {datasets.describe(name)}")
+        if isinstance(options, dict) and options.get(name):
+            print(f"{'':<{width}}  options: {_format_options(options[name])}")
+    print(f"\nEvery data set also takes: n_samples, scale ({' | '.join(map(str, datasets.SCALE_CHOICES))}), "
+          "center, seed, image_shape. A .npy, .npz or .csv file, a .zip of images or an image folder "
+          "works as a data set too (--data PATH).")
+    return 0
+
+
+def list_models(args: argparse.Namespace) -> int:
+    """Each model with its description and its parameters with their defaults."""
+    for name in models.available():
+        try:
+            params = models.default_params(name)
+        except ImportError as error:  # a model whose module is not in this installation
+            print(f"{name}  (not available: {error})")
+            continue
+        print(f"{name}  {models.describe(name)}")
+        print("    " + ", ".join(f"{key}={value!r}" for key, value in params.items()))
+    return 0
+
+
+# -- train -----------------------------------------------------------------------------------------
+def model_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The constructor parameters the flags ask for; flags a model has no parameter for are refused."""
+    allowed = models.default_params(args.model)
+    params: dict[str, Any] = {}
+    for flag, param in (("--n-components", "n_components"), ("--k", "k"), ("--max-steps", "max_steps"),
+                        ("--device", "device")):
+        value = getattr(args, param)
+        if value is None:
+            continue
+        if param not in allowed:
+            having = [m for m in _importable_models() if param in models.default_params(m)]
+            raise UsageError(f"{flag} does not apply to model {args.model!r}: it has no {param} parameter. "
+                             f"Models with {param}: {', '.join(having) or 'none'}.")
+        params[param] = value
+    if "random_state" in allowed:
+        params["random_state"] = args.seed
+    params.update(dict(args.params))  # --set wins; unknown names get the registry's error
+    return params
+
+
+def _importable_models() -> list[str]:
+    names = []
+    for name in models.available():
+        try:
+            models.model_class(name)
+        except ImportError:
+            continue
+        names.append(name)
+    return names
+
+
+def load_data(args: argparse.Namespace):
+    options = dict(args.data_options)
+    options.setdefault("seed", args.seed)
+    if args.n_samples is not None:
+        options["n_samples"] = args.n_samples
+    return datasets.load(args.data, **options)
+
+
+def _check_sign(model, data, model_name: str, data_options: dict[str, Any]) -> None:
+    if getattr(model, "_requires_non_negative", False) and not data.non_negative:
+        # centring comes after scaling, so it would make minmax-scaled data signed again
+        fix = ("drop --data-option center=true" if data_options.get("center")
+               else "add --data-option scale=minmax to rescale it to [0, 1]")
+        raise UsageError(
+            f"model {model_name!r} needs non-negative data, but {data.name!r} has values down to "
+            f"{float(data.X.min()):.4g}: {fix}, or choose a model that accepts signed data."
+        )
+
+
+def fit_with_progress(model, X, quiet: bool = False) -> str | None:
+    """Fit ``model``; iterative models show a tqdm bar on stderr. Returns the divergence message, if any."""
+    if not hasattr(model, "fit_iter"):
+        model.fit(X)
+        return None
+    from tqdm.auto import tqdm
+
+    total = model.get_params().get("max_steps")
+    done = 0
+    with tqdm(total=total, file=sys.stderr, disable=quiet, unit="step", dynamic_ncols=True,
+              desc=models.name_of(model)) as bar:
+        try:
+            for row in model.fit_iter(X):
+                bar.update(row["step"] - done)
+                done = row["step"]
+                bar.set_postfix(loss=f"{row['loss']:.4g}", refresh=False)
+        except TrainingDiverged as error:  # the model keeps its last good weights
+            return str(error)
+    return None
+
+
+def train_command(args: argparse.Namespace) -> int:
+    params = model_params(args)
+    model = models.create(args.model, **params)
+    data = load_data(args)
+    _check_sign(model, data, args.model, dict(args.data_options))
+
+    start = time.perf_counter()
+    diverged = fit_with_progress(model, data.X, quiet=args.quiet)
+    seconds = time.perf_counter() - start
+
+    device = resolve_device(model.get_params().get("device", "auto"))
+    scores = metrics.evaluate(model, data.X)
+    n_components = int(model.components_.shape[0])
+    summary = {
+        "model": args.model,
+        "data": data.name,
+        "n_samples": data.n_samples,
+        "n_features": data.n_features,
+        "n_components": n_components,
+        **{key: scores[key] for key in ("mse", "fvu", "l0", "dead_fraction")},
+        "pca_mse": metrics.pca_mse(data.X, min(n_components, data.n_samples, data.n_features)),
+        "seconds": round(seconds, 4),
+        "device": device.type,
+        "device_name": device_label(device),
+        "diverged": diverged is not None,
+    }
+    if args.out is not None:
+        details = {**summary, "hoyer_atoms": scores["hoyer_atoms"], "hoyer_codes": scores["hoyer_codes"],
+                   "steps": getattr(model, "n_steps_", None), "params": checkpoint.make_config(model)["params"],
+                   "data_options": dict(args.data_options), "error": diverged}
+        write_run(args.out, model, data, details)
+        print(f"wrote {args.out}", file=sys.stderr)
+    print(json.dumps(_finite(summary)))
+    if diverged is not None:
+        return _fail(diverged)
+    return 0
+
+
+# -- output ----------------------------------------------------------------------------------------
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    """NaN and infinity become null: strict JSON for any reader."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+
+
+def history_csv(history: list[dict[str, Any]]) -> str:
+    """The training rows as CSV: step, loss, mse first, then the other columns; ``event`` as JSON."""
+    columns = ["step", "loss", "mse"]
+    for row in history:
+        columns += [key for key in row if key not in columns and key != "event"]
+    columns.append("event")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        event = row.get("event")
+        writer.writerow({**row, "event": json.dumps(event) if event is not None else ""})
+    return buffer.getvalue()
+
+
+def write_run(out: Path, model, data, details: dict[str, Any]) -> Path:
+    """Write the checkpoint, metrics.json, history.csv and atoms.png into ``out``."""
+    extra = {"data": data.name, "image_shape": list(data.image_shape) if data.image_shape else None}
+    checkpoint.save(model, out, extra_config=extra)
+    checkpoint.write_atomic(out / "metrics.json", (json.dumps(_finite(details), indent=2) + "\n").encode())
+    checkpoint.write_atomic(out / "history.csv", history_csv(getattr(model, "history_", [])).encode())
+    atoms = render.atom_grid(model.components_, image_shape=data.image_shape)
+    checkpoint.write_atomic(out / "atoms.png", render.png_bytes(atoms))
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

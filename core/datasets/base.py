@@ -1,0 +1,92 @@
+"""The ``Dataset`` container, the ``DatasetError`` exception and small option checkers.
+
+Kept apart from ``core.datasets.__init__`` so the loader modules can import them without a cycle;
+``core.datasets`` re-exports both.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class DatasetError(ValueError):
+    """A data set could not be loaded. The message names the problem and how to fix it."""
+
+
+@dataclass
+class Dataset:
+    """A data matrix ready for a model.
+
+    X: float32 array (n_samples, n_features). image_shape: (height, width) when each row is an image.
+    labels: int array (n_samples,) or None. truth: ground-truth atoms (n_atoms, n_features) or None.
+    """
+
+    X: np.ndarray
+    name: str
+    description: str = ""
+    image_shape: tuple[int, int] | None = None
+    labels: np.ndarray | None = None
+    truth: np.ndarray | None = None
+    options: dict = field(default_factory=dict)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def non_negative(self) -> bool:
+        return bool(self.X.min() >= 0)
+
+
+def check_option_names(given: Iterable[str], accepted: Mapping | Iterable[str], where: str) -> None:
+    """Raise DatasetError when ``given`` holds option names that ``where`` does not accept."""
+    accepted = sorted(accepted)
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        hint = f"Accepted options: {', '.join(accepted)}." if accepted else "It takes no extra options."
+        raise DatasetError(
+            f"Unknown option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for {where}. "
+            f"{hint} Remove or rename the option."
+        )
+
+
+def check_int(name: str, value, low: int, high: int | None = None) -> int:
+    """Return ``value`` as an int in [low, high], or raise DatasetError saying what is allowed."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise DatasetError(f"Option {name}={value!r} must be a whole number; pass e.g. {name}={low}.")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        upper = f" and at most {high}" if high is not None else ""
+        raise DatasetError(f"Option {name}={value} is out of range: it must be at least {low}{upper}.")
+    return value
+
+
+def check_float(name: str, value, low: float, high: float | None = None, *, low_open: bool = False) -> float:
+    """Return ``value`` as a finite float in the interval, or raise DatasetError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise DatasetError(f"Option {name}={value!r} must be a finite number.")
+    value = float(value)
+    too_low = value <= low if low_open else value < low
+    if too_low or (high is not None and value > high):
+        bound = f"greater than {low}" if low_open else f"at least {low}"
+        upper = f" and at most {high}" if high is not None else ""
+        raise DatasetError(f"Option {name}={value} is out of range: it must be {bound}{upper}.")
+    return value
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` as a bool; only real booleans (or numpy ones) are accepted."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise DatasetError(f"Option {name}={value!r} must be True or False.")

@@ -1,0 +1,287 @@
+"""Non-negative matrix factorisation X ~ WH in torch (HALS or multiplicative updates), step by step."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
+
+from core.models.base import IterativeEstimator
+from core.models.pca import singular_axes
+
+# denominators of the multiplicative updates are kept above this (scikit-learn uses float32 eps too)
+_EPS = float(np.finfo(np.float32).eps)
+# steps between two convergence checks (as in scikit-learn's MU solver); the only host syncs of a step
+_CHECK_EVERY = 10
+# HALS sweeps over the codes in transform(), after a projected least-squares start
+_TRANSFORM_SWEEPS = 100
+_CHUNK_ROWS = 8192
+
+
+class NMF(IterativeEstimator):
+    """Non-negative matrix factorisation: ``X ~ W H`` with ``W >= 0`` and ``H >= 0``.
+
+    Minimises scikit-learn's Frobenius objective, with its regularisation parametrisation::
+
+        0.5 ||X - WH||_F^2
+        + alpha_W * l1_ratio * n_features * ||W||_1 + 0.5 * alpha_W * (1 - l1_ratio) * n_features * ||W||_F^2
+        + alpha_H * l1_ratio * n_samples  * ||H||_1 + 0.5 * alpha_H * (1 - l1_ratio) * n_samples  * ||H||_F^2
+
+    The rows of ``H`` are the atoms (``components_``, parts in input space); ``W`` holds the codes.
+    Written in torch so it runs on the GPU; one step is one full update of W then H.
+
+    Parameters
+    ----------
+    n_components : int or None, default=None
+        Rank r of the factorisation; None uses n_features (as scikit-learn).
+    solver : {'hals', 'mu'}, default='hals'
+        'hals': hierarchical alternating least squares, the exact coordinate descent of
+        scikit-learn's 'cd' solver: on digits at rank 16 it reaches scikit-learn's error in ~60 steps,
+        where 'mu' (Lee & Seung's multiplicative updates) needs thousands. 'mu' is kept for teaching.
+    init : {'nndsvda', 'nndsvd', 'nndsvdar', 'random'}, default='nndsvda'
+        NNDSVD (Boutsidis & Gallopoulos) from the exact leading singular vectors; 'nndsvda' fills its
+        zeros with the data mean, 'nndsvdar' with small random values, 'nndsvd' keeps them (sparser,
+        but MU can never leave a zero). Components beyond min(n_samples, n_features) start at the fill
+        value. 'random': |N(0, 1)| * sqrt(mean(X) / r).
+    max_steps : int, default=200
+    tol : float, default=1e-4
+        Every 10 steps, stop when the objective fell by a fraction less than ``tol`` over those
+        10 steps. 0 always runs ``max_steps``.
+    alpha_W : float, default=0.0
+    alpha_H : float or 'same', default='same'
+    l1_ratio : float in [0, 1], default=0.0
+        Regularisation weights, exactly as in ``sklearn.decomposition.NMF``; live during a fit.
+    random_state : None, int or RandomState, default=None
+        Seeds 'random' and 'nndsvdar' (the NNDSVD inits are deterministic).
+    device : {'auto', 'cpu', 'cuda'} or torch.device, default='auto'
+    log_every : int, default=10
+
+    Attributes
+    ----------
+    components_ : ndarray (n_components, n_features)
+        H, the non-negative atoms.
+    reconstruction_err_ : float
+        ``||X - WH||_F`` on the training data (scikit-learn's definition).
+    n_iter_ : int
+        Steps run (fewer than ``max_steps`` when the fit converged).
+    n_components_ : int
+    history_ : list of dict
+        Rows ``step, loss, mse, seconds``: mse is the mean squared error per entry,
+        ``loss = 2 * objective / (n_samples * n_features)``, so that loss == mse without regularisation.
+
+    Notes
+    -----
+    ``transform`` solves the convex problem for W with H fixed: a projected least-squares start
+    ``max(0, (X H^T - l1) (H H^T + l2 I)^+)`` then 100 HALS sweeps (HALS whatever ``solver``; the
+    problem and its solution do not depend on it). Deterministic, and row by row independent.
+    """
+
+    _requires_non_negative = True
+    _weight_names = ("components_",)
+    _live_params = ("alpha_W", "alpha_H", "l1_ratio")
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "solver": [StrOptions({"hals", "mu"})],
+        "init": [StrOptions({"nndsvda", "nndsvd", "nndsvdar", "random"})],
+        "max_steps": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "alpha_W": [Interval(Real, 0, None, closed="left")],
+        "alpha_H": [Interval(Real, 0, None, closed="left"), StrOptions({"same"})],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "log_every": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, n_components=None, *, solver="hals", init="nndsvda", max_steps=200, tol=1e-4,
+                 alpha_W=0.0, alpha_H="same", l1_ratio=0.0, random_state=None, device="auto", log_every=10):
+        self.n_components = n_components
+        self.solver = solver
+        self.init = init
+        self.max_steps = max_steps
+        self.tol = tol
+        self.alpha_W = alpha_W
+        self.alpha_H = alpha_H
+        self.l1_ratio = l1_ratio
+        self.random_state = random_state
+        self.device = device
+        self.log_every = log_every
+
+    def _validate(self, X, reset: bool) -> np.ndarray:
+        # scikit-learn's wording ("Negative values in data passed to ...") that its checks and users grep for
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=reset, ensure_min_samples=1)
+        if X.size and X.min() < 0:
+            raise ValueError(
+                f"Negative values in data passed to NMF: the smallest value is {X.min():.4g}, but NMF needs "
+                "non-negative data. Scale the data to [0, 1] (scale='minmax') or choose a model that accepts "
+                "signed data (PCA, an autoencoder)."
+            )
+        return np.asarray(X, dtype=np.float32)
+
+    def _regularization(self, n_samples: int, n_features: int) -> tuple[float, float, float, float]:
+        """(l1_W, l1_H, l2_W, l2_H): scikit-learn scales alpha by the size of the other dimension."""
+        alpha_H = self.alpha_W if self.alpha_H == "same" else self.alpha_H
+        return (n_features * self.alpha_W * self.l1_ratio, n_samples * alpha_H * self.l1_ratio,
+                n_features * self.alpha_W * (1 - self.l1_ratio), n_samples * alpha_H * (1 - self.l1_ratio))
+
+    # -- IterativeEstimator hooks ---------------------------------------------------------------
+    def _setup(self, X: torch.Tensor) -> None:
+        self._validate_params()
+        n_samples, n_features = X.shape
+        rank = n_features if self.n_components is None else int(self.n_components)
+        if self.init == "nndsvd" and rank > min(n_samples, n_features):
+            raise ValueError(
+                f"init='nndsvd' gives at most min(n_samples, n_features) = {min(n_samples, n_features)} "
+                f"non-zero components, but n_components={rank}; the others would stay zero forever. "
+                "Use init='nndsvda' or 'random', or fewer components."
+            )
+        self.n_components_ = rank
+        self._t_X = X
+        self._t_W, self._t_H = _initialize(X, rank, self.init, self._generator)
+        self._t_X_sq = (X.double() ** 2).sum()
+        self._t_reg = self._regularization(n_samples, n_features)
+        W, H = self._t_W, self._t_H
+        self._t_previous_loss = float(self._loss(W.T @ X, W.T @ W, H)[0])
+        self._t_converged = False
+
+    def _on_live_update(self, applied) -> None:
+        self._t_reg = self._regularization(*self._t_X.shape)
+        self._t_previous_loss = None  # the objective changed: restart the convergence window
+
+    def _train_step(self, step: int) -> dict[str, torch.Tensor]:
+        X, W, H = self._t_X, self._t_W, self._t_H
+        l1_W, l1_H, l2_W, l2_H = self._t_reg
+        if self.solver == "hals":
+            _hals_sweep(W, X @ H.T - l1_W, _with_ridge(H @ H.T, l2_W))
+            WtX, WtW = W.T @ X, W.T @ W
+            _hals_sweep(H.T, WtX.T - l1_H, _with_ridge(WtW, l2_H))
+        else:
+            W.mul_((X @ H.T) / (W @ (H @ H.T) + l1_W + l2_W * W).clamp_min(_EPS))
+            WtX, WtW = W.T @ X, W.T @ W
+            H.mul_(WtX / (WtW @ H + l1_H + l2_H * H).clamp_min(_EPS))
+        loss, mse = self._loss(WtX, WtW, H)
+        if step % _CHECK_EVERY == 0 and self.tol > 0:
+            self._check_convergence(float(loss))
+        return {"loss": loss, "mse": mse}
+
+    def _loss(self, WtX: torch.Tensor, WtW: torch.Tensor, H: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, mse) from r x r and r x n_features products only, without forming WH.
+
+        ||X - WH||^2 = ||X||^2 - 2 <H, W^T X> + <H H^T, W^T W>, summed in float64 against cancellation.
+        """
+        X, W = self._t_X, self._t_W
+        size = X.numel()
+        residual = self._t_X_sq - 2 * (H.double() * WtX.double()).sum() + ((H @ H.T).double() * WtW.double()).sum()
+        residual = residual.clamp_min(0)
+        objective = 0.5 * residual
+        l1_W, l1_H, l2_W, l2_H = self._t_reg
+        if l1_W or l2_W:
+            objective = objective + l1_W * W.sum() + 0.5 * l2_W * WtW.trace()
+        if l1_H or l2_H:
+            objective = objective + l1_H * H.sum() + 0.5 * l2_H * (H * H).sum()
+        return (2 * objective / size).float(), (residual / size).float()
+
+    def _check_convergence(self, loss: float) -> None:
+        previous, self._t_previous_loss = self._t_previous_loss, loss
+        if previous is None:
+            return
+        if previous <= 0 or (previous - loss) / previous < self.tol:
+            self._t_converged = True  # core.training ends the run after this step's log row
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return {"W": self._t_W, "H": self._t_H}
+
+    def _current_components(self) -> torch.Tensor:
+        return self._t_H
+
+    def _finish(self) -> None:
+        X, W, H = self._t_X, self._t_W, self._t_H
+        squared_error = sum(((chunk - W_chunk @ H) ** 2).sum(dtype=torch.float64)
+                            for chunk, W_chunk in zip(X.split(_CHUNK_ROWS), W.split(_CHUNK_ROWS)))
+        self.reconstruction_err_ = float(torch.as_tensor(squared_error).sqrt())
+        self.components_ = H.float().cpu().numpy()
+        self.n_iter_ = self.n_steps_
+
+    # -- the transformer API ----------------------------------------------------------------------
+    def _encode(self, X: torch.Tensor) -> torch.Tensor:
+        H = torch.as_tensor(self.components_, device=X.device)
+        l1_W, _, l2_W, _ = self._regularization(X.shape[0], X.shape[1])
+        cross = X @ H.T - l1_W
+        gram = _with_ridge(H @ H.T, l2_W)
+        W = (cross @ torch.linalg.pinv(gram)).clamp_min(0)
+        for _ in range(_TRANSFORM_SWEEPS):
+            _hals_sweep(W, cross, gram)
+        return W
+
+    def _decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return codes @ torch.as_tensor(self.components_, device=codes.device)
+
+
+def _with_ridge(gram: torch.Tensor, l2: float) -> torch.Tensor:
+    return gram + l2 * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device) if l2 else gram
+
+
+def _hals_sweep(A: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor) -> None:
+    """One HALS pass, in place, over the columns of A >= 0 for min 0.5||Y - A B||^2 (+ penalties).
+
+    ``cross`` = Y B^T - l1 and ``gram`` = B B^T + l2 I. Each column gets its exact non-negative
+    minimiser with the others fixed (scikit-learn's ``_update_cdnmf_fast``, without a host sync).
+    """
+    # an all-zero atom has a zero diagonal: its column then moves by 0 / tiny = 0 instead of NaN
+    diagonal = gram.diagonal().clamp_min(torch.finfo(gram.dtype).tiny)
+    for j in range(A.shape[1]):
+        step = (cross[:, j] - A @ gram[:, j]) / diagonal[j]
+        A[:, j] = (A[:, j] + step).clamp_min(0)
+
+
+def _initialize(X: torch.Tensor, rank: int, init: str, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """W (n_samples x rank) and H (rank x n_features), as ``sklearn.decomposition._initialize_nmf``.
+
+    ``generator`` is called only for the random inits, so the NNDSVD ones need no seed.
+    """
+    n_samples, n_features = X.shape
+    mean = X.mean()
+    if init == "random":
+        gen = generator()
+        scale = (mean / rank).sqrt()
+        H = scale * torch.randn(rank, n_features, generator=gen, device=X.device).abs()
+        W = scale * torch.randn(n_samples, rank, generator=gen, device=X.device).abs()
+        return W, H
+
+    k = min(rank, n_samples, n_features)
+    squared_singular, V = singular_axes(X, torch.zeros((), dtype=torch.float64, device=X.device))
+    S, V = squared_singular[:k].clamp_min(0).sqrt(), V[:k]
+    tiny = torch.finfo(torch.float64).tiny
+    U = torch.cat([chunk.double() @ V.T for chunk in X.split(_CHUNK_ROWS)]) / S.clamp_min(tiny)
+
+    # each pair (u, v) keeps its larger non-negative part: (u+, v+) or (u-, v-)
+    U_pos, U_neg, V_pos, V_neg = U.clamp_min(0), (-U).clamp_min(0), V.clamp_min(0), (-V).clamp_min(0)
+    nu_pos, nu_neg = U_pos.norm(dim=0), U_neg.norm(dim=0)
+    nv_pos, nv_neg = V_pos.norm(dim=1), V_neg.norm(dim=1)
+    take_pos = nu_pos * nv_pos > nu_neg * nv_neg
+    sigma = torch.where(take_pos, nu_pos * nv_pos, nu_neg * nv_neg)
+    u = torch.where(take_pos, U_pos / nu_pos.clamp_min(tiny), U_neg / nu_neg.clamp_min(tiny))
+    v = torch.where(take_pos[:, None], V_pos / nv_pos.clamp_min(tiny)[:, None], V_neg / nv_neg.clamp_min(tiny)[:, None])
+    lam = (S * sigma).sqrt()
+    # the leading pair of a non-negative matrix is one-signed (Perron): take it whole
+    lam[0], u[:, 0], v[0] = S[0].sqrt(), U[:, 0].abs(), V[0].abs()
+
+    W = torch.zeros(n_samples, rank, dtype=torch.float32, device=X.device)
+    H = torch.zeros(rank, n_features, dtype=torch.float32, device=X.device)
+    W[:, :k] = (lam * u).float()
+    H[:k] = (lam[:, None] * v).float()
+    W[W < 1e-6] = 0
+    H[H < 1e-6] = 0
+    if init == "nndsvda":
+        W[W == 0] = mean
+        H[H == 0] = mean
+    elif init == "nndsvdar":
+        gen = generator()
+        for factor in (W, H):
+            zeros = factor == 0
+            noise = torch.randn(int(zeros.sum()), generator=gen, device=X.device)
+            factor[zeros] = (mean * noise / 100).abs()
+    return W, H
