@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any, Iterator
 
+import numpy as np
+
 
 class TrainingDiverged(RuntimeError):
     """Raised when the loss becomes NaN or infinite; the model keeps its last good weights."""
@@ -45,8 +47,30 @@ class TrainControl:
         return updates
 
 
-def _is_finite(row: dict[str, Any]) -> bool:
-    return all(math.isfinite(v) for v in row.values() if isinstance(v, float))
+# A loss this many times the data's mean square (the error of reconstructing every sample as 0) counts
+# as diverged: Adam's bounded steps can grow the weights a long way before anything overflows.
+EXPLODED_FACTOR = 1e6
+
+
+def _mean_square(X) -> float | None:
+    """Mean square of the first rows of X: the scale any sane reconstruction error stays near."""
+    try:
+        head = np.asarray(X[:4096], dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):  # a device tensor or an unusual container: skip the check
+        return None
+    value = float(np.mean(np.square(head))) if head.size else 0.0
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _divergence(row: dict[str, Any], scale: float | None) -> str | None:
+    """Why ``row`` shows a diverged run (non-finite values, or a loss that exploded), or None."""
+    if not all(math.isfinite(v) for v in row.values() if isinstance(v, float)):
+        bad = next(k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v))
+        return f"the {bad} became {row[bad]}"
+    loss = row.get("loss")
+    if scale is not None and loss is not None and loss > EXPLODED_FACTOR * scale:
+        return f"the loss exploded to {loss:.3g}, over a million times the data's mean square ({scale:.3g})"
+    return None
 
 
 def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[str, Any]]:
@@ -62,6 +86,7 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
     start = time.perf_counter()
     pending_event: dict[str, Any] | None = None
     step = 0
+    scale = _mean_square(X)
     for step in range(1, max_steps + 1):
         if control is not None:
             if control.stop_requested:
@@ -72,23 +97,27 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
                 applied = model._apply_live_updates(updates)
                 if applied:
                     pending_event = {**(pending_event or {}), **applied}
+        logged = step % log_every == 0 or step == max_steps
+        if logged:
+            model._stage_good_state(step - 1)  # this step's logged loss is that of these weights
         metrics = model._train_step(step)
-        if step % log_every and step != max_steps:
+        if not logged:
             continue
         row = {"step": step, **{k: float(v) for k, v in metrics.items()}}
         row["seconds"] = time.perf_counter() - start
         if pending_event:
             row["event"] = pending_event
             pending_event = None
-        if not _is_finite(row):
+        reason = _divergence(row, scale)
+        if reason:
             model._restore_good_state()
             model._end_fit(steps_done=model._good_step)
             raise TrainingDiverged(
-                f"Training diverged at step {step}: the loss became {row.get('loss')}. "
+                f"Training diverged at step {step}: {reason}. "
                 f"The model keeps its weights from step {model._good_step}. "
                 "Lower the learning rate (or the sparsity weight) and train again."
             )
-        model._save_good_state(step)
+        model._commit_good_state()
         model.history_.append(row)
         yield row
         # a model that converged (NMF's tol) sets _t_converged; stop after logging that step's row

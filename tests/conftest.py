@@ -1,11 +1,13 @@
 import os
+import tempfile
 
 import pytest
 import torch
 
 # Two cores, several xdist workers: one thread each keeps them from fighting.
 torch.set_num_threads(1)
-os.environ.setdefault("SAE_EXPLORER_RUNS", "")
+# Runs saved by tests (pages, jobs) go to a throw-away folder, never into the checkout's ./runs.
+os.environ["SAE_EXPLORER_RUNS"] = tempfile.mkdtemp(prefix="sae-explorer-test-runs-")
 
 
 def pytest_collection_modifyitems(config, items):

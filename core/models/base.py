@@ -143,18 +143,31 @@ class IterativeEstimator(TorchEstimator):
     def _begin_fit(self, X) -> None:
         X = self._validate(X, reset=True)
         self.history_ = []
-        self._good_step = 0
-        self._good = None
         self._setup(self._tensor(X))
         self._training = True
+        self._stage_good_state(0)
+        self._commit_good_state()
 
-    def _save_good_state(self, step: int) -> None:
-        self._good = {k: v.detach().clone() for k, v in self._state().items()}
-        self._good_step = step
+    def _stage_good_state(self, step: int) -> None:
+        """Copy the weights as they are before ``step + 1``: the loss logged at step + 1 is theirs, so
+        they are trusted (committed) only once that loss is seen to be finite."""
+        state = self._state()
+        spare = getattr(self, "_spare", None)
+        if spare is None or spare.keys() != state.keys() or any(
+                spare[k].shape != v.shape or spare[k].dtype != v.dtype for k, v in state.items()):
+            spare = {k: v.detach().clone() for k, v in state.items()}
+        else:  # reuse the previous good copy's buffers: two copies of the weights, no allocation per log
+            with torch.no_grad():
+                for name, tensor in state.items():
+                    spare[name].copy_(tensor.detach())
+        self._staged = (step, spare)
+
+    def _commit_good_state(self) -> None:
+        previous = getattr(self, "_good", None)
+        self._good_step, self._good = self._staged
+        self._spare = previous if previous is not self._good else None
 
     def _restore_good_state(self) -> None:
-        if self._good is None:  # diverged before the first log: fall back to the initial state
-            return
         with torch.no_grad():
             for name, tensor in self._state().items():
                 tensor.copy_(self._good[name])
@@ -162,7 +175,7 @@ class IterativeEstimator(TorchEstimator):
     def _end_fit(self, steps_done: int) -> None:
         self.n_steps_ = int(steps_done)
         self._finish()
-        self._good = None
+        self._good = self._staged = self._spare = None
         self._teardown()
 
     def _apply_live_updates(self, updates: dict[str, Any]) -> dict[str, Any]:
@@ -212,5 +225,5 @@ class IterativeEstimator(TorchEstimator):
 
     def __getstate__(self):
         state = super().__getstate__()
-        return {k: v for k, v in state.items() if not k.startswith(("_t_", "_good"))}
+        return {k: v for k, v in state.items() if not k.startswith(("_t_", "_good", "_staged", "_spare"))}
 

@@ -22,8 +22,8 @@ class NonNegativeSAE(BaseSAE):
     _center_with_decoder_bias = False
     _live_params = ("learning_rate", "l1_coef")
 
-    def __init__(self, n_components=32, *, l1_coef=1e-3, tied=False, max_steps=2000, batch_size=256,
-                 learning_rate=3e-3, warmup_steps=50, decoder_bias_init="mean", dead_window=2048,
+    def __init__(self, n_components=32, *, l1_coef=1e-4, tied=False, max_steps=2000, batch_size=256,
+                 learning_rate=1e-2, warmup_steps=50, decoder_bias_init="mean", dead_window=2048,
                  random_state=None, device="auto", log_every=10):
         self._common_init(n_components, max_steps, batch_size, learning_rate, warmup_steps,
                           decoder_bias_init, dead_window, random_state, device, log_every)

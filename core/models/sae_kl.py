@@ -9,17 +9,22 @@ from core.models.sae import BaseSAE
 
 
 class KLSAE(BaseSAE):
-    """Minimise  J = mean ||x - x_hat||^2 / d + (lambda/2) ||W_enc||^2 + beta sum_j KL(rho || rho_hat_j).
+    """Minimise  J = mean ||x - x_hat||^2 / d + (lambda/2) (||W_enc||^2 + ||W_dec||^2) + beta sum_j KL(rho || rho_hat_j).
 
     h = sigmoid(pre-activation); rho_hat_j is unit j's mean activation over the minibatch and
     KL(rho || rho_hat) = rho log(rho / rho_hat) + (1 - rho) log((1 - rho) / (1 - rho_hat)).
     sparsity_target is rho (typically 0.05), sparsity_weight is beta, weight_decay is lambda.
     Sigmoid codes are never exactly zero: read sparsity from ``mean_activation``, not L0.
+    The error term is per entry (CS294A's is half the squared error per sample), so this beta is
+    CS294A's beta times 2/d: the defaults on 64 pixels are CS294A's beta = 0.64 and lambda = 1e-4.
     """
 
+    # As in CS294A the atoms are not held at unit norm: sigmoid codes are bounded by 1, and weight decay
+    # (on both weight matrices) keeps the scale in check instead.
+    _unit_norm_atoms = False
     _live_params = ("learning_rate", "sparsity_weight")
 
-    def __init__(self, n_components=64, *, sparsity_target=0.05, sparsity_weight=0.1, weight_decay=1e-4,
+    def __init__(self, n_components=64, *, sparsity_target=0.05, sparsity_weight=0.02, weight_decay=3e-6,
                  max_steps=2000, batch_size=256, learning_rate=3e-3, warmup_steps=50, decoder_bias_init="mean",
                  dead_window=2048, random_state=None, device="auto", log_every=10):
         self._common_init(n_components, max_steps, batch_size, learning_rate, warmup_steps,
@@ -35,6 +40,9 @@ class KLSAE(BaseSAE):
         check_positive("sparsity_weight", self.sparsity_weight, allow_zero=True)
         check_positive("weight_decay", self.weight_decay, allow_zero=True)
 
+    def _before_optimizer_step(self) -> None:
+        """Atoms are free to change length here, so their gradient is left whole."""
+
     def _activate(self, pre: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(pre)
 
@@ -42,9 +50,9 @@ class KLSAE(BaseSAE):
         rho = float(self.sparsity_target)
         rho_hat = codes.mean(0).clamp(1e-6, 1 - 1e-6)
         kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
-        W_enc = self._t_params.get("W_enc", self._t_params["W_dec"])
+        weights = {id(w): w for w in (self._t_params.get("W_enc"), self._t_params["W_dec"]) if w is not None}
         return {"kl": float(self.sparsity_weight) * kl.sum(),
-                "weight_decay": 0.5 * float(self.weight_decay) * W_enc.pow(2).sum()}
+                "weight_decay": 0.5 * float(self.weight_decay) * sum(w.pow(2).sum() for w in weights.values())}
 
     def _step_metrics(self, codes):
         metrics = super()._step_metrics((codes > 0.5).float())  # "firing" = above half activation
