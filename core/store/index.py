@@ -1,0 +1,176 @@
+"""The SQLite index of the run store: schema, connections, transactions and ``RunRecord`` rows.
+
+One connection per operation (threads and forked processes never share one), WAL journal (readers do
+not block the writer), a generous busy timeout (writers queue instead of failing), and
+``BEGIN IMMEDIATE`` for every write, so a writer holds the lock from its first read to its commit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 60.0
+
+#: a run's life: RUNNING until saved; then FINISHED or STOPPED (weights saved), or FAILED / INTERRUPTED
+RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED = "running", "finished", "stopped", "failed", "interrupted"
+STATUSES = (RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED)
+SAVED_STATUSES = (FINISHED, STOPPED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    dataset       TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    created_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL,
+    params        TEXT NOT NULL DEFAULT '{}',
+    data_options  TEXT NOT NULL DEFAULT '{}',
+    metrics       TEXT NOT NULL DEFAULT '{}',
+    extra         TEXT NOT NULL DEFAULT '{}',
+    sweep         TEXT,
+    n_components  INTEGER,
+    n_features    INTEGER,
+    steps         INTEGER,
+    has_weights   INTEGER NOT NULL DEFAULT 0,
+    note          TEXT NOT NULL DEFAULT '',
+    owner_pid     INTEGER,
+    owner_token   TEXT,
+    owner_host    TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_dataset ON runs (dataset, created_at);
+CREATE INDEX IF NOT EXISTS runs_by_model ON runs (model, created_at);
+CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs (sweep);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A new autocommit connection (transactions are opened explicitly) with WAL and a busy timeout."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a crash never corrupts, never half-commits
+    return conn
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[sqlite3.Connection]:
+    conn = connect(path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; any exception rolls back and propagates."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def initialise(path: Path) -> None:
+    """Create the schema (idempotent) and switch the database to WAL mode."""
+    with opened(path) as conn:
+        for attempt in range(50):  # several processes opening a new store at once may race here
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 49:
+                    raise
+                time.sleep(0.05)
+        with write_transaction(conn):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"run index schema version {version} is newer than this app ({SCHEMA_VERSION})")
+            for statement in _SCHEMA.split(";"):  # not executescript: it would commit mid-transaction
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+# -- JSON columns ---------------------------------------------------------------------------------
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON types: numpy scalars/arrays to numbers/lists, NaN and inf to None."""
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, np.generic):
+        return plain(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(plain(value), allow_nan=False, separators=(",", ":"))
+
+
+# -- rows ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of the store, as the index knows it (weights and history stay on disk until asked for)."""
+
+    id: str
+    name: str
+    model: str
+    dataset: str
+    status: str
+    created_at: float
+    updated_at: float
+    params: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    sweep: str | None = None
+    n_components: int | None = None
+    n_features: int | None = None
+    steps: int | None = None
+    has_weights: bool = False
+    note: str = ""
+
+    @property
+    def image_shape(self) -> tuple[int, ...] | None:
+        shape = self.extra.get("image_shape")
+        return tuple(shape) if shape else None
+
+    @property
+    def label(self) -> str:
+        """A one-line description for pickers: name, model, data set and status."""
+        state = "" if self.status == FINISHED else f" [{self.status}]"
+        return f"{self.name} - {self.model} on {self.dataset}{state}"
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "RunRecord":
+        return cls(
+            id=row["id"], name=row["name"], model=row["model"], dataset=row["dataset"], status=row["status"],
+            created_at=row["created_at"], updated_at=row["updated_at"], params=json.loads(row["params"]),
+            data_options=json.loads(row["data_options"]), metrics=json.loads(row["metrics"]),
+            extra=json.loads(row["extra"]), sweep=row["sweep"], n_components=row["n_components"],
+            n_features=row["n_features"], steps=row["steps"], has_weights=bool(row["has_weights"]),
+            note=row["note"],
+        )
