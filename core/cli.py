@@ -3,7 +3,10 @@
 ``train`` loads a data set, fits a model with a progress bar on stderr, and prints one JSON object of
 metrics as the last line of stdout (easy to parse from a script); ``--out DIR`` also keeps the
 checkpoint, the metrics, the training history and a picture of the atoms. Errors print one line,
-``error: ...``, on stderr and exit with status 2.
+``error: ...``, on stderr, never a traceback. Exit status: 0 success, 2 bad input (the command line,
+the data, an unwritable ``--out``), 3 a diverged run (its JSON line is still printed, with
+``"diverged": true``, and ``--out`` keeps the last good weights), 1 an unexpected failure (set
+``SAE_EXPLORER_DEBUG=1`` to see its traceback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,16 +16,22 @@ import csv
 import io
 import json
 import math
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
+
+import numpy as np
 
 from core import checkpoint, datasets, metrics, models, render
 from core.device import DEVICE_CHOICES, device_label, resolve_device
 from core.training import TrainingDiverged
 
 EXIT_ERROR = 2
+EXIT_DIVERGED = 3
+EXIT_INTERNAL = 1
 #: the keys of the JSON line ``train`` prints, in order
 SUMMARY_KEYS = ("model", "data", "n_samples", "n_features", "n_components", "mse", "fvu", "l0",
                 "dead_fraction", "pca_mse", "seconds", "device", "device_name", "diverged")
@@ -33,12 +42,26 @@ class UsageError(ValueError):
     """A command line that cannot run as given; the message says what to change."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line (no usage block) and exits with status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_ERROR, f"error: {message}. See `{self.prog} --help`.\n")
+
+
 # -- parsing ---------------------------------------------------------------------------------------
+_WORDS = {"true": True, "false": False, "none": None, "null": None}
+
+
 def _key_value(text: str) -> tuple[str, Any]:
-    """'name=value' -> (name, value); the value is read as JSON when it parses (3, 0.1, true, null)."""
+    """'name=value' -> (name, value): 3 -> int, 0.1 / 1e-3 -> float, true / False -> bool, none -> None,
+    [8, 8] -> list (JSON), anything else a string (relu, minmax)."""
     name, sep, raw = text.partition("=")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    if not sep or not name.strip() or not raw.strip():
+        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}; write e.g. learning_rate=0.001")
+    raw = raw.strip()
+    if raw.lower() in _WORDS:
+        return name.strip().replace("-", "_"), _WORDS[raw.lower()]
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
@@ -46,8 +69,29 @@ def _key_value(text: str) -> tuple[str, Any]:
     return name.strip().replace("-", "_"), value
 
 
+def _typed(model: str, name: str, value: Any, default: Any) -> Any:
+    """``value`` checked against the type of the parameter's default (no check when the default is None)."""
+    if default is None or value is None or isinstance(default, str):
+        return value  # free-form parameters: the model validates them when it fits
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(default, float):
+        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        value = float(value) if ok else value
+    else:
+        return value
+    if not ok:
+        raise UsageError(f"--set {name}={value!r}: {model!r} takes {kind} for {name} (default {default!r}); "
+                         f"write e.g. --set {name}={json.dumps(default)}.")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description="SAE/NMF Explorer without the UI.")
+    parser = _Parser(prog="python -m core", description="SAE/NMF Explorer without the UI.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{datasets,models,train}")
     commands.add_parser("datasets", help="list the data sets and their options").set_defaults(handler=list_datasets)
     commands.add_parser("models", help="list the models and their parameters").set_defaults(handler=list_models)
@@ -88,12 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug, not the user's input: still one line, unless asked for the traceback
+        if os.environ.get("SAE_EXPLORER_DEBUG"):
+            raise
+        return _fail(f"unexpected {type(error).__name__}: {error}. This is a bug; please report it with "
+                     "the command line (SAE_EXPLORER_DEBUG=1 shows the traceback).", EXIT_INTERNAL)
 
 
-def _fail(error: BaseException | str) -> int:
+def _fail(error: BaseException | str, status: int = EXIT_ERROR) -> int:
     message = " ".join(str(error).split()) or type(error).__name__
     print(f"error: {message}", file=sys.stderr)
-    return EXIT_ERROR
+    return status
 
 
 # -- datasets / models -----------------------------------------------------------------------------
@@ -150,7 +199,11 @@ def model_params(args: argparse.Namespace) -> dict[str, Any]:
         params[param] = value
     if "random_state" in allowed:
         params["random_state"] = args.seed
-    params.update(dict(args.params))  # --set wins; unknown names get the registry's error
+    for name, value in args.params:  # --set wins
+        if name not in allowed:
+            raise UsageError(f"--set {name}: model {args.model!r} has no parameter {name!r}. "
+                             f"Its parameters: {', '.join(allowed)} (see `python -m core models`).")
+        params[name] = _typed(args.model, name, value, allowed[name])
     return params
 
 
@@ -202,7 +255,32 @@ def fit_with_progress(model, X, quiet: bool = False) -> str | None:
                 bar.set_postfix(loss=f"{row['loss']:.4g}", refresh=False)
         except TrainingDiverged as error:  # the model keeps its last good weights
             return str(error)
+        except BaseException:  # e.g. a parameter refused when the fit starts: erase the bar, keep the error
+            bar.leave = False
+            raise
     return None
+
+
+def prepare_out(out: Path) -> bool:
+    """Make sure ``out`` is a folder we can write, before training; True when this call created it."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is an existing file, not a folder; choose a folder path.")
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write to --out {out}: {error.strerror or error}; "
+                         "choose a folder you can write to.") from None
+    return created
+
+
+def _finite_weights(model) -> bool:
+    try:
+        return all(bool(np.isfinite(w).all()) for w in model.get_weights().values())
+    except Exception:  # not fitted at all
+        return False
 
 
 def train_command(args: argparse.Namespace) -> int:
@@ -210,7 +288,16 @@ def train_command(args: argparse.Namespace) -> int:
     model = models.create(args.model, **params)
     data = load_data(args)
     _check_sign(model, data, args.model, dict(args.data_options))
+    created = prepare_out(args.out) if args.out is not None else False
+    try:
+        return _train(args, model, data)
+    except BaseException:
+        if created and not any(args.out.iterdir()):
+            args.out.rmdir()  # leave nothing behind for a run that never started
+        raise
 
+
+def _train(args: argparse.Namespace, model, data) -> int:
     start = time.perf_counter()
     diverged = fit_with_progress(model, data.X, quiet=args.quiet)
     seconds = time.perf_counter() - start
@@ -231,15 +318,23 @@ def train_command(args: argparse.Namespace) -> int:
         "device_name": device_label(device),
         "diverged": diverged is not None,
     }
+    print(json.dumps(_finite(summary)), flush=True)  # first: a failed write below cannot lose the metrics
+    keep_weights = _finite_weights(model)
     if args.out is not None:
         details = {**summary, "hoyer_atoms": scores["hoyer_atoms"], "hoyer_codes": scores["hoyer_codes"],
                    "steps": getattr(model, "n_steps_", None), "params": checkpoint.make_config(model)["params"],
                    "data_options": dict(args.data_options), "error": diverged}
-        write_run(args.out, model, data, details)
+        try:
+            write_run(args.out, model, data, details, weights=keep_weights)
+        except OSError as error:
+            raise UsageError(f"the run finished but writing --out {args.out} failed: {error.strerror or error}; "
+                             "free some space or choose another folder, and train again.") from None
         print(f"wrote {args.out}", file=sys.stderr)
-    print(json.dumps(_finite(summary)))
     if diverged is not None:
-        return _fail(diverged)
+        if not keep_weights:
+            diverged += (" No finite weights were left to keep, so --out holds only metrics.json and "
+                         "history.csv." if args.out is not None else " No finite weights were left to keep.")
+        return _fail(diverged, EXIT_DIVERGED)
     return 0
 
 
@@ -264,14 +359,18 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def write_run(out: Path, model, data, details: dict[str, Any]) -> Path:
-    """Write the checkpoint, metrics.json, history.csv and atoms.png into ``out``."""
-    extra = {"data": data.name, "image_shape": list(data.image_shape) if data.image_shape else None}
-    checkpoint.save(model, out, extra_config=extra)
+def write_run(out: Path, model, data, details: dict[str, Any], weights: bool = True) -> Path:
+    """Write the checkpoint, metrics.json, history.csv and atoms.png into ``out`` (without ``weights``:
+    only metrics.json and history.csv, for a run that diverged before it had any finite weights)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if weights:
+        extra = {"data": data.name, "image_shape": list(data.image_shape) if data.image_shape else None}
+        checkpoint.save(model, out, extra_config=extra)
     checkpoint.write_atomic(out / "metrics.json", (json.dumps(_finite(details), indent=2) + "\n").encode())
     checkpoint.write_atomic(out / "history.csv", history_csv(getattr(model, "history_", [])).encode())
-    atoms = render.atom_grid(model.components_, image_shape=data.image_shape)
-    checkpoint.write_atomic(out / "atoms.png", render.png_bytes(atoms))
+    if weights:
+        atoms = render.atom_grid(model.components_, image_shape=data.image_shape)
+        checkpoint.write_atomic(out / "atoms.png", render.png_bytes(atoms))
     return out
 
 
