@@ -1,0 +1,122 @@
+"""The live panel of the Train page: it only copies the job's snapshot and draws it.
+
+Drawn by ``st.fragment(run_every=PERIOD)`` while a run is going, so only this panel reruns (twice a
+second); once the run ends, one full rerun draws the final state and the polling stops.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import render
+from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, Snapshot, get_manager
+from pages import _state
+
+PERIOD = 0.5  # seconds between two redraws while training: twice a second
+CURVES = {"MSE": "mse", "Loss": "loss", "L0": "l0", "Dead fraction": "dead_fraction"}
+CURVE_KEY = "live:curve"
+
+
+def grid_options() -> dict:
+    """The atom grid's look (chosen under Download; the live grid uses the same)."""
+    ss = st.session_state
+    return {"columns": ss.get("grid:columns") or None, "scale": int(ss.get("grid:scale", 4)),
+            "cmap": ss.get("grid:cmap", "auto")}
+
+
+def atoms_picture(snap: Snapshot, **options):
+    """The atom grid of a snapshot as a PIL image (core.render), or None before the first atoms."""
+    if snap is None or snap.atoms is None:
+        return None
+    opts = {**grid_options(), **options}
+    return render.atom_grid(snap.atoms, snap.image_shape, columns=opts["columns"], scale=opts["scale"],
+                            cmap=opts["cmap"])
+
+
+def loss_figure(snap: Snapshot | None, curve: str) -> go.Figure:
+    """The loss curve: the chosen metric per step, the PCA error as a reference, live changes marked."""
+    column = CURVES[curve]
+    rows = [r for r in (snap.history if snap else []) if column in r]
+    fig = go.Figure(go.Scatter(x=[r["step"] for r in rows], y=[r[column] for r in rows], mode="lines",
+                               name=curve, line={"color": "#e15759", "width": 2}))
+    if snap is not None and snap.reference_mse is not None and column in ("mse", "loss"):
+        n = snap.params.get("n_components")
+        fig.add_hline(y=snap.reference_mse, line={"dash": "dash", "color": "#4e79a7", "width": 1.5},
+                      annotation_text=f"PCA error, rank {n}", annotation_position="top right",
+                      annotation_font_color="#4e79a7")
+    for step, change in (snap.events if snap else []):
+        text = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in change.items())
+        fig.add_vline(x=step, line={"dash": "dot", "color": "#6b7280", "width": 1})
+        fig.add_annotation(x=step, y=1, yref="paper", text=text, showarrow=False, xanchor="left",
+                           yanchor="top", font={"size": 11, "color": "#374151"}, bgcolor="rgba(255,255,255,0.8)")
+    # the x axis follows the run (its last step plus a margin), so early points are not squeezed
+    step = snap.step if snap else 0
+    span = step * 1.08 if snap is not None and snap.active else step
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False,
+                      xaxis={"title": "step", "range": [0, max(span, 10)]},
+                      yaxis={"title": curve, "rangemode": "tozero"}, uirevision="keep")
+    return fig
+
+
+def _status(snap: Snapshot | None) -> None:
+    if snap is None:
+        st.progress(0.0, text="Ready: press **Train**.")
+        return
+    if snap.state == WAITING:
+        counts = get_manager().counts()
+        st.progress(0.0, text=f"Waiting for a free training slot: {counts['running']} runs are going on this "
+                              f"server (at most {counts['max_running']}); you are number {snap.queue_position} "
+                              "in line.")
+        return
+    label = {RUNNING: "Training", DONE: "Done", STOPPED: "Stopped", DIVERGED: "Diverged", FAILED: "Failed"}[snap.state]
+    rate = f" · {snap.steps_per_second:,.0f} steps/s" if snap.state == RUNNING else ""
+    st.progress(snap.progress, text=f"**{label}** {snap.model_name} on {snap.dataset_name} · "
+                                    f"step {snap.step:,} / {snap.max_steps:,}{rate}")
+    if snap.error:
+        st.error(snap.error + (" The atoms shown are the last good ones." if snap.state == DIVERGED else ""))
+
+
+def _metrics(snap: Snapshot | None) -> None:
+    last = snap.last if snap else {}
+    final = snap.metrics if snap else {}
+    reference = snap.reference_mse if snap else None
+    cells = [("MSE", final.get("mse", last.get("mse")), "{:.4g}", "Mean squared reconstruction error."),
+             ("PCA error", reference, "{:.4g}", "The error of PCA with as many components: the floor of any "
+                                               "linear model of this size (0 when there are as many atoms "
+                                               "as features)."),
+             ("L0 (codes per sample)", final.get("l0", last.get("l0")), "{:.1f}", "Mean active codes per sample."),
+             ("Dead atoms", final.get("dead_fraction", last.get("dead_fraction")), "{:.0%}",
+              "Atoms that did not fire on any sample lately.")]
+    for col, (label, value, fmt, help_text) in zip(st.columns(len(cells)), cells):
+        col.metric(label, "–" if value is None else fmt.format(value), help=help_text)
+
+
+def panel(polling: bool) -> None:
+    """The fragment body: snapshot under the job's lock, then draw."""
+    job = _state.get().job
+    snap = job.snapshot() if job is not None else None
+    _status(snap)
+    _metrics(snap)
+    curve_col, atoms_col = st.columns([1.45, 1], gap="medium")
+    with curve_col:
+        available = [name for name, col in CURVES.items() if not snap or not snap.history or col in snap.last]
+        if st.session_state.get(CURVE_KEY) not in available:
+            st.session_state[CURVE_KEY] = "MSE"
+        curve = st.segmented_control("Curve", available, key=CURVE_KEY, required=True,
+                                     label_visibility="collapsed")
+        st.plotly_chart(loss_figure(snap, curve), key="live:loss", config={"displayModeBar": False})
+    with atoms_col:
+        picture = atoms_picture(snap)
+        if picture is None:
+            st.caption("The learned atoms appear here as soon as the run starts.")
+        else:
+            st.image(picture, caption=f"{len(snap.atoms)} atoms (decoder rows), version {snap.atoms_version}",
+                     width="stretch" if picture.width > 200 else "content")
+    if polling and (snap is None or not snap.active):
+        st.rerun()  # the run ended: one full rerun draws the final state and stops the polling
+
+
+def live_panel() -> None:
+    polling = _state.get().training
+    st.fragment(run_every=PERIOD if polling else None)(panel)(polling)

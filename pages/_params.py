@@ -1,0 +1,154 @@
+"""The one table of hyperparameter widgets: label, kind, range and help per parameter *name*.
+
+The Train page builds every model's form from ``core.models.default_params(name)`` and this table;
+no model has a hand-written form. Parameters not listed here keep their core defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from core import models
+
+
+@dataclass(frozen=True)
+class Knob:
+    """How one parameter is shown: 'int'/'float' sliders, 'choice' (a slider over listed values,
+    for log-spaced numbers), 'select' (a drop-down) or 'bool' (a toggle)."""
+
+    label: str
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    step: float | None = None
+    values: tuple = ()
+    help: str = ""
+    basic: bool = True
+
+
+def _log_values(*values: float) -> tuple:
+    return tuple(values)
+
+
+KNOBS: dict[str, Knob] = {
+    "n_components": Knob("Atoms (n_components)", "int", 2, 256, 1,
+                         help="How many atoms (features) the model learns; more than the input size = overcomplete."),
+    "k": Knob("k (active codes per sample)", "int", 1, 64, 1, help="TopK keeps the k largest codes of each sample."),
+    "l1_coef": Knob("L1 weight", "choice", values=_log_values(0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0),
+                    help="Strength of the L1 penalty on the codes: larger means sparser codes."),
+    "l0_coef": Knob("L0 weight", "choice", values=_log_values(0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1),
+                    help="Strength of the (smoothed) L0 penalty on the JumpReLU codes."),
+    "sparsity_target": Knob("rho (sparsity target)", "float", 0.01, 0.5, 0.01,
+                            help="Desired mean activation of each hidden unit (CS294A uses 0.05)."),
+    "sparsity_weight": Knob("beta (sparsity weight)", "choice", values=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
+                            help="Weight of the KL sparsity penalty."),
+    "learning_rate": Knob("Learning rate", "choice", values=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1),
+                          help="Adam step size. Too large and the run diverges."),
+    "batch_size": Knob("Batch size", "choice", values=(16, 32, 64, 128, 256, 512, 1024)),
+    "max_steps": Knob("Steps", "choice", values=(50, 100, 200, 500, 1000, 2000, 5000, 10000),
+                      help="Length of the run (optimiser steps; one NMF step updates W and H once)."),
+    "activation": Knob("Activation", "select", values=("sigmoid", "relu", "tanh", "erf", "linear")),
+    "tied": Knob("Tied weights", "bool", help="Encoder = decoder transposed."),
+    "bias": Knob("Bias", "bool", help="Trainable encoder and decoder biases."),
+    "noise": Knob("Noise", "select", values=("gaussian", "salt-pepper", "masking"),
+                  help="How the encoder's input is corrupted during training."),
+    "noise_level": Knob("Noise level", "float", 0.0, 0.9, 0.05,
+                        help="Std of the Gaussian, or fraction of entries hit."),
+    "whiten": Knob("Whiten", "bool", help="Scale the codes to unit variance."),
+    "solver": Knob("Solver", "select", values=("hals", "mu"),
+                   help="HALS converges in tens of steps; multiplicative updates (Lee & Seung) need thousands."),
+    "init": Knob("Initialisation", "select", values=("nndsvda", "nndsvd", "nndsvdar", "random"), basic=False),
+    "alpha_W": Knob("Regularisation (alpha_W)", "choice", values=(0.0, 1e-4, 1e-3, 1e-2, 0.1, 1.0),
+                    help="scikit-learn's regularisation weight of NMF."),
+    "l1_ratio": Knob("L1 ratio", "float", 0.0, 1.0, 0.05, help="0 = L2 (ridge) regularisation, 1 = L1 (sparse)."),
+    "weight_decay": Knob("Weight decay", "choice", values=(0.0, 1e-5, 1e-4, 1e-3, 1e-2), basic=False),
+    "auxk_coef": Knob("AuxK weight", "choice", values=(0.0, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 0.25), basic=False,
+                      help="Weight of the auxiliary loss that revives dead latents."),
+    "warmup_steps": Knob("Warm-up steps", "int", 0, 500, 10, basic=False),
+    "threshold_init": Knob("Initial threshold", "float", 0.0, 1.0, 0.01, basic=False),
+    "bandwidth": Knob("Bandwidth", "float", 0.005, 0.5, 0.005, basic=False),
+    "decoder_bias_init": Knob("Decoder bias init", "select", values=("mean", "median"), basic=False),
+    "dead_window": Knob("Dead window (samples)", "choice", values=(256, 512, 1024, 2048, 4096, 8192), basic=False),
+    "random_state": Knob("Seed", "int", 0, 100, 1, basic=False),
+}
+
+#: UI defaults that differ from the core defaults (a good picture within seconds on a laptop CPU)
+UI_DEFAULTS: dict[str, Any] = {"random_state": 0, "log_every": 10}
+MODEL_UI_DEFAULTS: dict[str, dict[str, Any]] = {
+    "pca": {"n_components": 16},
+    "nmf": {"n_components": 16, "max_steps": 200, "tol": 0.0},
+    "linear-ae": {"max_steps": 1000},
+    "ae": {"max_steps": 1000, "activation": "relu"},
+    "denoising-ae": {"max_steps": 1000, "activation": "relu"},
+}
+#: parameters changed for a new run only, never shown (fixed by the app)
+HIDDEN = ("device", "log_every", "auxk", "alpha_H", "tol", "epsilon")
+
+
+def defaults(model_name: str) -> dict[str, Any]:
+    """The parameters the Train page starts from for ``model_name``."""
+    params = models.default_params(model_name)
+    for name, value in UI_DEFAULTS.items():
+        if name in params:
+            params[name] = value
+    params.update({k: v for k, v in MODEL_UI_DEFAULTS.get(model_name, {}).items() if k in params})
+    return params
+
+
+def live_params(model_name: str) -> tuple[str, ...]:
+    return tuple(getattr(models.model_class(model_name), "_live_params", ()))
+
+
+def shown(model_name: str) -> list[str]:
+    """Parameters of ``model_name`` that get a widget, in the table's order."""
+    params = models.default_params(model_name)
+    return [name for name in KNOBS if name in params and name not in HIDDEN]
+
+
+def _choice_values(knob: Knob, value) -> list:
+    values = list(knob.values)
+    if value is not None and value not in values:
+        values = sorted(values + [value])
+    return values
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def widget(name: str, key: str, value, live: bool = False):
+    """Draw the widget of parameter ``name`` (state under ``key``, seeded with ``value``); return its value."""
+    knob = KNOBS[name]
+    if key not in st.session_state:
+        st.session_state[key] = _coerce(knob, value)
+    help_text = knob.help + (" Live: applies to a running run at once." if live else "")
+    if knob.kind == "bool":
+        return st.toggle(knob.label, key=key, help=help_text or None)
+    if knob.kind == "select":
+        options = list(knob.values) if st.session_state[key] in knob.values else [st.session_state[key], *knob.values]
+        return st.selectbox(knob.label, options, key=key, help=help_text or None)
+    if knob.kind == "choice":
+        return st.select_slider(knob.label, _choice_values(knob, st.session_state[key]), key=key,
+                                format_func=_fmt, help=help_text or None)
+    if knob.kind == "int":
+        return st.slider(knob.label, int(knob.lo), int(knob.hi), step=int(knob.step or 1), key=key,
+                         help=help_text or None)
+    return st.slider(knob.label, float(knob.lo), float(knob.hi), step=float(knob.step), key=key,
+                     help=help_text or None)
+
+
+def _coerce(knob: Knob, value):
+    """Fit a stored value into the widget's range, so a widget never starts invalid."""
+    if knob.kind == "int":
+        value = 16 if value is None else int(value)
+        return int(min(max(value, knob.lo), knob.hi))
+    if knob.kind == "float":
+        return float(min(max(float(value), knob.lo), knob.hi))
+    if knob.kind == "bool":
+        return bool(value)
+    return value

@@ -1,0 +1,73 @@
+"""Starting runs and keeping a running one in step with the widgets (live knobs, or a new run).
+
+Moving a live knob (k, L1 weight, learning rate, noise level, ...) during a run changes that run at
+once (``TrainingJob.update``, recorded on the loss curve). Changing anything else while a run goes
+(the model, the data set, the number of atoms, ...) starts a new run with the new settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from core import models
+from pages import _params, _state, _ui
+
+
+def _config(state: _state.AppState) -> tuple:
+    """What defines a run apart from its live knobs: a change means a new run."""
+    live = _params.live_params(state.model_name)
+    params = state.params.get(state.model_name, {})
+    fixed = tuple(sorted((k, repr(v)) for k, v in params.items() if k not in live))
+    return state.data.key, state.model_name, fixed
+
+
+def widget_key(model_name: str, param: str) -> str:
+    return f"param:{model_name}:{param}"
+
+
+def current_params(state: _state.AppState) -> dict[str, Any]:
+    """The chosen model's parameters: its defaults, overlaid with the values its widgets hold now."""
+    if state.model_name not in state.params:
+        state.params[state.model_name] = _params.defaults(state.model_name)
+    params = state.params[state.model_name]
+    for name in params:
+        key = widget_key(state.model_name, name)
+        if key in st.session_state:
+            params[name] = st.session_state[key]
+    return params
+
+
+def start(state: _state.AppState) -> str | None:
+    """Start a run of the chosen model on the chosen data; returns an error message, or None."""
+    ds = _ui.current_dataset()
+    if ds is None:
+        return state.data_error or "No data set is loaded: choose one on the Data page."
+    params = dict(current_params(state))
+    try:
+        model = models.create(state.model_name, **params)
+    except Exception as exc:  # noqa: BLE001 - core's message, shown in the page
+        return str(exc)
+    cls = models.model_class(state.model_name)
+    if getattr(cls, "_requires_non_negative", False) and not ds.non_negative:
+        return (f"{state.model_name} needs non-negative data, but {state.data.label} has values below 0. "
+                "On the Data page choose scale = minmax, or pick a model that accepts signed data.")
+    state.start_job(model, ds.X, model_name=state.model_name, dataset_name=state.data.label,
+                    params=params, image_shape=ds.image_shape)
+    state.run_config = _config(state)
+    return None
+
+
+def sync(state: _state.AppState) -> tuple[dict[str, Any], bool]:
+    """Bring a running job in line with the widgets: returns (live changes applied, restarted)."""
+    job = state.job
+    if job is None or not job.active:
+        return {}, False
+    if state.run_config != _config(state):
+        job.stop()
+        state.train_error = start(state)
+        return {}, state.train_error is None
+    params = current_params(state)
+    changes = {k: params[k] for k in job.live_params if k in params and job.params.get(k) != params[k]}
+    return (job.update(**changes) if changes else {}), False

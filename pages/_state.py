@@ -1,0 +1,102 @@
+"""The app's per-session state, in one place: the chosen data set, model and parameters, the runs.
+
+Pages never touch ``st.session_state`` keys of their own for shared state; they call ``get()`` and
+read or change the typed fields of ``AppState``. Widget values that must survive a page change are
+seeded from here (``persist``), because Streamlit forgets the state of widgets a page did not draw.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from core.jobs import TrainingJob, get_manager
+
+DEFAULT_DATASET = "digits"
+DEFAULT_MODEL = "sae-topk"
+MAX_RUNS_KEPT = 20
+_KEY = "_sae_nmf_explorer_state"
+
+
+@dataclass
+class DataChoice:
+    """What the user picked on the Data page: a built-in name with options, or an uploaded file."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    upload: str | None = None  # the file name when uploaded
+    upload_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Identifies the data matrix: a new key means a new run."""
+        options = ",".join(f"{k}={v!r}" for k, v in sorted(self.options.items()))
+        if self.upload:
+            return f"upload:{self.upload}:{self.upload_id}|{options}"
+        return f"{self.name}|{options}"
+
+    @property
+    def label(self) -> str:
+        return f"upload: {self.upload}" if self.upload else self.name
+
+
+@dataclass
+class AppState:
+    """Everything several pages need. One instance per browser session."""
+
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    data: DataChoice = field(default_factory=lambda: DataChoice(DEFAULT_DATASET))
+    dataset: Any = None  # core.datasets.Dataset of ``data``, once loaded
+    data_error: str | None = None
+    model_name: str = DEFAULT_MODEL
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per model name
+    job: TrainingJob | None = None
+    train_error: str | None = None  # why the last press of Train started nothing
+    run_config: tuple | None = None  # what defined the current run, apart from its live knobs
+    runs: list[TrainingJob] = field(default_factory=list)
+    widgets: dict[str, Any] = field(default_factory=dict)  # remembered widget values
+
+    # -- runs ------------------------------------------------------------------------------------
+    def start_job(self, model, X, **job_kwargs) -> TrainingJob:
+        """Submit a run for this session (replacing its previous one) and remember it."""
+        job = get_manager().submit(self.session_id, model, X, **job_kwargs)
+        self.job = job
+        self.runs.append(job)
+        del self.runs[:-MAX_RUNS_KEPT]
+        return job
+
+    def stop_job(self) -> None:
+        """Stop this session's run (a waiting one also leaves the queue)."""
+        if self.job is not None:
+            get_manager().stop(self.session_id)
+            self.job.stop()
+
+    @property
+    def training(self) -> bool:
+        return self.job is not None and self.job.active
+
+
+def get() -> AppState:
+    """This session's state (made on first use)."""
+    if _KEY not in st.session_state:
+        st.session_state[_KEY] = AppState()
+    return st.session_state[_KEY]
+
+
+def persist(key: str, default: Any) -> str:
+    """Seed widget ``key`` with its remembered value (or ``default``); call ``remember`` after drawing."""
+    state = get()
+    if key not in st.session_state:
+        st.session_state[key] = state.widgets.get(key, default)
+    return key
+
+
+def remember(*keys: str) -> None:
+    """Store the current values of widgets ``keys`` so another page visit finds them again."""
+    state = get()
+    for key in keys:
+        if key in st.session_state:
+            state.widgets[key] = st.session_state[key]

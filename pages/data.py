@@ -1,0 +1,141 @@
+"""Data: pick a built-in data set with its options, or upload a file, and preview it."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core import datasets, render
+from pages import _runner, _state, _ui
+
+UPLOAD = "Upload a file ..."
+SCALES = {"none": None, "minmax": "minmax", "standard": "standard"}
+_ui.require_frame()
+state = _state.get()
+st.header("Data")
+
+
+def _option_widget(label: str, key: str, default):
+    """A widget for one data set option, chosen by the type of its default."""
+    _state.persist(key, default)
+    if isinstance(default, bool):
+        return st.toggle(label, key=key)
+    if isinstance(default, int):
+        return st.number_input(label, min_value=1, step=1, key=key)
+    if isinstance(default, float):
+        return st.number_input(label, min_value=0.0, step=0.01, format="%g", key=key)
+    return st.text_input(label, key=key) or None
+
+
+def _common_options(name: str, cols) -> dict:
+    """n_samples, scale, center and seed: accepted by every data set."""
+    default_n = datasets.DEFAULT_N_SAMPLES.get(name) or 0
+    n = cols[0].number_input("Samples", min_value=0, step=100, key=_state.persist(f"data:{name}:n_samples", default_n),
+                             help="How many samples to use (0 = all).")
+    scale = cols[1].selectbox("Scale", list(SCALES), key=_state.persist(f"data:{name}:scale", "none"),
+                              help="minmax: to [0, 1] over the whole set; standard: per feature.")
+    center = cols[2].toggle("Center", key=_state.persist(f"data:{name}:center", False),
+                            help="Subtract the mean of each feature.")
+    seed = cols[3].number_input("Seed", min_value=0, step=1, key=_state.persist(f"data:{name}:seed", 0))
+    _state.remember(*(f"data:{name}:{k}" for k in ("n_samples", "scale", "center", "seed")))
+    return {"n_samples": int(n) or None, "scale": SCALES[scale], "center": bool(center), "seed": int(seed)}
+
+
+def choose() -> None:
+    names = datasets.available()
+    current = UPLOAD if state.data.upload else state.data.name
+    choice = st.selectbox("Data set", [*names, UPLOAD], key=_state.persist("data:name", current),
+                          format_func=lambda n: n if n == UPLOAD else f"{n}: {datasets.describe(n)}")
+    _state.remember("data:name")
+    if choice == UPLOAD:
+        upload()
+        return
+    extra = datasets.DATASET_OPTIONS.get(choice, {})
+    cols = st.columns(4, vertical_alignment="bottom")
+    options = _common_options(choice, cols)
+    if extra:
+        ecols = st.columns(max(len(extra), 4))
+        for col, (opt, default) in zip(ecols, extra.items()):
+            with col:
+                key = f"data:{choice}:{opt}"
+                options[opt] = _option_widget(opt.replace("_", " ").capitalize(), key, default)
+                _state.remember(key)
+    options = {k: v for k, v in options.items() if v is not None and v is not False or k == "center"}
+    new = _state.DataChoice(choice, options)
+    if new.key != state.data.key:
+        state.data, state.dataset = new, None
+        _ui.current_dataset()
+        if state.training:
+            _runner.sync(state)
+
+
+def upload() -> None:
+    st.caption("A .npy or .csv matrix (one sample per row), a .npz (give its key), or a .zip of images.")
+    file = st.file_uploader("Upload a file", type=["npy", "npz", "csv", "zip"], key="data:upload")
+    cols = st.columns(4, vertical_alignment="bottom")
+    options = _common_options("upload", cols)
+    shape_cols = st.columns(4)
+    height = shape_cols[0].number_input("Image height (0 = none)", 0, 4096, key=_state.persist("data:upload:h", 0))
+    width = shape_cols[1].number_input("Image width (0 = none)", 0, 4096, key=_state.persist("data:upload:w", 0))
+    npz_key = shape_cols[2].text_input("Array key (.npz)", key=_state.persist("data:upload:key", ""))
+    _state.remember("data:upload:h", "data:upload:w", "data:upload:key")
+    if height and width:
+        options["image_shape"] = (int(height), int(width))
+    if npz_key and file is not None and file.name.lower().endswith(".npz"):
+        options["key"] = npz_key
+    if file is None:
+        return
+    new = _state.DataChoice("upload", {k: v for k, v in options.items() if v is not None},
+                            upload=file.name, upload_id=str(file.file_id))
+    if new.key == state.data.key and state.dataset is not None:
+        return
+    try:
+        dataset = datasets.load_bytes(file.getvalue(), file.name, **new.options)
+    except Exception as exc:  # noqa: BLE001 - core's message, the app goes on
+        st.error(str(exc))
+        return
+    state.data, state.dataset, state.data_error = new, dataset, None
+    if state.training:
+        _runner.sync(state)
+
+
+def _scale_for(image_shape) -> int:
+    return max(1, 40 // max(image_shape)) if image_shape else 4
+
+
+def preview(ds) -> None:
+    st.subheader(f"{ds.name}", anchor=False)
+    if ds.description:
+        st.caption(ds.description)
+    lo, hi = float(ds.X.min()), float(ds.X.max())
+    cells = [("Samples", f"{ds.n_samples:,}"), ("Features", f"{ds.n_features:,}"),
+             ("Image shape", f"{ds.image_shape[0]} x {ds.image_shape[1]}" if ds.image_shape else "none"),
+             ("Value range", f"{lo:.3g} to {hi:.3g}"), ("Non-negative", "yes" if ds.non_negative else "no")]
+    for col, (label, value) in zip(st.columns(len(cells)), cells):
+        col.metric(label, value)
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(ds.n_samples, size=min(40, ds.n_samples), replace=False))
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown("**Samples**")
+        picture = render.sample_grid(ds.X[rows], ds.image_shape, columns=10 if ds.image_shape else None,
+                                     scale=_scale_for(ds.image_shape))
+        st.image(picture, width="stretch" if picture.width > 200 else "content",
+                 caption=f"{len(rows)} random samples" + (f", labels {sorted(set(ds.labels[rows].tolist()))[:10]}"
+                                                          if ds.labels is not None else ""))
+    with right:
+        st.markdown("**Ground-truth atoms**")
+        if ds.truth is None:
+            st.caption("This data set has no known atoms.")
+        else:
+            truth = render.atom_grid(ds.truth, ds.image_shape, scale=_scale_for(ds.image_shape))
+            st.image(truth, width="stretch" if truth.width > 200 else "content",
+                     caption=f"{len(ds.truth)} atoms a good model should find")
+
+
+choose()
+ds = _ui.current_dataset() if not state.data.upload else state.dataset
+if state.data_error and not state.data.upload:
+    st.error(state.data_error)
+elif ds is not None:
+    preview(ds)

@@ -1,0 +1,17 @@
+"""Home: what the app is for and how to start, in three lines."""
+
+import streamlit as st
+
+from pages import _ui
+
+_ui.require_frame()
+
+st.title("SAE/NMF Explorer")
+st.markdown(
+    "Train **autoencoders, sparse autoencoders and NMF** on real data and watch their features form, live.  \n"
+    "**1.** Pick a data set on **Data** (digits is ready to go).  \n"
+    "**2.** Pick a model on **Train**, press **Train**, move the live knobs while it runs, and download the atoms."
+)
+left, right, _ = st.columns([1, 1, 3])
+left.page_link("pages/data.py", label="Choose data", icon=":material/dataset:")
+right.page_link("pages/train.py", label="Start training", icon=":material/model_training:")

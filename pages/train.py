@@ -1,0 +1,120 @@
+"""Train: pick a model, set its knobs, press Train and watch the loss curve and the atoms live."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import models, render
+from pages import _live, _params, _runner, _state, _theory, _ui
+
+_ui.require_frame()
+state = _state.get()
+MODEL_KEY = "train:model"
+
+
+def _on_model_change() -> None:
+    state.model_name = st.session_state[MODEL_KEY]
+    state.train_error = None
+
+
+def _on_train() -> None:
+    """Runs before the script, so this very rerun already draws the new run (and an enabled Stop)."""
+    _on_model_change()
+    state.train_error = _runner.start(state)
+
+
+def _on_stop() -> None:
+    state.stop_job()
+
+
+st.header("Train")
+names = models.available()
+_state.persist(MODEL_KEY, state.model_name if state.model_name in names else names[0])
+top = st.columns([2.2, 0.8, 0.8, 3.2], vertical_alignment="bottom")
+top[0].selectbox("Model", names, key=MODEL_KEY, on_change=_on_model_change,
+                 format_func=lambda n: f"{n}", help="Every model of core.models.")
+_state.remember(MODEL_KEY)
+state.model_name = st.session_state[MODEL_KEY]
+top[1].button("Train", type="primary", icon=":material/play_arrow:", width="stretch", on_click=_on_train,
+              help="Start a new run with these settings (a running one is replaced).")
+top[2].button("Stop", icon=":material/stop:", width="stretch", disabled=not state.training, on_click=_on_stop)
+top[3].caption(models.describe(state.model_name))
+
+ds = _ui.current_dataset()
+if ds is None:
+    st.error(state.data_error or "No data set is loaded: choose one on the Data page.")
+if state.train_error:
+    st.error(state.train_error)
+
+# -- the knobs, built from default_params + the one table in _params ------------------------------
+params = _runner.current_params(state)
+live = _params.live_params(state.model_name)
+shown = _params.shown(state.model_name)
+knobs, panel = st.columns([1, 3.4], gap="large")
+
+
+def _draw(param_names: list[str]) -> None:
+    for name in param_names:
+        key = _runner.widget_key(state.model_name, name)
+        params[name] = _params.widget(name, key, params[name], live=name in live)
+
+
+with knobs:
+    live_shown = [p for p in shown if p in live and _params.KNOBS[p].basic]
+    if live_shown:
+        st.markdown("**Live knobs**", help="Moving these while a run goes changes that run at once; "
+                                           "the change is marked on the loss curve.")
+        _draw(live_shown)
+    st.markdown("**Run settings**", help="Changing these while a run goes starts a new run.")
+    _draw([p for p in shown if p not in live and _params.KNOBS[p].basic])
+    more = [p for p in shown if not _params.KNOBS[p].basic]
+    if more:
+        with st.expander("More settings"):
+            _draw(more)
+
+# -- a running run follows the knobs: live ones change it, the others start a new run -------------
+if state.training:
+    applied, restarted = _runner.sync(state)
+    if applied:
+        st.toast("Applied to the running run: " + ", ".join(f"{k} = {v:g}" if isinstance(v, float)
+                                                            else f"{k} = {v}" for k, v in applied.items()))
+    if restarted:
+        st.toast("Settings changed: a new run started.")
+
+with panel:
+    _live.live_panel()
+
+    # -- downloads: the grid's look also drives the live grid -------------------------------------
+    st.markdown("**Atom grid and weights**")
+    look = st.columns(3)
+    look[0].number_input("Columns", 0, 64, key=_state.persist("grid:columns", 0),
+                         help="Atoms per row; 0 = automatic (square grid).")
+    look[1].slider("Scale", 1, 16, key=_state.persist("grid:scale", 4), help="Pixels per atom pixel.")
+    look[2].selectbox("Colour map", render.CMAPS, key=_state.persist("grid:cmap", "auto"),
+                      help="auto: diverging for signed atoms, else gray.")
+    _state.remember("grid:columns", "grid:scale", "grid:cmap")
+    job = state.job
+
+    def _grid_png() -> bytes:
+        picture = _live.atoms_picture(job.snapshot())
+        return render.png_bytes(picture) if picture is not None else b""
+
+    def _weights() -> bytes:
+        from core import checkpoint
+
+        return checkpoint.to_bytes(job.model, extra_config={"dataset": job.dataset_name})
+
+    has_atoms = job is not None and job.snapshot(touch=False).atoms is not None
+    name = f"{job.model_name}-{job.dataset_name}".replace(" ", "_").replace(":", "") if job else "atoms"
+    buttons = st.columns(2)
+    buttons[0].download_button("Download atom grid (PNG)", _grid_png, file_name=f"{name}-atoms.png",
+                               mime="image/png", disabled=not has_atoms, on_click="ignore",
+                               icon=":material/image:", width="stretch")
+    fitted = job is not None and not job.active and hasattr(job.model, "components_")
+    buttons[1].download_button("Download weights (safetensors)", _weights, file_name=f"{name}-weights.zip",
+                               mime="application/zip", disabled=not fitted, on_click="ignore",
+                               icon=":material/download:", width="stretch",
+                               help="A zip with weights.safetensors and config.json (core.checkpoint); "
+                                    "ready when the run has ended.")
+
+_theory.theory_panel(state.model_name)

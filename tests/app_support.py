@@ -1,0 +1,63 @@
+"""Helpers for the AppTest tests of the Streamlit app (tests/test_app_*.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+STATE_KEY = "_sae_nmf_explorer_state"  # pages._state keeps the AppState under this key
+
+
+def open_page(page: str | None = None, timeout: float = 120) -> AppTest:
+    """A fresh session of the app on ``page`` (e.g. 'pages/train.py'), already run once."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    if page:
+        at.switch_page(page)
+    at.run()
+    return at
+
+
+def app_state(at: AppTest):
+    return at.session_state[STATE_KEY]
+
+
+def elements(at: AppTest, kind: str) -> list:
+    """Every element of type ``kind`` ('image', 'plotly_chart', 'download_button', ...) in the main area."""
+    found = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            if child.type == kind:
+                found.append(child)
+            walk(child)
+
+    walk(at.main)
+    return found
+
+
+def loss_curve(at: AppTest) -> dict:
+    """The loss chart's first trace, as the browser would get it (Plotly JSON)."""
+    (chart,) = elements(at, "plotly_chart")
+    return json.loads(chart.proto.spec)["data"][0]
+
+
+def labels(widgets) -> list[str]:
+    return [w.label for w in widgets]
+
+
+def messages(at: AppTest) -> str:
+    return " | ".join(str(e.value) for e in at.error)
+
+
+def stop_job(at: AppTest) -> None:
+    """End the session's run, so that tests never leave a job running (the job cap is per process)."""
+    try:
+        state = app_state(at)
+    except KeyError:
+        return
+    if state.job is not None:
+        state.stop_job()
+        state.job.wait(30)

@@ -1,0 +1,191 @@
+"""core.jobs: background training jobs, live changes, divergence, the job cap and the idle reaper."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from core import datasets, metrics, models
+from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, JobManager, TrainingJob
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return datasets.load("digits")
+
+
+def _topk(max_steps=100_000, **params):
+    return models.create("sae-topk", n_components=32, k=4, max_steps=max_steps, batch_size=64,
+                         random_state=0, device="cpu", **params)
+
+
+def _until(predicate, timeout=30.0, every=0.02):
+    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def manager():
+    mgr = JobManager(max_running=2, idle_timeout=60.0, reap_every=0.1)
+    yield mgr
+    mgr.shutdown()
+
+
+def test_a_job_trains_in_the_background_and_publishes_history_atoms_and_metrics(digits):
+    job = TrainingJob(_topk(max_steps=200), digits.X, model_name="sae-topk", dataset_name="digits",
+                      image_shape=digits.image_shape, atoms_every=0.0)
+    assert job.snapshot().state == WAITING
+    assert job.start()
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.state == DONE and snap.error is None
+    assert [row["step"] for row in snap.history] == list(range(10, 201, 10))
+    assert snap.progress == 1.0 and snap.step == 200
+    assert snap.atoms.shape == (32, 64) and snap.atoms_version >= 2
+    np.testing.assert_allclose(snap.atoms, job.model.components_)
+    assert snap.reference_mse == pytest.approx(metrics.pca_mse(digits.X, 32))
+    assert snap.metrics["l0"] == pytest.approx(4.0)
+    assert snap.metrics["mse"] < snap.history[0]["mse"]
+    assert snap.image_shape == (8, 8)
+
+
+def test_snapshots_are_copies_that_later_training_does_not_change(digits):
+    job = TrainingJob(_topk(), digits.X)
+    job.start()
+    first = _until(lambda: (s := job.snapshot()).history and s)
+    length = len(first.history)
+    _until(lambda: len(job.snapshot().history) > length + 2)
+    job.stop()
+    job.wait(30)
+    assert len(first.history) == length
+
+
+def test_stop_ends_a_long_run_early_and_keeps_its_atoms(digits):
+    job = TrainingJob(_topk(), digits.X)
+    job.start()
+    _until(lambda: job.snapshot().step >= 30)
+    job.stop()
+    assert job.wait(30)
+    snap = job.snapshot()
+    assert snap.state == STOPPED
+    assert 30 <= snap.step < 100_000
+    assert snap.atoms is not None and np.isfinite(snap.atoms).all()
+
+
+def test_live_change_of_k_applies_to_the_running_fit_and_is_marked_as_an_event(digits):
+    job = TrainingJob(_topk(), digits.X)
+    job.start()
+    _until(lambda: job.snapshot().step >= 20)
+    assert job.update(k=2, n_components=8) == {"k": 2}  # n_components is not live: ignored
+    _until(lambda: job.snapshot().events)
+    job.stop()
+    job.wait(30)
+    snap = job.snapshot()
+    (step, change), = snap.events
+    assert change == {"k": 2} and step > 20
+    assert snap.params["k"] == 2 and job.model.k == 2
+    after = [row["l0"] for row in snap.history if row["step"] >= step]
+    assert after and all(value == pytest.approx(2.0) for value in after)
+    assert job.update(k=3) == {}  # an ended run takes no more changes
+
+
+def test_a_diverging_run_reports_its_error_and_keeps_the_last_good_atoms(digits):
+    job = TrainingJob(_topk(), digits.X, atoms_every=0.0)
+    job.start()
+    _until(lambda: job.snapshot().step >= 50)
+    job.update(learning_rate=1e12)
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.state == DIVERGED
+    assert "diverged" in snap.error and "Lower the learning rate" in snap.error
+    assert np.isfinite(snap.atoms).all()
+    np.testing.assert_allclose(snap.atoms, job.model.components_)  # the restored, last good weights
+    assert all(np.isfinite(row["loss"]) for row in snap.history)
+
+
+def test_bad_input_fails_with_cores_message_not_a_traceback():
+    X = np.random.default_rng(0).normal(size=(50, 16)).astype(np.float32)
+    job = TrainingJob(models.create("nmf", n_components=4, max_steps=20), X)
+    job.start()
+    job.wait(30)
+    snap = job.snapshot()
+    assert snap.state == FAILED
+    assert snap.error.startswith("Negative values") and "Traceback" not in snap.error
+
+
+def test_a_closed_form_model_logs_one_row(digits):
+    job = TrainingJob(models.create("pca", n_components=10), digits.X, params={"n_components": 10})
+    job.start()
+    job.wait(30)
+    snap = job.snapshot()
+    assert snap.state == DONE and len(snap.history) == 1
+    assert snap.history[0]["mse"] == pytest.approx(metrics.pca_mse(digits.X, 10), rel=1e-3)
+    assert snap.atoms.shape == (10, 64)
+
+
+def test_the_manager_caps_running_jobs_and_queues_the_rest(digits):
+    mgr = JobManager(max_running=1, idle_timeout=60.0)
+    try:
+        first = mgr.submit("alice", _topk(), digits.X)
+        second = mgr.submit("bob", _topk(), digits.X)
+        assert first.state == RUNNING
+        assert second.state == WAITING and second.snapshot().queue_position == 1
+        assert mgr.counts() == {"running": 1, "waiting": 1, "max_running": 1}
+        mgr.stop("alice")
+        _until(lambda: second.state == RUNNING)
+        assert first.wait(30) and first.state == STOPPED
+        assert mgr.job_for("alice") is first  # stopped, not forgotten
+    finally:
+        mgr.shutdown()
+
+
+def test_each_owner_has_one_job_and_a_new_submit_replaces_it(manager, digits):
+    old = manager.submit("alice", _topk(), digits.X)
+    other = manager.submit("bob", _topk(), digits.X)
+    new = manager.submit("alice", _topk(), digits.X)
+    assert old.wait(30) and old.state == STOPPED
+    assert manager.job_for("alice") is new and manager.job_for("bob") is other
+    _until(lambda: new.state == RUNNING)
+    assert other.state == RUNNING
+
+
+def test_the_reaper_stops_a_job_nobody_reads_and_spares_one_that_is_read(digits):
+    mgr = JobManager(max_running=2, idle_timeout=1.0, reap_every=0.1)
+    try:
+        closed_tab = mgr.submit("closed", _topk(), digits.X)
+        open_tab = mgr.submit("open", _topk(), digits.X)
+        started = time.monotonic()
+        while closed_tab.active and time.monotonic() - started < 20:
+            open_tab.snapshot()  # the open tab's page polls its snapshot
+            time.sleep(0.05)
+        assert closed_tab.state == STOPPED
+        assert time.monotonic() - started >= 1.0  # not before its idle timeout
+        assert mgr.job_for("closed") is None
+        open_tab.snapshot()
+        assert open_tab.state == RUNNING and mgr.job_for("open") is open_tab
+    finally:
+        mgr.shutdown()
+
+
+def test_a_waiting_job_stopped_by_its_owner_leaves_the_queue(digits):
+    mgr = JobManager(max_running=1, idle_timeout=60.0)
+    try:
+        mgr.submit("alice", _topk(), digits.X)
+        waiting = mgr.submit("bob", _topk(), digits.X)
+        mgr.stop("bob")
+        assert waiting.state == STOPPED and mgr.counts()["waiting"] == 0
+    finally:
+        mgr.shutdown()
+
+
+def test_max_running_must_be_positive():
+    with pytest.raises(ValueError, match="at least 1"):
+        JobManager(max_running=0)
