@@ -18,6 +18,9 @@ page = st.navigation([
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/dataset:", url_path="data"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page("pages/sweep.py", title="Sweep", icon=":material/tune:", url_path="sweep"),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect"),
 ])
 _ui.apply_style()
 get_manager()  # made once per process; starts warming torch up in the background

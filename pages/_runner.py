@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import models
+from core import analysis, models
 from pages import _params, _state, _ui
 
 
@@ -53,8 +53,10 @@ def start(state: _state.AppState) -> str | None:
     if getattr(cls, "_requires_non_negative", False) and not ds.non_negative:
         return (f"{state.model_name} needs non-negative data, but {state.data.label} has values below 0. "
                 "On the Data page choose scale = minmax, or pick a model that accepts signed data.")
-    state.start_job(model, ds.X, model_name=state.model_name, dataset_name=state.data.label,
-                    params=params, image_shape=ds.image_shape)
+    job = state.start_job(model, ds.X, model_name=state.model_name, dataset_name=state.data.label,
+                          params=params, image_shape=ds.image_shape)
+    # every finished or stopped run lands in the run store, for Compare and Inspect
+    analysis.save_when_done(job, dataset=state.data.label, data_options=dict(state.data.options))
     state.run_config = _config(state)
     return None
 

@@ -160,9 +160,9 @@ def test_each_owner_has_one_job_and_a_new_submit_replaces_it(manager, digits):
 def test_the_reaper_stops_a_job_nobody_reads_and_spares_one_that_is_read(digits):
     mgr = JobManager(max_running=2, idle_timeout=1.0, reap_every=0.1)
     try:
+        started = time.monotonic()  # before the submits: a tab's idle time counts from its submission
         closed_tab = mgr.submit("closed", _topk(), digits.X)
         open_tab = mgr.submit("open", _topk(), digits.X)
-        started = time.monotonic()
         while closed_tab.active and time.monotonic() - started < 20:
             open_tab.snapshot()  # the open tab's page polls its snapshot
             time.sleep(0.05)

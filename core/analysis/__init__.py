@@ -1,0 +1,34 @@
+"""Analysis behind the Compare, Sweep and Inspect pages: no Streamlit here, usable from a notebook.
+
+* Geometry: principal angles between subspaces, the angle of each top principal component to a model's
+  atom span, and that angle traced over the training of a linear autoencoder (``subspace_trace``: the
+  components are learned one after another, largest eigenvalue first, as Refinetti & Goldt describe).
+* A sample as the mean (decoder bias) plus its top weighted atoms (``decompose_sample``, the eigenfaces view).
+* Nearest-neighbour recognition in code space with a train/test split (``recognition``).
+* One-to-one pairing of two dictionaries for side-by-side display (``pair_atoms``, ``comparison_image``).
+* Metrics of a stored run (``run_metrics``), reference points for a sweep frontier (``reference_points``),
+  text pictures of atoms for plot hover labels (``atom_text``), CSV bytes of a table (``rows_to_csv``).
+* Background work owned by core: ``SweepJob`` (sweeps in a thread, saved to the run store, stoppable)
+  and ``save_when_done`` (save a ``core.jobs.TrainingJob`` to the run store when it ends).
+
+Every model of ``core.models`` decodes affinely (``x_hat = codes @ W + b``), which is what the
+decomposition of a sample relies on; ``effective_atoms`` reads ``W`` and ``b`` through
+``inverse_transform`` so that whitening (PCA) and missing biases (NMF, NNSAE) need no special case.
+"""
+
+from __future__ import annotations
+
+from core.analysis.geometry import SubspaceTrace, pc_angles, principal_angles, subspace_angle, subspace_trace, top_principal_components
+from core.analysis.decomposition import SampleDecomposition, decompose_sample, effective_atoms, nearest_neighbour_accuracy, recognition, split_indices
+from core.analysis.pairing import AtomPairs, comparison_image, pair_atoms, reconstruction_image
+from core.analysis.tables import analysis_rows, atom_text, atoms_text, default_sweep_values, feature_table, parse_indices, parse_values, reference_points, rows_to_csv, run_metrics, top_activating, training_seconds
+from core.analysis.background import SaveTicket, SweepJob, SweepSnapshot, save_job, save_when_done
+
+__all__ = [
+    "AtomPairs", "SampleDecomposition", "SaveTicket", "SubspaceTrace", "SweepJob", "SweepSnapshot",
+    "analysis_rows", "atom_text", "atoms_text", "comparison_image", "decompose_sample", "default_sweep_values",
+    "effective_atoms", "feature_table", "nearest_neighbour_accuracy", "pair_atoms", "parse_values", "pc_angles",
+    "principal_angles", "reconstruction_image", "recognition", "reference_points", "parse_indices", "rows_to_csv",
+    "run_metrics", "save_job", "save_when_done", "split_indices", "subspace_angle", "subspace_trace",
+    "top_activating", "top_principal_components", "training_seconds",
+]

@@ -1,0 +1,137 @@
+"""A sample as the mean plus its top weighted atoms, and nearest-neighbour recognition in code space."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core import metrics
+from core.analysis.tables import analysis_rows
+
+
+# -- a sample as a weighted sum of atoms ------------------------------------------------------------------
+def effective_atoms(model) -> tuple[np.ndarray, np.ndarray]:
+    """``(base, D)`` such that ``inverse_transform(c) = base + c @ D`` for every code ``c``.
+
+    ``base`` (n_features,) is the decoder bias or the data mean (0 for NMF); ``D`` (n_components,
+    n_features) holds the atoms as the decoder uses them (e.g. scaled back when PCA whitens).
+    """
+    m = int(np.asarray(model.components_).shape[0])
+    base = model.inverse_transform(np.zeros((1, m), dtype=np.float32))[0].astype(np.float64)
+    D = model.inverse_transform(np.eye(m, dtype=np.float32)).astype(np.float64) - base
+    return base, D
+
+
+@dataclass(frozen=True)
+class SampleDecomposition:
+    """One sample as ``base + sum_j weights[j] * atoms[j]`` over its top atoms (largest |weight| first).
+
+    ``indices``: which atoms (rows of ``components_``); ``atoms``: those atoms at unit norm; ``weights``:
+    code times atom norm (so a weight is the length of that atom's contribution); ``partial[t]``: the
+    base plus the first t atoms (``partial[0] = base``); ``reconstruction``: the model's full one.
+    """
+
+    original: np.ndarray
+    base: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+    atoms: np.ndarray
+    partial: np.ndarray
+    reconstruction: np.ndarray
+    n_active: int
+
+    def errors(self) -> np.ndarray:
+        """Mean squared error of each partial reconstruction (base, +1 atom, ...) to the original."""
+        return np.mean((self.partial - self.original) ** 2, axis=1)
+
+
+def decompose_sample(model, x, n_top: int = 8) -> SampleDecomposition:
+    """The sample ``x`` (n_features,) as the base plus its ``n_top`` largest weighted atoms (see above).
+
+    Atoms whose code is 0 are never listed, so a TopK SAE shows at most k atoms.
+    """
+    x = np.asarray(metrics.as_numpy(x), dtype=np.float32).reshape(1, -1)
+    code = model.transform(x)[0].astype(np.float64)
+    base, D = effective_atoms(model)
+    norms = np.linalg.norm(D, axis=1)
+    weights = code * norms
+    active = np.flatnonzero(weights != 0)
+    order = active[np.argsort(-np.abs(weights[active]), kind="stable")][: max(0, int(n_top))]
+    unit = np.divide(D[order], norms[order, None], out=np.zeros_like(D[order]), where=norms[order, None] > 0)
+    contributions = weights[order, None] * unit
+    partial = base + np.concatenate([np.zeros((1, D.shape[1])), np.cumsum(contributions, axis=0)])
+    return SampleDecomposition(original=x[0].astype(np.float64), base=base, indices=order, weights=weights[order],
+                               atoms=unit, partial=partial, reconstruction=base + code @ D,
+                               n_active=int(active.size))
+
+
+# -- recognition in code space ----------------------------------------------------------------------------
+def split_indices(n: int, test_fraction: float = 0.25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A random train/test split of ``range(n)`` (sorted indices), deterministic in ``seed``."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}.")
+    if n < 2:
+        raise ValueError(f"A train/test split needs at least 2 samples, got {n}.")
+    permutation = np.random.default_rng(seed).permutation(n)
+    n_test = min(n - 1, max(1, int(round(n * test_fraction))))
+    return np.sort(permutation[n_test:]), np.sort(permutation[:n_test])
+
+
+def nearest_neighbour_accuracy(train_codes, train_labels, test_codes, test_labels, chunk: int = 2048) -> float:
+    """Fraction of test samples whose nearest training sample (Euclidean, in code space) has their label."""
+    A = np.asarray(metrics.as_numpy(train_codes), dtype=np.float64)
+    B = np.asarray(metrics.as_numpy(test_codes), dtype=np.float64)
+    train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
+    if len(A) != len(train_labels) or len(B) != len(test_labels):
+        raise ValueError("Each code needs a label: the codes and labels differ in length.")
+    if len(A) == 0 or len(B) == 0:
+        raise ValueError("Nearest-neighbour recognition needs at least one training and one test sample.")
+    squared = np.einsum("ij,ij->i", A, A)
+    hits = 0
+    for start in range(0, len(B), chunk):
+        block = B[start:start + chunk]
+        distances = squared[None, :] - 2.0 * block @ A.T  # + |b|^2, the same for every training sample
+        hits += int(np.sum(train_labels[np.argmin(distances, axis=1)] == test_labels[start:start + chunk]))
+    return hits / len(B)
+
+
+def recognition(estimators: dict[str, Any], X, labels, *, test_fraction: float = 0.25, seed: int = 0,
+                refit: bool = True, pixels: bool = True, max_samples: int | None = 5000) -> list[dict[str, Any]]:
+    """The eigenfaces recipe: codes of train and test samples, each test sample gets its nearest training
+    sample's label. One row per model (and the raw pixels as a baseline): name, accuracy, size.
+
+    ``refit``: each (unfitted or fitted) estimator is cloned and fitted on the training samples only;
+    otherwise fitted estimators are used as they are. A model that fails gets its error in ``note``.
+    """
+    from sklearn.base import clone
+
+    X = np.asarray(metrics.as_numpy(X), dtype=np.float32)
+    labels = np.asarray(labels)
+    if labels.shape[0] != X.shape[0]:
+        raise ValueError(f"{X.shape[0]} samples but {labels.shape[0]} labels; give one label per sample.")
+    rows_used = analysis_rows(X.shape[0], max_samples, seed)
+    X, labels = X[rows_used], labels[rows_used]
+    train, test = split_indices(X.shape[0], test_fraction, seed)
+    result = []
+    if pixels:
+        result.append({"model": "pixels", "accuracy": nearest_neighbour_accuracy(X[train], labels[train], X[test],
+                                                                                 labels[test]),
+                       "n_components": X.shape[1], "note": "raw data, no model"})
+    for name, estimator in estimators.items():
+        row = {"model": name, "accuracy": math.nan, "n_components": getattr(estimator, "n_components", None),
+               "note": ""}
+        try:
+            if refit:
+                estimator = clone(estimator).fit(X[train])
+            codes = estimator.transform(X)
+            row["accuracy"] = nearest_neighbour_accuracy(codes[train], labels[train], codes[test], labels[test])
+            row["n_components"] = codes.shape[1]
+        except Exception as error:  # noqa: BLE001 - one model failing (e.g. NMF on signed data) is reported
+            row["note"] = str(error)
+        result.append(row)
+    for row in result:
+        row.update(n_train=int(train.size), n_test=int(test.size))
+    return result

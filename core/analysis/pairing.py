@@ -1,0 +1,124 @@
+"""One-to-one pairing of two dictionaries and the pictures that show the pairs side by side."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from core import metrics, render
+
+
+# -- pairing two dictionaries --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AtomPairs:
+    """Atoms of two models paired one to one by absolute cosine (Hungarian), best pair first.
+
+    ``left[k]`` pairs with ``right[k]`` at ``similarity[k]`` (decreasing); ``left_unmatched`` and
+    ``right_unmatched`` are the atoms left over when the counts differ, in their original order.
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    similarity: np.ndarray
+    left_unmatched: np.ndarray
+    right_unmatched: np.ndarray
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.left.size)
+
+    @property
+    def mean_similarity(self) -> float:
+        return float(self.similarity.mean()) if self.similarity.size else math.nan
+
+    def rows(self) -> list[dict[str, Any]]:
+        """A table: one row per pair (rank, left atom, right atom, |cos|), then the unmatched atoms."""
+        table = [{"pair": k + 1, "left atom": int(a), "right atom": int(b), "|cos|": float(s)}
+                 for k, (a, b, s) in enumerate(zip(self.left, self.right, self.similarity))]
+        table += [{"pair": None, "left atom": int(a), "right atom": None, "|cos|": None} for a in self.left_unmatched]
+        table += [{"pair": None, "left atom": None, "right atom": int(b), "|cos|": None} for b in self.right_unmatched]
+        return table
+
+
+def pair_atoms(left, right) -> AtomPairs:
+    """Pair the rows of ``left`` with those of ``right`` (``core.metrics.match_atoms``), best first."""
+    matching = metrics.match_atoms(left, right)
+    return AtomPairs(left=matching.rows, right=matching.cols, similarity=matching.similarity,
+                     left_unmatched=matching.unmatched_a, right_unmatched=matching.unmatched_b)
+
+
+def _colored_tiles(atoms, image_shape, cmap: str, scale: int) -> list[Image.Image]:
+    """One picture per atom, coloured with one colour map over all atoms (each atom scaled on its own)."""
+    atoms = np.asarray(metrics.as_numpy(atoms), dtype=np.float64)
+    colors = render.colorize(atoms, cmap=cmap)
+    shape = tuple(int(s) for s in image_shape) if image_shape is not None else (1, atoms.shape[1])
+    y_scale = scale if image_shape is not None else max(scale, 4) * 3  # a heat-map strip gets some height
+    tiles = []
+    for rgb in colors.reshape(len(atoms), *shape, 3):
+        tiles.append(Image.fromarray(rgb.repeat(y_scale, axis=0).repeat(scale, axis=1)))
+    return tiles
+
+
+def _font(size: int = 12):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one bitmap size
+        return ImageFont.load_default()
+
+
+def comparison_image(left, right, image_shape=None, *, pairs: AtomPairs | None = None,
+                     labels: Sequence[str] = ("left", "right"), columns: int | None = None, scale: int = 3,
+                     cmap: str = "auto") -> Image.Image:
+    """The two dictionaries side by side: one cell per pair (left atom | right atom, |cos| below), best
+    pair first, then the unmatched atoms of either side. A title line names the two sides."""
+    left = np.asarray(metrics.as_numpy(left), dtype=np.float64)
+    right = np.asarray(metrics.as_numpy(right), dtype=np.float64)
+    pairs = pairs or pair_atoms(left, right)
+    left_tiles = _colored_tiles(left, image_shape, cmap, scale)
+    right_tiles = _colored_tiles(right, image_shape, cmap, scale)
+    cells: list[tuple[Image.Image | None, Image.Image | None, str]] = [
+        (left_tiles[a], right_tiles[b], f"{s:.2f}") for a, b, s in zip(pairs.left, pairs.right, pairs.similarity)]
+    cells += [(left_tiles[a], None, f"L{a} alone") for a in pairs.left_unmatched]
+    cells += [(None, right_tiles[b], f"R{b} alone") for b in pairs.right_unmatched]
+    tile_w, tile_h = left_tiles[0].size
+    font, title_font = _font(15), _font(15)
+    gap, pad, text_h = 2, 10, 20
+    cell_w = max(2 * tile_w + gap, 56)
+    cell_h = tile_h + text_h
+    if columns is None:
+        columns = 1 if image_shape is None else max(1, min(len(cells), math.ceil(math.sqrt(len(cells) * 1.5))))
+    columns = max(1, min(int(columns), len(cells)))
+    rows = math.ceil(len(cells) / columns)
+    title = f"left: {labels[0]}   |   right: {labels[1]}   |   pairs by |cos| (Hungarian), best first"
+    title_h = 28
+    title_w = int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(title, font=title_font)) + 2 * pad
+    width = max(title_w, columns * cell_w + (columns - 1) * pad + 2 * pad)
+    height = title_h + rows * cell_h + (rows - 1) * pad + 2 * pad
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((pad, 6), title, fill=(17, 24, 39), font=title_font)
+    for index, (a, b, text) in enumerate(cells):
+        row, column = divmod(index, columns)
+        x0 = pad + column * (cell_w + pad)
+        y0 = title_h + pad + row * (cell_h + pad)
+        for offset, tile in ((0, a), (tile_w + gap, b)):
+            if tile is None:
+                draw.rectangle([x0 + offset, y0, x0 + offset + tile_w - 1, y0 + tile_h - 1], fill=(235, 235, 235))
+            else:
+                canvas.paste(tile, (x0 + offset, y0))
+        color = (22, 101, 52) if text[0].isdigit() and float(text) >= 0.8 else (55, 65, 81)
+        draw.text((x0, y0 + tile_h + 2), text, fill=color, font=font)
+    return canvas
+
+
+def reconstruction_image(originals, reconstructions: dict[str, np.ndarray], image_shape=None,
+                         scale: int = 3, cmap: str = "auto") -> Image.Image:
+    """Chosen samples in a column, and beside them each model's reconstruction of them (labelled)."""
+    panels = [render.sample_grid(originals, image_shape, columns=1, scale=scale, cmap=cmap)]
+    panels += [render.sample_grid(values, image_shape, columns=1, scale=scale, cmap=cmap)
+               for values in reconstructions.values()]
+    return render.side_by_side(panels, ["original", *reconstructions])

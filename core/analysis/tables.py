@@ -1,0 +1,214 @@
+"""Metrics of stored runs, tables and CSV, sweep values and reference points, text pictures of atoms."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from core import metrics, models
+
+
+# -- runs, metrics, tables ---------------------------------------------------------------------------------------
+def analysis_rows(n: int, max_rows: int | None = 10_000, seed: int = 0) -> np.ndarray:
+    """All row indices, or a sorted random subset of ``max_rows`` of them (metrics of big sets stay quick)."""
+    if max_rows is None or n <= max_rows:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=int(max_rows), replace=False))
+
+
+def training_seconds(history: Iterable[dict[str, Any]] | None) -> float | None:
+    """Training time logged in a run's history (its last ``seconds``), or None when it has none."""
+    for row in reversed(list(history or [])):
+        if isinstance(row.get("seconds"), (int, float)):
+            return float(row["seconds"])
+    return None
+
+
+def run_metrics(model, X, truth=None, seconds: float | None = None, codes=None) -> dict[str, float | None]:
+    """The Compare table's metrics: MSE, FVU, L0, dead fraction, Hoyer of atoms and codes, training time,
+    and MMCS against the ground truth atoms when given (None otherwise)."""
+    X = np.asarray(metrics.as_numpy(X), dtype=np.float32)
+    result: dict[str, float | None] = dict(metrics.evaluate(model, X, codes=codes))
+    result["seconds"] = None if seconds is None else float(seconds)
+    result["mmcs"] = None
+    if truth is not None and np.asarray(truth).shape[1:] == np.asarray(model.components_).shape[1:]:
+        result["mmcs"] = metrics.mmcs(truth, model.components_)
+    return result
+
+
+def rows_to_csv(rows: Sequence[dict[str, Any]]) -> bytes:
+    """A table (list of dicts; columns in first-seen order) as UTF-8 CSV bytes; None becomes empty."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buffer.getvalue().encode("utf-8")
+
+
+def parse_indices(text: str, n: int, limit: int = 12) -> list[int]:
+    """Sample indices typed as ``0, 5, 12`` (each in ``0 .. n-1``, at most ``limit``); ValueError otherwise."""
+    values = []
+    for part in (text or "").replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit():
+            raise ValueError(f"{part!r} is not a sample number; type whole numbers from 0 to {n - 1}, "
+                             "separated by commas.")
+        if int(part) >= n:
+            raise ValueError(f"Sample {part} does not exist: this data set has {n} samples (0 to {n - 1}).")
+        values.append(int(part))
+    values = list(dict.fromkeys(values))
+    if not values:
+        raise ValueError(f"Type at least one sample number (0 to {n - 1}).")
+    if len(values) > limit:
+        raise ValueError(f"At most {limit} samples at once; {len(values)} were given.")
+    return values
+
+
+def feature_table(codes, atoms=None) -> list[dict[str, Any]]:
+    """Per feature: firing density, mean and max activation (over samples), and the Hoyer sparseness of its atom."""
+    codes = np.asarray(metrics.as_numpy(codes), dtype=np.float64)
+    density = metrics.feature_density(codes)
+    hoyer = metrics.hoyer_sparseness(atoms) if atoms is not None else [None] * codes.shape[1]
+    return [{"feature": j, "density": float(density[j]), "mean activation": float(codes[:, j].mean()),
+             "max activation": float(codes[:, j].max()),
+             "atom hoyer": None if hoyer[j] is None else float(hoyer[j])} for j in range(codes.shape[1])]
+
+
+def top_activating(codes, feature: int, n: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` samples on which ``feature`` fires most (indices, activations), largest first; only samples
+    where it fires at all."""
+    column = np.asarray(metrics.as_numpy(codes))[:, int(feature)].astype(np.float64)
+    order = np.argsort(-column, kind="stable")[: int(n)]
+    order = order[column[order] > 0]
+    return order, column[order]
+
+
+# -- sweeps: values, reference points, hover pictures -----------------------------------------------------------------
+_DEFAULT_VALUES = {"k": [2, 4, 8, 16, 32], "l1_coef": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
+                   "n_components": [8, 16, 32, 64], "sparsity_target": [0.02, 0.05, 0.1, 0.2]}
+_INTEGER_PARAMS = ("k", "n_components")
+
+
+def default_sweep_values(param: str) -> list[float]:
+    return list(_DEFAULT_VALUES.get(param, []))
+
+
+def parse_values(text: str, param: str) -> list[Any]:
+    """Sweep values typed as ``2, 4, 8`` (or ``a:b:n`` for n log-spaced values from a to b), checked.
+
+    k and n_components must be positive whole numbers; l1_coef >= 0; sparsity_target strictly in (0, 1).
+    Raises ValueError with the problem and the fix.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("Type the values to sweep, separated by commas (e.g. 2, 4, 8, 16).")
+    if text.count(":") == 2 and "," not in text:
+        try:
+            low, high, count = (float(part) for part in text.split(":"))
+        except ValueError:
+            raise ValueError(f"{text!r}: a range is low:high:count, e.g. 1e-4:1e-1:6.") from None
+        if low <= 0 or high <= 0 or count < 1 or count != int(count):
+            raise ValueError("A range low:high:count needs low, high > 0 and a whole count >= 1.")
+        values = list(np.geomspace(low, high, int(count)))
+    else:
+        values = []
+        for part in text.replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                values.append(float(part))
+            except ValueError:
+                raise ValueError(f"{part!r} is not a number; type numbers separated by commas.") from None
+    if not values:
+        raise ValueError("Type at least one value to sweep.")
+    if param in _INTEGER_PARAMS:
+        if any(v != int(v) or v < 1 for v in values):
+            raise ValueError(f"{param} takes whole numbers of at least 1; got {text!r}.")
+        values = [int(v) for v in values]
+    elif param == "sparsity_target" and any(not 0 < v < 1 for v in values):
+        raise ValueError(f"rho (sparsity_target) must lie strictly between 0 and 1; got {text!r}.")
+    elif any(v < 0 or not math.isfinite(v) for v in values):
+        raise ValueError(f"{param} takes non-negative numbers; got {text!r}.")
+    else:
+        values = [float(f"{v:.6g}") for v in values]
+    unique = list(dict.fromkeys(values))
+    if len(unique) > 32:
+        raise ValueError(f"{len(unique)} values is too many for one sweep; use at most 32.")
+    return unique
+
+
+def reference_points(X, ranks: Iterable[int], *, nmf: bool = True, nmf_steps: int = 200,
+                     max_rows: int | None = 5000) -> list[dict[str, Any]]:
+    """PCA and NMF of each rank as reference points for an L0-FVU frontier.
+
+    PCA's FVU comes from the singular values (``sum_{k>r} s_k^2 / sum_k s_k^2`` of the centred data) and its
+    codes are dense (L0 = r). NMF (HALS, ``nmf_steps`` steps, seed 0) is fitted when ``nmf`` and the data
+    are non-negative; its L0 and FVU are measured.
+    """
+    X = np.asarray(metrics.as_numpy(X), dtype=np.float32)
+    X = X[analysis_rows(X.shape[0], max_rows)]
+    centred = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
+    energy = np.square(np.linalg.svd(centred, compute_uv=False))
+    total = float(energy.sum())
+    points = []
+    for rank in sorted({int(r) for r in ranks}):
+        r = min(rank, energy.size)
+        fvu = float(energy[r:].sum() / total) if total > 0 else 0.0
+        points.append({"model": "pca", "n_components": rank, "l0": float(r), "fvu": fvu,
+                       "mse": float(energy[r:].sum() / X.size)})
+        if nmf and X.size and float(X.min()) >= 0:
+            model = models.create("nmf", n_components=rank, max_steps=nmf_steps, random_state=0, tol=0.0)
+            model.fit(X)
+            scores = metrics.evaluate(model, X)
+            points.append({"model": "nmf", "n_components": rank, "l0": scores["l0"], "fvu": scores["fvu"],
+                           "mse": scores["mse"]})
+    return points
+
+
+_SHADES = " ░▒▓█"
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def atom_text(atom, image_shape=None, max_side: int = 12) -> str:
+    """A small text picture of one atom for a plot's hover label (lines joined by ``<br>``).
+
+    Images are shrunk (block means) to at most ``max_side`` cells a side and drawn with the shades
+    ' ░▒▓█' of ``|value|`` scaled to the atom's largest magnitude; other atoms become a bar strip.
+    """
+    a = np.abs(np.asarray(metrics.as_numpy(atom), dtype=np.float64).ravel())
+    peak = a.max() if a.size else 0.0
+    a = a / peak if peak > 0 else a
+    if image_shape is None:
+        n = min(a.size, max_side * 3)
+        chunks = np.array_split(a, n)
+        return "".join(_BARS[min(len(_BARS) - 1, int(c.mean() * len(_BARS)))] for c in chunks)
+    h, w = (int(s) for s in image_shape)
+    image = a.reshape(h, w)
+    step = max(1, math.ceil(max(h, w) / max_side))
+    hh, ww = math.ceil(h / step), math.ceil(w / step)
+    padded = np.zeros((hh * step, ww * step))
+    padded[:h, :w] = image
+    small = padded.reshape(hh, step, ww, step).mean(axis=(1, 3))
+    small = small / small.max() if small.max() > 0 else small
+    levels = np.minimum(len(_SHADES) - 1, np.rint(small * (len(_SHADES) - 1)).astype(int))
+    return "<br>".join("".join(_SHADES[v] * 2 for v in row) for row in levels)
+
+
+def atoms_text(atoms, image_shape=None, n: int = 3, max_side: int = 10) -> str:
+    """``atom_text`` of the first ``n`` atoms, side by side (lines joined by ``<br>``), for a hover label."""
+    atoms = np.asarray(metrics.as_numpy(atoms))[: max(1, int(n))]
+    pictures = [atom_text(atom, image_shape, max_side).split("<br>") for atom in atoms]
+    if image_shape is None:
+        return "<br>".join(p[0] for p in pictures)
+    return "<br>".join("  ".join(lines) for lines in zip(*pictures))

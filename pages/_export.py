@@ -1,0 +1,165 @@
+"""What the Compare, Sweep and Inspect pages share: the run store, a saved run with its data, downloads.
+
+Thin: the math lives in ``core.analysis``; this module only caches, picks and draws download buttons.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from core import analysis, datasets, render
+from core.store import RunStore, StoreError, default_root
+from pages import _state, _ui
+
+SAE_PREFIXES = ("sae", "nnsae")
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _open_store(root: str) -> RunStore:
+    return RunStore(root)
+
+
+def store() -> RunStore | None:
+    """The run store ($SAE_EXPLORER_RUNS, else ./runs); None after showing why it cannot be opened."""
+    try:
+        return _open_store(str(default_root().expanduser().resolve()))
+    except (StoreError, OSError) as error:
+        st.error(f"The run store cannot be opened: {error}")
+        return None
+
+
+def saved_runs(run_store: RunStore | None, **filters) -> list:
+    """Runs with weights, newest first (an unreadable store shows its message and gives none)."""
+    if run_store is None:
+        return []
+    try:
+        return run_store.list_runs(with_weights=True, **filters)
+    except (StoreError, OSError) as error:
+        st.error(f"The run store cannot be read: {error}")
+        return []
+
+
+def is_sae(model_name: str) -> bool:
+    return model_name.startswith(SAE_PREFIXES)
+
+
+def data_key(record) -> str:
+    """Runs with the same key were trained on the same data matrix (name and load options)."""
+    options = ",".join(f"{k}={v!r}" for k, v in sorted(record.data_options.items()))
+    return f"{record.dataset}|{options}"
+
+
+def data_label(record) -> str:
+    shown = {k: v for k, v in record.data_options.items() if v not in (None, False, "none")}
+    extras = ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+    return record.dataset + (f" ({extras})" if extras else "")
+
+
+def run_label(record) -> str:
+    when = record.id[:8]
+    when = f"{when[:4]}-{when[4:6]}-{when[6:8]} {record.id[9:11]}:{record.id[11:13]}"
+    return f"{record.name} · {record.model} · {when}" + ("" if record.status == "finished" else f" [{record.status}]")
+
+
+def file_stem(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=-]+", "_", "-".join(parts)).strip("_")[:80] or "export"
+
+
+@dataclass
+class LoadedRun:
+    """A saved run ready to look at: its record, fitted model, data (a sample of at most 10,000 rows)
+    and the codes of that sample."""
+
+    record: Any
+    model: Any
+    dataset: Any
+    X: np.ndarray
+    rows: np.ndarray
+    codes: np.ndarray
+
+    @property
+    def image_shape(self):
+        shape = self.record.image_shape or getattr(self.dataset, "image_shape", None)
+        if shape is not None and int(shape[0]) * int(shape[1]) != self.X.shape[1]:
+            return None
+        return shape
+
+    @property
+    def labels(self):
+        labels = getattr(self.dataset, "labels", None)
+        return None if labels is None else np.asarray(labels)[self.rows]
+
+
+def dataset_of(record):
+    """The data a run was trained on, loaded again; raises ValueError with a message when it cannot be."""
+    state = _state.get()
+    if state.dataset is not None and record.dataset == state.data.label and (
+            record.data_options == {k: v for k, v in state.data.options.items()} or state.data.upload):
+        return state.dataset
+    if record.dataset not in datasets.available():
+        raise ValueError(f"The data of run {record.name!r} ({record.dataset}) was an upload that is not loaded "
+                         "now; upload the same file on the Data page to look at this run.")
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in record.data_options.items()}
+    return _ui.load_choice(_state.DataChoice(record.dataset, options))
+
+
+@st.cache_resource(show_spinner="Loading the run ...", max_entries=12)
+def _load(root: str, run_id: str, updated_at: float, _record, _dataset) -> LoadedRun:
+    model = _open_store(root).load_model(run_id, device="cpu")
+    X = np.asarray(_dataset.X, dtype=np.float32)
+    rows = analysis.analysis_rows(X.shape[0], 10_000)
+    X = X[rows]
+    return LoadedRun(record=_record, model=model, dataset=_dataset, X=X, rows=rows, codes=model.transform(X))
+
+
+def load_run(run_store: RunStore, record) -> LoadedRun | None:
+    """The run with its data and codes (cached); None after showing why it cannot be loaded."""
+    try:
+        dataset = dataset_of(record)
+        if dataset.X.shape[1] != record.n_features:
+            raise ValueError(f"Run {record.name!r} was trained on {record.n_features} features but its data set "
+                             f"now has {dataset.X.shape[1]}; it cannot be evaluated on it.")
+        return _load(str(run_store.root), record.id, record.updated_at, record, dataset)
+    except Exception as error:  # noqa: BLE001 - core's message, shown in the page; the app goes on
+        st.error(str(error))
+        return None
+
+
+# -- downloads ----------------------------------------------------------------------------------------------
+def png_button(picture_or_bytes, label: str, file_name: str, key: str, **kwargs) -> None:
+    data = picture_or_bytes if isinstance(picture_or_bytes, bytes) else render.png_bytes(picture_or_bytes)
+    st.download_button(label, data, file_name=file_name, mime="image/png", key=key, on_click="ignore",
+                       icon=":material/image:", width="stretch", **kwargs)
+
+
+def atoms_buttons(atoms, image_shape, stem: str, key: str, what: str = "atoms") -> None:
+    """Two buttons: the atom grid as PNG and a ZIP of one PNG per atom."""
+    left, right = st.columns(2)
+    with left:
+        png_button(render.atom_grid(atoms, image_shape, scale=4), f"Grid of {what} (PNG)", f"{stem}-atoms.png",
+                   key=f"{key}:png")
+    with right:
+        st.download_button(f"Single {what} (ZIP of PNGs)", lambda: render.atoms_zip_bytes(atoms, image_shape),
+                           file_name=f"{stem}-atoms.zip", mime="application/zip", key=f"{key}:zip",
+                           on_click="ignore", icon=":material/folder_zip:", width="stretch")
+
+
+def weights_button(run_store: RunStore, record, key: str, label: str | None = None) -> None:
+    st.download_button(label or "Weights (safetensors + JSON config)", lambda: run_store.checkpoint_bytes(record.id),
+                       file_name=f"{file_stem(record.name)}-weights.zip", mime="application/zip", key=key,
+                       on_click="ignore", icon=":material/download:", width="stretch",
+                       help="A zip with weights.safetensors and config.json (core.checkpoint).")
+
+
+def csv_button(rows, label: str, file_name: str, key: str, **kwargs) -> None:
+    st.download_button(label, analysis.rows_to_csv(rows), file_name=file_name, mime="text/csv", key=key,
+                       on_click="ignore", icon=":material/table:", width="stretch", **kwargs)
+
+
+def picture_width(picture) -> str:
+    return "stretch" if picture.width > 320 else "content"

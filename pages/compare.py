@@ -1,0 +1,222 @@
+"""Compare: two runs on the same data side by side (atoms paired one to one, metrics, reconstructions),
+or NMF and an SAE of the same size trained side by side, live, on the current data set."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import analysis, models
+from pages import _compare_live, _export, _state, _ui
+
+_ui.require_frame()
+page = _compare_live.get()
+st.header("Compare")
+st.caption("NMF parts next to SAE atoms: each atom of the left run is paired with one atom of the right run "
+           "by absolute cosine (Hungarian matching), best pairs first.")
+
+# -- train NMF and an SAE side by side ----------------------------------------------------------------------
+with st.container(border=True):
+    ds = _ui.current_dataset()
+    truth_n = len(ds.truth) if ds is not None and ds.truth is not None else None
+    st.markdown(f"**Train NMF and an SAE side by side** on the current data set "
+                f"(`{_state.get().data.label}`; change it on the Data page)")
+    cols = st.columns([1, 1.3, 1, 1.3], vertical_alignment="bottom")
+    n_atoms = cols[0].number_input("Atoms (both runs)", 2, 256, value=truth_n or 16, key="compare:n",
+                                   help="NMF and the SAE get this many atoms"
+                                        + (f" (the data set has {truth_n} true atoms)." if truth_n else "."))
+    sae_model = cols[1].selectbox("SAE model", _compare_live.SAE_MODELS, key="compare:sae")
+    k = None
+    if "k" in models.default_params(sae_model):
+        k = cols[2].number_input("k (active codes)", 1, 256, value=min(8, int(n_atoms)), key="compare:k")
+    steps = cols[3].select_slider("Steps (both runs)", (50, 100, 200, 500, 1000, 2000, 5000), value=500,
+                                  key="compare:steps")
+    buttons = st.columns([2, 1, 3])
+    buttons[0].button("Train NMF and SAE side by side", type="primary", icon=":material/play_arrow:",
+                      width="stretch", key="compare:train", on_click=_compare_live.start_from_widgets)
+    buttons[1].button("Stop", icon=":material/stop:", width="stretch", disabled=not page.active,
+                      on_click=_compare_live.stop, key="compare:stop")
+    if page.error:
+        st.error(page.error)
+    _compare_live.live_panel()
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _metrics(run_id: str, updated_at: float, _loaded, _seconds):
+    truth = getattr(_loaded.dataset, "truth", None)
+    return analysis.run_metrics(_loaded.model, _loaded.X, truth=truth, seconds=_seconds, codes=_loaded.codes)
+
+
+def _seconds(run_store, record):
+    seconds = record.metrics.get("seconds")
+    if seconds is None:
+        try:
+            seconds = analysis.training_seconds(run_store.load_history(record.id))
+        except Exception:  # noqa: BLE001 - a missing history only blanks one cell
+            seconds = None
+    return seconds
+
+
+# -- pick two saved runs on the same data -----------------------------------------------------------------
+def compare_saved() -> None:
+    run_store = _export.store()
+    runs = _export.saved_runs(run_store)
+    st.subheader("Two saved runs", anchor=False)
+    if not runs:
+        st.info("No saved runs yet. Press **Train NMF and SAE side by side** above, train on the **Train** page, "
+                "or run a sweep: finished runs are saved and appear here.")
+        return
+
+    groups: dict[str, list] = {}
+    for record in runs:  # newest first, so the first group is the data of the newest run
+        groups.setdefault(_export.data_key(record), []).append(record)
+    by_id = {record.id: record for record in runs}
+    if page.select and all(run_id in by_id for run_id in page.select):
+        left_id, right_id = page.select
+        st.session_state["compare:data"] = _export.data_key(by_id[left_id])
+        st.session_state["compare:left"], st.session_state["compare:right"] = left_id, right_id
+        page.select = None
+    if st.session_state.get("compare:data") not in groups:
+        st.session_state["compare:data"] = next(iter(groups))
+    pick = st.columns([1.2, 1.6, 1.6])
+    key = pick[0].selectbox("Data set", list(groups), key="compare:data",
+                            format_func=lambda k: f"{_export.data_label(groups[k][0])} · {len(groups[k])} runs")
+    group = groups[key]
+    ids = [record.id for record in group]
+
+    def _default(predicate, avoid=None) -> str:
+        fallback = next((i for i in ids if i != avoid), ids[0])
+        return next((r.id for r in group if predicate(r) and r.id != avoid), fallback)
+
+    if st.session_state.get("compare:left") not in ids:
+        st.session_state["compare:left"] = _default(lambda r: r.model == "nmf")
+    if st.session_state.get("compare:right") not in ids:
+        st.session_state["compare:right"] = _default(lambda r: _export.is_sae(r.model),
+                                                     avoid=st.session_state["compare:left"])
+    label_of = {record.id: _export.run_label(record) for record in group}
+    left_id = pick[1].selectbox("Left run", ids, key="compare:left", format_func=label_of.get)
+    right_id = pick[2].selectbox("Right run", ids, key="compare:right", format_func=label_of.get)
+    if len(group) < 2:
+        st.info("Only one run is saved on this data set; train another (e.g. with the button above) to compare.")
+    left_record, right_record = by_id[left_id], by_id[right_id]
+    left, right = _export.load_run(run_store, left_record), _export.load_run(run_store, right_record)
+    if left is None or right is None:
+        return
+
+    pairs = analysis.pair_atoms(left.model.components_, right.model.components_)
+    names = (f"{left_record.name} ({left_record.model})", f"{right_record.name} ({right_record.model})")
+    summary = st.columns(4)
+    summary[0].metric("Matched pairs", pairs.n_pairs)
+    summary[1].metric("Mean |cos| of pairs", f"{pairs.mean_similarity:.2f}")
+    summary[2].metric("Pairs with |cos| ≥ 0.8", int(np.sum(pairs.similarity >= 0.8)))
+    summary[3].metric("Unmatched", len(pairs.left_unmatched) + len(pairs.right_unmatched))
+
+    picture = analysis.comparison_image(left.model.components_, right.model.components_, left.image_shape,
+                                        pairs=pairs, labels=names, scale=_compare_live.tile_scale(left.image_shape))
+    st.image(picture, width=_export.picture_width(picture),
+             caption="Each cell: left atom | right atom, with their |cos| below (green when ≥ 0.8). Unmatched atoms last.")
+    stem = _export.file_stem(left_record.name, "vs", right_record.name)
+
+    # -- metrics ------------------------------------------------------------------------------------------------
+    METRICS = [("MSE", "mse", "{:.4g}"), ("FVU", "fvu", "{:.4f}"), ("L0 (active codes per sample)", "l0", "{:.2f}"),
+               ("Dead fraction", "dead_fraction", "{:.1%}"), ("Hoyer sparseness of atoms", "hoyer_atoms", "{:.3f}"),
+               ("Hoyer sparseness of codes", "hoyer_codes", "{:.3f}"), ("Training time (s)", "seconds", "{:.1f}"),
+               ("MMCS vs ground truth", "mmcs", "{:.3f}")]
+    values = [_metrics(r.record.id, r.record.updated_at, r, _seconds(run_store, r.record)) for r in (left, right)]
+    table = [{"metric": label, "left": values[0].get(key_), "right": values[1].get(key_)} for label, key_, _ in METRICS]
+    if values[0].get("mmcs") is None and values[1].get("mmcs") is None:
+        table = table[:-1]
+    shown = [{"metric": row["metric"],
+              **{side: "–" if row[side] is None else fmt.format(row[side])
+                 for side in ("left", "right")}} for row, (_, _, fmt) in zip(table, METRICS)]
+    metrics_col, recon_col = st.columns([1.4, 1], gap="large")
+    with metrics_col:
+        st.markdown("**Metrics**")
+        st.dataframe(shown, hide_index=True, width="stretch",
+                     column_config={"left": st.column_config.TextColumn(names[0]),
+                                    "right": st.column_config.TextColumn(names[1])})
+
+    # -- reconstructions ----------------------------------------------------------------------------------------------
+    with recon_col:
+        st.markdown("**Reconstructions**")
+        n = left.X.shape[0]
+        default = ", ".join(str(i) for i in np.linspace(0, n - 1, min(6, n)).astype(int))
+        text = st.text_input("Samples to reconstruct", default, key="compare:samples",
+                             help=f"Sample numbers from 0 to {n - 1}, separated by commas (at most 12).")
+        try:
+            chosen = analysis.parse_indices(text, n)
+        except ValueError as error:
+            st.error(str(error))
+            chosen = []
+        if chosen:
+            rows = left.X[chosen]
+            recon = analysis.reconstruction_image(rows, {left_record.model: left.model.reconstruct(rows),
+                                                         right_record.model: right.model.reconstruct(rows)},
+                                                  left.image_shape,
+                                                  scale=max(1, _compare_live.tile_scale(left.image_shape) // 2),
+                                                  cmap="gray" if left.dataset.non_negative else "auto")
+            st.image(recon, width="content", caption=f"Samples {', '.join(map(str, chosen))}: "
+                                                           "original, then each run's reconstruction")
+
+    # -- linear AE vs PCA ------------------------------------------------------------------------------------------------
+    linear = [r for r in (left, right) if r.record.model == "linear-ae"]
+    if linear:
+        run = linear[0]
+        st.markdown("**Linear AE vs PCA: the angle between its atoms' span and the top principal components**")
+        traces = st.session_state.setdefault("_compare_traces", {})
+        st.button("Trace the angle over training (re-fits the run with its settings)", key="compare:trace",
+                  on_click=lambda: st.session_state.update({"compare:trace-requested": True}))
+        if st.session_state.pop("compare:trace-requested", False):
+            with st.spinner("Re-fitting the linear autoencoder ..."):
+                try:
+                    params = {k: v for k, v in run.record.params.items() if k in models.default_params("linear-ae")}
+                    traces[run.record.id] = analysis.subspace_trace(models.create("linear-ae", **params), run.X)
+                except Exception as error:  # noqa: BLE001 - core's message
+                    st.error(str(error))
+        trace = traces.get(run.record.id)
+        now = analysis.subspace_angle(run.model.components_, analysis.top_principal_components(
+            run.X, run.model.components_.shape[0]))
+        st.caption(f"Now: largest principal angle {now:.1f}° to the top {run.model.components_.shape[0]} PCs. "
+                   "Gradient descent learns the components one after another, largest variance first "
+                   "(Refinetti & Goldt).")
+        if trace is not None:
+            fig = go.Figure()
+            for i in range(trace.n_components):
+                fig.add_trace(go.Scatter(x=trace.steps, y=trace.pc_angles[:, i], mode="lines", name=f"PC {i + 1}",
+                                         line={"width": 1.2}))
+            fig.add_trace(go.Scatter(x=trace.steps, y=trace.angle, mode="lines", name="largest angle",
+                                     line={"width": 3, "color": "#111827"}))
+            fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                              xaxis={"title": "step"}, yaxis={"title": "angle to the atoms' span (°)", "range": [0, 92]})
+            st.plotly_chart(fig, key="compare:angles")
+            st.download_button("Angles over training (CSV)", analysis.rows_to_csv(
+                [{"step": int(s), "largest angle": float(a), **{f"PC {i + 1}": float(v) for i, v in enumerate(row)}}
+                 for s, a, row in zip(trace.steps, trace.angle, trace.pc_angles)]),
+                file_name=f"{_export.file_stem(run.record.name)}-pca-angles.csv", mime="text/csv",
+                key="compare:angles-csv", on_click="ignore", icon=":material/table:")
+
+    with st.expander("Pairs table"):
+        st.dataframe(pairs.rows(), hide_index=True, width="stretch")
+
+    # -- export ---------------------------------------------------------------------------------------------------------------
+    st.markdown("**Export**")
+    row1 = st.columns(3)
+    with row1[0]:
+        _export.png_button(picture, "Comparison (PNG)", f"{stem}-comparison.png", key="compare:png")
+    with row1[1]:
+        _export.csv_button([{"metric": r["metric"], names[0]: r["left"], names[1]: r["right"]} for r in table],
+                           "Metrics table (CSV)", f"{stem}-metrics.csv", key="compare:csv")
+    with row1[2]:
+        _export.csv_button(pairs.rows(), "Pairs table (CSV)", f"{stem}-pairs.csv", key="compare:pairs-csv")
+    for side, run in (("left", left), ("right", right)):
+        st.caption(f"{side.capitalize()}: {names[0 if side == 'left' else 1]}")
+        cols = st.columns([2, 1])
+        with cols[0]:
+            _export.atoms_buttons(run.model.components_, run.image_shape, _export.file_stem(run.record.name),
+                                  key=f"compare:{side}", what=f"{side} atoms")
+        with cols[1]:
+            _export.weights_button(run_store, run.record, key=f"compare:{side}:weights",
+                                   label=f"{side.capitalize()} weights (safetensors)")
+
+
+compare_saved()

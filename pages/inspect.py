@@ -1,0 +1,212 @@
+"""Inspect: one saved run up close. A feature (its atom, top-activating samples, activation histogram, the
+feature-density histogram), a sample (the mean plus its top weighted atoms), and nearest-neighbour
+recognition in code space on labelled data sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import analysis, metrics, models, render
+from pages import _export, _ui
+
+_ui.require_frame()
+st.header("Inspect")
+st.caption("Look inside one saved run: what a feature responds to, how a sample is built from atoms, and how "
+           "well the codes recognise labelled samples.")
+RECOGNITION_KEY = "_inspect_recognition"
+REFIT_MAX_STEPS = 1000
+SMALL = {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}}
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _features(run_id: str, updated_at: float, _loaded) -> list:
+    return analysis.feature_table(_loaded.codes, _loaded.model.components_)
+
+
+def _scale(image_shape, target: int = 96) -> int:
+    return max(1, target // max(image_shape)) if image_shape else 4
+
+
+def feature_tab(run) -> None:
+    m = run.codes.shape[1]
+    table = _features(run.record.id, run.record.updated_at, run)
+    density = np.array([row["density"] for row in table])
+    cols = st.columns([1, 3], vertical_alignment="bottom")
+    feature = int(cols[0].number_input("Feature", 0, m - 1, 0, key="inspect:feature",
+                                       help=f"Which latent (0 to {m - 1}): an atom is a row of components_."))
+    row = table[feature]
+    cols[1].caption(f"Fires on {row['density']:.1%} of samples · mean activation {row['mean activation']:.3g} · "
+                    f"max {row['max activation']:.3g} · Hoyer sparseness of its atom {row['atom hoyer']:.2f}")
+    shape = run.image_shape
+    atom_col, top_col = st.columns([1, 2.2], gap="large")
+    with atom_col:
+        st.markdown("**Its atom**")
+        atom = render.atom_grid(run.model.components_[feature:feature + 1], shape, scale=_scale(shape, 160))
+        st.image(atom, width=_export.picture_width(atom))
+    with top_col:
+        st.markdown("**Top-activating samples**")
+        order, values = analysis.top_activating(run.codes, feature, 12)
+        if order.size == 0:
+            st.info(f"Feature {feature} never fires on these samples (a dead latent).")
+        else:
+            grid = render.sample_grid(run.X[order], shape, columns=6 if shape else None, scale=_scale(shape, 64))
+            st.image(grid, width=_export.picture_width(grid),
+                     caption="Activations, largest first: " + ", ".join(f"{v:.3g}" for v in values))
+    hist_col, density_col = st.columns(2, gap="large")
+    with hist_col:
+        column = run.codes[:, feature]
+        fired = column[column != 0]
+        fig = go.Figure(go.Histogram(x=fired, nbinsx=40, marker={"color": "#e15759"}))
+        fig.update_layout(title={"text": f"Activations of feature {feature} where it fires ({fired.size:,} of "
+                                         f"{column.size:,} samples)", "font": {"size": 13}},
+                          xaxis={"title": "activation"}, yaxis={"title": "samples"}, **SMALL)
+        st.plotly_chart(fig, key="inspect:activations", config={"displayModeBar": False})
+    with density_col:
+        hist = metrics.density_histogram(run.codes, bins=30)
+        centers = (hist.edges[:-1] + hist.edges[1:]) / 2
+        colors = ["#4e79a7"] * len(centers)
+        if density[feature] > 0:
+            colors[int(np.clip(np.searchsorted(hist.edges, np.log10(density[feature])) - 1, 0, len(centers) - 1))] = \
+                "#e15759"
+        fig = go.Figure(go.Bar(x=centers, y=hist.counts, marker={"color": colors},
+                               width=float(hist.edges[1] - hist.edges[0])))
+        fig.update_layout(title={"text": f"Feature density, all {m} features ({hist.n_dead} dead); "
+                                         "this feature in red", "font": {"size": 13}},
+                          xaxis={"title": "log10(fraction of samples it fires on)"}, yaxis={"title": "features"},
+                          **SMALL)
+        st.plotly_chart(fig, key="inspect:density", config={"displayModeBar": False})
+
+
+def sample_tab(run) -> None:
+    n, m = run.X.shape[0], run.codes.shape[1]
+    cols = st.columns([1, 2])
+    sample = int(cols[0].number_input("Sample", 0, n - 1, 0, key="inspect:sample",
+                                      help=f"Which sample (0 to {n - 1})."))
+    n_top = int(cols[1].slider("Top atoms", 1, min(16, m), min(6, m), key="inspect:top"))
+    parts = analysis.decompose_sample(run.model, run.X[sample], n_top)
+    shape, scale = run.image_shape, _scale(run.image_shape, 72)
+    k = len(parts.indices)
+    cmap = "gray" if getattr(run.dataset, "non_negative", False) else "auto"
+    panels = [(run.X[sample], "original"), (parts.base, "mean / decoder bias"), (parts.partial[-1], f"+ top {k} atoms"),
+              (parts.reconstruction, "full reconstruction")]
+    for col, (values, name) in zip(st.columns(6)[:4], panels):
+        col.image(render.sample_grid(values[None, :], shape, scale=scale, cmap=cmap), caption=name, width="stretch")
+    st.caption(f"Sample {sample} = mean (decoder bias) + the weighted atoms; {parts.n_active} atoms are active. "
+               f"MSE with the top {k}: {parts.errors()[-1]:.4g}, with all: "
+               f"{float(np.mean((parts.reconstruction - parts.original) ** 2)):.4g}.")
+    if k == 0:
+        st.info("No atom is active on this sample: the reconstruction is the mean (decoder bias) alone.")
+        return
+    atoms_col, bars_col = st.columns([1.3, 1], gap="large")
+    with atoms_col:
+        st.markdown("**Its top atoms, with their weights**")
+        for start in range(0, k, 6):
+            for col, j, w, atom in zip(st.columns(6), parts.indices[start:start + 6], parts.weights[start:start + 6],
+                                       parts.atoms[start:start + 6]):
+                col.image(render.atom_grid(atom[None, :], shape, scale=scale), caption=f"#{j}: {w:+.2f}",
+                          width="stretch")
+    with bars_col:
+        fig = go.Figure(go.Bar(x=[f"#{j}" for j in parts.indices], y=parts.weights,
+                               marker={"color": ["#e15759" if w > 0 else "#4e79a7" for w in parts.weights]}))
+        fig.update_layout(title={"text": "Weights (code × atom norm)", "font": {"size": 13}},
+                          xaxis={"title": "atom", "type": "category"}, yaxis={"title": "weight"}, **SMALL)
+        st.plotly_chart(fig, key="inspect:weights-chart", config={"displayModeBar": False})
+
+
+def _request_recognition() -> None:
+    st.session_state["inspect:recognise"] = True
+
+
+def _estimators(run) -> dict:
+    """PCA, NMF and an SAE of the run's size (the run's own model where it is one of those), refitted."""
+    record, n = run.record, run.codes.shape[1]
+    allowed = models.default_params(record.model)
+    own = {k: v for k, v in record.params.items() if k in allowed}
+    if "max_steps" in own:
+        own["max_steps"] = min(int(own["max_steps"]), REFIT_MAX_STEPS)
+    chosen = {"PCA": models.create("pca", n_components=n)}
+    if run.dataset.non_negative:
+        chosen["NMF"] = models.create("nmf", **(own if record.model == "nmf" else
+                                                {"n_components": n, "max_steps": 200, "random_state": 0}))
+    chosen["SAE"] = models.create(record.model, **own) if _export.is_sae(record.model) else models.create(
+        "sae-topk", n_components=n, k=min(8, n), max_steps=500, random_state=0)
+    if record.model not in ("pca", "nmf") and not _export.is_sae(record.model):
+        chosen[f"this run ({record.model})"] = models.create(record.model, **own)
+    return chosen
+
+
+def recognition_tab(run) -> None:
+    labels = run.labels
+    if labels is None:
+        st.info("This data set has no labels, so there is nothing to recognise. Pick a run on digits, faces, "
+                "olivetti or mnist.")
+        return
+    st.caption("The eigenfaces recipe: fit each model on the training samples, code every sample, and give each "
+               "test sample the label of its nearest training sample in code space (Euclidean).")
+    cols = st.columns([1, 1, 2], vertical_alignment="bottom")
+    test_fraction = cols[0].slider("Test fraction", 0.1, 0.5, 0.25, 0.05, key="inspect:test")
+    cols[1].button("Measure recognition", type="primary", on_click=_request_recognition, key="inspect:run-recognition",
+                   icon=":material/play_arrow:")
+    results = st.session_state.setdefault(RECOGNITION_KEY, {})
+    key = (run.record.id, float(test_fraction))
+    if st.session_state.pop("inspect:recognise", False):
+        with st.spinner("Fitting PCA, NMF and an SAE on the training samples ..."):
+            try:
+                results[key] = analysis.recognition(_estimators(run), run.X, labels, test_fraction=test_fraction)
+            except Exception as error:  # noqa: BLE001 - core's message
+                st.error(str(error))
+    rows = results.get(key)
+    if rows is None:
+        cols[2].caption("Press **Measure recognition** (a few seconds).")
+        return
+    fig = go.Figure(go.Bar(x=[r["model"] for r in rows], y=[r["accuracy"] for r in rows],
+                           text=[f"{r['accuracy']:.1%}" if r["accuracy"] == r["accuracy"] else "–" for r in rows],
+                           textposition="outside", marker={"color": "#4e79a7"}))
+    fig.update_layout(yaxis={"title": "1-NN accuracy on the test samples", "range": [0, 1.1], "tickformat": ".0%"},
+                      **{**SMALL, "height": 300})
+    left, right = st.columns([1, 1.2], gap="large")
+    with left:
+        st.plotly_chart(fig, key="inspect:recognition", config={"displayModeBar": False})
+    with right:
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+        _export.csv_button(rows, "Recognition table (CSV)", f"{_export.file_stem(run.record.name)}-recognition.csv",
+                           key="inspect:recognition-csv")
+
+
+def inspect() -> None:
+    run_store = _export.store()
+    runs = _export.saved_runs(run_store)
+    if not runs:
+        st.info("No saved runs yet. Train a model on the **Train** page, press **Train NMF and SAE side by side** "
+                "on **Compare**, or run a **Sweep**: finished runs are saved and can be inspected here.")
+        return
+    labels = {r.id: f"{_export.run_label(r)} · {_export.data_label(r)}" for r in runs}
+    if st.session_state.get("inspect:run") not in labels:
+        st.session_state["inspect:run"] = runs[0].id
+    run_id = st.selectbox("Run", list(labels), key="inspect:run", format_func=labels.get)
+    run = _export.load_run(run_store, next(r for r in runs if r.id == run_id))
+    if run is None:
+        return
+    feature, sample, recognition = st.tabs(["Feature", "Sample", "Recognition"])
+    with feature:
+        feature_tab(run)
+    with sample:
+        sample_tab(run)
+    with recognition:
+        recognition_tab(run)
+    st.markdown("**Export**")
+    stem = _export.file_stem(run.record.name)
+    cols = st.columns([2, 1, 1])
+    with cols[0]:
+        _export.atoms_buttons(run.model.components_, run.image_shape, stem, key="inspect:atoms")
+    with cols[1]:
+        _export.weights_button(run_store, run.record, key="inspect:weights", label="Weights (safetensors)")
+    with cols[2]:
+        _export.csv_button(_features(run.record.id, run.record.updated_at, run), "Feature table (CSV)",
+                           f"{stem}-features.csv", key="inspect:features-csv")
+
+
+inspect()

@@ -1,0 +1,157 @@
+"""Sweep: one hyperparameter over a range for one or more models, trained together (batched) in the
+background and saved to the run store; the sparsity-fidelity frontier (L0 against FVU) of the runs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import analysis
+from pages import _export, _state, _sweep_live, _ui
+
+_ui.require_frame()
+page = _sweep_live.get()
+st.header("Sweep")
+st.caption("Train one model at many values of one setting and see how sparsity trades against fidelity. Points "
+           "of one shape train together, one batched step for all of them; every run is saved to the run store.")
+
+with st.container(border=True):
+    top = st.columns([1.2, 2, 2])
+    param = top[0].selectbox("Parameter", list(_sweep_live.PARAMS), format_func=_sweep_live.PARAMS.get,
+                             key="sweep:param")
+    options = _sweep_live.candidates(param)
+    top[1].multiselect("Models", options, default=options[:1], key=f"sweep:models:{param}",
+                       help="Each model is swept over the same values.")
+    values_key = f"sweep:values:{param}"
+    if values_key not in st.session_state:
+        st.session_state[values_key] = ", ".join(f"{v:g}" for v in analysis.default_sweep_values(param))
+    top[2].text_input("Values", key=values_key,
+                      help="Numbers separated by commas, or low:high:count for log-spaced values (e.g. 1e-4:1e-1:6).")
+    row = st.columns([1.2, 2, 2])
+    row[0].number_input("Atoms (n_components)", 2, 512, 32, key="sweep:n", disabled=param == "n_components",
+                        help="The size of every run (unless n_components is the swept setting).")
+    row[1].select_slider("Steps per run", _sweep_live.STEPS, value=500, key="sweep:steps")
+    row[2].toggle("PCA and NMF of the same rank as reference points", True, key="sweep:refs")
+    buttons = st.columns([1.2, 1, 3.2])
+    active = page.job is not None and page.job.snapshot(touch=False).active
+    buttons[0].button("Start sweep", type="primary", icon=":material/play_arrow:", width="stretch",
+                      on_click=_sweep_live.start, key="sweep:start")
+    buttons[1].button("Stop", icon=":material/stop:", width="stretch", disabled=not active,
+                      on_click=_sweep_live.stop, key="sweep:stop")
+    buttons[2].caption(f"On `{_state.get().data.label}` (change it on the Data page).")
+    if page.error:
+        st.error(page.error)
+    _sweep_live.live_panel()
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _atoms_hover(root: str, run_id: str, image_shape) -> str:
+    try:
+        model = _export._open_store(root).load_model(run_id, device="cpu")
+        return analysis.atoms_text(model.components_, image_shape)
+    except Exception:  # noqa: BLE001 - a hover picture is a bonus
+        return ""
+
+
+@st.cache_data(show_spinner="Reference points: PCA and NMF of the same rank ...", max_entries=16)
+def _references(key: str, ranks: tuple, _record) -> list:
+    dataset = _export.dataset_of(_record)
+    return analysis.reference_points(dataset.X, ranks, nmf=bool(dataset.non_negative))
+
+
+def results() -> None:
+    run_store = _export.store()
+    runs = [r for r in _export.saved_runs(run_store) if r.sweep]
+    st.subheader("Sparsity-fidelity frontier", anchor=False)
+    if not runs:
+        st.info("No sweeps saved yet: pick a parameter and values above and press **Start sweep**.")
+        return
+    sweeps: dict[str, list] = {}
+    for record in runs:
+        sweeps.setdefault(record.sweep, []).append(record)
+
+    def label(sweep_id: str) -> str:
+        first = sweeps[sweep_id][0]
+        param = first.extra.get("sweep_param", "?")
+        values = sorted(r.extra.get("sweep_value") for r in sweeps[sweep_id])
+        return (f"{first.model} · {param} ∈ {{{', '.join(f'{v:g}' for v in values)}}} · {_export.data_label(first)} · "
+                f"{_export.run_label(first).rsplit('·', 1)[-1].strip()}")
+
+    snap = page.job.snapshot(touch=False) if page.job is not None else None
+    wanted = [s for s in (snap.sweep_ids if snap else []) if s in sweeps] or [next(iter(sweeps))]
+    if "sweep:shown" not in st.session_state or (snap and not snap.active and wanted != st.session_state.get(
+            "sweep:last_job_sweeps")):
+        st.session_state["sweep:shown"] = wanted
+        st.session_state["sweep:last_job_sweeps"] = wanted
+    st.session_state["sweep:shown"] = [s for s in st.session_state["sweep:shown"] if s in sweeps] or wanted
+    shown = st.multiselect("Sweeps to show", list(sweeps), key="sweep:shown", format_func=label)
+    records = [r for s in shown for r in sweeps[s]]
+    if not records:
+        st.info("Pick at least one sweep to show.")
+        return
+    rows = []
+    for r in records:
+        m = r.metrics
+        rows.append({"model": r.model, "param": r.extra.get("sweep_param"), "value": r.extra.get("sweep_value"),
+                     "status": r.extra.get("sweep_status", r.status), "l0": m.get("l0"), "fvu": m.get("fvu"),
+                     "mse": m.get("mse"), "dead_fraction": m.get("dead_fraction"), "hoyer_atoms": m.get("hoyer_atoms"),
+                     "hoyer_codes": m.get("hoyer_codes"), "seconds": m.get("seconds"),
+                     "n_components": r.n_components, "name": r.name, "run_id": r.id,
+                     "atoms": _atoms_hover(str(run_store.root), r.id, r.image_shape)})
+    references: list = []
+    if st.session_state.get("sweep:refs", True):
+        ranks = tuple(sorted({int(r.n_components) for r in records if r.n_components}))
+        from_job = snap.references if snap is not None and set(shown) <= set(snap.sweep_ids) else []
+        if from_job:
+            references = from_job
+        else:
+            try:
+                references = _references(_export.data_key(records[0]), ranks, records[0])
+            except Exception as error:  # noqa: BLE001 - the data cannot be loaded: no reference points
+                st.caption(f"No reference points: {error}")
+    event = st.plotly_chart(_sweep_live.frontier_figure(rows, references), key="sweep:plot", on_select="rerun",
+                            selection_mode="points", config={"displayModeBar": False})
+    st.caption("Hover a point to see its first atoms; click it to show all of its atoms below. Lower left is "
+               "better: fewer active codes and less variance unexplained.")
+    ids = [row["run_id"] for row in rows]
+    selected = [p.get("customdata") for p in (event.selection.points if event and event.selection else [])]
+    if selected and selected[0] in ids:
+        st.session_state["sweep:atoms"] = selected[0]
+    if st.session_state.get("sweep:atoms") not in ids:
+        st.session_state["sweep:atoms"] = ids[0]
+    table = [{k: v for k, v in row.items() if k != "atoms"} for row in rows]
+    left, right = st.columns([1.5, 1], gap="large")
+    with left:
+        st.markdown("**Runs** (click a column header to sort)")
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            "l0": st.column_config.NumberColumn("L0", format="%.2f"),
+            "fvu": st.column_config.NumberColumn("FVU", format="%.4f"),
+            "mse": st.column_config.NumberColumn("MSE", format="%.3g"),
+            "dead_fraction": st.column_config.NumberColumn("dead", format="percent"),
+            "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
+        buttons = st.columns(2)
+        with buttons[0]:
+            _export.csv_button(table, "Sweep table (CSV)", "sweep.csv", key="sweep:csv")
+        with buttons[1]:
+            _export.csv_button(references, "Reference points (CSV)", "sweep-references.csv", key="sweep:refs-csv",
+                               disabled=not references)
+    with right:
+        by_id = {r.id: r for r in records}
+        run_id = st.selectbox("Show the atoms of", ids, key="sweep:atoms",
+                              format_func=lambda i: _export.run_label(by_id[i]))
+        record = by_id[run_id]
+        try:
+            model = run_store.load_model(run_id, device="cpu")
+        except Exception as error:  # noqa: BLE001 - the store's message
+            st.error(str(error))
+            return
+        from core import render
+
+        picture = render.atom_grid(model.components_, record.image_shape, scale=3)
+        st.image(picture, width=_export.picture_width(picture),
+                 caption=f"{record.name}: L0 {record.metrics.get('l0', 0):.2f}, FVU {record.metrics.get('fvu', 0):.4f}")
+        stem = _export.file_stem(record.name)
+        _export.atoms_buttons(model.components_, record.image_shape, stem, key="sweep:atoms-export")
+        _export.weights_button(run_store, record, key="sweep:weights")
+
+
+results()

@@ -1,0 +1,238 @@
+"""core.analysis: hand-checked geometry, decompositions, recognition, pairing, tables, and the background
+helpers (saving a training job, a sweep job) on tiny problems."""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import analysis, models, render
+from core.jobs import TrainingJob
+from core.store import RunStore
+
+
+# -- geometry ---------------------------------------------------------------------------------------------
+def test_principal_angles_by_hand():
+    e1, e2, e3 = np.eye(3)
+    assert analysis.principal_angles([e1], [(e1 + e2) / math.sqrt(2)]) == pytest.approx([45.0])
+    assert analysis.principal_angles([e1, e2], [e2, e3]) == pytest.approx([0.0, 90.0], abs=1e-6)
+    # the span, not the vectors: a scaled, mixed basis of the same plane is at angle 0
+    assert analysis.subspace_angle([e1, e2], [3 * e1 + e2, e1 - 2 * e2]) == pytest.approx(0.0, abs=1e-5)
+    assert analysis.subspace_angle([e1], [e3]) == pytest.approx(90.0)
+
+
+def test_pc_angles_measure_each_component_against_the_span():
+    e1, e2, e3 = np.eye(3)
+    angles = analysis.pc_angles([e1, e2], [e1, (e2 + e3) / math.sqrt(2), e3])
+    assert angles == pytest.approx([0.0, 45.0, 90.0], abs=1e-6)
+
+
+def test_top_principal_components_of_a_stretched_cloud():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3)) * [10.0, 3.0, 0.1]
+    pcs = analysis.top_principal_components(X, 2)
+    assert np.abs(pcs) == pytest.approx(np.eye(3)[:2], abs=0.05)
+
+
+def test_subspace_trace_of_a_linear_ae_approaches_the_principal_subspace():
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(400, 8)) * [5, 4, 3, 0.3, 0.3, 0.3, 0.3, 0.3]).astype(np.float32)
+    model = models.create("linear-ae", n_components=3, max_steps=300, learning_rate=0.01, random_state=0,
+                          log_every=20, device="cpu")
+    trace = analysis.subspace_trace(model, X)
+    assert trace.steps.tolist() == list(range(20, 301, 20))
+    assert trace.pc_angles.shape == (15, 3) and trace.n_components == 3
+    assert trace.angle[-1] < 15 < trace.angle[0]  # it learns the top-3 subspace
+    assert np.all(trace.angle >= trace.pc_angles.max(axis=1) - 1e-6)  # the largest angle bounds each PC's
+    with pytest.raises(ValueError, match="closed form"):
+        analysis.subspace_trace(models.create("pca", n_components=2), X)
+
+
+# -- a sample as mean + weighted atoms ----------------------------------------------------------------------
+def test_decompose_sample_with_pca_is_mean_plus_weighted_axes():
+    rng = np.random.default_rng(2)
+    X = (rng.normal(size=(200, 4)) * [4, 2, 1, 0.5] + [1, 2, 3, 4]).astype(np.float32)
+    pca = models.create("pca", n_components=4).fit(X)
+    parts = analysis.decompose_sample(pca, X[0], n_top=4)
+    assert parts.base == pytest.approx(X.mean(0), abs=1e-4)
+    assert parts.partial[-1] == pytest.approx(X[0], abs=1e-3)  # all 4 axes: exact
+    assert parts.reconstruction == pytest.approx(X[0], abs=1e-3)
+    code = pca.transform(X[:1])[0]
+    assert np.abs(parts.weights) == pytest.approx(np.sort(np.abs(code))[::-1], abs=1e-4)  # unit axes: weight = code
+    assert np.all(np.diff(parts.errors()) <= 1e-6)  # every atom added lowers the error
+    assert parts.partial.shape == (5, 4) and parts.n_active == 4
+
+
+def test_decompose_sample_with_nmf_has_zero_base_and_skips_silent_atoms():
+    H = np.array([[1.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 0, 3.0]], dtype=np.float32)
+    nmf = models.create("nmf", n_components=3)
+    nmf.set_weights({"components_": H}, 4)
+    base, D = analysis.effective_atoms(nmf)
+    assert base == pytest.approx(np.zeros(4)) and D == pytest.approx(H)
+    parts = analysis.decompose_sample(nmf, np.array([0.0, 4.0, 0.0, 1.5], dtype=np.float32), n_top=3)
+    assert parts.indices.tolist() == [1, 2]  # weights 4 (= 2 x norm 2) and 1.5; atom 0 is silent
+    assert parts.weights == pytest.approx([4.0, 1.5], abs=1e-4)
+    assert parts.partial[-1] == pytest.approx([0, 4.0, 0, 1.5], abs=1e-4)
+
+
+# -- recognition -------------------------------------------------------------------------------------------------
+def test_split_and_nearest_neighbour_accuracy_by_hand():
+    train, test = analysis.split_indices(10, 0.3, seed=0)
+    assert len(test) == 3 and sorted(np.concatenate([train, test]).tolist()) == list(range(10))
+    assert analysis.split_indices(10, 0.3, seed=0)[1].tolist() == test.tolist()
+    train_codes = np.array([[0.0, 0], [10, 10]])
+    test_codes = np.array([[1.0, 1], [9, 9], [6, 6]])
+    assert analysis.nearest_neighbour_accuracy(train_codes, [0, 1], test_codes, [0, 1, 0]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="test_fraction"):
+        analysis.split_indices(10, 1.5)
+
+
+def test_recognition_reports_every_model_and_the_pixels():
+    rng = np.random.default_rng(3)
+    centres = rng.uniform(0, 1, size=(3, 6))
+    labels = np.repeat([0, 1, 2], 40)
+    X = (centres[labels] + 0.02 * rng.normal(size=(120, 6))).astype(np.float32)
+    rows = analysis.recognition({"PCA": models.create("pca", n_components=3),
+                                 "broken": models.create("nmf", n_components=3)}, X - 0.5, labels)
+    by = {r["model"]: r for r in rows}
+    assert by["pixels"]["accuracy"] == 1.0 and by["PCA"]["accuracy"] == 1.0
+    assert math.isnan(by["broken"]["accuracy"]) and "non-negative" in by["broken"]["note"]
+    assert by["PCA"]["n_train"] + by["PCA"]["n_test"] == 120
+
+
+# -- pairing and pictures -------------------------------------------------------------------------------------------
+def test_pair_atoms_recovers_a_permuted_sign_flipped_copy_best_first():
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(5, 16))
+    B = -A[[3, 0, 4, 1, 2]]
+    B[0] += 0.5 * rng.normal(size=16)  # one pair is worse than the others: it must come last
+    pairs = analysis.pair_atoms(A, B)
+    assert dict(zip(pairs.left.tolist(), pairs.right.tolist())) == {3: 0, 0: 1, 4: 2, 1: 3, 2: 4}
+    assert pairs.similarity[:4] == pytest.approx(1.0) and pairs.similarity[-1] < 1.0
+    assert pairs.left[-1] == 3 and pairs.n_pairs == 5
+    uneven = analysis.pair_atoms(A, B[:3])
+    assert uneven.n_pairs == 3 and sorted(uneven.left_unmatched.tolist()) == [1, 2]
+    rows = uneven.rows()
+    assert len(rows) == 5 and rows[-1]["right atom"] is None
+
+
+def test_comparison_image_draws_every_pair_and_the_unmatched_atoms():
+    rng = np.random.default_rng(5)
+    A, B = rng.uniform(size=(6, 16)), rng.uniform(size=(4, 16))
+    picture = analysis.comparison_image(A, B, (4, 4), labels=("nmf", "sae"), columns=3, scale=2)
+    assert picture.mode == "RGB" and picture.width >= 3 * (2 * 8 + 2)
+    again = Image.open(io.BytesIO(render.png_bytes(picture)))
+    assert again.size == picture.size
+    strip = analysis.comparison_image(A, B, None)  # heat-map atoms work too
+    assert strip.height > 6 * 12
+
+
+def test_reconstruction_image_has_one_panel_per_model():
+    X = np.random.default_rng(6).uniform(size=(3, 16))
+    picture = analysis.reconstruction_image(X, {"a": X, "b": X * 0.5}, (4, 4), scale=2)
+    assert picture.width == 3 * (4 * 2) + 2 * 8
+
+
+# -- tables and text ---------------------------------------------------------------------------------------------------------
+def test_parse_values_and_indices():
+    assert analysis.parse_values("2, 4,8", "k") == [2, 4, 8]
+    assert analysis.parse_values("1e-4:1e-2:3", "l1_coef") == pytest.approx([1e-4, 1e-3, 1e-2])
+    assert analysis.parse_values("0.05; 0.1", "sparsity_target") == [0.05, 0.1]
+    for text, param, message in [("", "k", "Type the values"), ("2, x", "k", "not a number"),
+                                 ("2.5", "k", "whole numbers"), ("1.5", "sparsity_target", "between 0 and 1"),
+                                 ("-1", "l1_coef", "non-negative")]:
+        with pytest.raises(ValueError, match=message):
+            analysis.parse_values(text, param)
+    assert analysis.parse_indices("3, 1, 3", 5) == [3, 1]
+    with pytest.raises(ValueError, match="does not exist"):
+        analysis.parse_indices("9", 5)
+
+
+def test_rows_to_csv_feature_table_and_top_activating():
+    csv = analysis.rows_to_csv([{"a": 1, "b": None}, {"a": 2.5, "c": "x"}]).decode()
+    assert csv.splitlines() == ["a,b,c", "1,,", "2.5,,x"]
+    codes = np.array([[0.0, 2.0], [3.0, 0.0], [1.0, 0.0]])
+    table = analysis.feature_table(codes, np.eye(2))
+    assert table[0]["density"] == pytest.approx(2 / 3) and table[1]["max activation"] == 2.0
+    order, values = analysis.top_activating(codes, 0, n=5)
+    assert order.tolist() == [1, 2] and values.tolist() == [3.0, 1.0]  # the silent sample is left out
+
+
+def test_atom_text_draws_shades_and_bars():
+    atom = np.zeros((4, 4))
+    atom[0, 0] = 1.0
+    lines = analysis.atom_text(atom.ravel(), (4, 4)).split("<br>")
+    assert len(lines) == 4 and lines[0].startswith("██") and set(lines[1]) == {" "}
+    assert len(analysis.atom_text(np.arange(10.0))) == 10
+    assert len(analysis.atoms_text(np.eye(16)[:3], (4, 4)).split("<br>")) == 4
+
+
+def test_reference_points_pca_fvu_from_the_spectrum():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(300, 3)) * [3.0, 2.0, 1.0]
+    X = X - X.mean(0)
+    points = analysis.reference_points(X, [1, 2], nmf=False)
+    energy = np.square(np.linalg.svd(X, compute_uv=False))
+    assert [p["fvu"] for p in points] == pytest.approx([energy[1:].sum() / energy.sum(), energy[2] / energy.sum()])
+    assert [p["l0"] for p in points] == [1.0, 2.0]
+    with_nmf = analysis.reference_points(np.abs(X), [2], nmf_steps=20)
+    assert [p["model"] for p in with_nmf] == ["pca", "nmf"] and 0 <= with_nmf[1]["fvu"] < 1
+
+
+# -- background helpers ---------------------------------------------------------------------------------------------------------
+def test_save_when_done_saves_a_finished_job_to_the_store(tmp_path):
+    X = np.random.default_rng(8).uniform(size=(100, 16)).astype(np.float32)
+    model = models.create("sae-topk", n_components=8, k=2, max_steps=30, random_state=0, device="cpu")
+    job = TrainingJob(model, X, model_name="sae-topk", dataset_name="digits", image_shape=(4, 4))
+    store = RunStore(tmp_path)
+    ticket = analysis.save_when_done(job, store, data_options={"n_samples": 100})
+    job.start()
+    assert ticket.done.wait(60) and ticket.error is None
+    record = store.get(ticket.run_id)
+    assert record.status == "finished" and record.dataset == "digits" and record.image_shape == (4, 4)
+    assert record.metrics["seconds"] > 0 and "fvu" in record.metrics and record.data_options == {"n_samples": 100}
+    assert store.load_model(record.id).components_.shape == (8, 16)
+
+
+def test_a_sweep_job_saves_its_points_and_reference_points(tmp_path):
+    X = np.random.default_rng(9).uniform(size=(120, 16)).astype(np.float32)
+    store = RunStore(tmp_path)
+    base = {"n_components": 8, "max_steps": 20, "log_every": 10, "device": "cpu"}
+    job = analysis.SweepJob(X, models_=["sae-topk"], param="k", values=[1, 2, 4], base_params={"sae-topk": base},
+                            store=store, dataset="bars", image_shape=(4, 4), reference_steps=10).start()
+    assert job.wait(120)
+    snap = job.snapshot()
+    assert snap.state == "done" and snap.progress == 1.0 and snap.error is None
+    assert [row["value"] for row in snap.rows] == [1, 2, 4]
+    saved = store.list_runs(sweep=snap.sweep_ids[0])
+    assert len(saved) == 3 and all(r.metrics["seconds"] is not None for r in saved)
+    assert {p["model"] for p in snap.references} == {"pca", "nmf"}
+    with pytest.raises(ValueError, match="more than the 8 atoms"):
+        analysis.SweepJob(X, models_=["sae-topk"], param="k", values=[16], base_params={"sae-topk": base})
+
+
+def test_a_stopped_sweep_job_says_so(tmp_path):
+    X = np.random.default_rng(10).uniform(size=(120, 16)).astype(np.float32)
+    job = analysis.SweepJob(X, models_=["sae-l1"], param="l1_coef", values=[1e-3, 1e-2],
+                            base_params={"sae-l1": {"n_components": 8, "max_steps": 100000, "device": "cpu"}},
+                            store=RunStore(tmp_path), dataset="bars").start()
+    deadline = time.monotonic() + 30
+    while job.snapshot().progress == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    job.stop()
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.state == "stopped" and all(row["status"] == "stopped" for row in snap.rows)
+
+
+def test_atoms_zip_of_a_comparison_side_is_valid():
+    # the pages export single atoms with core.render; check the archive has one PNG per atom
+    data = render.atoms_zip_bytes(np.eye(16)[:3], (4, 4))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert len(archive.namelist()) == 3

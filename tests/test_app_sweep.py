@@ -1,0 +1,69 @@
+"""AppTest: the Sweep page on an empty store, a short sweep that lands in the store, and bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from app_support import elements, labels, open_page
+from core.store import RunStore
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAE_EXPLORER_RUNS", str(tmp_path / "runs"))
+    return RunStore(tmp_path / "runs")
+
+
+def test_empty_store_renders_with_its_widgets(store):
+    at = open_page("pages/sweep.py")
+    assert not at.exception
+    assert "No sweeps saved yet" in " ".join(i.value for i in at.info)
+    assert labels(at.selectbox) == ["Parameter"] and labels(at.multiselect) == ["Models"]
+    assert labels(at.text_input) == ["Values"] and labels(at.number_input) == ["Atoms (n_components)"]
+    assert labels(at.select_slider) == ["Steps per run"] and labels(at.button) == ["Start sweep", "Stop"]
+    assert at.text_input(key="sweep:values:k").value == "2, 4, 8, 16, 32"
+    at.selectbox(key="sweep:param").set_value("l1_coef").run()
+    assert at.multiselect(key="sweep:models:l1_coef").options[:1] == ["sae-l1"]
+    at.selectbox(key="sweep:param").set_value("n_components").run()
+    assert at.number_input(key="sweep:n").disabled and not at.exception
+
+
+def test_a_short_sweep_lands_its_runs_in_the_store_and_on_the_frontier(store):
+    at = open_page("pages/sweep.py")
+    at.text_input(key="sweep:values:k").set_value("2, 4, 8").run()
+    at.number_input(key="sweep:n").set_value(16).run()
+    at.select_slider(key="sweep:steps").set_value(50).run()
+    at.button(key="sweep:start").click().run()
+    assert not at.exception and not at.error
+    job = at.session_state["_sweep_page"].job
+    assert job.wait(120)
+    at.run()
+    assert not at.exception and not at.error
+    runs = store.list_runs()
+    assert sorted(r.extra["sweep_value"] for r in runs) == [2, 4, 8]
+    assert all(r.model == "sae-topk" and r.n_components == 16 and r.sweep == runs[0].sweep for r in runs)
+    table = at.dataframe[0].value
+    assert sorted(table["value"]) == [2, 4, 8] and set(table["run_id"]) == {r.id for r in runs}
+    (chart,) = elements(at, "plotly_chart")
+    import json
+
+    traces = json.loads(chart.proto.spec)["data"]
+    assert [t["name"] for t in traces][:1] == ["sae-topk"] and len(traces[0]["x"]) == 3
+    assert {"PCA (same rank)", "NMF (same rank)"} <= {t["name"] for t in traces}
+    assert "█" in traces[0]["hovertext"][0] or "▓" in traces[0]["hovertext"][0]  # atoms in the hover label
+    assert set(traces[0]["customdata"]) == {r.id for r in runs}
+    buttons = {b.proto.label for b in elements(at, "download_button")}
+    assert {"Sweep table (CSV)", "Grid of atoms (PNG)", "Single atoms (ZIP of PNGs)",
+            "Weights (safetensors + JSON config)"} <= buttons
+    assert len(elements(at, "image")) == 1
+
+
+@pytest.mark.parametrize("values, message", [("2, x", "not a number"), ("64", "more than the 32 atoms"),
+                                             ("", "Type the values")])
+def test_bad_values_show_a_message_not_a_traceback(store, values, message):
+    at = open_page("pages/sweep.py")
+    at.text_input(key="sweep:values:k").set_value(values).run()
+    at.button(key="sweep:start").click().run()
+    assert not at.exception
+    assert message in at.error[0].value
+    assert at.session_state["_sweep_page"].job is None
