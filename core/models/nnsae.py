@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from core.models.sae_l1 import L1SAE
 
 
@@ -20,10 +22,24 @@ class NonNegativeSAE(L1SAE):
     _center_with_decoder_bias = False
 
     def __init__(self, n_components=32, *, l1_coef=1e-4, tied=False, max_steps=2000, batch_size=256,
-                 learning_rate=1e-2, warmup_steps=50, decoder_bias_init="mean", dead_window=2048,
+                 learning_rate=5e-3, warmup_steps=50, decoder_bias_init="mean", dead_window=2048,
                  random_state=None, device="auto", log_every=10):
         super().__init__(n_components, l1_coef=l1_coef, max_steps=max_steps, batch_size=batch_size,
                          learning_rate=learning_rate, warmup_steps=warmup_steps,
                          decoder_bias_init=decoder_bias_init, dead_window=dead_window,
                          random_state=random_state, device=device, log_every=log_every)
         self.tied = tied
+
+    @torch.no_grad()
+    def _t_extra_setup(self, X: torch.Tensor) -> None:
+        super()._t_extra_setup(X)
+        # With non-negative atoms and no decoder bias, the transposed-decoder encoder starts with every
+        # code on, and the reconstruction overshoots the data many times over; the first steps then drive
+        # the encoder biases so low that all codes die for good. Scale the encoder by the least-squares
+        # factor that makes the first reconstruction the data's size (ReLU codes scale with it).
+        p = self._weights_for_forward(self._t_params)
+        x = X[: 4096]
+        x_hat = self._activate(self._pre_activation(x, p)) @ p["W_dec"]
+        scale = (x * x_hat).sum() / x_hat.pow(2).sum().clamp_min(1e-12)
+        if "W_enc" in self._t_params:  # tied weights share the decoder's scale, which stays unit-norm
+            self._t_params["W_enc"].mul_(scale.clamp_min(1e-6))
