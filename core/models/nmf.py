@@ -140,11 +140,15 @@ class NMF(IterativeEstimator):
             )
         self.n_components_ = rank
         self._t_X = X
-        self._t_W, self._t_H = _initialize(X, rank, self.init, self._generator)
+        W, self._t_H = _initialize(X, rank, self.init, self._generator)
+        # W is kept transposed (rank x n_samples, rows contiguous): both HALS sweeps then update
+        # contiguous rows, and every product below reads it without a copy
+        self._t_Wt = W.T.contiguous()
+        del W
         self._t_X_sq = (X.double() ** 2).sum()
         self._t_reg = self._regularization(n_samples, n_features)
-        W, H = self._t_W, self._t_H
-        self._t_previous_loss = float(self._loss(W.T @ X, W.T @ W, H)[0])
+        Wt, H = self._t_Wt, self._t_H
+        self._t_previous_loss = float(self._loss(Wt @ X, Wt @ Wt.T, H)[0])
         self._t_converged = False
 
     def _on_live_update(self, applied) -> None:
@@ -152,16 +156,19 @@ class NMF(IterativeEstimator):
         self._t_previous_loss = None  # the objective changed: restart the convergence window
 
     def _train_step(self, step: int) -> dict[str, torch.Tensor]:
-        X, W, H = self._t_X, self._t_W, self._t_H
+        X, Wt, H = self._t_X, self._t_Wt, self._t_H
         l1_W, l1_H, l2_W, l2_H = self._t_reg
         if self.solver == "hals":
-            _hals_sweep(W, X @ H.T - l1_W, _with_ridge(H @ H.T, l2_W))
-            WtX, WtW = W.T @ X, W.T @ W
-            _hals_sweep(H.T, WtX.T - l1_H, _with_ridge(WtW, l2_H))
-        else:
-            W.mul_((X @ H.T) / (W @ (H @ H.T) + l1_W + l2_W * W).clamp_min(_EPS))
-            WtX, WtW = W.T @ X, W.T @ W
-            H.mul_(WtX / (WtW @ H + l1_H + l2_H * H).clamp_min(_EPS))
+            HXt = H @ X.T  # (X H^T)^T
+            if l1_W:
+                HXt -= l1_W
+            _hals_rows(Wt, HXt, _with_ridge(self._t_HHt, l2_W))
+            WtX, WtW = Wt @ X, Wt @ Wt.T
+            _hals_rows(H, WtX - l1_H if l1_H else WtX, _with_ridge(WtW, l2_H))
+        else:  # Lee & Seung's multiplicative updates, W's written transposed: (W HH^T)^T = HH^T W^T
+            Wt.mul_((H @ X.T) / _penalised(self._t_HHt @ Wt, Wt, l1_W, l2_W).clamp_min(_EPS))
+            WtX, WtW = Wt @ X, Wt @ Wt.T
+            H.mul_(WtX / _penalised(WtW @ H, H, l1_H, l2_H).clamp_min(_EPS))
         loss, mse = self._loss(WtX, WtW, H)
         if step % _CHECK_EVERY == 0 and self.tol > 0:
             self._check_convergence(float(loss))
@@ -171,15 +178,17 @@ class NMF(IterativeEstimator):
         """(loss, mse) from r x r and r x n_features products only, without forming WH.
 
         ||X - WH||^2 = ||X||^2 - 2 <H, W^T X> + <H H^T, W^T W>, summed in float64 against cancellation.
+        H H^T is kept for the next step's update of W (H does not change in between).
         """
-        X, W = self._t_X, self._t_W
+        X, Wt = self._t_X, self._t_Wt
         size = X.numel()
-        residual = self._t_X_sq - 2 * (H.double() * WtX.double()).sum() + ((H @ H.T).double() * WtW.double()).sum()
+        self._t_HHt = H @ H.T
+        residual = self._t_X_sq - 2 * (H.double() * WtX.double()).sum() + (self._t_HHt.double() * WtW.double()).sum()
         residual = residual.clamp_min(0)
         objective = 0.5 * residual
         l1_W, l1_H, l2_W, l2_H = self._t_reg
         if l1_W or l2_W:
-            objective = objective + l1_W * W.sum() + 0.5 * l2_W * WtW.trace()
+            objective = objective + l1_W * Wt.sum() + 0.5 * l2_W * WtW.trace()
         if l1_H or l2_H:
             objective = objective + l1_H * H.sum() + 0.5 * l2_H * (H * H).sum()
         return (2 * objective / size).float(), (residual / size).float()
@@ -192,13 +201,13 @@ class NMF(IterativeEstimator):
             self._t_converged = True  # core.training ends the run after this step's log row
 
     def _state(self) -> dict[str, torch.Tensor]:
-        return {"W": self._t_W, "H": self._t_H}
+        return {"Wt": self._t_Wt, "H": self._t_H}
 
     def _current_components(self) -> torch.Tensor:
         return self._t_H
 
     def _finish(self) -> None:
-        X, W, H = self._t_X, self._t_W, self._t_H
+        X, W, H = self._t_X, self._t_Wt.T, self._t_H
         squared_error = sum(((chunk - W_chunk @ H) ** 2).sum(dtype=torch.float64)
                             for chunk, W_chunk in zip(X.split(_CHUNK_ROWS), W.split(_CHUNK_ROWS)))
         self.reconstruction_err_ = float(torch.as_tensor(squared_error).sqrt())
@@ -211,10 +220,11 @@ class NMF(IterativeEstimator):
         l1_W, _, l2_W, _ = self._regularization(X.shape[0], X.shape[1])
         cross = X @ H.T - l1_W
         gram = _with_ridge(H @ H.T, l2_W)
-        W = (cross @ torch.linalg.pinv(gram)).clamp_min(0)
+        Wt = (cross @ torch.linalg.pinv(gram)).clamp_min(0).T.contiguous()
+        cross_rows = cross.T.contiguous()
         for _ in range(_TRANSFORM_SWEEPS):
-            _hals_sweep(W, cross, gram)
-        return W
+            _hals_rows(Wt, cross_rows, gram)
+        return Wt.T
 
     def _decode(self, codes: torch.Tensor) -> torch.Tensor:
         return codes @ torch.as_tensor(self.components_, device=codes.device)
@@ -224,17 +234,40 @@ def _with_ridge(gram: torch.Tensor, l2: float) -> torch.Tensor:
     return gram + l2 * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device) if l2 else gram
 
 
-def _hals_sweep(A: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor) -> None:
-    """One HALS pass, in place, over the columns of A >= 0 for min 0.5||Y - A B||^2 (+ penalties).
+def _penalised(product: torch.Tensor, factor: torch.Tensor, l1: float, l2: float) -> torch.Tensor:
+    """The denominator of a multiplicative update: product + l1 + l2 * factor (no kernel for a zero term)."""
+    if l1:
+        product = product + l1
+    if l2:
+        product = product + l2 * factor
+    return product
 
-    ``cross`` = Y B^T - l1 and ``gram`` = B B^T + l2 I. Each column gets its exact non-negative
-    minimiser with the others fixed (scikit-learn's ``_update_cdnmf_fast``, without a host sync).
+
+def _hals_rows(A: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor) -> None:
+    """One HALS pass, in place, over the rows of A >= 0 for min 0.5||Y - A^T B||^2 (+ penalties).
+
+    ``A`` is (rank x m) with contiguous rows, ``cross`` = B Y^T - l1 (rank x m) and ``gram`` = B B^T + l2 I.
+    Row j gets its exact non-negative minimiser with the others fixed (scikit-learn's
+    ``_update_cdnmf_fast``): a_j <- max(0, a_j + (cross_j - sum_i gram_ji a_i) / gram_jj), written as
+    max(0, cross_j / gram_jj - sum_i (gram_ji / gram_jj - [i = j]) a_i): one matrix-vector product and
+    one clamp per row (two kernels, no host sync), the scaling done once for the whole pass.
     """
-    # an all-zero atom has a zero diagonal: its column then moves by 0 / tiny = 0 instead of NaN
-    diagonal = gram.diagonal().clamp_min(torch.finfo(gram.dtype).tiny)
-    for j in range(A.shape[1]):
-        step = (cross[:, j] - A @ gram[:, j]) / diagonal[j]
-        A[:, j] = (A[:, j] + step).clamp_min(0)
+    # an all-zero atom has a zero diagonal: its row then moves by 0 / tiny = 0 instead of NaN
+    diagonal = gram.diagonal().clamp_min(torch.finfo(gram.dtype).tiny)[:, None]
+    scaled = gram / diagonal
+    scaled.diagonal().sub_(1)
+    cross = cross / diagonal
+    buffer = torch.empty_like(A[0])
+    for a, c, g in zip(A.unbind(0), cross.unbind(0), scaled.unbind(0)):
+        torch.addmv(c, A.T, g, alpha=-1, out=buffer)
+        torch.clamp_min(buffer, 0, out=a)
+
+
+def _hals_sweep(A: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor) -> None:
+    """``_hals_rows`` over the columns of A (n x rank), in place; ``cross`` is (n x rank)."""
+    rows = A.T.contiguous()
+    _hals_rows(rows, cross.T.contiguous(), gram)
+    A.copy_(rows.T)
 
 
 def _initialize(X: torch.Tensor, rank: int, init: str, generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,7 +288,12 @@ def _initialize(X: torch.Tensor, rank: int, init: str, generator) -> tuple[torch
     squared_singular, V = singular_axes(X, torch.zeros((), dtype=torch.float64, device=X.device))
     S, V = squared_singular[:k].clamp_min(0).sqrt(), V[:k]
     tiny = torch.finfo(torch.float64).tiny
-    U = torch.cat([chunk.double() @ V.T for chunk in X.split(_CHUNK_ROWS)]) / S.clamp_min(tiny)
+    # Singular values at rounding level (rank above the data's, e.g. n_components=None on digits, whose
+    # border pixels are always 0) give no direction: their left vectors are 0 (x / inf), not x / 0 = NaN,
+    # so their components start at the fill value like those beyond min(n_samples, n_features).
+    resolved = S > S[:1] * 1e-7
+    U = torch.cat([chunk.double() @ V.T for chunk in X.split(_CHUNK_ROWS)]) / torch.where(
+        resolved, S.clamp_min(tiny), torch.inf)
 
     # each pair (u, v) keeps its larger non-negative part: (u+, v+) or (u-, v-)
     U_pos, U_neg, V_pos, V_neg = U.clamp_min(0), (-U).clamp_min(0), V.clamp_min(0), (-V).clamp_min(0)

@@ -67,15 +67,29 @@ class BaseSAE(BaseAutoencoder):
         return self._t_since_fired >= self.dead_window
 
     def _step_metrics(self, codes: torch.Tensor) -> dict[str, torch.Tensor]:
-        fired = (codes != 0).any(0)
-        self._t_since_fired += codes.shape[0]
-        self._t_since_fired[fired] = 0
+        self._update_since_fired((codes != 0).any(0), codes.shape[0])
+        return self._dead_fraction()
+
+    def _dead_fraction(self) -> dict[str, torch.Tensor]:
+        """{'dead_fraction': ...} at log steps; {} at the others (core.training does not read them)."""
+        if not self._is_log_step(getattr(self, "_t_step", 0)):
+            return {}
         return {"dead_fraction": self._dead_mask().float().mean()}
+
+    def _update_since_fired(self, fired: torch.Tensor, n_samples: int) -> None:
+        # masked_fill_, not boolean indexing: indexing by a mask needs its count on the host (a sync)
+        self._t_since_fired += n_samples
+        self._t_since_fired.masked_fill_(fired, 0)
 
     @torch.no_grad()
     def _before_optimizer_step(self) -> None:
         # Remove the gradient component parallel to each (unit-norm) atom: a step then rotates atoms
         # instead of growing them, so renormalising afterwards loses little.
         W = self._t_params["W_dec"]
-        if W.grad is not None:
-            W.grad -= (W.grad * W).sum(1, keepdim=True) * W
+        if W.grad is None:
+            return
+        along = (W.grad * W).sum(1, keepdim=True)
+        if W.is_cuda:  # one fused pass over the (large) decoder instead of two and a temporary
+            W.grad.addcmul_(along, W, value=-1)
+        else:  # the CPU keeps the exact arithmetic of earlier versions (same seed, same numbers)
+            W.grad -= along * W

@@ -21,6 +21,10 @@ class BatchTopKSAE(TopKSAE):
         self._t_threshold = torch.zeros((), device=X.device)
         self._t_threshold_seen = torch.zeros((), device=X.device)
 
+    def _select(self, pre: torch.Tensor) -> torch.Tensor:
+        # the number of codes per sample varies: kept dense (decoded by a product)
+        return self._activate(pre)
+
     def _activate(self, pre: torch.Tensor) -> torch.Tensor:
         flat = torch.relu(pre).flatten()
         n_keep = min(flat.numel(), int(self.k) * pre.shape[0])
