@@ -200,3 +200,34 @@ def test_models_train_on_the_gpu(digits, name):
     cpu_error = metrics.mse(digits, cpu.inverse_transform(cpu.transform(digits)))
     assert gpu_error == pytest.approx(cpu_error, rel=0.15)
     assert torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("name", ["sae-topk", "sae-batchtopk"])
+def test_sparse_and_dense_decoders_give_the_same_curve(digits, name):
+    """The fast path (gather the k active atoms) computes what the dense product computes."""
+    curves = {}
+    for decoder in ("dense", "sparse"):
+        model = create(name, n_components=48, k=4, max_steps=200, random_state=0)
+        model._decoder = decoder
+        model.fit(digits)
+        curves[decoder] = (np.array([row["loss"] for row in model.history_]), model.components_)
+    np.testing.assert_allclose(curves["sparse"][0], curves["dense"][0], rtol=1e-4)
+    np.testing.assert_allclose(curves["sparse"][1], curves["dense"][1], atol=1e-4)
+
+
+def test_bf16_training_stays_close_to_fp32(digits):
+    fp32 = create("sae-topk", n_components=48, k=4, max_steps=300, random_state=0).fit(digits)
+    bf16 = create("sae-topk", n_components=48, k=4, max_steps=300, random_state=0, precision="bf16").fit(digits)
+    assert bf16.components_.dtype == np.float32 and np.isfinite(bf16.components_).all()
+    assert bf16.history_[-1]["mse"] == pytest.approx(fp32.history_[-1]["mse"], rel=0.15)
+    with pytest.raises(ValueError, match="precision"):
+        create("sae-topk", precision="fp8").fit(digits)
+
+
+def test_nmf_at_full_rank_has_no_nan():
+    # digits' border pixels are always 0: rank 64 is above the data's, singular values at rounding level
+    X = load("digits").X
+    for init in ("nndsvd", "nndsvda", "nndsvdar"):
+        model = create("nmf", init=init, random_state=0).fit(X)
+        assert model.n_components_ == 64 and np.isfinite(model.components_).all()
+        assert np.isfinite([row["loss"] for row in model.history_]).all()

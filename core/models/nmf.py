@@ -285,7 +285,8 @@ def _initialize(X: torch.Tensor, rank: int, init: str, generator) -> tuple[torch
         return W, H
 
     k = min(rank, n_samples, n_features)
-    squared_singular, V = singular_axes(X, torch.zeros((), dtype=torch.float64, device=X.device))
+    squared_singular, V = singular_axes(X, torch.zeros((), dtype=torch.float64, device=X.device),
+                                        scatter_dtype=torch.float32)
     S, V = squared_singular[:k].clamp_min(0).sqrt(), V[:k]
     tiny = torch.finfo(torch.float64).tiny
     # Singular values at rounding level (rank above the data's, e.g. n_components=None on digits, whose
