@@ -348,7 +348,7 @@ class BatchedSAEStack:
                 W.div_(W.norm(dim=2, keepdim=True).clamp_min(1e-8))
             firing = codes > 0.5 if self.kind == "sae-kl" else codes != 0
             self.since_fired += codes.shape[1]
-            self.since_fired[firing.any(1)] = 0
+            self.since_fired.masked_fill_(firing.any(1), 0)  # in place, no host sync on a GPU
             metrics = {"loss": loss.detach(), "mse": mse.detach(), "l0": (codes != 0).float().sum(2).mean(1)}
             metrics.update({name: value.detach() for name, value in extras.items()})
             metrics["dead_fraction"] = (self.since_fired >= float(self.estimators[0].dead_window)).float().mean(1)
