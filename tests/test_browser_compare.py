@@ -56,8 +56,10 @@ def test_side_by_side_on_swimmer_pairs_atoms_and_downloads_the_comparison(browse
                "the two runs train live, paired")
     wait_until(lambda: _metric(page, "Matched pairs") == "17", 120, "17 matched pairs once both runs are saved")
     assert page.get_by_text("Traceback").count() == 0
-    assert page.get_by_text("Left: nmf (17) side by side (nmf)").count() == 1  # the new runs are the compared ones
-    assert page.get_by_text("Right: sae-topk (17) side by side (sae-topk)").count() == 1
+    # once saved, the two new runs become the compared ones (the page may still be redrawing)
+    wait_until(lambda: page.get_by_text("Left: nmf (17) side by side (nmf)").count() == 1, 30, "the new NMF run on the left")
+    wait_until(lambda: page.get_by_text("Right: sae-topk (17) side by side (sae-topk)").count() == 1, 30,
+               "the new SAE run on the right")
     wait_until(lambda: page.get_by_text("Saving both runs").count() == 0, 30, "the live panel settles")
     page.get_by_text("Samples 0, 51").wait_for(timeout=30_000)
     page.wait_for_timeout(1500)

@@ -217,18 +217,18 @@ def test_opening_the_store_during_a_save_never_removes_the_writers_folder(store,
         release.wait(10)
 
     monkeypatch.setattr(run_store, "_before_commit", pause_before_commit)
-    saved: list = []
+    saved, opened = [], []
     writer = threading.Thread(target=lambda: saved.append(store.save_run(topk, dataset="noise")))
     writer.start()
     assert in_window.wait(10)
-    opener = threading.Thread(target=lambda: saved.append(RunStore(store.root)))
+    opener = threading.Thread(target=lambda: opened.append(RunStore(store.root)))
     opener.start()
     opener.join(0.3)
     assert opener.is_alive()  # recovery waits for the writer's lock instead of taking its folder for garbage
     release.set()
     writer.join(10)
     opener.join(10)
-    record, reopened = saved
+    (record,), (reopened,) = saved, opened
     assert reopened.last_recovery.removed_orphans == 0
     np.testing.assert_array_equal(reopened.load_model(record.id).transform(X), topk.transform(X))
 
