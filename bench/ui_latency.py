@@ -1,0 +1,306 @@
+"""UI latency of the Train page in a real browser (issue 5): press Train to first loss point, live refresh
+rate of the loss curve and the atom grid, and training steps/s while the page is watched against headless.
+
+Starts `streamlit run app.py` itself on a free port (as `make run` does; or `--url` for a running one)
+and drives Debian's Chromium (/usr/bin/chromium) with Playwright. Each repeat, after one warm-up:
+
+* opens the Train page in a new session (digits, sae-topk, Steps = 10000), presses Train and takes the
+  time from the click to the first frame whose loss curve has a point (both read in the browser's clock);
+* from 1 s after that point, for ``--window`` seconds, records in the browser every change of the loss
+  curve's point count and of the atom grid's image URL (refreshes/s) and the curve's last step (the
+  run's steps/s as the page shows them); then presses Stop;
+* "headless": the same model and parameters (the Train page's defaults, Steps = 10000) trained by a
+  ``core.jobs.TrainingJob`` in this process, with ``core.jobs.torch_threads()`` threads as the server's
+  jobs use, and nothing reading it (no page, no snapshot polling): steps/s over the same window (1 s
+  after its first logged row, ``--window`` seconds) from its own history.
+
+Targets: first point within 1.5 s, at least 2 refreshes/s, watched at least 80% of headless steps/s.
+Last stdout line: the JSON report of bench/common.py (speedup > 1 means the target is beaten or, for
+steps/s, watched is faster than headless).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from common import ROOT, log, median, report, resolve, row
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+TARGET_FIRST_POINT_S, TARGET_REFRESH, TARGET_WATCHED = 1.5, 2.0, 0.8
+STEPS = "10000"  # the Steps slider's last value: the run outlasts the measurement
+
+FIRST_POINT_JS = """() => {
+    const plot = document.querySelector('.js-plotly-plot');
+    return plot && plot.data && plot.data[0].x.length > 0 ? performance.now() : null;
+}"""
+# Records, in the browser, every change of the curve's point count (with its last step) and of the atom
+# grid's image URL for `ms` milliseconds, polling every 25 ms; ends early once the run is no longer training.
+WATCH_JS = """async (ms) => {
+    const t0 = performance.now(), points = [], atoms = [];
+    let lastN = null, lastSrc = null;
+    while (performance.now() - t0 < ms) {
+        const plot = document.querySelector('.js-plotly-plot');
+        const x = plot && plot.data ? plot.data[0].x : [];
+        if (x.length !== lastN) {
+            points.push([performance.now(), x.length, x.length ? x[x.length - 1] : 0]);
+            lastN = x.length;
+        }
+        const imgs = document.querySelectorAll('[data-testid="stImage"] img');
+        const src = imgs.length ? imgs[imgs.length - 1].src : null;
+        if (src !== lastSrc) { atoms.push(performance.now()); lastSrc = src; }
+        const bar = document.querySelector('[data-testid="stProgress"]');
+        if (bar && !bar.textContent.startsWith('Training')) break;
+        await new Promise(r => setTimeout(r, 25));
+    }
+    return {points, atoms, seconds: (performance.now() - t0) / 1000};
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(device: str, log_path: str):
+    """`streamlit run app.py` on a free port, as `make run` does; a throw-away run store; CPU or GPU."""
+    port = free_port()
+    store = tempfile.mkdtemp(prefix="ui-latency-runs-")  # the runs the page saves go here, then away
+    env = {**os.environ, "SAE_EXPLORER_RUNS": store}
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # the app trains on 'auto': hide any GPU
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+               "--server.headless", "true", "--server.address", "127.0.0.1"]
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"streamlit exited with {proc.returncode}; see {log_path}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"streamlit did not start in 120 s; see {log_path}")
+            time.sleep(0.3)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def sched(pid: int) -> dict[str, tuple[int, int]]:
+    """Per thread of ``pid``: nanoseconds on a CPU and waiting for one (runqueue), /proc/PID/task/*/schedstat."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError, ValueError):
+            run, wait, _ = open(f"/proc/{pid}/task/{tid}/schedstat").read().split()
+            out[tid] = (int(run), int(wait))
+    return out
+
+
+def browser_pids() -> list[int]:
+    """Chromium's processes started by this script (/usr/lib/chromium/chromium under the launcher script;
+    other jobs on the machine may run their own)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if entry.isdigit():
+                parents[int(entry)] = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+    ours, mine = set(), os.getpid()
+    for pid in parents:
+        seen, p = set(), pid
+        while p in parents and p not in seen and p != mine:
+            seen.add(p)
+            p = parents[p]
+        with contextlib.suppress(OSError):
+            if p == mine and b"chromium" in open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0]:
+                ours.add(pid)
+    return sorted(ours)
+
+
+def cpu_use(before: dict, after: dict, seconds: float) -> dict:
+    """Over a window: the busiest thread (the training one) on a CPU / waiting for one / neither (blocked:
+    the GIL, sleeping), as fractions of the window; and the whole process's CPU in cores."""
+    deltas = [(run - before.get(tid, (0, 0))[0], wait - before.get(tid, (0, 0))[1])
+              for tid, (run, wait) in after.items()]
+    run, wait = max(deltas) if deltas else (0, 0)
+    on, queued = run / 1e9 / seconds, wait / 1e9 / seconds
+    return {"train_thread_on_cpu": round(on, 3), "train_thread_runqueue": round(queued, 3),
+            "train_thread_blocked": round(max(0.0, 1 - on - queued), 3),
+            "process_cpu_cores": round(sum(d[0] for d in deltas) / 1e9 / seconds, 3)}
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what}: not within {timeout} s")
+
+
+def open_train(page, url: str) -> None:
+    """A fresh session on the Train page: digits (the default), sae-topk, Steps = 10000, empty chart."""
+    page.goto(f"{url}/train")
+    page.locator(".device-badge").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
+    page.get_by_role("combobox", name="Model", exact=True).click()
+    page.get_by_role("option", name="sae-topk", exact=True).click()
+    thumb = page.get_by_role("slider", name="Steps")
+    thumb.focus()
+    thumb.press("End")
+    wait_until(lambda: thumb.get_attribute("aria-valuetext") == STEPS, 15, "Steps moved to 10000")
+    wait_until(lambda: page.evaluate(FIRST_POINT_JS) is None, 30, "an empty loss chart")
+    time.sleep(0.5)  # let the rerun that the slider caused settle
+
+
+def watched_run(page, url: str, window: float, server_pid: int | None) -> dict:
+    """Press Train, time the first point, then watch the live panel for ``window`` seconds; Stop."""
+    open_train(page, url)
+    page.evaluate("() => { window.__clicked = null; window.addEventListener('click', "
+                  "() => { window.__clicked = window.__clicked ?? performance.now(); }, {capture: true}); }")
+    page.get_by_role("button", name="Train", exact=True).click()
+    shown = page.wait_for_function(FIRST_POINT_JS, polling="raf", timeout=60_000).json_value()
+    first = (shown - page.evaluate("() => window.__clicked")) / 1000
+    page.wait_for_timeout(1000)
+    pids = browser_pids()
+    before = {pid: sched(pid) for pid in pids + ([server_pid] if server_pid else [])}
+    t0 = time.perf_counter()
+    seen = page.evaluate(WATCH_JS, window * 1000)
+    wall = time.perf_counter() - t0
+    use = {pid: cpu_use(before[pid], sched(pid), wall) for pid in before if os.path.exists(f"/proc/{pid}")}
+    server = use.get(server_pid, {})
+    browser = round(sum(use[pid]["process_cpu_cores"] for pid in pids if pid in use), 3)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    bar = page.locator('[data-testid="stProgress"]').first
+    wait_until(lambda: bar.inner_text().startswith("Stopped"), 30, "Stop stops the run")
+    points, atoms, seconds = seen["points"], seen["atoms"], seen["seconds"]
+    # a change at the window's start is the state found there, not a refresh seen during the window
+    loss_refresh, atom_refresh = max(0, len(points) - 1) / seconds, max(0, len(atoms) - 1) / seconds
+    steps = None
+    if len(points) >= 3:
+        (t0, _, s0), (t1, _, s1) = points[1], points[-1]
+        steps = (s1 - s0) / ((t1 - t0) / 1000) if t1 > t0 else None
+    gaps = [(b[0] - a[0]) / 1000 for a, b in zip(points[1:], points[2:])]
+    log(f"  watched: first point {first:.3f} s, loss {loss_refresh:.2f}/s, atoms {atom_refresh:.2f}/s, "
+        f"{steps or 0:,.0f} steps/s over {seconds:.1f} s")
+    if server:
+        log(f"  server: {server['process_cpu_cores']:.2f} cores; training thread on a CPU "
+            f"{server['train_thread_on_cpu']:.0%}, waiting for one {server['train_thread_runqueue']:.0%}, blocked "
+            f"{server['train_thread_blocked']:.0%}; browser {browser:.2f} cores")
+    return {"first": first, "loss": loss_refresh, "atoms": atom_refresh, "steps": steps,
+            "max_gap": max(gaps) if gaps else None, "seconds": seconds, "server": server, "browser": browser}
+
+
+def headless_run(device: str, window: float) -> tuple[float, dict]:
+    """The same run trained by a TrainingJob in this process with nothing reading it: steps/s."""
+    from core import datasets, models
+    from core.jobs import TrainingJob
+    from pages import _params
+
+    ds = datasets.load("digits")
+    params = {**_params.defaults("sae-topk"), "max_steps": int(STEPS), "device": device}
+    job = TrainingJob(models.create("sae-topk", **params), ds.X, model_name="sae-topk", dataset_name="digits",
+                      params=params, image_shape=ds.image_shape)
+    job.start()
+    time.sleep(1.0)  # nobody reads the job meanwhile (no snapshot, no heartbeat)
+    before, t0 = sched(os.getpid()), time.perf_counter()
+    time.sleep(window)
+    use = cpu_use(before, sched(os.getpid()), time.perf_counter() - t0)
+    time.sleep(0.5)
+    job.stop()
+    job.wait(30)
+    history = job._history  # the job has ended: nothing writes it any more
+    if not history:
+        raise RuntimeError(f"the headless run logged nothing ({job.state}: {job._error})")
+    start = history[0]["seconds"] + 1.0
+    rows = [r for r in history if start <= r["seconds"] <= start + window]
+    if len(rows) < 2:
+        raise RuntimeError("the headless run logged too few rows in its window")
+    rate = (rows[-1]["step"] - rows[0]["step"]) / (rows[-1]["seconds"] - rows[0]["seconds"])
+    log(f"  headless: {rate:,.0f} steps/s; training thread on a CPU {use['train_thread_on_cpu']:.0%}, "
+        f"waiting for one {use['train_thread_runqueue']:.0%}")
+    return rate, use
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--repeats", type=int, default=5, help="measured repeats after one warm-up")
+    parser.add_argument("--window", type=float, default=5.0, help="seconds of watching per repeat")
+    parser.add_argument("--url", help="a running server to use (its device is its own) instead of starting one")
+    args = parser.parse_args()
+    device = resolve(args.device)
+    if not os.path.exists(CHROMIUM):
+        raise SystemExit(f"{CHROMIUM} is missing: install Debian's chromium package (never `playwright install`).")
+    from playwright.sync_api import sync_playwright
+    from core.jobs import torch_threads
+
+    load_before = os.getloadavg()
+    runs, headless = [], []
+    server_log = os.path.join(tempfile.gettempdir(), f"ui-latency-streamlit-{os.getpid()}.log")
+    with contextlib.ExitStack() as stack:
+        url, server_pid = ((args.url.rstrip("/"), None) if args.url
+                           else stack.enter_context(server(args.device, server_log)))
+        log(f"server {url}" + ("" if args.url else f" (log {server_log})"))
+        playwright = stack.enter_context(sync_playwright())
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        stack.callback(browser.close)
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        for repeat in range(args.repeats + 1):  # alternate watched and headless: load hits both alike
+            log(f"repeat {repeat}" + (" (warm-up)" if repeat == 0 else ""))
+            runs.append(watched_run(page, url, args.window, server_pid))
+            headless.append(headless_run(args.device, args.window))
+    load_after = os.getloadavg()
+    cold, runs, headless, usage = runs[0]["first"], runs[1:], [h[0] for h in headless[1:]], [h[1] for h in headless[1:]]
+
+    def medians(rows: list[dict]) -> dict:  # median of each CPU figure over the repeats
+        return {k: round(median([r[k] for r in rows]), 3) for k in rows[0]} if rows and rows[0] else None
+    tag = f"digits sae-topk {args.device}"
+    first = median([r["first"] for r in runs])
+    loss = median([r["loss"] for r in runs])
+    atoms = median([r["atoms"] for r in runs])
+    watched = median([r["steps"] for r in runs if r["steps"]])
+    head = median(headless)
+    results = [
+        row(f"{tag}: press Train to first loss point on screen (target {TARGET_FIRST_POINT_S} s)", first,
+            TARGET_FIRST_POINT_S, "s", False, met=first <= TARGET_FIRST_POINT_S,
+            samples=[round(r["first"], 3) for r in runs], first_press_after_server_start=round(cold, 3)),
+        row(f"{tag}: loss curve refreshes/s while training (target {TARGET_REFRESH}/s)", loss, TARGET_REFRESH,
+            "refreshes/s", True, met=loss >= TARGET_REFRESH, samples=[round(r["loss"], 2) for r in runs],
+            longest_gap_s=max(r["max_gap"] or 0 for r in runs)),
+        row(f"{tag}: atom grid refreshes/s while training (target {TARGET_REFRESH}/s)", atoms, TARGET_REFRESH,
+            "refreshes/s", True, met=atoms >= TARGET_REFRESH, samples=[round(r["atoms"], 2) for r in runs]),
+        row(f"{tag}: training steps/s, Train page watched vs headless TrainingJob (target >= "
+            f"{TARGET_WATCHED:.0%})", watched, head, "steps/s", True, met=watched >= TARGET_WATCHED * head,
+            watched_samples=[round(r["steps"] or 0) for r in runs], headless_samples=[round(h) for h in headless],
+            cpu_watched_server=medians([r["server"] for r in runs]), cpu_headless_process=medians(usage),
+            browser_cpu_cores_watched=round(median([r["browser"] for r in runs]), 3)),
+    ]
+    report(device, results, repeats=args.repeats, window_s=args.window, job_torch_threads=torch_threads(),
+           server=args.url or "started by the script", load_average_before=[round(x, 2) for x in load_before],
+           load_average_after=[round(x, 2) for x in load_after], errors=[])
+
+
+if __name__ == "__main__":
+    main()
