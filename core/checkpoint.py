@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ def from_bytes(data: bytes, *, device: str | None = None, return_config: bool = 
                               f"{_NEVER_UNPICKLED}")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError) as error:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as error:
         raise CheckpointError(f"{source} is not a readable ZIP ({error}); it may be truncated. "
                               "Download or save the checkpoint again.") from None
     with archive:
@@ -314,13 +315,26 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, so
         raise CheckpointError(f"{source}: {info.filename} unpacks to {info.file_size} bytes, over the limit of {limit}.")
     try:
         with archive.open(info) as member:
-            raw = member.read(limit + 1)  # never trust the declared size alone
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+            raw = _read_chunked(member, limit + 1)  # never trust the declared size alone
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError, NotImplementedError, zlib.error) as error:
         raise CheckpointError(f"{source}: {info.filename} cannot be read ({error}); the ZIP may be truncated. "
                               "Download or save the checkpoint again.") from None
     if len(raw) > limit:
         raise CheckpointError(f"{source}: {info.filename} is over the limit of {limit} bytes.")
     return raw
+
+
+def _read_chunked(stream, limit: int, chunk: int = 1 << 20) -> bytes:
+    """Up to ``limit`` bytes of ``stream``, a MiB at a time: one big ``read(n)`` of a ZIP member inflates up to
+    ``n`` bytes at once, whatever its headers declare (a lying member would balloon in memory)."""
+    parts, total = [], 0
+    while total < limit:
+        part = stream.read(min(chunk, limit - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
 
 
 def _usable_device(saved: Any, override: str | None) -> Any:

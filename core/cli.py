@@ -35,6 +35,8 @@ EXIT_INTERNAL = 1
 #: the keys of the JSON line ``train`` prints, in order
 SUMMARY_KEYS = ("model", "data", "n_samples", "n_features", "n_components", "mse", "fvu", "l0",
                 "dead_fraction", "pca_mse", "seconds", "device", "device_name", "diverged")
+#: the most values one weight matrix (n_components x n_features) may hold: 400 MB of float32
+MAX_WEIGHT_VALUES = 100_000_000
 OUT_FILES = (checkpoint.CONFIG_FILE, checkpoint.WEIGHTS_FILE, "metrics.json", "history.csv", "atoms.png")
 
 
@@ -237,6 +239,17 @@ def _check_sign(model, data, model_name: str, data_options: dict[str, Any]) -> N
         )
 
 
+def _check_size(params: dict[str, Any], data) -> None:
+    """Refuse, before any memory is allocated, a model whose weight matrices would not fit in memory."""
+    n_components = params.get("n_components")
+    if isinstance(n_components, int) and n_components * data.n_features > MAX_WEIGHT_VALUES:
+        most = max(1, MAX_WEIGHT_VALUES // data.n_features)
+        raise UsageError(
+            f"n_components={n_components:,} with {data.n_features:,} features needs "
+            f"{n_components * data.n_features * 4 / 2**30:,.1f} GiB per weight matrix, too large to train; "
+            f"use at most {most:,} atoms.")
+
+
 def fit_with_progress(model, X, quiet: bool = False) -> str | None:
     """Fit ``model``; iterative models show a tqdm bar on stderr. Returns the divergence message, if any."""
     if not hasattr(model, "fit_iter"):
@@ -287,6 +300,7 @@ def train_command(args: argparse.Namespace) -> int:
     params = model_params(args)
     model = models.create(args.model, **params)
     data = load_data(args)
+    _check_size(params, data)
     _check_sign(model, data, args.model, dict(args.data_options))
     created = prepare_out(args.out) if args.out is not None else False
     try:

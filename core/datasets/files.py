@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ FILE_OPTIONS: dict[str, dict] = {".npy": {}, ".npz": {"key": None}, ".csv": {}, 
 SUPPORTED_FORMATS = ".npy, .npz, .csv, .zip of images, or a folder of images"
 
 _NPY_MAGIC = b"\x93NUMPY"
+#: the largest array a .npy/.npz may declare (its header is checked before anything is allocated)
+MAX_ARRAY_BYTES = 2 << 30
 _ZIP_MAGIC = b"PK"
 _PICKLE_FIX = "Save a plain numeric array instead, e.g. np.save(path, np.asarray(X, dtype=np.float32))."
 
@@ -86,10 +89,37 @@ def _read_npy(data: bytes, filename: str) -> np.ndarray:
             f"{filename} is not a NumPy .npy file (it lacks the .npy header): corrupt, or another format renamed. "
             f"{_PICKLE_FIX}"
         )
+    stream = io.BytesIO(data)
+    _check_npy_header(stream, len(data), filename)
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError as error:
+    except (ValueError, EOFError, MemoryError) as error:
         raise _numpy_error(filename, error) from error
+
+
+def _check_npy_header(stream, total: int, filename: str, member: str = "") -> None:
+    """Read a .npy header from ``stream`` (``total`` bytes long) and refuse, before anything is allocated,
+    an object (pickled) array, an array over ``MAX_ARRAY_BYTES``, or one the remaining bytes cannot hold."""
+    where = f"{filename}{f' (array {member})' if member else ''}"
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+    except Exception as error:  # noqa: BLE001 - NumPy's header parser raises ValueError, SyntaxError, TokenError ...
+        raise DatasetError(f"{where} is corrupt or truncated (its .npy header cannot be read: {error}). "
+                           "Save or download it again.") from None
+    if dtype.hasobject:
+        raise DatasetError(f"{where} holds an object (pickled) array, which is never unpickled for safety. {_PICKLE_FIX}")
+    declared = dtype.itemsize
+    for size in shape:
+        declared *= int(size)
+    if declared > MAX_ARRAY_BYTES:
+        raise DatasetError(f"{where} declares an array of shape {tuple(shape)} ({declared / 2**30:,.1f} GiB), too large "
+                           f"to load (the limit is {MAX_ARRAY_BYTES / 2**30:.0f} GiB). Use a subset of the rows.")
+    available = total - stream.tell()
+    if declared > available:
+        raise DatasetError(f"{where} is corrupt or truncated: its header declares shape {tuple(shape)} ({declared:,} bytes) "
+                           f"but only {max(available, 0):,} bytes follow. Save or download it again.")
 
 
 def _read_npz(data: bytes, filename: str, key: str | None) -> np.ndarray:
@@ -106,11 +136,27 @@ def _read_npz(data: bytes, filename: str, key: str | None) -> np.ndarray:
                 raise DatasetError(
                     f"{filename} has no array named {key!r}. Its arrays are: {', '.join(names)}; pass key= one of them."
                 )
+            _check_npz_member(archive.zip, key, filename)
             return archive[key]
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as error:
+    except (ValueError, EOFError, OSError, MemoryError, RuntimeError, NotImplementedError, zlib.error,
+            zipfile.BadZipFile) as error:
         if isinstance(error, DatasetError):
             raise
         raise _numpy_error(filename, error) from error
+
+
+def _check_npz_member(archive: zipfile.ZipFile, key: str, filename: str) -> None:
+    """Refuse a member that declares more than ``MAX_ARRAY_BYTES`` (a zip bomb) or whose .npy header
+    declares more data than the member holds, before NumPy allocates or inflates anything."""
+    member = key if key in archive.namelist() else f"{key}.npy"
+    info = archive.getinfo(member)
+    if info.file_size > MAX_ARRAY_BYTES:
+        raise DatasetError(f"{filename}: array {key!r} declares {info.file_size / 2**30:,.1f} GiB uncompressed, too large "
+                           f"to load (the limit is {MAX_ARRAY_BYTES / 2**30:.0f} GiB; a possible zip bomb). "
+                           "Save a smaller array.")
+    if member.endswith(".npy"):
+        with archive.open(info) as stream:
+            _check_npy_header(stream, info.file_size, filename, key)
 
 
 def _numpy_error(filename: str, error: Exception) -> DatasetError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -43,10 +44,10 @@ def read_image_zip(data: bytes, filename: str, *, image_shape=None, n_samples=No
     """All images inside the zip archive ``data`` (nested folders fine; __MACOSX and hidden files skipped)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as error:
         raise DatasetError(f"{filename} is not a valid zip archive (corrupt or truncated). Zip the images again.") from error
     with archive:
-        members = [info for info in archive.infolist() if not info.is_dir()]
+        members = [info for info in archive.infolist() if not info.filename.endswith("/")]  # is_dir() fails on ''
         for info in members:
             _check_safe_member_name(info.filename, filename)
         images = sorted((info for info in members if _is_image_name(info.filename)), key=lambda info: info.filename)
@@ -62,9 +63,20 @@ def read_image_zip(data: bytes, filename: str, *, image_shape=None, n_samples=No
 
 def _member_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str) -> Callable[[], bytes]:
     def read() -> bytes:
+        # a MiB at a time: archive.read() inflates a whole deflate stream in one call, so an entry whose
+        # headers lie about its size would balloon in memory before its size or CRC is checked
+        parts, total = [], 0
         try:
-            return archive.read(info)
-        except (RuntimeError, zipfile.BadZipFile, OSError, EOFError) as error:  # encrypted, bad CRC, truncated
+            with archive.open(info) as stream:
+                while part := stream.read(1 << 20):
+                    total += len(part)
+                    if total > info.file_size:
+                        raise zipfile.BadZipFile(f"it inflates past its declared {info.file_size:,} bytes")
+                    parts.append(part)
+            return b"".join(parts)
+        # encrypted, bad CRC, truncated, a damaged deflate stream, an unknown compression method
+        except (RuntimeError, ValueError, zipfile.BadZipFile, OSError, EOFError, zlib.error,
+                NotImplementedError) as error:
             raise DatasetError(f"{filename}: cannot extract {info.filename} ({error}). Zip the images again.") from error
 
     return read
@@ -124,6 +136,11 @@ def _images_to_dataset(entries: list[_Entry], where: str, *, image_shape, n_samp
     for name, read in entries:
         width, height = _open_image(read(), name, where).size
         sizes.append((height, width))
+    if len(entries) == 1:
+        raise DatasetError(
+            f"{where} holds a single image ({entries[0][0]}), which is a single sample; models need at least 2. "
+            "Add more images."
+        )
     shape = _target_shape(image_shape, sizes)
     chosen = subset_indices(len(entries), n_samples, seed)
     chosen = np.arange(len(entries)) if chosen is None else chosen

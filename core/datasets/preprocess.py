@@ -50,8 +50,13 @@ def as_data_matrix(array, where: str) -> tuple[np.ndarray, tuple[int, int] | Non
             f"{where} has a single sample (shape {array.shape}); models need at least 2. If each column is a "
             "sample, transpose it (X.T)."
         )
+    check_finite(array, where)
+    largest = float(np.abs(array).max())
+    if largest > float(np.finfo(np.float32).max):
+        raise DatasetError(
+            f"{where} holds values up to {largest:.3g}, beyond the float32 range (about 3.4e38) models train in. "
+            "Rescale the data first (e.g. divide by its largest value).")
     X = np.ascontiguousarray(array, dtype=np.float32)
-    check_finite(X, where)
     return X, image_shape
 
 

@@ -1,0 +1,221 @@
+"""Soak test: N browser sessions training at once for M minutes against a `streamlit run` server it starts.
+
+    .venv/bin/python bench/soak.py                       # 8 sessions, 2 minutes
+    .venv/bin/python bench/soak.py --sessions 8 --minutes 1
+
+Each session is its own Chromium context (its own Streamlit session) on the Train page; it presses Train
+with Steps at 10,000, so the server's job cap (SAE_EXPLORER_MAX_JOBS, 2 here) queues the rest. Measured:
+
+* refresh: every message the page receives over Streamlit's websocket is time-stamped in the page (an
+  init script wraps WebSocket); the longest gap between two messages per session, during the steady
+  window, says whether each session keeps refreshing at least once a second;
+* the job cap: the sidebar's "Runs on this server: R of C, W waiting" and each page's "Waiting for a free
+  training slot" status, sampled once a second;
+* memory and threads of the server process (/proc: VmRSS, task count) once a second, and again after
+  every tab closed and the server's idle timeout (SAE_EXPLORER_JOB_TIMEOUT) stopped their runs;
+* GPU memory (torch.cuda in the server is not reachable from here: nvidia-smi's used memory, when present).
+
+The last line of stdout is a JSON summary. ``run_soak`` is the same as a function (tests call it short).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser_support import CHROMIUM, CHROMIUM_ARGS, open_app, streamlit_server, wait_until  # noqa: E402
+
+JOB_TIMEOUT = 6  # seconds without a reader before the server stops a run (closed tabs)
+MAX_JOBS = 2
+STAMP_WEBSOCKET = """
+(() => {
+  const Native = window.WebSocket;
+  window.__stamps = [];
+  function Stamped(...args) {
+    const socket = new Native(...args);
+    socket.addEventListener('message', () => window.__stamps.push(Date.now()));
+    return socket;
+  }
+  Stamped.prototype = Native.prototype;
+  for (const key of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) Stamped[key] = Native[key];
+  window.WebSocket = Stamped;
+})();
+"""
+LOAD_RE = re.compile(r"Runs on this server: (\d+) of (\d+)(?:, (\d+) waiting)?")
+
+
+def _proc(pid: int) -> tuple[float, int]:
+    """(RSS in MiB, thread count) of process ``pid``."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+    threads = int(re.search(r"Threads:\s+(\d+)", status).group(1))
+    return rss, threads
+
+
+def _health_seconds(url: str) -> float:
+    """How long the server takes to answer /_stcore/health (its event loop's responsiveness)."""
+    import urllib.request
+
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=30) as response:
+            response.read()
+    except OSError:
+        return 30.0
+    return time.perf_counter() - start
+
+
+def _gpu_used_mib() -> float | None:
+    if not shutil.which("nvidia-smi"):
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=10).stdout
+        return float(out.split()[0])
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return None
+
+
+def _server_pid(port: int) -> int:
+    """The pid of the `streamlit run` listening on ``port`` (the helper does not expose its Popen)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(cmdline) and str(port).encode() in cmdline:
+            return int(proc.name)
+    raise RuntimeError(f"no streamlit process on port {port}")
+
+
+def _start_training(page) -> None:
+    thumb = page.get_by_role("slider", name="Steps")
+    thumb.focus()
+    thumb.press("End")
+    wait_until(lambda: thumb.get_attribute("aria-valuetext") == "10000", 15, "Steps at 10000")
+    page.get_by_role("button", name="Train", exact=True).click()
+
+
+def _status(page) -> str:
+    bar = page.locator('[data-testid="stProgress"]')
+    return bar.first.inner_text(timeout=2000) if bar.count() else ""
+
+
+def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None, quiet: bool = False) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    def say(text: str) -> None:
+        if not quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    log = log or Path(tempfile.mkdtemp(prefix="soak-")) / "server.log"
+    runs_dir = tempfile.mkdtemp(prefix="soak-runs-")
+    env = {"SAE_EXPLORER_MAX_JOBS": MAX_JOBS, "SAE_EXPLORER_JOB_TIMEOUT": JOB_TIMEOUT, "SAE_EXPLORER_RUNS": runs_dir}
+    summary: dict = {"sessions": sessions, "seconds": seconds, "max_jobs": MAX_JOBS, "cpus": os.cpu_count()}
+    with streamlit_server(log, **env) as url, sync_playwright() as playwright:
+        pid = _server_pid(int(url.rsplit(":", 1)[1]))
+        rss0, threads0 = _proc(pid)
+        gpu0 = _gpu_used_mib()
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        contexts, pages = [], []
+        for i in range(sessions):
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.set_default_timeout(90_000)  # a loaded 2-core machine is slow to serve a fresh tab
+            context.add_init_script(STAMP_WEBSOCKET)
+            pages.append(open_app(context, url, "train"))
+            contexts.append(context)
+            say(f"session {i + 1}/{sessions} open")
+        for i, page in enumerate(pages):  # all tabs first, then the load: a fresh tab is slow on a busy server
+            _start_training(page)
+            say(f"session {i + 1}/{sessions} training")
+        saw_waiting = [False] * sessions
+        saw_running = [False] * sessions
+        loads, rss, threads, health = [], [], [], []
+        steady_from = time.time() * 1000
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            tick = time.monotonic()
+            for i, page in enumerate(pages):
+                text = _status(page)
+                saw_waiting[i] |= "Waiting for a free training slot" in text
+                saw_running[i] |= text.startswith("Training")
+            match = LOAD_RE.search(pages[0].locator(".server-load").inner_text())
+            if match:
+                loads.append((int(match.group(1)), int(match.group(3) or 0)))
+            r, t = _proc(pid)
+            rss.append(r)
+            threads.append(t)
+            health.append(_health_seconds(url))
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+        steady_to = time.time() * 1000
+        gaps, counts, long_gaps = [], [], []
+        for page in pages:
+            stamps = [s for s in page.evaluate("window.__stamps") if steady_from <= s <= steady_to]
+            counts.append(len(stamps))
+            bounds = [steady_from, *stamps, steady_to]
+            pairs = list(zip(bounds, bounds[1:]))
+            gaps.append(max(b - a for a, b in pairs) / 1000)
+            long_gaps.append([(round((a - steady_from) / 1000, 1), round((b - a) / 1000, 2)) for a, b in pairs
+                              if b - a > 1000])
+        _, threads_busy = _proc(pid)
+        for context in contexts:
+            context.close()
+        browser.close()
+        say("tabs closed; waiting for the server to stop their runs")
+        closed = time.monotonic()
+        history = []  # thread counts after the idle timeout: settled once unchanged for 4 s (at most 30 s)
+        while time.monotonic() < closed + JOB_TIMEOUT + 30:
+            time.sleep(1)
+            if time.monotonic() > closed + JOB_TIMEOUT + 3:
+                history.append(_proc(pid)[1])
+                if len(history) >= 5 and len(set(history[-5:])) == 1:
+                    break
+        rss_end, threads_end = _proc(pid)
+        summary.update({
+            "messages_per_session": counts,
+            "max_gap_s": [round(g, 3) for g in gaps],
+            "worst_gap_s": round(max(gaps), 3),
+            "median_max_gap_s": round(statistics.median(gaps), 3),
+            "every_session_refreshed_each_second": max(gaps) <= 1.0,
+            "gaps_over_1s_at": long_gaps,  # (seconds into the steady window, gap length) per session
+            "health_latency_s": {"median": round(statistics.median(health), 3), "max": round(max(health), 3)},
+            "max_running": max((r for r, _ in loads), default=0),
+            "max_waiting": max((w for _, w in loads), default=0),
+            "sessions_seen_waiting": sum(saw_waiting),
+            "sessions_seen_running": sum(saw_running),
+            "rss_mib": {"start": round(rss0, 1), "peak": round(max(rss), 1), "last_loaded": round(rss[-1], 1),
+                        "after_close": round(rss_end, 1)},
+            "threads": {"start": threads0, "peak": max(threads), "busy": threads_busy, "after_close": threads_end},
+            "threads_left_behind": threads_end - threads0,
+            "gpu_used_mib": {"start": gpu0, "after_close": _gpu_used_mib()},
+        })
+    shutil.rmtree(runs_dir, ignore_errors=True)
+    return summary
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--minutes", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    summary = run_soak(args.sessions, args.minutes * 60)
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
