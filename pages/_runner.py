@@ -56,7 +56,8 @@ def start(state: _state.AppState) -> str | None:
     job = state.start_job(model, ds.X, model_name=state.model_name, dataset_name=state.data.label,
                           params=params, image_shape=ds.image_shape)
     # every finished or stopped run lands in the run store, for Compare and Inspect
-    analysis.save_when_done(job, dataset=state.data.label, data_options=dict(state.data.options))
+    state.save_ticket = analysis.save_when_done(job, dataset=state.data.label,
+                                                data_options=dict(state.data.options))
     state.run_config = _config(state)
     return None
 

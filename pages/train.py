@@ -116,5 +116,9 @@ with panel:
                                icon=":material/download:", width="stretch",
                                help="A zip with weights.safetensors and config.json (core.checkpoint); "
                                     "ready when the run has ended.")
+    ticket = state.save_ticket
+    if job is not None and not job.active and ticket is not None and ticket.error:
+        st.warning(f"{ticket.error} The run is not in the run store (Compare and Inspect will not list it); "
+                   "download its weights above to keep them.", icon=":material/save:")
 
 _theory.theory_panel(state.model_name)

@@ -200,6 +200,37 @@ def test_save_when_done_saves_a_finished_job_to_the_store(tmp_path):
     assert store.load_model(record.id).components_.shape == (8, 16)
 
 
+def test_a_job_is_recorded_at_its_start_and_completed_in_place(tmp_path):
+    """The run is in the store while it trains (so a killed server leaves it 'interrupted')."""
+    X = np.random.default_rng(8).uniform(size=(100, 16)).astype(np.float32)
+    model = models.create("sae-topk", n_components=8, k=2, max_steps=100_000, random_state=0, device="cpu")
+    job = TrainingJob(model, X, model_name="sae-topk", dataset_name="digits", image_shape=(4, 4))
+    store = RunStore(tmp_path)
+    ticket = analysis.save_when_done(job, store)
+    job.start()
+    deadline = time.monotonic() + 30
+    while not store.list_runs(status="running") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (running,) = store.list_runs(status="running")
+    assert not running.has_weights
+    job.stop()
+    assert ticket.done.wait(60) and ticket.error is None
+    assert ticket.run_id == running.id
+    saved = store.get(running.id)
+    assert saved.status == "stopped" and saved.has_weights and len(store.list_runs()) == 1
+
+
+def test_a_failed_job_closes_its_run_without_weights(tmp_path):
+    X = np.random.default_rng(8).uniform(size=(100, 16)).astype(np.float32) - 0.5  # negative: NMF refuses it
+    job = TrainingJob(models.create("nmf", n_components=4, device="cpu"), X, model_name="nmf", dataset_name="noise")
+    store = RunStore(tmp_path)
+    ticket = analysis.save_when_done(job, store)
+    job.start()
+    assert ticket.done.wait(60) and ticket.record is None and ticket.error is None
+    (closed,) = store.list_runs()
+    assert closed.status == "failed" and not closed.has_weights and "Negative" in closed.note
+
+
 def test_a_sweep_job_saves_its_points_and_reference_points(tmp_path):
     X = np.random.default_rng(9).uniform(size=(120, 16)).astype(np.float32)
     store = RunStore(tmp_path)

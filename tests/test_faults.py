@@ -141,7 +141,7 @@ APP_CHILD = textwrap.dedent("""
     at.select_slider(key="param:sae-topk:max_steps").set_value(50).run()
     at.button[0].click().run()
     deadline = time.monotonic() + 90
-    while not RunStore().list_runs() and time.monotonic() < deadline:
+    while not RunStore().list_runs(with_weights=True) and time.monotonic() < deadline:
         time.sleep(0.2)  # the first run ends and is saved in the background
     print("saved", flush=True)
     at.select_slider(key="param:sae-topk:max_steps").set_value(10000).run()
@@ -168,7 +168,10 @@ def test_the_app_killed_mid_training_restarts_with_its_finished_runs(tmp_path, m
         child.stderr.close()
     monkeypatch.setenv("SAE_EXPLORER_RUNS", str(root))
     store = RunStore(root)
-    runs = store.list_runs()
+    # the run in flight was recorded at its start, so the restarted store marks it interrupted
+    (interrupted,) = store.list_runs(status="interrupted")
+    assert not interrupted.has_weights and interrupted.model == "sae-topk"
+    runs = store.list_runs(with_weights=True)
     assert [r.status for r in runs] == [FINISHED] and runs[0].model == "sae-topk" and runs[0].steps == 50
     store.load_model(runs[0].id)
     assert store.integrity_check() == "ok" and _integrity(store.db_path) == "ok"
@@ -201,9 +204,11 @@ def test_an_unwritable_data_folder_is_explained_and_training_still_works(tmp_pat
         at.button[0].click().run()
         job = app_state(at).job
         assert job.wait(60) and job.state == "done", job.snapshot().error
-        time.sleep(0.5)  # the background save has failed by now
+        assert app_state(at).save_ticket.done.wait(30)  # the background save was tried, and failed
         at.run()
         assert not at.exception and not at.error, messages(at)
+        warned = " ".join(w.value for w in at.warning)
+        assert "could not be saved" in warned and "download its weights" in warned, warned
         assert len(elements(at, "image")) >= 1  # the atoms are drawn
         weights = [b for b in elements(at, "download_button") if "weights" in b.proto.label.lower()]
         assert weights and not weights[0].proto.disabled  # the run can still be taken away

@@ -16,24 +16,31 @@ from core.analysis.tables import analysis_rows, reference_points, training_secon
 
 # -- saving training jobs to the run store ---------------------------------------------------------------------
 def save_job(store, job, *, dataset: str | None = None, data_options: dict[str, Any] | None = None,
-             name: str | None = None, extra: dict[str, Any] | None = None):
+             name: str | None = None, extra: dict[str, Any] | None = None, run_id: str | None = None):
     """Save an ended ``core.jobs.TrainingJob`` to ``store`` (a ``core.store.RunStore``); returns its record,
     or None when there is nothing to save (the job failed before any weights, or has not ended).
 
     A done job is saved ``finished``; a stopped or diverged one ``stopped`` (diverged runs keep their
     last good weights). The metrics are the job's final ones plus its training time (``seconds``).
+    ``run_id`` is a run recorded by ``store.begin_run`` at the job's start: it is completed (or closed as
+    failed when there is nothing to save) instead of a new run being made.
     """
     from core.jobs import DIVERGED, DONE, STOPPED
 
     snap = job.snapshot(touch=False)
     if snap.state not in (DONE, STOPPED, DIVERGED) or not hasattr(job.model, "components_"):
+        if run_id is not None and not snap.active:
+            store.abandon_run(run_id, note=snap.error or "the run ended without weights")
         return None
     metric_values = {**snap.metrics, "seconds": training_seconds(snap.history)}
     more = {"job_state": snap.state, **({"error": snap.error} if snap.error else {}), **(extra or {})}
+    outcome = dict(status="finished" if snap.state == DONE else "stopped", metrics=metric_values,
+                   history=snap.history, X=None if snap.metrics else job.X, image_shape=job.image_shape,
+                   extra=more)
+    if run_id is not None:
+        return store.finish_run(run_id, job.model, **outcome)
     return store.save_run(job.model, dataset=dataset or job.dataset_name, data_options=data_options or {},
-                          name=name, status="finished" if snap.state == DONE else "stopped",
-                          metrics=metric_values, history=snap.history, X=None if snap.metrics else job.X,
-                          image_shape=job.image_shape, extra=more)
+                          name=name, **outcome)
 
 
 @dataclass
@@ -60,10 +67,15 @@ def save_when_done(job, store=None, **save_options) -> SaveTicket:
 
     def _work() -> None:
         try:
-            job.wait()
             from core.store import RunStore
 
-            ticket.record = save_job(store if store is not None else RunStore(), job, **save_options)
+            run_store = store if store is not None else RunStore()
+            # recorded now, so that a server killed mid-run leaves it marked 'interrupted'
+            run_id = run_store.begin_run(job.model, dataset=save_options.get("dataset") or job.dataset_name,
+                                         data_options=save_options.get("data_options"),
+                                         name=save_options.get("name"), extra=save_options.get("extra"))
+            job.wait()
+            ticket.record = save_job(run_store, job, run_id=run_id, **save_options)
         except Exception as error:  # noqa: BLE001 - reported on the ticket, shown by the page
             ticket.error = f"The run could not be saved: {error}"
         finally:
