@@ -189,8 +189,9 @@ class TrainingJob:
             if self._state != WAITING or self.control.stop_requested:
                 return False
             self._state, self._queue_position = RUNNING, None
-        self._thread = threading.Thread(target=self._run, name=f"train-job-{self.id}", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._run, name=f"train-job-{self.id}", daemon=True)
+        thread.start()
+        self._thread = thread  # published once started: wait() in another thread may join it at once
         return True
 
     def _set_atoms(self, atoms) -> None:
