@@ -174,7 +174,7 @@ class TrainingJob:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True when it has."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self._thread is None and self._state == WAITING:
+        while self._thread is None and self.active:  # not started yet, or started but not yet published
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.01)
