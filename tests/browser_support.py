@@ -83,7 +83,21 @@ def open_app(context, url: str, path: str = ""):
     return page
 
 
-def wait_until(predicate, timeout: float, what: str, every: float = 0.2):
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium driven by Playwright, headless, with the flags this machine needs."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition", every: float = 0.2):
+    """Poll ``predicate`` until it returns something true (returned); fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -9,7 +9,7 @@ import io
 import pytest
 from PIL import Image
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENS, choose, need_chromium, open_app, slider_keys, \
+from browser_support import chromium, SCREENS, choose, need_chromium, open_app, slider_keys, \
     streamlit_server, wait_until
 
 pytestmark = pytest.mark.browser
@@ -25,12 +25,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _metric(page, label: str) -> str | None:

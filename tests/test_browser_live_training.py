@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from browser_support import (
-    CHROMIUM, CHROMIUM_ARGS, SCREENS, annotations, atoms_src, choose, loss_points, need_chromium, open_app,
+    chromium, SCREENS, annotations, atoms_src, choose, loss_points, need_chromium, open_app,
     press, server_runs, slider_keys, status, streamlit_server, wait_until,
 )
 from core import checkpoint, render
@@ -35,12 +35,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _context(browser):

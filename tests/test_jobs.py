@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
 import pytest
 
+from browser_support import wait_until as _wait_until
 from core import datasets, metrics, models
 from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, JobManager, TrainingJob
+
+wait_until = functools.partial(_wait_until, every=0.02)  # jobs answer fast: poll often
 
 
 @pytest.fixture(scope="module")
@@ -19,17 +23,6 @@ def digits():
 def _topk(max_steps=100_000, **params):
     return models.create("sae-topk", n_components=32, k=4, max_steps=max_steps, batch_size=64,
                          random_state=0, device="cpu", **params)
-
-
-def _until(predicate, timeout=30.0, every=0.02):
-    """Poll ``predicate`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture
@@ -60,9 +53,9 @@ def test_a_job_trains_in_the_background_and_publishes_history_atoms_and_metrics(
 def test_snapshots_are_copies_that_later_training_does_not_change(digits):
     job = TrainingJob(_topk(), digits.X)
     job.start()
-    first = _until(lambda: (s := job.snapshot()).history and s)
+    first = wait_until(lambda: (s := job.snapshot()).history and s)
     length = len(first.history)
-    _until(lambda: len(job.snapshot().history) > length + 2)
+    wait_until(lambda: len(job.snapshot().history) > length + 2)
     job.stop()
     job.wait(30)
     assert len(first.history) == length
@@ -71,7 +64,7 @@ def test_snapshots_are_copies_that_later_training_does_not_change(digits):
 def test_stop_ends_a_long_run_early_and_keeps_its_atoms(digits):
     job = TrainingJob(_topk(), digits.X)
     job.start()
-    _until(lambda: job.snapshot().step >= 30)
+    wait_until(lambda: job.snapshot().step >= 30)
     job.stop()
     assert job.wait(30)
     snap = job.snapshot()
@@ -83,9 +76,9 @@ def test_stop_ends_a_long_run_early_and_keeps_its_atoms(digits):
 def test_live_change_of_k_applies_to_the_running_fit_and_is_marked_as_an_event(digits):
     job = TrainingJob(_topk(), digits.X)
     job.start()
-    _until(lambda: job.snapshot().step >= 20)
+    wait_until(lambda: job.snapshot().step >= 20)
     assert job.update(k=2, n_components=8) == {"k": 2}  # n_components is not live: ignored
-    _until(lambda: job.snapshot().events)
+    wait_until(lambda: job.snapshot().events)
     job.stop()
     job.wait(30)
     snap = job.snapshot()
@@ -100,7 +93,7 @@ def test_live_change_of_k_applies_to_the_running_fit_and_is_marked_as_an_event(d
 def test_a_diverging_run_reports_its_error_and_keeps_the_last_good_atoms(digits):
     job = TrainingJob(_topk(), digits.X, atoms_every=0.0)
     job.start()
-    _until(lambda: job.snapshot().step >= 50)
+    wait_until(lambda: job.snapshot().step >= 50)
     job.update(learning_rate=1e12)
     assert job.wait(60)
     snap = job.snapshot()
@@ -140,7 +133,7 @@ def test_the_manager_caps_running_jobs_and_queues_the_rest(digits):
         assert second.state == WAITING and second.snapshot().queue_position == 1
         assert mgr.counts() == {"running": 1, "waiting": 1, "max_running": 1}
         mgr.stop("alice")
-        _until(lambda: second.state == RUNNING)
+        wait_until(lambda: second.state == RUNNING)
         assert first.wait(30) and first.state == STOPPED
         assert mgr.job_for("alice") is first  # stopped, not forgotten
     finally:
@@ -153,7 +146,7 @@ def test_each_owner_has_one_job_and_a_new_submit_replaces_it(manager, digits):
     new = manager.submit("alice", _topk(), digits.X)
     assert old.wait(30) and old.state == STOPPED
     assert manager.job_for("alice") is new and manager.job_for("bob") is other
-    _until(lambda: new.state == RUNNING)
+    wait_until(lambda: new.state == RUNNING)
     assert other.state == RUNNING
 
 
