@@ -6,6 +6,8 @@ second); once the run ends, one full rerun draws the final state and the polling
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -25,13 +27,25 @@ def grid_options() -> dict:
             "cmap": ss.get("grid:cmap", "auto")}
 
 
+# The atoms change a few times a second at most, the panel redraws twice a second: draw each version once.
+_PICTURES: OrderedDict[tuple, object] = OrderedDict()
+_PICTURES_KEPT = 32
+
+
 def atoms_picture(snap: Snapshot, **options):
     """The atom grid of a snapshot as a PIL image (core.render), or None before the first atoms."""
     if snap is None or snap.atoms is None:
         return None
     opts = {**grid_options(), **options}
-    return render.atom_grid(snap.atoms, snap.image_shape, columns=opts["columns"], scale=opts["scale"],
-                            cmap=opts["cmap"])
+    key = (snap.job_id, snap.atoms_version, opts["columns"], opts["scale"], opts["cmap"])
+    picture = _PICTURES.get(key)  # shared by every session's thread: read once, no check-then-index
+    if picture is None:
+        picture = render.atom_grid(snap.atoms, snap.image_shape, columns=opts["columns"], scale=opts["scale"],
+                                   cmap=opts["cmap"])
+        _PICTURES[key] = picture
+        while len(_PICTURES) > _PICTURES_KEPT:
+            _PICTURES.popitem(last=False)
+    return picture
 
 
 def loss_figure(snap: Snapshot | None, curve: str) -> go.Figure:
