@@ -27,10 +27,13 @@ def _open_store(root: str) -> RunStore:
 def store() -> RunStore | None:
     """The run store ($SAE_EXPLORER_RUNS, else ./runs); None after showing why it cannot be opened."""
     try:
-        return _open_store(str(default_root().expanduser().resolve()))
+        run_store = _open_store(str(default_root().expanduser().resolve()))
     except (StoreError, OSError) as error:
         st.error(f"The run store cannot be opened: {error}")
         return None
+    if run_store.read_only and not run_store.retry_writable():
+        st.warning(f"Saved runs can be viewed but nothing new is saved: {run_store.read_only_reason}")
+    return run_store
 
 
 def saved_runs(run_store: RunStore | None, **filters) -> list:

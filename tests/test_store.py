@@ -335,7 +335,7 @@ def shared_tmp():
 def test_read_only_folder_raises_a_clear_error(shared_tmp, topk):
     tmp_path = shared_tmp
     existing = RunStore(tmp_path / "existing")
-    existing.save_run(topk, dataset="noise")
+    saved = existing.save_run(topk, dataset="noise")
     fresh_parent = tmp_path / "locked"
     fresh_parent.mkdir()
     for path in [fresh_parent, *existing.root.rglob("*"), existing.root]:
@@ -350,8 +350,9 @@ def test_read_only_folder_raises_a_clear_error(shared_tmp, topk):
             os.setuid(65534)
         for label, root in (("fresh", fresh_parent / "runs"), ("existing", existing.root)):
             try:
-                RunStore(root)
-                outcome = "opened"
+                store = RunStore(root)  # a folder that holds a store opens read-only: reads work, writes raise
+                store.rename(saved.id, "renamed")
+                outcome = "renamed"
             except ReadOnlyStoreError as error:
                 outcome = f"ReadOnlyStoreError: {error}"
             (messages / label).write_text(outcome)

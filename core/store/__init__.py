@@ -9,6 +9,8 @@
 Runs that take a while can be recorded at their start (``begin_run``) and saved at their end
 (``finish_run``): should the process die in between, the next store to open marks the run
 ``interrupted``. Writes are atomic (see ``core.store.run_store``); the index is SQLite in WAL mode.
+A folder that holds runs but cannot be written (read-only, full disk) opens read-only: ``store.read_only``
+and ``store.read_only_reason`` say so, reads work, writes raise ``ReadOnlyStoreError`` / ``StoreFullError``.
 No Streamlit here.
 """
 

@@ -3,7 +3,8 @@
 ``StoreError`` is the base of all of them. Writes that the file system refuses become
 ``ReadOnlyStoreError`` (read-only folder or database, no permission) or ``StoreFullError`` (no space
 left, quota exceeded); both are ``StoreWriteError``. ``translate_write_errors`` turns ``OSError`` and
-``sqlite3`` errors into these.
+``sqlite3`` errors into these. A store that holds runs but cannot be written opens read-only
+(``RunStore.read_only``, with ``read_only_reason``): it reads, and each write raises one of these.
 """
 
 from __future__ import annotations
@@ -50,18 +51,37 @@ class InvalidRunNameError(StoreError, ValueError):
     """A run name that cannot be used (empty, too long, control characters)."""
 
 
+def _read_only_parts(root: Path, detail: object) -> tuple[str, str]:
+    return (f"the run store folder {root} is read-only or not writable by this user ({detail})",
+            f"Make it writable (e.g. chmod u+w {root}) or point {ENV_VAR} to a writable folder.")
+
+
+def _full_parts(root: Path, detail: object) -> tuple[str, str]:
+    return (f"the disk holding the run store folder {root} is full ({detail})",
+            f"Free some space (delete old runs or other files), or point {ENV_VAR} to a folder on another disk.")
+
+
+def _write_error(kind: type[StoreWriteError], parts: tuple[str, str], action: str) -> StoreWriteError:
+    problem, fix = parts
+    error = kind(f"Cannot {action}: {problem}. {fix}")
+    error.problem, error.fix = problem, fix  # for read_only_reason
+    return error
+
+
 def read_only_error(root: Path, action: str, detail: object) -> ReadOnlyStoreError:
-    return ReadOnlyStoreError(
-        f"Cannot {action}: the run store folder {root} is read-only or not writable by this user ({detail}). "
-        f"Make it writable (e.g. chmod u+w {root}) or point {ENV_VAR} to a writable folder."
-    )
+    return _write_error(ReadOnlyStoreError, _read_only_parts(root, detail), action)
 
 
 def full_error(root: Path, action: str, detail: object) -> StoreFullError:
-    return StoreFullError(
-        f"Cannot {action}: the disk holding the run store folder {root} is full ({detail}). "
-        f"Free some space (delete old runs or other files), or point {ENV_VAR} to a folder on another disk."
-    )
+    return _write_error(StoreFullError, _full_parts(root, detail), action)
+
+
+def read_only_reason(error: StoreWriteError) -> str:
+    """What a store opened read-only after ``error`` says of itself: the problem, what still works, the fix."""
+    problem = getattr(error, "problem", "") or str(error)
+    fix = getattr(error, "fix", "")
+    return (f"{problem[:1].upper()}{problem[1:]}: its runs can be listed and loaded, but new runs are not saved "
+            f"and runs cannot be renamed or deleted. {fix}").strip()
 
 
 def classify(error: BaseException, root: Path, action: str) -> StoreWriteError | None:

@@ -3,6 +3,8 @@
 One connection per operation (threads and forked processes never share one), WAL journal (readers do
 not block the writer), a generous busy timeout (writers queue instead of failing), and
 ``BEGIN IMMEDIATE`` for every write, so a writer holds the lock from its first read to its commit.
+A store that cannot be written is read through ``connect_read_only`` (``mode=ro``, or ``immutable=1`` where
+SQLite cannot make the ``-shm`` file of a read-only folder).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import math
 import sqlite3
 import time
+import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,13 +67,56 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes. ``mode=ro`` first: it sees commits still in a ``-wal`` file and
+    later writers' commits. It fails in a read-only folder where the ``-shm`` file is missing and cannot
+    be made; then ``immutable=1`` (no locks, no ``-shm``), but only when no ``-wal`` file holds commits
+    that the database file lacks. Raises ``sqlite3.Error`` when neither can read the database."""
+    base = "file:" + urllib.parse.quote(str(path)) + "?mode=ro"
+    try:
+        return _checked(base)
+    except sqlite3.OperationalError:
+        wal = Path(f"{path}-wal")
+        if wal.exists() and wal.stat().st_size > 0:  # immutable would silently miss its commits
+            raise
+        return _checked(base + "&immutable=1")
+
+
+def _checked(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # SQLite opens files lazily: open them now
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 @contextmanager
-def opened(path: Path) -> Iterator[sqlite3.Connection]:
-    conn = connect(path)
+def opened(path: Path, read_only: bool = False) -> Iterator[sqlite3.Connection]:
+    conn = connect_read_only(path) if read_only else connect(path)
     try:
         yield conn
     finally:
         conn.close()
+
+
+def holds_runs(path: Path) -> bool:
+    """Whether ``path`` is a run index that can be read without writing (a store to open read-only).
+    Raises ``sqlite3.DatabaseError`` when its schema is newer than this app's, as ``initialise`` does."""
+    if not path.is_file():
+        return False
+    try:
+        with opened(path, read_only=True) as conn:
+            conn.execute("SELECT id FROM runs LIMIT 1").fetchall()
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error:
+        return False
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f"run index schema version {version} is newer than this app ({SCHEMA_VERSION})")
+    return True
 
 
 @contextmanager

@@ -7,6 +7,10 @@ commits. A crash before the commit leaves a folder no row points to; every store
 folders (under the same write lock, so never a live writer's), dead writers' staging folders, and marks
 runs whose writing process died as ``interrupted``. The database is the truth: a run exists when its row
 does, and ``has_weights`` says its folder is complete.
+
+A folder that holds a store but cannot be written (read-only, not ours, full disk) opens read-only:
+``read_only`` is True, ``read_only_reason`` says why and what to do, reads work, recovery is skipped and
+each write first tries the folder again, then raises ``ReadOnlyStoreError`` (or ``StoreFullError``).
 """
 
 from __future__ import annotations
@@ -15,31 +19,23 @@ import io
 import json
 import os
 import shutil
+import sqlite3
 import time
 import unicodedata
 import zipfile
-from dataclasses import dataclass, field
+from contextlib import closing as _closing
 from pathlib import Path
 from typing import Any, Iterable
 
 from core import checkpoint
 from core.models import name_of
-from core.store import index, layout
+from core.store import index, layout, recovery
 from core.store.errors import (InvalidRunNameError, RunNotFoundError, RunWeightsMissingError, StoreError,
-                               translate_write_errors)
+                               StoreWriteError, read_only_reason, translate_write_errors)
 from core.store.index import FAILED, FINISHED, INTERRUPTED, RUNNING, SAVED_STATUSES, RunRecord, dumps
+from core.store.recovery import RecoveryReport
 
 MAX_NAME_LENGTH = 200
-
-
-@dataclass(frozen=True)
-class RecoveryReport:
-    """What opening the store cleaned up after earlier crashes."""
-
-    interrupted: list[str] = field(default_factory=list)
-    removed_staging: int = 0
-    removed_orphans: int = 0
-    lost_weights: list[str] = field(default_factory=list)
 
 
 def clean_name(name: object) -> str:
@@ -71,12 +67,26 @@ class RunStore:
 
     Safe to share between threads and processes: every call opens its own SQLite connection and writes
     take the database's write lock. Raises ``ReadOnlyStoreError`` / ``StoreFullError`` when the folder
-    cannot be written.
+    cannot be written and holds no store yet; one that holds a store opens read-only (``read_only``).
     """
 
     def __init__(self, root: str | os.PathLike | None = None, *, recover: bool = True):
         self.root = Path(root if root is not None else layout.default_root()).expanduser().resolve()
-        with translate_write_errors(self.root, "open the run store"):
+        self.read_only, self.read_only_reason, self._recover = False, "", recover
+        self.last_recovery = RecoveryReport()
+        try:
+            self._open_for_writing("open the run store")
+        except StoreWriteError as error:
+            if not index.holds_runs(self.db_path):
+                raise  # nothing to read either: the clear error stands
+            self.read_only, self.read_only_reason = True, read_only_reason(error)
+            return
+        if recover:
+            self.last_recovery = self.recover()
+
+    def _open_for_writing(self, action: str) -> None:
+        """Make the folders and the index, after proving that a file can be written (else raise)."""
+        with translate_write_errors(self.root, action):
             if self.root.exists() and not self.root.is_dir():
                 raise StoreError(f"The run store folder {self.root} is a file. Remove it, or point "
                                  f"{layout.ENV_VAR} (or RunStore(root=...)) to a folder.")
@@ -86,17 +96,45 @@ class RunStore:
             layout.write_file(probe, b"probe")  # fails clearly on a read-only or full disk
             probe.unlink()
             index.initialise(self.db_path)
-        self.last_recovery = self.recover() if recover else RecoveryReport()
+
+    def _writable(self, action: str, *, recover: bool = True) -> None:
+        """Before a write: a read-only store tries its folder again (it may have been fixed meanwhile) and
+        raises ``ReadOnlyStoreError`` / ``StoreFullError`` naming ``action`` when it still cannot write."""
+        if not self.read_only:
+            return
+        self._open_for_writing(action)
+        self.read_only, self.read_only_reason = False, ""
+        if recover and self._recover:
+            self.last_recovery = self.recover()
+
+    def retry_writable(self) -> bool:
+        """Whether the store can be written: a read-only one tries its folder again (and stays writable
+        when it now can, e.g. after a page fixed the folder); False while it still cannot."""
+        try:
+            self._writable("open the run store")
+        except StoreWriteError:
+            return False
+        return True
+
+    def _db(self):
+        """A connection to the index (read-only for a read-only store), closed when the block ends."""
+        if not self.read_only:
+            return index.opened(self.db_path)
+        try:
+            return _closing(index.connect_read_only(self.db_path))
+        except sqlite3.Error as error:
+            raise StoreError(f"Cannot read the run store in {self.root}: its index {self.db_path.name} cannot be "
+                             f"opened read-only ({error}). {self.read_only_reason}") from error
 
     @property
     def db_path(self) -> Path:
         return self.root / layout.INDEX_FILE
 
     def __repr__(self) -> str:
-        return f"RunStore({str(self.root)!r})"
+        return f"RunStore({str(self.root)!r}{', read-only' if self.read_only else ''})"
 
     def __len__(self) -> int:
-        with index.opened(self.db_path) as conn:
+        with self._db() as conn:
             return conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
     # -- writing runs --------------------------------------------------------------------------------
@@ -108,10 +146,11 @@ class RunStore:
         ``model`` is a registry name (with ``params``) or an unfitted estimator. Should the process die
         before ``finish_run``, the next store to open marks the run ``interrupted``.
         """
+        self._writable("record the start of a run")
         model_name = model if isinstance(model, str) else name_of(model)
         params = params if params is not None or isinstance(model, str) else model.get_params(deep=False)
         run_id, now, owner = layout.new_run_id(), time.time(), layout.Owner.current()
-        with translate_write_errors(self.root, "record the start of a run"), index.opened(self.db_path) as conn:
+        with translate_write_errors(self.root, "record the start of a run"), self._db() as conn:
             with index.write_transaction(conn):
                 conn.execute(
                     "INSERT INTO runs (id, name, model, dataset, status, created_at, updated_at, params, "
@@ -126,6 +165,7 @@ class RunStore:
                    history: list[dict[str, Any]] | None = None, X=None, image_shape=None,
                    extra: dict[str, Any] | None = None) -> RunRecord:
         """Save the fitted ``model`` of a run made by ``begin_run``; see ``save_run`` for the arguments."""
+        self._writable("save a run")
         record = self.get(run_id)
         if record.has_weights:
             raise StoreError(f"Run {run_id} is already saved; save a new run instead.")
@@ -145,6 +185,7 @@ class RunStore:
         ``metrics`` default to ``core.metrics.evaluate(model, X)`` when ``X`` is given; ``history``
         defaults to ``model.history_``. ``sweep`` groups the points of one sweep.
         """
+        self._writable(f"save run {name!r}" if name is not None else "save a run")
         return self._publish(model, layout.new_run_id(), insert=True, dataset=str(dataset),
                              data_options=data_options or {}, name=name, status=status, metrics=metrics,
                              history=history, X=X, image_shape=image_shape, sweep=sweep, extra=extra or {})
@@ -153,7 +194,8 @@ class RunStore:
         """Close a run started with ``begin_run`` without weights (it failed, or nothing was fitted)."""
         if status not in (FAILED, INTERRUPTED):
             raise ValueError(f"abandon_run takes status 'failed' or 'interrupted', not {status!r}.")
-        with translate_write_errors(self.root, "update a run"), index.opened(self.db_path) as conn:
+        self._writable("update a run")
+        with translate_write_errors(self.root, "update a run"), self._db() as conn:
             with index.write_transaction(conn):
                 updated = conn.execute(
                     "UPDATE runs SET status = ?, note = ?, updated_at = ? WHERE id = ? AND has_weights = 0",
@@ -206,7 +248,7 @@ class RunStore:
     def _commit_folder(self, folder: Path, final: Path, run_id: str, values: dict[str, Any], insert: bool) -> None:
         """Rename ``folder`` to ``final`` and write the row, both inside one write transaction."""
         moved = False
-        with index.opened(self.db_path) as conn:
+        with self._db() as conn:
             try:
                 with index.write_transaction(conn):
                     if insert:
@@ -233,7 +275,7 @@ class RunStore:
     def get(self, run_id: str) -> RunRecord:
         """The record of run ``run_id``; ``RunNotFoundError`` when there is none."""
         layout.check_run_id(run_id)
-        with index.opened(self.db_path) as conn:
+        with self._db() as conn:
             row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise RunNotFoundError(f"No run {run_id} in {self.root}; it may have been deleted. "
@@ -262,7 +304,7 @@ class RunStore:
         query += " ORDER BY created_at DESC, id DESC"
         if limit is not None:
             query += f" LIMIT {max(0, int(limit))}"
-        with index.opened(self.db_path) as conn:
+        with self._db() as conn:
             return [RunRecord.from_row(row) for row in conn.execute(query, arguments)]
 
     def datasets(self) -> list[str]:
@@ -274,7 +316,7 @@ class RunStore:
         return self._distinct("model")
 
     def _distinct(self, column: str) -> list[str]:
-        with index.opened(self.db_path) as conn:
+        with self._db() as conn:
             return [row[0] for row in conn.execute(f"SELECT DISTINCT {column} FROM runs ORDER BY {column}")]
 
     def run_folder(self, run_id: str) -> Path:
@@ -306,7 +348,8 @@ class RunStore:
     def rename(self, run_id: str, name: str) -> RunRecord:
         """Give a run a new display name (folders keep their generated ids)."""
         name = clean_name(name)
-        with translate_write_errors(self.root, "rename a run"), index.opened(self.db_path) as conn:
+        self._writable("rename a run")
+        with translate_write_errors(self.root, "rename a run"), self._db() as conn:
             with index.write_transaction(conn):
                 updated = conn.execute("UPDATE runs SET name = ?, updated_at = ? WHERE id = ?",
                                        (name, time.time(), layout.check_run_id(run_id))).rowcount
@@ -318,8 +361,9 @@ class RunStore:
         """Delete a run: its row first (committed), then its folder (a crash in between leaves an orphan
         folder, which the next open removes)."""
         folder = layout.run_folder(self.root, run_id)
+        self._writable("delete a run")
         with translate_write_errors(self.root, "delete a run"):
-            with index.opened(self.db_path) as conn, index.write_transaction(conn):
+            with self._db() as conn, index.write_transaction(conn):
                 deleted = conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount
             if not deleted:
                 raise RunNotFoundError(f"No run {run_id} to delete; it may have been deleted already.")
@@ -339,34 +383,13 @@ class RunStore:
     def recover(self) -> RecoveryReport:
         """Clean up after crashed writers: dead writers' staging folders, folders without a committed row,
         rows whose folder vanished, and ``running`` rows of dead processes (marked ``interrupted``)."""
-        with translate_write_errors(self.root, "recover the run store"):
-            removed_staging = layout.clean_staging(self.root)
-            runs = self.root / layout.RUNS_DIR
-            orphans: list[Path] = []
-            with index.opened(self.db_path) as conn, index.write_transaction(conn):
-                interrupted = []
-                for row in conn.execute("SELECT id, owner_pid, owner_token, owner_host FROM runs WHERE status = ?",
-                                        (RUNNING,)).fetchall():
-                    owner = layout.Owner(row["owner_pid"] or 0, row["owner_token"] or "", row["owner_host"] or "")
-                    if owner.is_dead():
-                        interrupted.append(row["id"])
-                conn.executemany("UPDATE runs SET status = ?, note = ?, updated_at = ? WHERE id = ?",
-                                 [(INTERRUPTED, "the training process ended before the run was saved",
-                                   time.time(), run_id) for run_id in interrupted])
-                saved = {row[0] for row in conn.execute("SELECT id FROM runs WHERE has_weights = 1")}
-                # under the write lock no writer is between its rename and its commit: an unknown folder is garbage
-                orphans = [p for p in runs.iterdir() if layout.RUN_ID_PATTERN.match(p.name) and p.name not in saved]
-                lost = [run_id for run_id in saved if not (runs / run_id).is_dir()]
-                conn.executemany("UPDATE runs SET has_weights = 0, note = ? WHERE id = ?",
-                                 [("its folder was removed from the store", run_id) for run_id in lost])
-                for folder in orphans:
-                    self._discard(folder)
-        return RecoveryReport(interrupted=interrupted, removed_staging=removed_staging,
-                              removed_orphans=len(orphans), lost_weights=sorted(lost))
+        self._writable("recover the run store", recover=False)
+        with translate_write_errors(self.root, "recover the run store"), index.opened(self.db_path) as conn:
+            return recovery.recover(self.root, conn, self._discard)
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` of the index: ``'ok'`` when sound."""
-        with index.opened(self.db_path) as conn:
+        with self._db() as conn:
             return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
 
     @staticmethod
