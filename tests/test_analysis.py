@@ -267,3 +267,26 @@ def test_atoms_zip_of_a_comparison_side_is_valid():
     data = render.atoms_zip_bytes(np.eye(16)[:3], (4, 4))
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert len(archive.namelist()) == 3
+
+
+def test_a_sweep_on_a_store_that_cannot_be_written_still_trains_and_says_why(tmp_path, monkeypatch):
+    import errno
+
+    from core.store import layout
+
+    X = np.random.default_rng(11).uniform(size=(120, 16)).astype(np.float32)
+    store = RunStore(tmp_path)
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(layout, "write_file", full)
+    base = {"n_components": 8, "max_steps": 20, "log_every": 10, "device": "cpu"}
+    job = analysis.SweepJob(X, models_=["sae-topk"], param="k", values=[1, 2], base_params={"sae-topk": base},
+                            store=store, dataset="bars", references=False).start()
+    assert job.wait(120)
+    snap = job.snapshot()
+    assert snap.state == "done" and snap.error is None
+    assert [row["value"] for row in snap.rows] == [1, 2] and all(row["run_id"] is None for row in snap.rows)
+    assert any("not saved" in note and "full" in note for note in snap.notes), snap.notes
+    assert store.list_runs() == []

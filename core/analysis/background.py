@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from core import metrics
+from core.store.errors import StoreWriteError
 from core.training import TrainControl
 from core.analysis.tables import analysis_rows, reference_points, training_seconds
 
@@ -163,6 +164,7 @@ class SweepJob:
         self._records: list[Any] = []
         self._references: list[dict[str, Any]] = []
         self._error: str | None = None
+        self._can_save, self._save_error = True, None  # a read-only or full store: train, show, don't save
         self._started = time.monotonic()
         self._ended: float | None = None
         self._thread: threading.Thread | None = None
@@ -172,7 +174,8 @@ class SweepJob:
 
     @property
     def notes(self) -> list[str]:
-        return [f"{s.config.model}: {note}" for s in self.sweeps for note in s.notes]
+        notes = [f"{s.config.model}: {note}" for s in self.sweeps for note in s.notes]
+        return notes + ([self._save_error] if self._save_error else [])
 
     def start(self) -> "SweepJob":
         self._thread = threading.Thread(target=self._run, name="sweep-job", daemon=True)
@@ -243,15 +246,14 @@ class SweepJob:
                                                       nmf_steps=self.reference_steps))
             stopped = self.control.stop_requested
             self._set(state="stopped" if stopped else "done", progress=self._progress if stopped else 1.0,
-                      message="Stopped: the points trained so far are saved." if stopped else "Done.")
+                      message=("Stopped." if self._save_error else "Stopped: the points trained so far are saved.")
+                      if stopped else "Done.")
         except Exception as error:  # noqa: BLE001 - shown by the page, the app goes on
             self._set(state="failed", error=str(error), message="Failed.")
         finally:
             self._set(ended=time.monotonic())
 
     def _save(self, sweep) -> None:
-        from core.sweep import FINISHED
-
         evaluated = self.X[analysis_rows(self.X.shape[0], 10_000)]
         for point in sweep.points:
             if point.estimator is None:
@@ -259,15 +261,26 @@ class SweepJob:
             scores = {**metrics.evaluate(point.estimator, evaluated), "seconds": point.seconds}
             table_row = {"model": sweep.config.model, "param": self.param, "value": point.value,
                          "status": point.status, **scores, "run_id": None}
-            if self.store is not None:
-                record = self.store.save_run(
-                    point.estimator, dataset=self.dataset, data_options=self.data_options, metrics=scores,
-                    image_shape=self.image_shape, name=f"{sweep.config.model} {self.param}={point.value}",
-                    status="finished" if point.status == FINISHED else "stopped", sweep=sweep.id,
-                    extra={"sweep_param": self.param, "sweep_value": point.value, "sweep_point": point.index,
-                           "sweep_status": point.status, "batched": sweep.batched})
-                table_row["run_id"] = record.id
-                with self._lock:
-                    self._records.append(record)
+            if self.store is not None and self._can_save:
+                try:
+                    record = self._save_point(sweep, point, scores)
+                except StoreWriteError as error:  # trained anyway: the table still shows every point
+                    self._can_save = False
+                    with self._lock:
+                        self._save_error = f"The points are not saved: {error}"
+                else:
+                    table_row["run_id"] = record.id
+                    with self._lock:
+                        self._records.append(record)
             with self._lock:
                 self._rows.append(table_row)
+
+    def _save_point(self, sweep, point, scores):
+        from core.sweep import FINISHED
+
+        return self.store.save_run(
+            point.estimator, dataset=self.dataset, data_options=self.data_options, metrics=scores,
+            image_shape=self.image_shape, name=f"{sweep.config.model} {self.param}={point.value}",
+            status="finished" if point.status == FINISHED else "stopped", sweep=sweep.id,
+            extra={"sweep_param": self.param, "sweep_value": point.value, "sweep_point": point.index,
+                   "sweep_status": point.status, "batched": sweep.batched})
