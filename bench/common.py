@@ -18,6 +18,19 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` from the repository root
     sys.path.insert(0, str(ROOT))
 
 
+def training_workers(parent: int) -> list[int]:
+    """The training worker processes (``core.jobs.worker``) that process ``parent`` started (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                if b"worker_main" in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+    return sorted(found)
+
+
 def log(message: str) -> None:
     """Progress goes to stderr; stdout's last line is the JSON report."""
     print(message, file=sys.stderr, flush=True)

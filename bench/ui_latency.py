@@ -9,10 +9,10 @@ and drives Debian's Chromium (/usr/bin/chromium) with Playwright. Each repeat, a
 * from 1 s after that point, for ``--window`` seconds, records in the browser every change of the loss
   curve's point count and of the atom grid's image URL (refreshes/s) and the curve's last step (the
   run's steps/s as the page shows them); then presses Stop;
-* "headless": the same model and parameters (the Train page's defaults, Steps = 10000) trained by a
-  ``core.jobs.TrainingJob`` in this process, with ``core.jobs.torch_threads()`` threads as the server's
-  jobs use, and nothing reading it (no page, no snapshot polling): steps/s over the same window (1 s
-  after its first logged row, ``--window`` seconds) from its own history.
+* "headless": the same model and parameters (the Train page's defaults, Steps = 10000) trained as the
+  server trains it (a ``core.jobs.JobManager`` worker process with ``core.jobs.torch_threads()``
+  threads) started from this script, with nothing reading it (no page, no snapshot polling): steps/s
+  over the same window (1 s after its first logged row, ``--window`` seconds) from its own history.
 
 Targets: first point within 1.5 s, at least 2 refreshes/s, watched at least 80% of headless steps/s.
 Last stdout line: the JSON report of bench/common.py (speedup > 1 means the target is beaten or, for
@@ -32,7 +32,7 @@ import tempfile
 import time
 import urllib.request
 
-from common import ROOT, log, median, report, resolve, row
+from common import ROOT, log, median, report, resolve, row, training_workers
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -138,6 +138,11 @@ def browser_pids() -> list[int]:
     return sorted(ours)
 
 
+def busiest(use: dict[int, dict]) -> dict:
+    """Of several processes' CPU figures, those of the one whose busiest thread ran most (the training one)."""
+    return max(use.values(), key=lambda u: u["train_thread_on_cpu"]) if use else {}
+
+
 def cpu_use(before: dict, after: dict, seconds: float) -> dict:
     """Over a window: the busiest thread (the training one) on a CPU / waiting for one / neither (blocked:
     the GIL, sleeping), as fractions of the window; and the whole process's CPU in cores."""
@@ -184,12 +189,14 @@ def watched_run(page, url: str, window: float, server_pid: int | None) -> dict:
     first = (shown - page.evaluate("() => window.__clicked")) / 1000
     page.wait_for_timeout(1000)
     pids = browser_pids()
-    before = {pid: sched(pid) for pid in pids + ([server_pid] if server_pid else [])}
+    workers = training_workers(server_pid) if server_pid else []
+    before = {pid: sched(pid) for pid in pids + workers + ([server_pid] if server_pid else [])}
     t0 = time.perf_counter()
     seen = page.evaluate(WATCH_JS, window * 1000)
     wall = time.perf_counter() - t0
     use = {pid: cpu_use(before[pid], sched(pid), wall) for pid in before if os.path.exists(f"/proc/{pid}")}
     server = use.get(server_pid, {})
+    training = busiest({pid: use[pid] for pid in workers if pid in use})
     browser = round(sum(use[pid]["process_cpu_cores"] for pid in pids if pid in use), 3)
     page.get_by_role("button", name="Stop", exact=True).click()
     bar = page.locator('[data-testid="stProgress"]').first
@@ -204,32 +211,36 @@ def watched_run(page, url: str, window: float, server_pid: int | None) -> dict:
     gaps = [(b[0] - a[0]) / 1000 for a, b in zip(points[1:], points[2:])]
     log(f"  watched: first point {first:.3f} s, loss {loss_refresh:.2f}/s, atoms {atom_refresh:.2f}/s, "
         f"{steps or 0:,.0f} steps/s over {seconds:.1f} s")
-    if server:
-        log(f"  server: {server['process_cpu_cores']:.2f} cores; training thread on a CPU "
-            f"{server['train_thread_on_cpu']:.0%}, waiting for one {server['train_thread_runqueue']:.0%}, blocked "
-            f"{server['train_thread_blocked']:.0%}; browser {browser:.2f} cores")
+    if server and training:
+        log(f"  server: {server['process_cpu_cores']:.2f} cores; training worker on a CPU "
+            f"{training['train_thread_on_cpu']:.0%}, waiting for one {training['train_thread_runqueue']:.0%}, "
+            f"blocked {training['train_thread_blocked']:.0%}; browser {browser:.2f} cores")
     return {"first": first, "loss": loss_refresh, "atoms": atom_refresh, "steps": steps,
-            "max_gap": max(gaps) if gaps else None, "seconds": seconds, "server": server, "browser": browser}
+            "max_gap": max(gaps) if gaps else None, "seconds": seconds, "server": server,
+            "training": training, "browser": browser}
 
 
 def headless_run(device: str, window: float) -> tuple[float, dict]:
-    """The same run trained by a TrainingJob in this process with nothing reading it: steps/s."""
+    """The same run trained as the server trains it (a worker process) with nothing reading it: steps/s."""
     from core import datasets, models
-    from core.jobs import TrainingJob
+    from core.jobs import JobManager
     from pages import _params
 
     ds = datasets.load("digits")
     params = {**_params.defaults("sae-topk"), "max_steps": int(STEPS), "device": device}
-    job = TrainingJob(models.create("sae-topk", **params), ds.X, model_name="sae-topk", dataset_name="digits",
-                      params=params, image_shape=ds.image_shape)
-    job.start()
+    manager = JobManager(max_running=1, idle_timeout=3600, warm=True)
+    (worker,) = manager.workers()
+    worker.ready.wait(120)  # as in the app, whose workers are warm before anyone presses Train
+    job = manager.submit("headless", models.create("sae-topk", **params), ds.X, model_name="sae-topk",
+                         dataset_name="digits", params=params, image_shape=ds.image_shape)
     time.sleep(1.0)  # nobody reads the job meanwhile (no snapshot, no heartbeat)
-    before, t0 = sched(os.getpid()), time.perf_counter()
+    before, t0 = sched(worker.pid), time.perf_counter()
     time.sleep(window)
-    use = cpu_use(before, sched(os.getpid()), time.perf_counter() - t0)
+    use = cpu_use(before, sched(worker.pid), time.perf_counter() - t0)
     time.sleep(0.5)
     job.stop()
     job.wait(30)
+    manager.shutdown()
     history = job._history  # the job has ended: nothing writes it any more
     if not history:
         raise RuntimeError(f"the headless run logged nothing ({job.state}: {job._error})")
@@ -238,7 +249,7 @@ def headless_run(device: str, window: float) -> tuple[float, dict]:
     if len(rows) < 2:
         raise RuntimeError("the headless run logged too few rows in its window")
     rate = (rows[-1]["step"] - rows[0]["step"]) / (rows[-1]["seconds"] - rows[0]["seconds"])
-    log(f"  headless: {rate:,.0f} steps/s; training thread on a CPU {use['train_thread_on_cpu']:.0%}, "
+    log(f"  headless: {rate:,.0f} steps/s; training worker on a CPU {use['train_thread_on_cpu']:.0%}, "
         f"waiting for one {use['train_thread_runqueue']:.0%}")
     return rate, use
 
@@ -291,10 +302,11 @@ def main() -> None:
             longest_gap_s=max(r["max_gap"] or 0 for r in runs)),
         row(f"{tag}: atom grid refreshes/s while training (target {TARGET_REFRESH}/s)", atoms, TARGET_REFRESH,
             "refreshes/s", True, met=atoms >= TARGET_REFRESH, samples=[round(r["atoms"], 2) for r in runs]),
-        row(f"{tag}: training steps/s, Train page watched vs headless TrainingJob (target >= "
+        row(f"{tag}: training steps/s, Train page watched vs headless worker (target >= "
             f"{TARGET_WATCHED:.0%})", watched, head, "steps/s", True, met=watched >= TARGET_WATCHED * head,
             watched_samples=[round(r["steps"] or 0) for r in runs], headless_samples=[round(h) for h in headless],
-            cpu_watched_server=medians([r["server"] for r in runs]), cpu_headless_process=medians(usage),
+            cpu_watched_server=medians([r["server"] for r in runs]),
+            cpu_watched_training_worker=medians([r["training"] for r in runs]), cpu_headless_worker=medians(usage),
             browser_cpu_cores_watched=round(median([r["browser"] for r in runs]), 3)),
     ]
     report(device, results, repeats=args.repeats, window_s=args.window, job_torch_threads=torch_threads(),

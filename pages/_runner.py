@@ -47,6 +47,7 @@ def start(state: _state.AppState) -> str | None:
     params = dict(current_params(state))
     try:
         model = models.create(state.model_name, **params)
+        model.check_params(ds.X.shape[1])  # refused now, not seconds later in the worker
     except Exception as exc:  # noqa: BLE001 - core's message, shown in the page
         return str(exc)
     cls = models.model_class(state.model_name)

@@ -166,10 +166,10 @@ def _figure(at) -> dict:
 
 
 def test_beyond_the_job_cap_a_run_waits_in_line_and_says_so(monkeypatch):
-    import core.jobs
+    import core.jobs.manager
 
     manager = core.jobs.JobManager(max_running=1, idle_timeout=60.0)
-    monkeypatch.setattr(core.jobs, "_manager", manager)
+    monkeypatch.setattr(core.jobs.manager, "_manager", manager)
     first, second = open_page("pages/train.py"), open_page("pages/train.py")
     try:
         first.button[0].click().run()

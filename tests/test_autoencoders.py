@@ -231,3 +231,16 @@ def test_nmf_at_full_rank_has_no_nan():
         model = create("nmf", init=init, random_state=0).fit(X)
         assert model.n_components_ == 64 and np.isfinite(model.components_).all()
         assert np.isfinite([row["loss"] for row in model.history_]).all()
+
+
+def test_check_params_refuses_what_fit_would_refuse_without_training():
+    from core import models
+
+    with pytest.raises(ValueError, match="k=8 is larger than n_components=2"):
+        models.create("sae-topk", n_components=2, k=8).check_params(64)
+    with pytest.raises(ValueError, match="max_steps"):
+        models.create("sae-l1", max_steps=0).check_params(64)
+    model = models.create("sae-topk", n_components=16, k=4)
+    model.check_params(64)  # fine: nothing raised, nothing fitted
+    assert not hasattr(model, "components_")
+    models.create("pca", n_components=4).check_params(64)  # closed-form models have nothing to check early

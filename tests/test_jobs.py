@@ -10,7 +10,7 @@ import pytest
 
 from browser_support import wait_until as _wait_until
 from core import datasets, metrics, models
-from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, JobManager, TrainingJob
+from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, JobManager, TrainingJob, Worker
 
 wait_until = functools.partial(_wait_until, every=0.02)  # jobs answer fast: poll often
 
@@ -25,6 +25,24 @@ def _topk(max_steps=100_000, **params):
                          random_state=0, device="cpu", **params)
 
 
+@pytest.fixture(scope="module")
+def worker():
+    process = Worker(threads=1)
+    assert process.ready.wait(60), "the worker process did not start"
+    yield process
+    process.close()
+
+
+@pytest.fixture(params=["thread", "worker process"])
+def start(request):
+    """Start a job in a thread of this process, or in a worker process: both must behave the same."""
+    if request.param == "thread":
+        return lambda job: job.start()
+    worker = request.getfixturevalue("worker")
+    assert worker.idle, "the previous test left a job running in the shared worker"
+    return lambda job: job.start(worker)
+
+
 @pytest.fixture
 def manager():
     mgr = JobManager(max_running=2, idle_timeout=60.0, reap_every=0.1)
@@ -32,11 +50,11 @@ def manager():
     mgr.shutdown()
 
 
-def test_a_job_trains_in_the_background_and_publishes_history_atoms_and_metrics(digits):
+def test_a_job_trains_in_the_background_and_publishes_history_atoms_and_metrics(digits, start):
     job = TrainingJob(_topk(max_steps=200), digits.X, model_name="sae-topk", dataset_name="digits",
                       image_shape=digits.image_shape, atoms_every=0.0)
     assert job.snapshot().state == WAITING
-    assert job.start()
+    assert start(job)
     assert job.wait(60)
     snap = job.snapshot()
     assert snap.state == DONE and snap.error is None
@@ -50,9 +68,9 @@ def test_a_job_trains_in_the_background_and_publishes_history_atoms_and_metrics(
     assert snap.image_shape == (8, 8)
 
 
-def test_snapshots_are_copies_that_later_training_does_not_change(digits):
+def test_snapshots_are_copies_that_later_training_does_not_change(digits, start):
     job = TrainingJob(_topk(), digits.X)
-    job.start()
+    start(job)
     first = wait_until(lambda: (s := job.snapshot()).history and s)
     length = len(first.history)
     wait_until(lambda: len(job.snapshot().history) > length + 2)
@@ -61,9 +79,9 @@ def test_snapshots_are_copies_that_later_training_does_not_change(digits):
     assert len(first.history) == length
 
 
-def test_stop_ends_a_long_run_early_and_keeps_its_atoms(digits):
+def test_stop_ends_a_long_run_early_and_keeps_its_atoms(digits, start):
     job = TrainingJob(_topk(), digits.X)
-    job.start()
+    start(job)
     wait_until(lambda: job.snapshot().step >= 30)
     job.stop()
     assert job.wait(30)
@@ -73,9 +91,9 @@ def test_stop_ends_a_long_run_early_and_keeps_its_atoms(digits):
     assert snap.atoms is not None and np.isfinite(snap.atoms).all()
 
 
-def test_live_change_of_k_applies_to_the_running_fit_and_is_marked_as_an_event(digits):
+def test_live_change_of_k_applies_to_the_running_fit_and_is_marked_as_an_event(digits, start):
     job = TrainingJob(_topk(), digits.X)
-    job.start()
+    start(job)
     wait_until(lambda: job.snapshot().step >= 20)
     assert job.update(k=2, n_components=8) == {"k": 2}  # n_components is not live: ignored
     wait_until(lambda: job.snapshot().events)
@@ -90,9 +108,9 @@ def test_live_change_of_k_applies_to_the_running_fit_and_is_marked_as_an_event(d
     assert job.update(k=3) == {}  # an ended run takes no more changes
 
 
-def test_a_diverging_run_reports_its_error_and_keeps_the_last_good_atoms(digits):
+def test_a_diverging_run_reports_its_error_and_keeps_the_last_good_atoms(digits, start):
     job = TrainingJob(_topk(), digits.X, atoms_every=0.0)
-    job.start()
+    start(job)
     wait_until(lambda: job.snapshot().step >= 50)
     job.update(learning_rate=1e12)
     assert job.wait(60)
@@ -104,19 +122,19 @@ def test_a_diverging_run_reports_its_error_and_keeps_the_last_good_atoms(digits)
     assert all(np.isfinite(row["loss"]) for row in snap.history)
 
 
-def test_bad_input_fails_with_cores_message_not_a_traceback():
+def test_bad_input_fails_with_cores_message_not_a_traceback(start):
     X = np.random.default_rng(0).normal(size=(50, 16)).astype(np.float32)
     job = TrainingJob(models.create("nmf", n_components=4, max_steps=20), X)
-    job.start()
+    start(job)
     job.wait(30)
     snap = job.snapshot()
     assert snap.state == FAILED
     assert snap.error.startswith("Negative values") and "Traceback" not in snap.error
 
 
-def test_a_closed_form_model_logs_one_row(digits):
+def test_a_closed_form_model_logs_one_row(digits, start):
     job = TrainingJob(models.create("pca", n_components=10), digits.X, params={"n_components": 10})
-    job.start()
+    start(job)
     job.wait(30)
     snap = job.snapshot()
     assert snap.state == DONE and len(snap.history) == 1

@@ -1,34 +1,27 @@
-"""Background training jobs for a live view: one thread per job, a locked snapshot, a capped manager.
+"""One training job: a model fitted on a data matrix in the background, read through snapshots.
 
-A ``TrainingJob`` fits one model on one data matrix in a daemon thread. The thread appends every
-metrics row to a history and copies the atoms about every ``atoms_every`` seconds; a reader (the UI)
-only ever calls ``snapshot()``, which copies that state under a lock and refreshes the job's heartbeat.
-
-A ``JobManager`` owns the jobs of every user: one job per owner (a browser session), at most
-``max_running`` running at once (the rest wait in line, state 'waiting'), and a reaper thread that
-stops jobs nobody has read for ``idle_timeout`` seconds (a closed browser tab). No Streamlit here.
+A ``TrainingJob`` runs ``core.jobs.fit.run_fit`` either in a worker process (``start(worker)``, what
+the app's ``JobManager`` does, so training never competes with the web server for Python's GIL) or in
+a daemon thread of this process (``start()``, handy in a notebook). Either way the job appends every
+metrics row to a history and keeps the latest atoms; a reader (the UI) only ever calls ``snapshot()``,
+which copies that state under a lock and refreshes the job's heartbeat.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from core.metrics import evaluate, pca_mse
-from core.training import TrainControl, TrainingDiverged
+from core.jobs.fit import ACTIVE_STATES, FAILED, RUNNING, STOPPED, WAITING, run_fit
+from core.training import TrainControl
 
-WAITING, RUNNING, DONE, STOPPED, DIVERGED, FAILED = "waiting", "running", "done", "stopped", "diverged", "failed"
-ACTIVE_STATES = (WAITING, RUNNING)
 _ids = itertools.count(1)
-GIL_SWITCH_INTERVAL = 0.0002  # seconds (Python's default is 0.005)
 
 
 @dataclass(frozen=True)
@@ -62,7 +55,7 @@ class Snapshot:
 
     @property
     def progress(self) -> float:
-        if self.state == DONE:
+        if self.state == "done":
             return 1.0
         return min(1.0, self.step / self.max_steps) if self.max_steps else 0.0
 
@@ -79,9 +72,10 @@ def torch_threads() -> int:
 
 
 class TrainingJob:
-    """Fits ``model`` on ``X`` in a background thread; read it with ``snapshot()``, steer it with
-    ``update(**live_params)`` and ``stop()``. Iterative models (with ``fit_iter``) log a row every
-    ``log_every`` steps; closed-form ones (PCA) log one row when done.
+    """Fits ``model`` on ``X`` in the background; read it with ``snapshot()``, steer it with
+    ``update(**live_params)`` and ``stop()``, and block on it with ``wait()``. Iterative models (with
+    ``fit_iter``) log a row every ``log_every`` steps; closed-form ones (PCA) log one row when done.
+    A job run in a worker process gets its fitted model back when it ends (``job.model``).
     """
 
     def __init__(self, model, X: np.ndarray, *, model_name: str = "", dataset_name: str = "",
@@ -95,9 +89,12 @@ class TrainingJob:
         self.atoms_every = float(atoms_every)
         self.control = TrainControl()
         self.live_params: tuple[str, ...] = tuple(getattr(model, "_live_params", ()))
+        self.worker = None  # the core.jobs.worker.Worker running it, if any
+        self.stop_requested_at: float | None = None
+        self.began_at: float | None = None  # when its fit started (after any wait for a worker)
         self._on_finish = on_finish
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._ended = threading.Event()
         self._state = WAITING
         self._history: list[dict[str, Any]] = []
         self._events: list[tuple[int, dict[str, Any]]] = []
@@ -162,223 +159,83 @@ class TrainingJob:
             self.control.update(**accepted)
             with self._lock:
                 self.params.update(accepted)
+            if self.worker is not None:
+                self.worker.send_control(self.id, "update", accepted)
         return accepted
 
     def stop(self) -> None:
         """Ask the run to end after its current step (a waiting job ends at once)."""
         self.control.request_stop()
+        if self.stop_requested_at is None:
+            self.stop_requested_at = time.monotonic()
         with self._lock:
             if self._state == WAITING:
                 self._state, self._queue_position = STOPPED, None
+                self._ended.set()
+        if self.worker is not None and self.active:
+            self.worker.send_control(self.id, "stop")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended; True when it has."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._thread is None and self.active:  # not started yet, or started but not yet published
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        if self._thread is not None:
-            self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not self.active
+        return self._ended.wait(timeout)
 
     # -- running ---------------------------------------------------------------------------------
-    def start(self) -> bool:
-        """Start the thread (the manager calls this when a slot is free); False if it was stopped."""
+    def start(self, worker=None) -> bool:
+        """Run the job in ``worker`` (a ``core.jobs.worker.Worker``), or in a new daemon thread when
+        none is given; False if it was stopped before it could start."""
         with self._lock:
             if self._state != WAITING or self.control.stop_requested:
                 return False
             self._state, self._queue_position = RUNNING, None
-        thread = threading.Thread(target=self._run, name=f"train-job-{self.id}", daemon=True)
-        thread.start()
-        self._thread = thread  # published once started: wait() in another thread may join it at once
+        if worker is not None:
+            self.worker = worker
+            worker.run(self)
+        else:
+            threading.Thread(target=self._run_here, name=f"train-job-{self.id}", daemon=True).start()
         return True
 
-    def _set_atoms(self, atoms) -> None:
-        """Publish a copy of the atoms; non-finite ones are refused, so the last good atoms stay shown."""
-        if atoms is None:
-            return
-        atoms = np.array(atoms, dtype=np.float32, copy=True)
-        if not np.isfinite(atoms).all():
-            return
+    def _run_here(self) -> None:
+        _await_warm_up()
+        import torch
+
+        torch.set_num_threads(torch_threads())
+        self.begin()
+        self.finish(*run_fit(self.model, self.X, self.control, self, self.atoms_every))
+
+    # the sink that run_fit (here or in a worker process) reports to
+    def begin(self) -> None:
+        self.began_at = time.monotonic()
+
+    def row(self, row: dict[str, Any]) -> None:
+        with self._lock:
+            self._history.append(row)
+            if row.get("event"):
+                self._events.append((int(row["step"]), dict(row["event"])))
+
+    def atoms(self, atoms: np.ndarray) -> None:
         with self._lock:
             self._atoms = atoms
             self._atoms_version += 1
 
-    def _run(self) -> None:
-        state, error = DONE, None
-        _await_warm_up()
-        try:
-            import torch
-
-            torch.set_num_threads(torch_threads())
-            if hasattr(self.model, "fit_iter"):
-                self._run_iterative()
-            else:
-                self._run_closed_form()
-            if self.control.stop_requested:
-                state = STOPPED
-        except TrainingDiverged as exc:  # the model kept its last good weights
-            state, error = DIVERGED, str(exc)
-        except ValueError as exc:  # core's message names the problem and the fix
-            state, error = FAILED, str(exc)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
-            state, error = FAILED, f"{type(exc).__name__}: {exc}"
-        self._set_atoms(getattr(self.model, "components_", None))
-        if state != FAILED:
-            self._final_metrics()
+    def reference(self, mse: float | None) -> None:
         with self._lock:
-            self._state, self._error = state, error
+            self._reference = mse
+
+    def finish(self, state: str, error: str | None, metrics: dict[str, float], model=None) -> None:
+        """End the job (``model``: the fitted estimator when it was trained elsewhere)."""
+        with self._lock:
+            if not self.active:
+                return
+            if model is not None:
+                self.model = model
+            self._state, self._error, self._metrics = state, error, dict(metrics)
+            self._queue_position = None
+        self._ended.set()
         if self._on_finish is not None:
             self._on_finish(self)
 
-    def _run_iterative(self) -> None:
-        last_atoms = 0.0
-        for row in self.model.fit_iter(self.X, self.control):
-            event = row.get("event")
-            with self._lock:
-                self._history.append(row)
-                if event:
-                    self._events.append((int(row["step"]), dict(event)))
-            if len(self._history) == 1:
-                self._reference = self._reference_mse()
-            now = time.monotonic()
-            if now - last_atoms >= self.atoms_every:
-                self._set_atoms(self.model.current_components())
-                last_atoms = now
-
-    def _run_closed_form(self) -> None:
-        t0 = time.perf_counter()
-        self.model.fit(self.X)
-        mse = float(np.mean((self.X - self.model.reconstruct(self.X)) ** 2))
-        row = {"step": 1, "loss": mse, "mse": mse, "seconds": time.perf_counter() - t0}
-        with self._lock:
-            self._history.append(row)
-        self._reference = self._reference_mse()
-
-    def _reference_mse(self) -> float | None:
-        """The rank-matched PCA error (``core.metrics.pca_mse``), or None when it does not apply."""
-        try:
-            return float(pca_mse(self.X, int(self.params["n_components"])))
-        except Exception:  # noqa: BLE001 - no n_components, or odd data: a reference line is a bonus
-            return None
-
-    def _final_metrics(self) -> None:
-        try:
-            metrics = {k: float(v) for k, v in evaluate(self.model, self.X).items()}
-        except Exception:  # noqa: BLE001 - metrics are a bonus; the history has the essentials
-            return
-        with self._lock:
-            self._metrics = metrics
-
-
-class JobManager:
-    """All training jobs of a process: one per owner, at most ``max_running`` at once, idle ones reaped.
-
-    ``submit`` replaces an owner's previous job (stopping it). Jobs beyond the cap wait in line (state
-    'waiting', with their ``queue_position``) and start as slots free up. A daemon reaper stops jobs
-    whose heartbeat (``TrainingJob.touch``, done by every ``snapshot``) is older than ``idle_timeout``.
-    """
-
-    def __init__(self, max_running: int = 2, idle_timeout: float = 45.0, reap_every: float = 2.0):
-        if int(max_running) < 1:
-            raise ValueError(f"max_running must be at least 1, got {max_running}.")
-        self.max_running = int(max_running)
-        self.idle_timeout = float(idle_timeout)
-        self.reap_every = float(reap_every)
-        self._lock = threading.RLock()
-        self._jobs: dict[str, TrainingJob] = {}
-        self._queue: deque[TrainingJob] = deque()
-        self._running: set[TrainingJob] = set()
-        self._reaper: threading.Thread | None = None
-        self._closed = threading.Event()
-
-    def submit(self, owner: str, model, X: np.ndarray, **job_kwargs: Any) -> TrainingJob:
-        """Make ``owner``'s new job (stopping its previous one) and start it, or queue it."""
-        job = TrainingJob(model, X, owner=owner, on_finish=self._finished, **job_kwargs)
-        with self._lock:
-            old = self._jobs.get(owner)
-            if old is not None:
-                self._drop(old)
-            self._jobs[owner] = job
-            self._queue.append(job)
-            self._fill_slots()
-        self._ensure_reaper()
-        return job
-
-    def job_for(self, owner: str) -> TrainingJob | None:
-        return self._jobs.get(owner)
-
-    def stop(self, owner: str) -> None:
-        with self._lock:
-            job = self._jobs.get(owner)
-            if job is not None:
-                self._drop(job, forget=False)
-
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            return {"running": len(self._running), "waiting": len(self._queue), "max_running": self.max_running}
-
-    def _drop(self, job: TrainingJob, forget: bool = True) -> None:
-        job.stop()
-        if job in self._queue:
-            self._queue.remove(job)
-        if forget and self._jobs.get(job.owner) is job:
-            del self._jobs[job.owner]
-        self._fill_slots()
-
-    def _fill_slots(self) -> None:
-        with self._lock:
-            while self._queue and len(self._running) < self.max_running:
-                job = self._queue.popleft()
-                self._running.add(job)
-                if not job.start():
-                    self._running.discard(job)
-            for position, job in enumerate(self._queue, start=1):
-                job._queue_position = position
-
-    def _finished(self, job: TrainingJob) -> None:
-        with self._lock:
-            self._running.discard(job)
-            self._fill_slots()
-
-    def reap(self, now: float | None = None) -> list[TrainingJob]:
-        """Stop and forget jobs not read for ``idle_timeout`` seconds; returns the active ones it stopped."""
-        now = time.monotonic() if now is None else now
-        reaped = []
-        with self._lock:
-            for job in list(self._jobs.values()):
-                if now - job.last_seen > self.idle_timeout:
-                    if job.active:
-                        reaped.append(job)
-                    self._drop(job)
-        return reaped
-
-    def _ensure_reaper(self) -> None:
-        with self._lock:
-            if self._reaper is not None and self._reaper.is_alive():
-                return
-            self._reaper = threading.Thread(target=self._reap_loop, name="train-job-reaper", daemon=True)
-            self._reaper.start()
-
-    def _reap_loop(self) -> None:
-        while not self._closed.wait(self.reap_every):
-            try:
-                self.reap()
-            except Exception:  # noqa: BLE001 - the reaper must never die
-                pass
-
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop every job and the reaper (tests, process exit)."""
-        self._closed.set()
-        with self._lock:
-            jobs = list(self._jobs.values()) + list(self._queue)
-            self._queue.clear()
-            for job in jobs:
-                job.stop()
-            self._jobs.clear()
-        for job in jobs:
-            job.wait(timeout)
+    def fail(self, error: str) -> None:
+        self.finish(STOPPED if self.control.stop_requested else FAILED, error, {})
 
 
 _warm_up_thread: threading.Thread | None = None
@@ -386,7 +243,7 @@ _warm_up_thread: threading.Thread | None = None
 
 def warm_up() -> threading.Thread:
     """Build a throw-away Adam in the background: torch imports its optimiser machinery on first use
-    (seconds), and the first run of the process should start at once. Runs wait for it to finish
+    (seconds), and the first run should start at once. Runs in threads wait for it to finish
     (``_await_warm_up``), so no two threads import torch's modules at the same time."""
     global _warm_up_thread
 
@@ -404,25 +261,3 @@ def _await_warm_up() -> None:
     thread = _warm_up_thread
     if thread is not None and thread is not threading.current_thread():
         thread.join()
-
-
-_manager: JobManager | None = None
-_manager_lock = threading.Lock()
-
-
-def get_manager() -> JobManager:
-    """The process-wide manager; its cap and timeout come from SAE_EXPLORER_MAX_JOBS (default 2)
-    and SAE_EXPLORER_JOB_TIMEOUT (seconds without a reader before a job is stopped, default 45)."""
-    global _manager
-    with _manager_lock:
-        if _manager is None:
-            _manager = JobManager(
-                max_running=int(os.environ.get("SAE_EXPLORER_MAX_JOBS", "2")),
-                idle_timeout=float(os.environ.get("SAE_EXPLORER_JOB_TIMEOUT", "45")),
-            )
-            warm_up()
-            # Training threads give up the GIL around every torch call and must win it back from the
-            # server's threads; a shorter switch interval halves the time they wait for it (measured
-            # with bench/ui_latency.py: 91 -> 200 steps/s with the Train page watched, 2 cores).
-            sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-        return _manager

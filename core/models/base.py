@@ -63,6 +63,16 @@ class TorchEstimator(TransformerMixin, BaseEstimator):
         gen.manual_seed(int(seed))
         return gen
 
+    def check_params(self, n_features: int) -> None:
+        """Raise the ValueError that ``fit`` would raise for these parameters on data of ``n_features``
+        features, without training: a UI can refuse a bad run at once instead of when it starts."""
+        check = getattr(self, "_check_params", None)
+        if check is not None:
+            check()
+        n_latents = getattr(self, "_n_latents", None)
+        if n_latents is not None:
+            n_latents(int(n_features))
+
     # -- the transformer API -------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
         """Codes of ``X``: an array of shape (n_samples, n_components)."""

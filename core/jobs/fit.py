@@ -1,0 +1,92 @@
+"""The body of a training job, the same in a thread of this process and in a worker process.
+
+``run_fit`` trains a model and reports to a *sink* as it goes: ``sink.row(row)`` for every metrics row,
+``sink.atoms(array)`` about every ``atoms_every`` seconds and ``sink.reference(mse)`` once. It returns
+how the run ended; the model keeps its fitted (or last good) weights.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+import numpy as np
+
+from core.metrics import evaluate, pca_mse
+from core.training import TrainControl, TrainingDiverged
+
+WAITING, RUNNING, DONE, STOPPED, DIVERGED, FAILED = "waiting", "running", "done", "stopped", "diverged", "failed"
+ACTIVE_STATES = (WAITING, RUNNING)
+
+
+class Sink(Protocol):
+    def row(self, row: dict[str, Any]) -> None: ...
+    def atoms(self, atoms: np.ndarray) -> None: ...
+    def reference(self, mse: float | None) -> None: ...
+
+
+def run_fit(model, X: np.ndarray, control: TrainControl, sink: Sink,
+            atoms_every: float = 0.3) -> tuple[str, str | None, dict[str, float]]:
+    """Fit ``model`` on ``X``; returns ``(state, error, final_metrics)`` (state: done, stopped, diverged
+    or failed). Errors never escape: a failed run says why in ``error``."""
+    state, error = DONE, None
+    try:
+        if hasattr(model, "fit_iter"):
+            _run_iterative(model, X, control, sink, atoms_every)
+        else:
+            _run_closed_form(model, X, sink)
+        if control.stop_requested:
+            state = STOPPED
+    except TrainingDiverged as exc:  # the model kept its last good weights
+        state, error = DIVERGED, str(exc)
+    except ValueError as exc:  # core's message names the problem and the fix
+        state, error = FAILED, str(exc)
+    except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
+        state, error = FAILED, f"{type(exc).__name__}: {exc}"
+    _send_atoms(sink, getattr(model, "components_", None))
+    return state, error, ({} if state == FAILED else final_metrics(model, X))
+
+
+def _run_iterative(model, X, control, sink, atoms_every: float) -> None:
+    last_atoms, first = 0.0, True
+    for row in model.fit_iter(X, control):
+        sink.row(row)
+        if first:
+            sink.reference(reference_mse(model, X))
+            first = False
+        now = time.monotonic()
+        if now - last_atoms >= atoms_every:
+            _send_atoms(sink, model.current_components())
+            last_atoms = now
+
+
+def _run_closed_form(model, X, sink) -> None:
+    t0 = time.perf_counter()
+    model.fit(X)
+    mse = float(np.mean((X - model.reconstruct(X)) ** 2))
+    sink.row({"step": 1, "loss": mse, "mse": mse, "seconds": time.perf_counter() - t0})
+    sink.reference(reference_mse(model, X))
+
+
+def _send_atoms(sink, atoms) -> None:
+    """Publish a copy of the atoms; non-finite ones are refused, so the last good atoms stay shown."""
+    if atoms is None:
+        return
+    atoms = np.array(atoms, dtype=np.float32, copy=True)
+    if np.isfinite(atoms).all():
+        sink.atoms(atoms)
+
+
+def reference_mse(model, X) -> float | None:
+    """The rank-matched PCA error (``core.metrics.pca_mse``), or None when it does not apply."""
+    try:
+        return float(pca_mse(X, int(model.get_params()["n_components"])))
+    except Exception:  # noqa: BLE001 - no n_components, or odd data: a reference line is a bonus
+        return None
+
+
+def final_metrics(model, X) -> dict[str, float]:
+    try:
+        return {k: float(v) for k, v in evaluate(model, X).items()}
+    except Exception:  # noqa: BLE001 - metrics are a bonus; the history has the essentials
+        return {}

@@ -1,0 +1,212 @@
+"""The process-wide job manager: one job per owner, a capped pool of worker processes, a reaper.
+
+``JobManager`` owns the jobs of every user (an owner is a browser session): at most ``max_running``
+train at once, one per worker process (``core.jobs.worker``); the rest wait in line (state 'waiting',
+with their ``queue_position``) and start as workers free up. A daemon reaper stops jobs nobody has read
+for ``idle_timeout`` seconds (a closed browser tab), ends a worker whose job ignores Stop for
+``kill_after`` seconds, and replaces workers that died. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from core.jobs.job import TrainingJob, torch_threads
+from core.jobs.worker import Worker
+
+
+class JobManager:
+    """All training jobs of a process; see the module docstring.
+
+    ``processes=False`` trains in threads of this process instead of worker processes (no start-up
+    cost, but the runs share the GIL with everything else here).
+    """
+
+    def __init__(self, max_running: int = 2, idle_timeout: float = 45.0, reap_every: float = 2.0,
+                 processes: bool = True, kill_after: float = 10.0, warm: bool = False):
+        if int(max_running) < 1:
+            raise ValueError(f"max_running must be at least 1, got {max_running}.")
+        self.max_running = int(max_running)
+        self.idle_timeout = float(idle_timeout)
+        self.reap_every = float(reap_every)
+        self.processes = bool(processes)
+        self.kill_after = float(kill_after)
+        self._lock = threading.RLock()
+        self._jobs: dict[str, TrainingJob] = {}
+        self._queue: deque[TrainingJob] = deque()
+        self._running: set[TrainingJob] = set()
+        self._workers: list[Worker] = []
+        self._reaper: threading.Thread | None = None
+        self._closed = threading.Event()
+        if warm and self.processes:
+            self._ensure_workers(self.max_running)
+
+    # -- the owners' side ----------------------------------------------------------------------
+    def submit(self, owner: str, model, X: np.ndarray, **job_kwargs: Any) -> TrainingJob:
+        """Make ``owner``'s new job (stopping its previous one) and start it, or queue it."""
+        job = TrainingJob(model, X, owner=owner, on_finish=self._finished, **job_kwargs)
+        with self._lock:
+            old = self._jobs.get(owner)
+            if old is not None:
+                self._drop(old)
+            self._jobs[owner] = job
+            self._queue.append(job)
+        self._fill_slots()
+        self._ensure_reaper()
+        return job
+
+    def job_for(self, owner: str) -> TrainingJob | None:
+        return self._jobs.get(owner)
+
+    def stop(self, owner: str) -> None:
+        with self._lock:
+            job = self._jobs.get(owner)
+            if job is not None:
+                self._drop(job, forget=False)
+        self._fill_slots()
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {"running": len(self._running), "waiting": len(self._queue), "max_running": self.max_running}
+
+    def workers(self) -> list[Worker]:
+        with self._lock:
+            return list(self._workers)
+
+    # -- slots -----------------------------------------------------------------------------------
+    def _drop(self, job: TrainingJob, forget: bool = True) -> None:
+        job.stop()
+        with self._lock:
+            if job in self._queue:
+                self._queue.remove(job)
+            if forget and self._jobs.get(job.owner) is job:
+                del self._jobs[job.owner]
+
+    def _ensure_workers(self, count: int) -> None:
+        with self._lock:
+            self._workers = [w for w in self._workers if w.alive or w.job is not None]
+            while len(self._workers) < count and not self._closed.is_set():
+                self._workers.append(Worker(torch_threads(), on_idle=self._worker_idle,
+                                            on_exit=self._worker_exited))
+
+    def _fill_slots(self) -> None:
+        """Start queued jobs while there is room; the sends happen outside the lock (data can be big)."""
+        starts: list[tuple[TrainingJob, Worker | None]] = []
+        with self._lock:
+            self._queue = deque(job for job in self._queue if job.active)
+            while self._queue and len(self._running) < self.max_running and not self._closed.is_set():
+                worker = None
+                if self.processes:
+                    self._ensure_workers(min(self.max_running, len(self._running) + 1))
+                    worker = next((w for w in self._workers if w.idle and not w.reserved), None)
+                    if worker is None:
+                        break  # every worker still ends a stopped run; on_idle calls back
+                    worker.reserved = True
+                job = self._queue.popleft()
+                self._running.add(job)
+                starts.append((job, worker))
+            for position, job in enumerate(self._queue, start=1):
+                job._queue_position = position
+        for job, worker in starts:
+            if worker is not None:
+                worker.reserved = False
+            if not job.start(worker):
+                with self._lock:
+                    self._running.discard(job)
+                self._fill_slots()
+
+    def _finished(self, job: TrainingJob) -> None:
+        with self._lock:
+            self._running.discard(job)
+        if not self.processes:
+            self._fill_slots()  # a worker calls back through _worker_idle once it is free
+
+    def _worker_idle(self, worker: Worker) -> None:
+        self._fill_slots()
+
+    def _worker_exited(self, worker: Worker) -> None:
+        with self._lock:
+            if worker in self._workers:
+                self._workers.remove(worker)
+        if not self._closed.is_set():
+            self._fill_slots()  # starts a fresh worker if jobs wait
+
+    # -- the reaper --------------------------------------------------------------------------------
+    def reap(self, now: float | None = None) -> list[TrainingJob]:
+        """Stop and forget jobs not read for ``idle_timeout`` seconds (returns the active ones stopped),
+        and end the workers of runs that ignored Stop for ``kill_after`` seconds."""
+        now = time.monotonic() if now is None else now
+        reaped = []
+        with self._lock:
+            for job in list(self._jobs.values()):
+                if now - job.last_seen > self.idle_timeout:
+                    if job.active:
+                        reaped.append(job)
+                    self._drop(job)
+            stuck = [w for w in self._workers if w.job is not None and w.job.stop_requested_at is not None
+                     and w.ready_at is not None  # a worker still warming up reads Stop once warm
+                     and now - max(w.job.stop_requested_at, w.ready_at) > self.kill_after]
+        for worker in stuck:
+            worker.kill()
+        self._fill_slots()
+        return reaped
+
+    def _ensure_reaper(self) -> None:
+        with self._lock:
+            if self._reaper is not None and self._reaper.is_alive():
+                return
+            self._reaper = threading.Thread(target=self._reap_loop, name="train-job-reaper", daemon=True)
+            self._reaper.start()
+
+    def _reap_loop(self) -> None:
+        while not self._closed.wait(self.reap_every):
+            try:
+                self.reap()
+            except Exception:  # noqa: BLE001 - the reaper must never die
+                pass
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every job, the reaper and the worker processes (tests, process exit)."""
+        self._closed.set()
+        with self._lock:
+            jobs = list(self._jobs.values()) + list(self._queue) + list(self._running)
+            self._queue.clear()
+            self._jobs.clear()
+            workers, self._workers = list(self._workers), []
+        for job in jobs:
+            job.stop()
+        for job in jobs:
+            job.wait(timeout)
+        for worker in workers:
+            worker.close(timeout)
+
+
+_manager: JobManager | None = None
+_manager_lock = threading.Lock()
+
+
+def get_manager() -> JobManager:
+    """The process-wide manager, its workers started at once so the first run starts without delay.
+    Settings: SAE_EXPLORER_MAX_JOBS (runs at once, default 2), SAE_EXPLORER_JOB_TIMEOUT (seconds
+    without a reader before a run is stopped, default 45), SAE_EXPLORER_JOB_PROCESSES=0 to train in
+    threads of the server instead of worker processes."""
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            _manager = JobManager(
+                max_running=int(os.environ.get("SAE_EXPLORER_MAX_JOBS", "2")),
+                idle_timeout=float(os.environ.get("SAE_EXPLORER_JOB_TIMEOUT", "45")),
+                processes=os.environ.get("SAE_EXPLORER_JOB_PROCESSES", "1").strip() != "0",
+                warm=True,
+            )
+            if not _manager.processes:
+                from core.jobs.job import warm_up
+
+                warm_up()
+        return _manager

@@ -1,0 +1,218 @@
+"""Worker processes: each trains one job at a time, away from the web server's Python interpreter.
+
+Training in a thread of the Streamlit server made both slow: every torch call gives up the GIL and
+has to win it back from the server's threads (measured: a watched run at ~24% of its headless speed).
+A worker is a fresh Python process that imports torch once, then trains the jobs it is sent:
+
+- parent -> worker, on the *control* pipe: ``("run", job_id, model, X, atoms_every)``,
+  ``("stop", job_id)``, ``("update", job_id, params)``. A listener thread in the worker applies stop
+  and update to the running fit's ``TrainControl``; the pipe closing (the server died, even by
+  ``kill -9``) ends the worker.
+- worker -> parent, on the *events* pipe: ``("ready",)`` once warm, then per job ``("begin", id)``, ``("row", id, row)``,
+  ``("atoms", id, array)``, ``("reference", id, mse)`` and ``("end", id, state, error, metrics, model)``.
+  A reader thread in the parent applies them to the ``TrainingJob``; the job gets the fitted model back.
+
+The messages are pickled by ``multiprocessing`` between this program's own processes; no user file is
+ever unpickled (user data arrives as arrays already checked by ``core.datasets``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Callable
+
+_names = itertools.count(1)
+WORKER_NICENESS = 10  # added to the server's niceness (0 to 19: higher yields the CPU to others)
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds core/
+
+
+def _child_environment() -> dict[str, str]:
+    """This environment, with the project importable wherever the server was started from."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+class Worker:
+    """The parent's handle on one worker process; ``on_idle(worker)`` is called whenever it is free
+    again (a job ended), ``on_exit(worker)`` once if the process dies."""
+
+    def __init__(self, threads: int, on_idle: Callable[["Worker"], None] | None = None,
+                 on_exit: Callable[["Worker"], None] | None = None):
+        control_reader, control_writer = os.pipe()
+        events_reader, events_writer = os.pipe()
+        self.name = f"train-worker-{next(_names)}"
+        # a fresh interpreter (not multiprocessing's spawn, which re-runs the caller's main script)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", f"from core.jobs.worker import worker_main; "
+                                   f"worker_main({control_reader}, {events_writer}, {int(threads)})"],
+            pass_fds=(control_reader, events_writer), env=_child_environment(), stdin=subprocess.DEVNULL)
+        os.close(control_reader)  # the worker's ends: once it dies, our reads and writes fail at once
+        os.close(events_writer)
+        self._control = Connection(control_writer, readable=False)
+        self._events = Connection(events_reader, writable=False)
+        self.ready = threading.Event()
+        self.ready_at: float | None = None  # when it finished warming up (time.monotonic)
+        self.job = None
+        self.reserved = False  # promised to a job by the manager, not yet sent
+        self.started = time.monotonic()
+        self._on_idle, self._on_exit = on_idle, on_exit
+        self._outbox: queue.Queue = queue.Queue()  # sent by a thread: a caller never waits on the pipe
+        self._reader = threading.Thread(target=self._read_loop, name=f"{self.name}-reader", daemon=True)
+        self._sender = threading.Thread(target=self._send_loop, name=f"{self.name}-sender", daemon=True)
+        self._reader.start()
+        self._sender.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None and self._reader.is_alive()
+
+    @property
+    def idle(self) -> bool:
+        return self.job is None and self.alive
+
+    def run(self, job) -> None:
+        """Send ``job`` (a ``TrainingJob`` already marked running) to this worker."""
+        self.job = job
+        self._outbox.put(("run", job.id, job.model, job.X, job.atoms_every))
+
+    def send_control(self, job_id: int, kind: str, params: dict[str, Any] | None = None) -> None:
+        self._outbox.put((kind, job_id) if params is None else (kind, job_id, params))
+
+    def _send_loop(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            try:
+                self._control.send(message)
+            except (OSError, EOFError, ValueError):  # the worker is gone: the reader reports it
+                break
+        self._control.close()  # the worker sees the pipe close and exits
+
+    def kill(self) -> None:
+        """End the process now (a run that ignores Stop, or shutdown); its job fails or stops."""
+        if self.process.poll() is None:
+            self.process.kill()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._outbox.put(None)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.process.wait()
+        self._reader.join(timeout)
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                message = self._events.recv()
+            except (EOFError, OSError):
+                break
+            kind, job = message[0], self.job
+            if kind == "ready":
+                self.ready_at = time.monotonic()
+                self.ready.set()
+            elif job is None or message[1] != job.id:
+                continue  # a late message of a job that was given up on
+            elif kind == "end":
+                self.job = None  # free before the job's on_finish looks for a free worker
+                job.finish(*message[2:])
+                if self._on_idle is not None:
+                    self._on_idle(self)
+            else:
+                getattr(job, kind)(*message[2:])  # begin / row / atoms / reference
+        try:
+            code = self.process.wait(5.0)
+        except subprocess.TimeoutExpired:
+            code = None
+        self._events.close()
+        self._outbox.put(None)  # ends the sender thread too
+        job, self.job = self.job, None
+        if job is not None:
+            job.fail("The run was ended before it finished: Stop was not answered in time." if
+                     job.control.stop_requested else
+                     f"The training process ended unexpectedly (exit code {code}); out of memory? "
+                     "Try fewer samples, fewer atoms or a smaller batch, then press Train again.")
+        if self._on_exit is not None:
+            self._on_exit(self)
+
+
+# -- inside the worker process -----------------------------------------------------------------------------
+class _Events:
+    """The sink ``run_fit`` reports to: each call is one message to the parent."""
+
+    def __init__(self, connection, job_id: int):
+        self.connection, self.job_id = connection, job_id
+
+    def row(self, row):
+        self.connection.send(("row", self.job_id, row))
+
+    def atoms(self, atoms):
+        self.connection.send(("atoms", self.job_id, atoms))
+
+    def reference(self, mse):
+        self.connection.send(("reference", self.job_id, mse))
+
+
+def worker_main(control_fd: int, events_fd: int, threads: int) -> None:
+    """The worker process: warm torch up, then train the jobs that arrive, one at a time."""
+    from core.training import TrainControl
+
+    with contextlib.suppress(OSError, AttributeError):
+        # Below the web server in the CPU's queue: training takes all the idle CPU, but the pages (and a
+        # browser on the same laptop) are served first. On 2 cores with 2 runs, this is what keeps them live.
+        os.nice(WORKER_NICENESS)
+    control, events = Connection(control_fd, writable=False), Connection(events_fd, readable=False)
+    jobs: queue.Queue = queue.Queue()
+    controls: dict[int, TrainControl] = {}
+
+    def listen() -> None:
+        while True:
+            try:
+                message = control.recv()
+            except (EOFError, OSError):
+                os._exit(0)  # the server is gone: never outlive it
+            kind, job_id = message[0], message[1]
+            if kind == "run":
+                controls[job_id] = TrainControl()
+                jobs.put(message)
+            elif job_id in controls and kind == "stop":
+                controls[job_id].request_stop()
+            elif job_id in controls and kind == "update":
+                controls[job_id].update(**message[2])
+
+    threading.Thread(target=listen, name="control-listener", daemon=True).start()
+    import torch
+
+    from core.jobs.fit import run_fit
+
+    torch.set_num_threads(max(1, int(threads)))
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # imports the optimiser machinery now
+    events.send(("ready",))
+    while True:
+        _, job_id, model, X, atoms_every = jobs.get()
+        if controls[job_id].stop_requested:  # stopped while it waited for this process to warm up
+            state, error, metrics = "stopped", None, {}
+        else:
+            events.send(("begin", job_id))
+            state, error, metrics = run_fit(model, X, controls[job_id], _Events(events, job_id), atoms_every)
+        try:
+            events.send(("end", job_id, state, error, metrics, model))
+        except Exception as exc:  # noqa: BLE001 - a model that cannot travel back still ends its job
+            events.send(("end", job_id, "failed", f"The trained model could not be returned: {exc}", {}, None))
+        del model, X
+        controls.pop(job_id, None)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()  # give the GPU memory of the finished run back

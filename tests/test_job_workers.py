@@ -1,0 +1,170 @@
+"""core.jobs worker processes: training leaves the server's interpreter, and no process or thread is
+left behind when a run is stopped, a worker dies, or the server itself is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from browser_support import wait_until
+from core import datasets, models
+from core.jobs import DONE, FAILED, RUNNING, STOPPED, JobManager
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return datasets.load("digits")
+
+
+def _topk(max_steps=100_000):
+    return models.create("sae-topk", n_components=32, k=4, max_steps=max_steps, batch_size=64,
+                         random_state=0, device="cpu")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (ended, not yet reaped by its parent) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_manager_trains_in_another_process_and_hands_back_the_fitted_model(digits):
+    mgr = JobManager(max_running=1, idle_timeout=60.0)
+    try:
+        job = mgr.submit("alice", _topk(max_steps=300), digits.X, model_name="sae-topk")
+        (worker,) = mgr.workers()
+        assert worker.pid != os.getpid() and job.worker is worker
+        assert job.wait(60) and job.state == DONE, job.snapshot().error
+        snap = job.snapshot()
+        assert snap.step == 300 and len(snap.history) == 30
+        # the estimator trained over there came back: same atoms as the last ones published
+        np.testing.assert_array_equal(job.model.components_, snap.atoms)
+        assert job.model.transform(digits.X[:5]).shape == (5, 32)
+        assert snap.metrics["l0"] == pytest.approx(4.0)
+        # the same seed gives the same run as in this process
+        here = _topk(max_steps=300).fit(digits.X)
+        np.testing.assert_allclose(job.model.components_, here.components_, rtol=1e-4, atol=1e-5)
+        # the worker is free again and takes the next run
+        wait_until(lambda: worker.idle, timeout=10, what="worker idle")
+        second = mgr.submit("alice", _topk(max_steps=50), digits.X)
+        assert second.worker is worker and second.wait(60) and second.state == DONE
+    finally:
+        mgr.shutdown()
+
+
+def test_a_worker_that_dies_fails_its_run_with_a_message_and_is_replaced(digits):
+    mgr = JobManager(max_running=1, idle_timeout=60.0)
+    try:
+        job = mgr.submit("alice", _topk(), digits.X)
+        wait_until(lambda: job.snapshot().step >= 20, what="first steps")
+        (dead,) = mgr.workers()
+        os.kill(dead.pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+        assert job.wait(30) and job.state == FAILED
+        assert "ended unexpectedly" in job.snapshot().error and "press Train again" in job.snapshot().error
+        nxt = mgr.submit("alice", _topk(max_steps=50), digits.X)
+        assert nxt.wait(60) and nxt.state == DONE, nxt.snapshot().error
+        assert nxt.worker is not dead and dead not in mgr.workers()
+    finally:
+        mgr.shutdown()
+
+
+def test_a_run_that_does_not_answer_stop_has_its_worker_ended(digits):
+    mgr = JobManager(max_running=1, idle_timeout=60.0, kill_after=0.5, warm=True)
+    try:
+        (worker,) = mgr.workers()
+        assert worker.ready.wait(60)
+        # a closed-form fit checks no stop flag: several seconds of SVD on one thread
+        X = np.random.default_rng(0).normal(size=(8000, 1500)).astype(np.float32)
+        job = mgr.submit("alice", models.create("pca", n_components=10, device="cpu"), X)
+        wait_until(lambda: job.began_at is not None, what="the fit started in the worker")
+        time.sleep(0.2)
+        mgr.stop("alice")
+        mgr.reap()  # within kill_after of Stop: left alone
+        assert job.active and worker.alive
+        time.sleep(0.6)
+        mgr.reap()
+        assert job.wait(30) and job.state == STOPPED
+        assert worker.process.wait(10) == -signal.SIGKILL
+        assert "Stop was not answered in time" in job.snapshot().error
+        after = mgr.submit("bob", _topk(max_steps=20), digits.X)
+        assert after.wait(60) and after.state == DONE and after.worker is not worker
+        wait_until(lambda: not worker._reader.is_alive() and not worker._sender.is_alive(), timeout=10,
+                   what="the dead worker's threads end")
+    finally:
+        mgr.shutdown()
+
+
+def test_threads_stay_bounded_however_many_runs_come_and_go(digits):
+    mgr = JobManager(max_running=2, idle_timeout=60.0)
+    try:
+        mgr.submit("warm", _topk(max_steps=20), digits.X).wait(60)
+        before = threading.active_count()
+        for i in range(12):  # tabs opening, training a little, replaced or stopped
+            job = mgr.submit(f"tab-{i % 4}", _topk(), digits.X)
+            if i % 3 == 0:
+                mgr.stop(f"tab-{i % 4}")
+        for i in range(4):
+            mgr.stop(f"tab-{i}")
+        wait_until(lambda: mgr.counts()["running"] == 0, what="all runs ended")
+        assert job.wait(30)
+        # two threads per worker (reader, sender) and the reaper: nothing per run
+        assert threading.active_count() <= before + 2, [t.name for t in threading.enumerate()]
+        assert len(mgr.workers()) == 2
+    finally:
+        mgr.shutdown()
+    assert not any(w.alive for w in mgr.workers())
+
+
+def test_workers_end_when_the_server_is_killed(tmp_path):
+    script = (
+        "import sys, time\n"
+        "from core import datasets, models\n"
+        "from core.jobs import get_manager\n"
+        "m = get_manager()\n"
+        "job = m.submit('a', models.create('sae-topk', n_components=16, k=2, max_steps=10**7, device='cpu'),"
+        " datasets.load('digits').X)\n"
+        "while job.snapshot().step < 10: time.sleep(0.05)\n"
+        "print(' '.join(str(w.pid) for w in m.workers()), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "SAE_EXPLORER_MAX_JOBS": "2"})
+    try:
+        pids = [int(p) for p in server.stdout.readline().split()]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        server.send_signal(signal.SIGKILL)  # no clean-up code runs in the server
+        server.wait(10)
+        wait_until(lambda: not any(_alive(p) for p in pids), timeout=20, what="workers gone")
+    finally:
+        server.kill()
+
+
+def test_a_waiting_run_starts_when_a_worker_frees_up_and_keeps_its_live_changes(digits):
+    mgr = JobManager(max_running=1, idle_timeout=60.0)
+    try:
+        first = mgr.submit("alice", _topk(), digits.X)
+        second = mgr.submit("bob", _topk(), digits.X)
+        assert second.snapshot().queue_position == 1
+        mgr.stop("alice")
+        wait_until(lambda: second.state == RUNNING and second.snapshot().step >= 20, what="second runs")
+        assert second.update(k=2) == {"k": 2}
+        wait_until(lambda: second.snapshot().events, what="the live change applied in the worker")
+        mgr.stop("bob")
+        assert second.wait(30) and second.state == STOPPED and second.model.k == 2
+        assert first.state == STOPPED
+    finally:
+        mgr.shutdown()
