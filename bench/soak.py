@@ -11,8 +11,9 @@ with Steps at 10,000, so the server's job cap (SAE_EXPLORER_MAX_JOBS, 2 here) qu
   window, says whether each session keeps refreshing at least once a second;
 * the job cap: the sidebar's "Runs on this server: R of C, W waiting" and each page's "Waiting for a free
   training slot" status, sampled once a second;
-* memory and threads of the server process (/proc: VmRSS, task count) once a second, and again after
-  every tab closed and the server's idle timeout (SAE_EXPLORER_JOB_TIMEOUT) stopped their runs;
+* memory and threads of the server process (/proc: VmRSS, task count) and its training worker processes
+  (core.jobs.worker: count, RSS, CPU) once a second, and again after every tab closed and the server's
+  idle timeout (SAE_EXPLORER_JOB_TIMEOUT) stopped their runs;
 * GPU memory (torch.cuda in the server is not reachable from here: nvidia-smi's used memory, when present).
 
 The last line of stdout is a JSON summary. ``run_soak`` is the same as a function (tests call it short).
@@ -36,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, open_app, streamlit_server, wait_until  # noqa: E402
+from common import training_workers  # noqa: E402
 
 JOB_TIMEOUT = 6  # seconds without a reader before the server stops a run (closed tabs)
 MAX_JOBS = 2
@@ -62,6 +64,20 @@ def _proc(pid: int) -> tuple[float, int]:
     rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
     threads = int(re.search(r"Threads:\s+(\d+)", status).group(1))
     return rss, threads
+
+
+def _workers(pid: int) -> tuple[int, float, float]:
+    """(count, RSS in MiB, CPU seconds so far) of the server's training worker processes."""
+    count, rss, cpu = 0, 0.0, 0.0
+    for worker in training_workers(pid):
+        try:
+            rss += _proc(worker)[0]
+            fields = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+            count += 1
+        except (OSError, ValueError, IndexError, AttributeError):
+            continue
+    return count, rss, cpu
 
 
 def _health_seconds(url: str) -> float:
@@ -115,7 +131,11 @@ def _status(page) -> str:
     return bar.first.inner_text(timeout=2000) if bar.count() else ""
 
 
-def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None, quiet: bool = False) -> dict:
+def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None, quiet: bool = False,
+             rounds: int = 1) -> dict:
+    """``rounds`` times: open ``sessions`` tabs, train in all, watch for ``seconds``, close them and wait
+    for the server to settle. The figures are those of the last round, plus the server's threads and
+    memory after each round (a leak grows round after round; pools fill once)."""
     from playwright.sync_api import sync_playwright
 
     def say(text: str) -> None:
@@ -125,94 +145,117 @@ def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None,
     log = log or Path(tempfile.mkdtemp(prefix="soak-")) / "server.log"
     runs_dir = tempfile.mkdtemp(prefix="soak-runs-")
     env = {"SAE_EXPLORER_MAX_JOBS": MAX_JOBS, "SAE_EXPLORER_JOB_TIMEOUT": JOB_TIMEOUT, "SAE_EXPLORER_RUNS": runs_dir}
-    summary: dict = {"sessions": sessions, "seconds": seconds, "max_jobs": MAX_JOBS, "cpus": os.cpu_count()}
+    summary: dict = {"sessions": sessions, "seconds": seconds, "rounds": rounds, "max_jobs": MAX_JOBS,
+                     "cpus": os.cpu_count()}
     with streamlit_server(log, **env) as url, sync_playwright() as playwright:
         pid = _server_pid(int(url.rsplit(":", 1)[1]))
         rss0, threads0 = _proc(pid)
         gpu0 = _gpu_used_mib()
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        contexts, pages = [], []
-        for i in range(sessions):
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            context.set_default_timeout(90_000)  # a loaded 2-core machine is slow to serve a fresh tab
-            context.add_init_script(STAMP_WEBSOCKET)
-            pages.append(open_app(context, url, "train"))
-            contexts.append(context)
-            say(f"session {i + 1}/{sessions} open")
-        for i, page in enumerate(pages):  # all tabs first, then the load: a fresh tab is slow on a busy server
-            _start_training(page)
-            say(f"session {i + 1}/{sessions} training")
-        saw_waiting = [False] * sessions
-        saw_running = [False] * sessions
-        loads, rss, threads, health = [], [], [], []
-        steady_from = time.time() * 1000
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            tick = time.monotonic()
-            for i, page in enumerate(pages):
-                text = _status(page)
-                saw_waiting[i] |= "Waiting for a free training slot" in text
-                saw_running[i] |= text.startswith("Training")
-            match = LOAD_RE.search(pages[0].locator(".server-load").inner_text())
-            if match:
-                loads.append((int(match.group(1)), int(match.group(3) or 0)))
-            r, t = _proc(pid)
-            rss.append(r)
-            threads.append(t)
-            health.append(_health_seconds(url))
-            time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
-        steady_to = time.time() * 1000
-        gaps, counts, long_gaps = [], [], []
-        for page in pages:
-            stamps = [s for s in page.evaluate("window.__stamps") if steady_from <= s <= steady_to]
-            counts.append(len(stamps))
-            bounds = [steady_from, *stamps, steady_to]
-            pairs = list(zip(bounds, bounds[1:]))
-            gaps.append(max(b - a for a, b in pairs) / 1000)
-            long_gaps.append([(round((a - steady_from) / 1000, 1), round((b - a) / 1000, 2)) for a, b in pairs
-                              if b - a > 1000])
-        _, threads_busy = _proc(pid)
-        for context in contexts:
-            context.close()
-        browser.close()
-        say("tabs closed; waiting for the server to stop their runs")
-        closed = time.monotonic()
-        history = []  # thread counts after the idle timeout: settled once unchanged for 4 s (at most 30 s)
-        while time.monotonic() < closed + JOB_TIMEOUT + 30:
-            time.sleep(1)
-            if time.monotonic() > closed + JOB_TIMEOUT + 3:
-                history.append(_proc(pid)[1])
-                if len(history) >= 5 and len(set(history[-5:])) == 1:
-                    break
-        rss_end, threads_end = _proc(pid)
+        by_round = []
+        for number in range(1, rounds + 1):
+            say(f"round {number}/{rounds}")
+            figures = _round(playwright, url, pid, sessions, seconds, say)
+            by_round.append((figures["threads"]["after_close"], figures["rss_mib"]["after_close"]))
+        figures["rss_mib"]["start"], figures["threads"]["start"] = round(rss0, 1), threads0
+        summary.update(figures)
         summary.update({
-            "messages_per_session": counts,
-            "max_gap_s": [round(g, 3) for g in gaps],
-            "worst_gap_s": round(max(gaps), 3),
-            "median_max_gap_s": round(statistics.median(gaps), 3),
-            "every_session_refreshed_each_second": max(gaps) <= 1.0,
-            "gaps_over_1s_at": long_gaps,  # (seconds into the steady window, gap length) per session
-            "health_latency_s": {"median": round(statistics.median(health), 3), "max": round(max(health), 3)},
-            "max_running": max((r for r, _ in loads), default=0),
-            "max_waiting": max((w for _, w in loads), default=0),
-            "sessions_seen_waiting": sum(saw_waiting),
-            "sessions_seen_running": sum(saw_running),
-            "rss_mib": {"start": round(rss0, 1), "peak": round(max(rss), 1), "last_loaded": round(rss[-1], 1),
-                        "after_close": round(rss_end, 1)},
-            "threads": {"start": threads0, "peak": max(threads), "busy": threads_busy, "after_close": threads_end},
-            "threads_left_behind": threads_end - threads0,
+            "threads_left_behind": figures["threads"]["after_close"] - threads0,
+            "threads_after_close_by_round": [t for t, _ in by_round],
+            "rss_mib_after_close_by_round": [r for _, r in by_round],
             "gpu_used_mib": {"start": gpu0, "after_close": _gpu_used_mib()},
         })
     shutil.rmtree(runs_dir, ignore_errors=True)
     return summary
 
 
+def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say) -> dict:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    contexts, pages = [], []
+    for i in range(sessions):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(90_000)  # a loaded 2-core machine is slow to serve a fresh tab
+        context.add_init_script(STAMP_WEBSOCKET)
+        pages.append(open_app(context, url, "train"))
+        contexts.append(context)
+        say(f"session {i + 1}/{sessions} open")
+    for i, page in enumerate(pages):  # all tabs first, then the load: a fresh tab is slow on a busy server
+        _start_training(page)
+        say(f"session {i + 1}/{sessions} training")
+    saw_waiting = [False] * sessions
+    saw_running = [False] * sessions
+    loads, rss, threads, health, workers = [], [], [], [], []
+    steady_from = time.time() * 1000
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        tick = time.monotonic()
+        for i, page in enumerate(pages):
+            text = _status(page)
+            saw_waiting[i] |= "Waiting for a free training slot" in text
+            saw_running[i] |= text.startswith("Training")
+        match = LOAD_RE.search(pages[0].locator(".server-load").inner_text())
+        if match:
+            loads.append((int(match.group(1)), int(match.group(3) or 0)))
+        r, t = _proc(pid)
+        count, worker_rss, _ = _workers(pid)
+        rss.append(r + worker_rss)
+        threads.append(t)
+        workers.append(count)
+        health.append(_health_seconds(url))
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+    steady_to = time.time() * 1000
+    gaps, counts, long_gaps = [], [], []
+    for page in pages:
+        stamps = [s for s in page.evaluate("window.__stamps") if steady_from <= s <= steady_to]
+        counts.append(len(stamps))
+        bounds = [steady_from, *stamps, steady_to]
+        pairs = list(zip(bounds, bounds[1:]))
+        gaps.append(max(b - a for a, b in pairs) / 1000)
+        long_gaps.append([(round((a - steady_from) / 1000, 1), round((b - a) / 1000, 2)) for a, b in pairs
+                          if b - a > 1000])
+    _, threads_busy = _proc(pid)
+    for context in contexts:
+        context.close()
+    browser.close()
+    say("tabs closed; waiting for the server to stop their runs")
+    closed = time.monotonic()
+    history = []  # thread counts after the idle timeout: settled once unchanged for 4 s (at most 30 s)
+    while time.monotonic() < closed + JOB_TIMEOUT + 30:
+        time.sleep(1)
+        if time.monotonic() > closed + JOB_TIMEOUT + 3:
+            history.append(_proc(pid)[1])
+            if len(history) >= 5 and len(set(history[-5:])) == 1:
+                break
+    rss_end, threads_end = _proc(pid)
+    workers_end, workers_rss_end, cpu_before = _workers(pid)
+    time.sleep(2.0)
+    workers_cpu_idle = (_workers(pid)[2] - cpu_before) / 2.0  # cores the workers use once nothing trains
+    return {
+        "messages_per_session": counts,
+        "max_gap_s": [round(g, 3) for g in gaps],
+        "worst_gap_s": round(max(gaps), 3),
+        "median_max_gap_s": round(statistics.median(gaps), 3),
+        "every_session_refreshed_each_second": max(gaps) <= 1.0,
+        "gaps_over_1s_at": long_gaps,  # (seconds into the steady window, gap length) per session
+        "health_latency_s": {"median": round(statistics.median(health), 3), "max": round(max(health), 3)},
+        "max_running": max((r for r, _ in loads), default=0),
+        "max_waiting": max((w for _, w in loads), default=0),
+        "sessions_seen_waiting": sum(saw_waiting),
+        "sessions_seen_running": sum(saw_running),
+        "rss_mib": {"peak": round(max(rss), 1), "last_loaded": round(rss[-1], 1),
+                    "after_close": round(rss_end + workers_rss_end, 1)},
+        "threads": {"peak": max(threads), "busy": threads_busy, "after_close": threads_end},
+        "workers": {"peak": max(workers, default=0), "after_close": workers_end,
+                    "cpu_cores_after_close": round(workers_cpu_idle, 3)},
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--minutes", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=1, help="open, train, close this many times")
     args = parser.parse_args(argv)
-    summary = run_soak(args.sessions, args.minutes * 60)
+    summary = run_soak(args.sessions, args.minutes * 60, rounds=args.rounds)
     print(json.dumps(summary), flush=True)
     return 0
 
