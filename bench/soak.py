@@ -4,7 +4,8 @@
     .venv/bin/python bench/soak.py --sessions 8 --minutes 1
 
 Each session is its own Chromium context (its own Streamlit session) on the Train page; it presses Train
-with Steps at 10,000, so the server's job cap (SAE_EXPLORER_MAX_JOBS, 2 here) queues the rest. Measured:
+with Steps at 10,000, so the server's job cap (SAE_EXPLORER_MAX_JOBS, 2 here) queues the rest; a tab whose
+run is done presses Train again, as a student would. Measured:
 
 * refresh: every message the page receives over Streamlit's websocket is time-stamped in the page (an
   init script wraps WebSocket); the longest gap between two messages per session, during the steady
@@ -14,6 +15,8 @@ with Steps at 10,000, so the server's job cap (SAE_EXPLORER_MAX_JOBS, 2 here) qu
 * memory and threads of the server process (/proc: VmRSS, task count) and its training worker processes
   (core.jobs.worker: count, RSS, CPU) once a second, and again after every tab closed and the server's
   idle timeout (SAE_EXPLORER_JOB_TIMEOUT) stopped their runs;
+* CPU (cores used over the steady window) of the server, its training workers and Chromium: on one small
+  machine the browser's tabs compete with the server for the same cores, unlike a real classroom;
 * GPU memory (torch.cuda in the server is not reachable from here: nvidia-smi's used memory, when present).
 
 The last line of stdout is a JSON summary. ``run_soak`` is the same as a function (tests call it short).
@@ -22,6 +25,7 @@ The last line of stdout is a JSON summary. ``run_soak`` is the same as a functio
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -66,14 +70,34 @@ def _proc(pid: int) -> tuple[float, int]:
     return rss, threads
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process ``pid`` has used so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _browser_pids() -> list[int]:
+    """Chromium's processes on this machine (the soak's own: it is the only browser here)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if b"chromium" in Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0]:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 def _workers(pid: int) -> tuple[int, float, float]:
     """(count, RSS in MiB, CPU seconds so far) of the server's training worker processes."""
     count, rss, cpu = 0, 0.0, 0.0
     for worker in training_workers(pid):
         try:
             rss += _proc(worker)[0]
-            fields = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()
-            cpu += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+            cpu += _cpu_seconds(worker)
             count += 1
         except (OSError, ValueError, IndexError, AttributeError):
             continue
@@ -132,10 +156,11 @@ def _status(page) -> str:
 
 
 def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None, quiet: bool = False,
-             rounds: int = 1) -> dict:
+             rounds: int = 1, browser_niceness: int = 0) -> dict:
     """``rounds`` times: open ``sessions`` tabs, train in all, watch for ``seconds``, close them and wait
     for the server to settle. The figures are those of the last round, plus the server's threads and
-    memory after each round (a leak grows round after round; pools fill once)."""
+    memory after each round (a leak grows round after round; pools fill once). ``browser_niceness`` > 0
+    lowers Chromium's CPU priority below the server's, as if the tabs ran on the students' machines."""
     from playwright.sync_api import sync_playwright
 
     def say(text: str) -> None:
@@ -146,7 +171,7 @@ def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None,
     runs_dir = tempfile.mkdtemp(prefix="soak-runs-")
     env = {"SAE_EXPLORER_MAX_JOBS": MAX_JOBS, "SAE_EXPLORER_JOB_TIMEOUT": JOB_TIMEOUT, "SAE_EXPLORER_RUNS": runs_dir}
     summary: dict = {"sessions": sessions, "seconds": seconds, "rounds": rounds, "max_jobs": MAX_JOBS,
-                     "cpus": os.cpu_count()}
+                     "cpus": os.cpu_count(), "browser_niceness": browser_niceness}
     with streamlit_server(log, **env) as url, sync_playwright() as playwright:
         pid = _server_pid(int(url.rsplit(":", 1)[1]))
         rss0, threads0 = _proc(pid)
@@ -154,7 +179,7 @@ def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None,
         by_round = []
         for number in range(1, rounds + 1):
             say(f"round {number}/{rounds}")
-            figures = _round(playwright, url, pid, sessions, seconds, say)
+            figures = _round(playwright, url, pid, sessions, seconds, say, browser_niceness)
             by_round.append((figures["threads"]["after_close"], figures["rss_mib"]["after_close"]))
         figures["rss_mib"]["start"], figures["threads"]["start"] = round(rss0, 1), threads0
         summary.update(figures)
@@ -168,7 +193,7 @@ def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None,
     return summary
 
 
-def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say) -> dict:
+def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, browser_niceness: int = 0) -> dict:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     contexts, pages = [], []
     for i in range(sessions):
@@ -184,6 +209,12 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say) -
     saw_waiting = [False] * sessions
     saw_running = [False] * sessions
     loads, rss, threads, health, workers = [], [], [], [], []
+    restarts = 0
+    browsers = _browser_pids()
+    for browser_pid in browsers if browser_niceness else []:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, browser_pid, browser_niceness)
+    cpu_from = (_cpu_seconds(pid), _workers(pid)[2], sum(map(_cpu_seconds, browsers)), time.monotonic())
     steady_from = time.time() * 1000
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -192,6 +223,9 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say) -
             text = _status(page)
             saw_waiting[i] |= "Waiting for a free training slot" in text
             saw_running[i] |= text.startswith("Training")
+            if text.startswith("Done"):  # as a student would: train again, so every tab stays busy
+                page.get_by_role("button", name="Train", exact=True).click()
+                restarts += 1
         match = LOAD_RE.search(pages[0].locator(".server-load").inner_text())
         if match:
             loads.append((int(match.group(1)), int(match.group(3) or 0)))
@@ -203,6 +237,10 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say) -
         health.append(_health_seconds(url))
         time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
     steady_to = time.time() * 1000
+    elapsed = time.monotonic() - cpu_from[3]
+    cpu = {"server": (_cpu_seconds(pid) - cpu_from[0]) / elapsed,
+           "training_workers": (_workers(pid)[2] - cpu_from[1]) / elapsed,
+           "browser": (sum(map(_cpu_seconds, browsers)) - cpu_from[2]) / elapsed}
     gaps, counts, long_gaps = [], [], []
     for page in pages:
         stamps = [s for s in page.evaluate("window.__stamps") if steady_from <= s <= steady_to]
@@ -241,6 +279,8 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say) -
         "max_waiting": max((w for _, w in loads), default=0),
         "sessions_seen_waiting": sum(saw_waiting),
         "sessions_seen_running": sum(saw_running),
+        "runs_restarted_when_done": restarts,
+        "cpu_cores_while_loaded": {k: round(v, 3) for k, v in cpu.items()},
         "rss_mib": {"peak": round(max(rss), 1), "last_loaded": round(rss[-1], 1),
                     "after_close": round(rss_end + workers_rss_end, 1)},
         "threads": {"peak": max(threads), "busy": threads_busy, "after_close": threads_end},
@@ -254,8 +294,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=1, help="open, train, close this many times")
+    parser.add_argument("--browser-niceness", type=int, default=0,
+                        help="renice Chromium (e.g. 10) to model tabs that run on other machines")
     args = parser.parse_args(argv)
-    summary = run_soak(args.sessions, args.minutes * 60, rounds=args.rounds)
+    summary = run_soak(args.sessions, args.minutes * 60, rounds=args.rounds, browser_niceness=args.browser_niceness)
     print(json.dumps(summary), flush=True)
     return 0
 

@@ -13,7 +13,7 @@ from core import analysis, models
 from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, get_manager
 from pages import _export, _params, _state
 
-PERIOD = 0.5
+PERIOD = 0.4  # as the Train page's live panel (pages/_live.py)
 _KEY = "_compare_page"
 SAE_MODELS = ("sae-topk", "sae-batchtopk", "sae-l1", "sae-kl", "sae-jumprelu", "nnsae")
 STATE_WORDS = {RUNNING: "Training", DONE: "Done", STOPPED: "Stopped", DIVERGED: "Diverged", FAILED: "Failed",
