@@ -142,8 +142,9 @@ def test_a_closed_form_model_logs_one_row(digits, start):
     assert snap.atoms.shape == (10, 64)
 
 
-def test_the_manager_caps_running_jobs_and_queues_the_rest(digits):
-    mgr = JobManager(max_running=1, idle_timeout=60.0)
+@pytest.mark.parametrize("processes", [True, False], ids=["worker processes", "threads"])
+def test_the_manager_caps_running_jobs_and_queues_the_rest(digits, processes):
+    mgr = JobManager(max_running=1, idle_timeout=60.0, processes=processes)
     try:
         first = mgr.submit("alice", _topk(), digits.X)
         second = mgr.submit("bob", _topk(), digits.X)
@@ -154,6 +155,7 @@ def test_the_manager_caps_running_jobs_and_queues_the_rest(digits):
         wait_until(lambda: second.state == RUNNING)
         assert first.wait(30) and first.state == STOPPED
         assert mgr.job_for("alice") is first  # stopped, not forgotten
+        assert (first.worker is not None) == processes and len(mgr.workers()) == (1 if processes else 0)
     finally:
         mgr.shutdown()
 

@@ -1,5 +1,5 @@
-"""A short soak (bench/soak.py): twice, 3 browser sessions training at once for 10 s against a real server
-with a job cap of 2. The long version (8 sessions, 2 minutes) is `python bench/soak.py`; figures in bench/RESULTS.md."""
+"""A short soak (bench/soak.py): 3 browser sessions training at once for 15 s against a real server with a
+job cap of 2. The long version (8 sessions, 2 minutes) is `python bench/soak.py`; figures in bench/RESULTS.md."""
 
 from __future__ import annotations
 
@@ -18,21 +18,20 @@ def test_three_sessions_train_at_once_within_the_job_cap_and_leave_nothing_behin
     need_chromium()
     from soak import MAX_JOBS, run_soak
 
-    summary = run_soak(sessions=3, seconds=10, log=tmp_path / "server.log", quiet=True, rounds=2)
+    summary = run_soak(sessions=3, seconds=15, log=tmp_path / "server.log", quiet=True)
     # the cap holds and the excess session visibly waits
     assert summary["max_running"] == MAX_JOBS and summary["max_waiting"] >= 1, summary
     assert summary["sessions_seen_waiting"] >= 1 and summary["sessions_seen_running"] >= MAX_JOBS, summary
     # every session keeps getting redraws from the server: several a second, never silent for long
     assert min(summary["messages_per_session"]) >= 3 * summary["seconds"], summary
-    # the 1 s goal is met by bench/soak.py on a quiet machine; here the rest of the suite shares the 2 cores
+    # the 1 s goal is bench/soak.py's (figures in bench/RESULTS.md); here the rest of the suite shares the cores
     assert summary["worst_gap_s"] < 10.0, summary
     # memory stays bounded (the server and its training worker processes together)
     assert summary["rss_mib"]["peak"] < 2500 and summary["rss_mib"]["after_close"] < 2500, summary
     # the runs end once the tabs are gone: the worker processes stay (warm, at most one per slot) but idle
     assert summary["workers"]["peak"] <= MAX_JOBS and summary["workers"]["after_close"] <= MAX_JOBS, summary
     assert summary["workers"]["cpu_cores_after_close"] < 0.1, summary
-    # Server threads that outlive the tabs are Streamlit's and AnyIO's pools (filled once, bounded by
-    # them) and the job manager's (two per worker, one reaper): the same tabs once more leave no more.
-    first, second = summary["threads_after_close_by_round"]
-    assert second <= first + 2, summary
-    assert summary["threads_left_behind"] <= 40 + 2 * MAX_JOBS + 1, summary
+    # Server threads that outlive the tabs belong to thread pools that fill as the load asks and are capped:
+    # AnyIO's (40), Streamlit's executor (cores + 4) and the job manager's (two per worker, one reaper). No
+    # thread is made per run any more; tests/test_job_workers.py checks the manager's threads exactly.
+    assert summary["threads_left_behind"] <= 40 + (summary["cpus"] + 4) + 2 * MAX_JOBS + 1, summary
