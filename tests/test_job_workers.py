@@ -168,3 +168,18 @@ def test_a_waiting_run_starts_when_a_worker_frees_up_and_keeps_its_live_changes(
         assert first.state == STOPPED
     finally:
         mgr.shutdown()
+
+
+def test_a_model_that_cannot_travel_to_the_worker_fails_its_run_and_the_worker_goes_on(digits):
+    mgr = JobManager(max_running=1, idle_timeout=60.0)
+    try:
+        model = _topk(max_steps=20)
+        model.note = threading.Lock()  # not picklable: nothing can be sent
+        job = mgr.submit("alice", model, digits.X)
+        assert job.wait(30) and job.state == FAILED
+        assert "could not be sent to its training process" in job.snapshot().error
+        (worker,) = mgr.workers()
+        nxt = mgr.submit("alice", _topk(max_steps=20), digits.X)
+        assert nxt.wait(60) and nxt.state == DONE and nxt.worker is worker
+    finally:
+        mgr.shutdown()

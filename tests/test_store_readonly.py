@@ -353,3 +353,5 @@ def test_inspect_lists_and_shows_the_runs_of_a_store_it_cannot_write(tmp_path, m
     at = open_page("pages/inspect.py")
     assert not at.exception and not at.error, messages(at)
     assert at.selectbox(key="inspect:run").value == record.id
+    warned = " ".join(w.value for w in at.warning)
+    assert "nothing new is saved" in warned and "SAE_EXPLORER_RUNS" in warned, warned

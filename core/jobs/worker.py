@@ -98,6 +98,13 @@ class Worker:
                 self._control.send(message)
             except (OSError, EOFError, ValueError):  # the worker is gone: the reader reports it
                 break
+            except Exception as exc:  # noqa: BLE001 - it could not be pickled: nothing was sent
+                job = self.job
+                if message[0] == "run" and job is not None and job.id == message[1]:
+                    self.job = None
+                    job.fail(f"The run could not be sent to its training process: {exc}")
+                    if self._on_idle is not None:
+                        self._on_idle(self)
         self._control.close()  # the worker sees the pipe close and exits
 
     def kill(self) -> None:
@@ -119,6 +126,9 @@ class Worker:
             try:
                 message = self._events.recv()
             except (EOFError, OSError):
+                break
+            except Exception:  # noqa: BLE001 - a message that cannot be read: start afresh
+                self.kill()
                 break
             kind, job = message[0], self.job
             if kind == "ready":
@@ -184,6 +194,8 @@ def worker_main(control_fd: int, events_fd: int, threads: int) -> None:
                 message = control.recv()
             except (EOFError, OSError):
                 os._exit(0)  # the server is gone: never outlive it
+            except Exception:  # noqa: BLE001 - a message that cannot be read: the server starts a new worker
+                os._exit(70)
             kind, job_id = message[0], message[1]
             if kind == "run":
                 controls[job_id] = TrainControl()
