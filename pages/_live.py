@@ -49,28 +49,37 @@ def atoms_picture(snap: Snapshot, **options):
 
 
 def loss_figure(snap: Snapshot | None, curve: str) -> go.Figure:
-    """The loss curve: the chosen metric per step, the PCA error as a reference, live changes marked."""
+    """The loss curve: the chosen metric per step, the PCA error as a reference, live changes marked.
+
+    Built in one pass (traces, shapes and annotations handed to the constructor): plotly validates every
+    ``add_hline`` / ``update_layout`` call on its own, and that made this figure cost 16 ms instead of 2,
+    twice a second per open tab, in the server's one interpreter."""
     column = CURVES[curve]
     rows = [r for r in (snap.history if snap else []) if column in r]
-    fig = go.Figure(go.Scatter(x=[r["step"] for r in rows], y=[r[column] for r in rows], mode="lines",
-                               name=curve, line={"color": "#e15759", "width": 2}))
+    shapes, notes = [], []
     if snap is not None and snap.reference_mse is not None and column in ("mse", "loss"):
-        n = snap.params.get("n_components")
-        fig.add_hline(y=snap.reference_mse, line={"dash": "dash", "color": "#4e79a7", "width": 1.5},
-                      annotation_text=f"PCA error, rank {n}", annotation_position="top right",
-                      annotation_font_color="#4e79a7")
+        y = snap.reference_mse
+        shapes.append({"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
+                       "line": {"dash": "dash", "color": "#4e79a7", "width": 1.5}})
+        notes.append({"text": f"PCA error, rank {snap.params.get('n_components')}", "xref": "x domain", "x": 1,
+                      "yref": "y", "y": y, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
+                      "font": {"color": "#4e79a7"}})
     for step, change in (snap.events if snap else []):
         text = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in change.items())
-        fig.add_vline(x=step, line={"dash": "dot", "color": "#6b7280", "width": 1})
-        fig.add_annotation(x=step, y=1, yref="paper", text=text, showarrow=False, xanchor="left",
-                           yanchor="top", font={"size": 11, "color": "#374151"}, bgcolor="rgba(255,255,255,0.8)")
+        shapes.append({"type": "line", "xref": "x", "x0": step, "x1": step, "yref": "y domain", "y0": 0, "y1": 1,
+                       "line": {"dash": "dot", "color": "#6b7280", "width": 1}})
+        notes.append({"text": text, "x": step, "y": 1, "yref": "paper", "showarrow": False, "xanchor": "left",
+                      "yanchor": "top", "font": {"size": 11, "color": "#374151"}, "bgcolor": "rgba(255,255,255,0.8)"})
     # the x axis follows the run (its last step plus a margin), so early points are not squeezed
     step = snap.step if snap else 0
     span = step * 1.08 if snap is not None and snap.active else step
-    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=False,
-                      xaxis={"title": "step", "range": [0, max(span, 10)]},
-                      yaxis={"title": curve, "rangemode": "tozero"}, uirevision="keep")
-    return fig
+    layout = {"height": 320, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "showlegend": False,
+              "xaxis": {"title": {"text": "step"}, "range": [0, max(span, 10)]},
+              "yaxis": {"title": {"text": curve}, "rangemode": "tozero"}, "uirevision": "keep",
+              "shapes": shapes, "annotations": notes}
+    trace = go.Scatter(x=[r["step"] for r in rows], y=[r[column] for r in rows], mode="lines", name=curve,
+                       line={"color": "#e15759", "width": 2})
+    return go.Figure(data=[trace], layout=layout)
 
 
 def _status(snap: Snapshot | None) -> None:
