@@ -31,6 +31,14 @@ def _topk(max_steps=100_000):
                          random_state=0, device="cpu")
 
 
+@pytest.fixture
+def one_slot():
+    """A manager with one worker slot, shut down (its worker with it) after the test."""
+    mgr = JobManager(max_running=1, idle_timeout=60.0)
+    yield mgr
+    mgr.shutdown()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -42,44 +50,36 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_the_manager_trains_in_another_process_and_hands_back_the_fitted_model(digits):
-    mgr = JobManager(max_running=1, idle_timeout=60.0)
-    try:
-        job = mgr.submit("alice", _topk(max_steps=300), digits.X, model_name="sae-topk")
-        (worker,) = mgr.workers()
-        assert worker.pid != os.getpid() and job.worker is worker
-        assert job.wait(60) and job.state == DONE, job.snapshot().error
-        snap = job.snapshot()
-        assert snap.step == 300 and len(snap.history) == 30
-        # the estimator trained over there came back: same atoms as the last ones published
-        np.testing.assert_array_equal(job.model.components_, snap.atoms)
-        assert job.model.transform(digits.X[:5]).shape == (5, 32)
-        assert snap.metrics["l0"] == pytest.approx(4.0)
-        # the same seed gives the same run as in this process
-        here = _topk(max_steps=300).fit(digits.X)
-        np.testing.assert_allclose(job.model.components_, here.components_, rtol=1e-4, atol=1e-5)
-        # the worker is free again and takes the next run
-        wait_until(lambda: worker.idle, timeout=10, what="worker idle")
-        second = mgr.submit("alice", _topk(max_steps=50), digits.X)
-        assert second.worker is worker and second.wait(60) and second.state == DONE
-    finally:
-        mgr.shutdown()
+def test_the_manager_trains_in_another_process_and_hands_back_the_fitted_model(digits, one_slot):
+    job = one_slot.submit("alice", _topk(max_steps=300), digits.X, model_name="sae-topk")
+    (worker,) = one_slot.workers()
+    assert worker.pid != os.getpid() and job.worker is worker
+    assert job.wait(60) and job.state == DONE, job.snapshot().error
+    snap = job.snapshot()
+    assert snap.step == 300 and len(snap.history) == 30
+    # the estimator trained over there came back: same atoms as the last ones published
+    np.testing.assert_array_equal(job.model.components_, snap.atoms)
+    assert job.model.transform(digits.X[:5]).shape == (5, 32)
+    assert snap.metrics["l0"] == pytest.approx(4.0)
+    # the same seed gives the same run as in this process
+    here = _topk(max_steps=300).fit(digits.X)
+    np.testing.assert_allclose(job.model.components_, here.components_, rtol=1e-4, atol=1e-5)
+    # the worker is free again and takes the next run
+    wait_until(lambda: worker.idle, timeout=10, what="worker idle")
+    second = one_slot.submit("alice", _topk(max_steps=50), digits.X)
+    assert second.worker is worker and second.wait(60) and second.state == DONE
 
 
-def test_a_worker_that_dies_fails_its_run_with_a_message_and_is_replaced(digits):
-    mgr = JobManager(max_running=1, idle_timeout=60.0)
-    try:
-        job = mgr.submit("alice", _topk(), digits.X)
-        wait_until(lambda: job.snapshot().step >= 20, what="first steps")
-        (dead,) = mgr.workers()
-        os.kill(dead.pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
-        assert job.wait(30) and job.state == FAILED
-        assert "ended unexpectedly" in job.snapshot().error and "press Train again" in job.snapshot().error
-        nxt = mgr.submit("alice", _topk(max_steps=50), digits.X)
-        assert nxt.wait(60) and nxt.state == DONE, nxt.snapshot().error
-        assert nxt.worker is not dead and dead not in mgr.workers()
-    finally:
-        mgr.shutdown()
+def test_a_worker_that_dies_fails_its_run_with_a_message_and_is_replaced(digits, one_slot):
+    job = one_slot.submit("alice", _topk(), digits.X)
+    wait_until(lambda: job.snapshot().step >= 20, what="first steps")
+    (dead,) = one_slot.workers()
+    os.kill(dead.pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    assert job.wait(30) and job.state == FAILED
+    assert "ended unexpectedly" in job.snapshot().error and "press Train again" in job.snapshot().error
+    nxt = one_slot.submit("alice", _topk(max_steps=50), digits.X)
+    assert nxt.wait(60) and nxt.state == DONE, nxt.snapshot().error
+    assert nxt.worker is not dead and dead not in one_slot.workers()
 
 
 def test_a_run_that_does_not_answer_stop_has_its_worker_ended(digits):
@@ -122,8 +122,9 @@ def test_threads_stay_bounded_however_many_runs_come_and_go(digits):
         assert threading.active_count() <= before + 2, [t.name for t in threading.enumerate()]
         assert len(mgr.workers()) == 2
     finally:
+        workers = mgr.workers()
         mgr.shutdown()
-    assert not any(w.alive for w in mgr.workers())
+    assert workers and not any(w.process.poll() is None for w in workers)  # shutdown ends the processes
 
 
 def test_workers_end_when_the_server_is_killed(tmp_path):
@@ -150,33 +151,25 @@ def test_workers_end_when_the_server_is_killed(tmp_path):
         server.kill()
 
 
-def test_a_waiting_run_starts_when_a_worker_frees_up_and_keeps_its_live_changes(digits):
-    mgr = JobManager(max_running=1, idle_timeout=60.0)
-    try:
-        first = mgr.submit("alice", _topk(), digits.X)
-        second = mgr.submit("bob", _topk(), digits.X)
-        assert second.snapshot().queue_position == 1
-        mgr.stop("alice")
-        wait_until(lambda: second.state == RUNNING and second.snapshot().step >= 20, what="second runs")
-        assert second.update(k=2) == {"k": 2}
-        wait_until(lambda: second.snapshot().events, what="the live change applied in the worker")
-        mgr.stop("bob")
-        assert second.wait(30) and second.state == STOPPED and second.model.k == 2
-        assert first.state == STOPPED
-    finally:
-        mgr.shutdown()
+def test_a_waiting_run_starts_when_a_worker_frees_up_and_keeps_its_live_changes(digits, one_slot):
+    first = one_slot.submit("alice", _topk(), digits.X)
+    second = one_slot.submit("bob", _topk(), digits.X)
+    assert second.snapshot().queue_position == 1
+    one_slot.stop("alice")
+    wait_until(lambda: second.state == RUNNING and second.snapshot().step >= 20, what="second runs")
+    assert second.update(k=2) == {"k": 2}
+    wait_until(lambda: second.snapshot().events, what="the live change applied in the worker")
+    one_slot.stop("bob")
+    assert second.wait(30) and second.state == STOPPED and second.model.k == 2
+    assert first.state == STOPPED
 
 
-def test_a_model_that_cannot_travel_to_the_worker_fails_its_run_and_the_worker_goes_on(digits):
-    mgr = JobManager(max_running=1, idle_timeout=60.0)
-    try:
-        model = _topk(max_steps=20)
-        model.note = threading.Lock()  # not picklable: nothing can be sent
-        job = mgr.submit("alice", model, digits.X)
-        assert job.wait(30) and job.state == FAILED
-        assert "could not be sent to its training process" in job.snapshot().error
-        (worker,) = mgr.workers()
-        nxt = mgr.submit("alice", _topk(max_steps=20), digits.X)
-        assert nxt.wait(60) and nxt.state == DONE and nxt.worker is worker
-    finally:
-        mgr.shutdown()
+def test_a_model_that_cannot_travel_to_the_worker_fails_its_run_and_the_worker_goes_on(digits, one_slot):
+    model = _topk(max_steps=20)
+    model.note = threading.Lock()  # not picklable: nothing can be sent
+    job = one_slot.submit("alice", model, digits.X)
+    assert job.wait(30) and job.state == FAILED
+    assert "could not be sent to its training process" in job.snapshot().error
+    (worker,) = one_slot.workers()
+    nxt = one_slot.submit("alice", _topk(max_steps=20), digits.X)
+    assert nxt.wait(60) and nxt.state == DONE and nxt.worker is worker

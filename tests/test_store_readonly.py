@@ -23,26 +23,10 @@ import pytest
 from app_support import messages, open_page
 from core import checkpoint, models
 from core.store import (RUNNING, ReadOnlyStoreError, RunStore, StoreFullError, StoreWriteError, layout)
+from store_fixtures import X, needs_fork, pca, topk  # noqa: F401 (X, pca and topk are fixtures)
 
-needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 NOBODY = 65534
-TINY = {"max_steps": 30, "batch_size": 32, "random_state": 0, "device": "cpu"}
 WRITES = ("begin_run", "save_run", "finish_run", "abandon_run", "rename", "delete", "recover")
-
-
-@pytest.fixture(scope="module")
-def X():
-    return np.random.default_rng(0).random((96, 16)).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def topk(X):
-    return models.create("sae-topk", n_components=8, k=2, **TINY).fit(X)
-
-
-@pytest.fixture(scope="module")
-def pca(X):
-    return models.create("pca", n_components=4, random_state=0).fit(X)
 
 
 @pytest.fixture()
