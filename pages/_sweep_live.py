@@ -89,7 +89,8 @@ def _progress(polling: bool) -> None:
     page = get()
     snap = page.job.snapshot()
     word = STATE_WORDS.get(snap.state, snap.state)
-    st.progress(snap.progress, text=f"**{word}** · {snap.message} · {len(snap.rows)} runs saved · "
+    message = "" if snap.message.rstrip(".") == word else f" · {snap.message}"
+    st.progress(snap.progress, text=f"**{word}**{message} · {len(snap.records)} runs saved · "
                                     f"{snap.seconds:,.1f} s")
     for note in snap.notes:
         st.caption(note)

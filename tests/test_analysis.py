@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -282,11 +284,45 @@ def test_a_sweep_on_a_store_that_cannot_be_written_still_trains_and_says_why(tmp
 
     monkeypatch.setattr(layout, "write_file", full)
     base = {"n_components": 8, "max_steps": 20, "log_every": 10, "device": "cpu"}
+    # in this process: the store's writes are refused by monkeypatching, which a worker process would not see
     job = analysis.SweepJob(X, models_=["sae-topk"], param="k", values=[1, 2], base_params={"sae-topk": base},
-                            store=store, dataset="bars", references=False).start()
+                            store=store, dataset="bars", references=False, processes=False).start()
     assert job.wait(120)
     snap = job.snapshot()
     assert snap.state == "done" and snap.error is None
     assert [row["value"] for row in snap.rows] == [1, 2] and all(row["run_id"] is None for row in snap.rows)
     assert any("not saved" in note and "full" in note for note in snap.notes), snap.notes
     assert store.list_runs() == []
+
+
+def _sweep_workers() -> list[int]:
+    """Worker processes (core.jobs.worker) this test process started."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == os.getpid() and stat[0] != "Z" and \
+                    b"worker_main" in Path(f"/proc/{entry}/cmdline").read_bytes():
+                found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_a_sweep_trains_in_a_worker_process_and_a_closed_tab_stops_it(tmp_path):
+    X = np.random.default_rng(12).uniform(size=(120, 16)).astype(np.float32)
+    before = set(_sweep_workers())
+    job = analysis.SweepJob(X, models_=["sae-l1"], param="l1_coef", values=[1e-3, 1e-2],
+                            base_params={"sae-l1": {"n_components": 8, "max_steps": 100000, "device": "cpu"}},
+                            store=RunStore(tmp_path), dataset="bars", idle_timeout=3.0, processes=True).start()
+    deadline = time.monotonic() + 60
+    while job.snapshot().progress == 0 and time.monotonic() < deadline:  # read like an open tab
+        time.sleep(0.05)
+    workers = set(_sweep_workers()) - before
+    assert len(workers) == 1 and job.snapshot().state == "running"
+    # the tab closes: nobody reads the sweep any more, so it stops itself and its process ends
+    assert job.wait(60)
+    snap = job.snapshot(touch=False)
+    assert snap.state == "stopped" and snap.rows and all(row["status"] == "stopped" for row in snap.rows)
+    assert len(RunStore(tmp_path).list_runs(sweep=snap.sweep_ids[0])) == 2  # saved by the worker, same ids
+    assert not workers & set(_sweep_workers())

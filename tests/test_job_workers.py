@@ -76,7 +76,7 @@ def test_a_worker_that_dies_fails_its_run_with_a_message_and_is_replaced(digits,
     (dead,) = one_slot.workers()
     os.kill(dead.pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
     assert job.wait(30) and job.state == FAILED
-    assert "ended unexpectedly" in job.snapshot().error and "press Train again" in job.snapshot().error
+    assert "ended unexpectedly" in job.snapshot().error and "start it again" in job.snapshot().error
     nxt = one_slot.submit("alice", _topk(max_steps=50), digits.X)
     assert nxt.wait(60) and nxt.state == DONE, nxt.snapshot().error
     assert nxt.worker is not dead and dead not in one_slot.workers()

@@ -22,7 +22,8 @@ from core.analysis.geometry import SubspaceTrace, pc_angles, principal_angles, s
 from core.analysis.decomposition import SampleDecomposition, decompose_sample, effective_atoms, nearest_neighbour_accuracy, recognition, split_indices
 from core.analysis.pairing import AtomPairs, comparison_image, pair_atoms, reconstruction_image
 from core.analysis.tables import analysis_rows, atom_text, atoms_text, default_sweep_values, feature_table, parse_indices, parse_values, reference_points, rows_to_csv, run_metrics, top_activating, training_seconds
-from core.analysis.background import SaveTicket, SweepJob, SweepSnapshot, save_job, save_when_done
+from core.analysis.background import SaveTicket, save_job, save_when_done
+from core.analysis.sweep_job import SweepJob, SweepSnapshot
 
 __all__ = [
     "AtomPairs", "SampleDecomposition", "SaveTicket", "SubspaceTrace", "SweepJob", "SweepSnapshot",

@@ -194,6 +194,10 @@ class TrainingJob:
             threading.Thread(target=self._run_here, name=f"train-job-{self.id}", daemon=True).start()
         return True
 
+    def task(self) -> tuple:
+        """What a worker process runs for this job (``core.jobs.worker.TASKS``)."""
+        return ("fit", self.model, self.X, self.atoms_every)
+
     def _run_here(self) -> None:
         _await_warm_up()
         import torch

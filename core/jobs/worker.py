@@ -4,13 +4,15 @@ Training in a thread of the Streamlit server made both slow: every torch call gi
 has to win it back from the server's threads (measured: a watched run at ~24% of its headless speed).
 A worker is a fresh Python process that imports torch once, then trains the jobs it is sent:
 
-- parent -> worker, on the *control* pipe: ``("run", job_id, model, X, atoms_every)``,
+- parent -> worker, on the *control* pipe: ``("run", job_id, task, *payload)`` (task ``fit``: a model,
+  its data and how often to send atoms; ``sweep``: a ``core.analysis.SweepJob``'s settings),
   ``("stop", job_id)``, ``("update", job_id, params)``. A listener thread in the worker applies stop
   and update to the running fit's ``TrainControl``; the pipe closing (the server died, even by
   ``kill -9``) ends the worker.
 - worker -> parent, on the *events* pipe: ``("ready",)`` once warm, then per job ``("begin", id)``, ``("row", id, row)``,
-  ``("atoms", id, array)``, ``("reference", id, mse)`` and ``("end", id, state, error, metrics, model)``.
-  A reader thread in the parent applies them to the ``TrainingJob``; the job gets the fitted model back.
+  ``("atoms", id, array)``, ``("reference", id, mse)`` and ``("end", id, state, error, metrics, model)``
+  for a fit (a sweep sends its own). A reader thread in the parent calls the job's method of that name;
+  a fit's job gets the fitted model back.
 
 The messages are pickled by ``multiprocessing`` between this program's own processes; no user file is
 ever unpickled (user data arrives as arrays already checked by ``core.datasets``).
@@ -85,9 +87,10 @@ class Worker:
         return self.job is None and self.alive
 
     def run(self, job) -> None:
-        """Send ``job`` (a ``TrainingJob`` already marked running) to this worker."""
+        """Send ``job`` to this worker: a ``TrainingJob`` already marked running, or anything with an
+        ``id``, a ``task()`` (what the worker runs, see ``worker_main``), ``finish`` and ``fail``."""
         self.job = job
-        self._outbox.put(("run", job.id, job.model, job.X, job.atoms_every))
+        self._outbox.put(("run", job.id, *job.task()))
 
     def send_control(self, job_id: int, kind: str, params: dict[str, Any] | None = None) -> None:
         self._outbox.put((kind, job_id) if params is None else (kind, job_id, params))
@@ -154,26 +157,49 @@ class Worker:
             job.fail("The run was ended before it finished: Stop was not answered in time." if
                      job.control.stop_requested else
                      f"The training process ended unexpectedly (exit code {code}); out of memory? "
-                     "Try fewer samples, fewer atoms or a smaller batch, then press Train again.")
+                     "Try fewer samples, fewer atoms or a smaller batch, then start it again.")
         if self._on_exit is not None:
             self._on_exit(self)
 
 
 # -- inside the worker process -----------------------------------------------------------------------------
 class _Events:
-    """The sink ``run_fit`` reports to: each call is one message to the parent."""
+    """The sink a task reports to: each call (``row(...)``, ``atoms(...)``, ...) is one message to the
+    parent, which calls the job's method of the same name."""
 
     def __init__(self, connection, job_id: int):
         self.connection, self.job_id = connection, job_id
 
-    def row(self, row):
-        self.connection.send(("row", self.job_id, row))
+    def __getattr__(self, kind: str):
+        if kind.startswith("_"):
+            raise AttributeError(kind)
+        return lambda *args: self.connection.send((kind, self.job_id, *args))
 
-    def atoms(self, atoms):
-        self.connection.send(("atoms", self.job_id, atoms))
 
-    def reference(self, mse):
-        self.connection.send(("reference", self.job_id, mse))
+def _fit(events, job_id: int, control, model, X, atoms_every: float) -> None:
+    """The ``fit`` task: ``core.jobs.fit.run_fit``, then the fitted model back to the parent."""
+    from core.jobs.fit import run_fit
+
+    if control.stop_requested:  # stopped while it waited for this process to warm up
+        state, error, metrics = "stopped", None, {}
+    else:
+        events.send(("begin", job_id))
+        state, error, metrics = run_fit(model, X, control, _Events(events, job_id), atoms_every)
+    try:
+        events.send(("end", job_id, state, error, metrics, model))
+    except Exception as exc:  # noqa: BLE001 - a model that cannot travel back still ends its job
+        events.send(("end", job_id, "failed", f"The trained model could not be returned: {exc}", {}, None))
+
+
+def _sweep(events, job_id: int, control, spec: dict) -> None:
+    """The ``sweep`` task: ``core.analysis.SweepJob``'s training, its state sent to the parent as it goes."""
+    from core.analysis.sweep_job import run_sweep_task
+
+    run_sweep_task(spec, control, _Events(events, job_id))
+    events.send(("end", job_id))
+
+
+TASKS = {"fit": _fit, "sweep": _sweep}
 
 
 def worker_main(control_fd: int, events_fd: int, threads: int) -> None:
@@ -208,23 +234,13 @@ def worker_main(control_fd: int, events_fd: int, threads: int) -> None:
     threading.Thread(target=listen, name="control-listener", daemon=True).start()
     import torch
 
-    from core.jobs.fit import run_fit
-
     torch.set_num_threads(max(1, int(threads)))
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # imports the optimiser machinery now
     events.send(("ready",))
     while True:
-        _, job_id, model, X, atoms_every = jobs.get()
-        if controls[job_id].stop_requested:  # stopped while it waited for this process to warm up
-            state, error, metrics = "stopped", None, {}
-        else:
-            events.send(("begin", job_id))
-            state, error, metrics = run_fit(model, X, controls[job_id], _Events(events, job_id), atoms_every)
-        try:
-            events.send(("end", job_id, state, error, metrics, model))
-        except Exception as exc:  # noqa: BLE001 - a model that cannot travel back still ends its job
-            events.send(("end", job_id, "failed", f"The trained model could not be returned: {exc}", {}, None))
-        del model, X
+        _, job_id, task, *payload = jobs.get()
+        TASKS[task](events, job_id, controls[job_id], *payload)
+        del payload
         controls.pop(job_id, None)
         if torch.cuda.is_available():
             torch.cuda.empty_cache()  # give the GPU memory of the finished run back
