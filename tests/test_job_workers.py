@@ -173,3 +173,20 @@ def test_a_model_that_cannot_travel_to_the_worker_fails_its_run_and_the_worker_g
     (worker,) = one_slot.workers()
     nxt = one_slot.submit("alice", _topk(max_steps=20), digits.X)
     assert nxt.wait(60) and nxt.state == DONE and nxt.worker is worker
+
+
+def test_runs_submitted_at_once_from_many_sessions_each_get_a_worker_of_their_own(digits):
+    mgr = JobManager(max_running=2, idle_timeout=60.0, warm=True)
+    try:
+        tabs = [threading.Thread(target=mgr.submit, args=(f"tab-{i}", _topk(max_steps=30), digits.X))
+                for i in range(8)]
+        for tab in tabs:
+            tab.start()
+        for tab in tabs:
+            tab.join()
+        jobs = [mgr.job_for(f"tab-{i}") for i in range(8)]
+        # two runs sent to one worker would leave one of them waiting forever for its end
+        assert all(job.wait(120) and job.state == DONE for job in jobs), [j.snapshot().error for j in jobs]
+        assert {job.worker for job in jobs} <= set(mgr.workers()) and len(mgr.workers()) == 2
+    finally:
+        mgr.shutdown()

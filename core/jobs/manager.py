@@ -114,9 +114,12 @@ class JobManager:
             for position, job in enumerate(self._queue, start=1):
                 job._queue_position = position
         for job, worker in starts:
-            if worker is not None:
-                worker.reserved = False
-            if not job.start(worker):
+            try:
+                started = job.start(worker)
+            finally:
+                if worker is not None:
+                    worker.reserved = False  # only now: until the job is on it, no one else may take it
+            if not started:
                 with self._lock:
                     self._running.discard(job)
                 self._fill_slots()
