@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, open_app, streamlit_server, wait_until  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, open_app, streamlit_process, wait_until  # noqa: E402
 from common import training_workers  # noqa: E402
 
 JOB_TIMEOUT = 6  # seconds without a reader before the server stops a run (closed tabs)
@@ -128,20 +128,6 @@ def _gpu_used_mib() -> float | None:
         return None
 
 
-def _server_pid(port: int) -> int:
-    """The pid of the `streamlit run` listening on ``port`` (the helper does not expose its Popen)."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"streamlit" in b" ".join(cmdline) and str(port).encode() in cmdline:
-            return int(proc.name)
-    raise RuntimeError(f"no streamlit process on port {port}")
-
-
 def _start_training(page) -> None:
     thumb = page.get_by_role("slider", name="Steps")
     thumb.focus()
@@ -172,8 +158,7 @@ def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None,
     env = {"SAE_EXPLORER_MAX_JOBS": MAX_JOBS, "SAE_EXPLORER_JOB_TIMEOUT": JOB_TIMEOUT, "SAE_EXPLORER_RUNS": runs_dir}
     summary: dict = {"sessions": sessions, "seconds": seconds, "rounds": rounds, "max_jobs": MAX_JOBS,
                      "cpus": os.cpu_count(), "browser_niceness": browser_niceness}
-    with streamlit_server(log, **env) as url, sync_playwright() as playwright:
-        pid = _server_pid(int(url.rsplit(":", 1)[1]))
+    with streamlit_process(log, **env) as (url, pid), sync_playwright() as playwright:
         rss0, threads0 = _proc(pid)
         gpu0 = _gpu_used_mib()
         by_round = []

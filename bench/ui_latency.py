@@ -25,18 +25,16 @@ import argparse
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from pathlib import Path
 
 from common import ROOT, log, median, report, resolve, row, training_workers
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+sys.path.insert(0, str(ROOT / "tests"))  # the browser helpers the tests use (as bench/soak.py does)
+from browser_support import CHROMIUM, CHROMIUM_ARGS, streamlit_process, wait_until  # noqa: E402
+
 TARGET_FIRST_POINT_S, TARGET_REFRESH, TARGET_WATCHED = 1.5, 2.0, 0.8
 STEPS = "10000"  # the Steps slider's last value: the run outlasts the measurement
 
@@ -67,44 +65,15 @@ WATCH_JS = """async (ms) => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def server(device: str, log_path: str):
-    """`streamlit run app.py` on a free port, as `make run` does; a throw-away run store; CPU or GPU."""
-    port = free_port()
+    """`streamlit run app.py` on a free port (tests/browser_support.py), a throw-away run store; CPU or GPU."""
     store = tempfile.mkdtemp(prefix="ui-latency-runs-")  # the runs the page saves go here, then away
-    env = {**os.environ, "SAE_EXPLORER_RUNS": store}
-    if device == "cpu":
-        env["CUDA_VISIBLE_DEVICES"] = ""  # the app trains on 'auto': hide any GPU
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.headless", "true", "--server.address", "127.0.0.1"]
-    with open(log_path, "w") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
+    hide_gpu = {"CUDA_VISIBLE_DEVICES": ""} if device == "cpu" else {}  # the app trains on 'auto'
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"streamlit exited with {proc.returncode}; see {log_path}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"streamlit did not start in 120 s; see {log_path}")
-            time.sleep(0.3)
-        yield url, proc.pid
+        with streamlit_process(Path(log_path), SAE_EXPLORER_RUNS=store, **hide_gpu) as (url, pid):
+            yield url, pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         shutil.rmtree(store, ignore_errors=True)
 
 
@@ -153,15 +122,6 @@ def cpu_use(before: dict, after: dict, seconds: float) -> dict:
     return {"train_thread_on_cpu": round(on, 3), "train_thread_runqueue": round(queued, 3),
             "train_thread_blocked": round(max(0.0, 1 - on - queued), 3),
             "process_cpu_cores": round(sum(d[0] for d in deltas) / 1e9 / seconds, 3)}
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what}: not within {timeout} s")
 
 
 def open_train(page, url: str) -> None:

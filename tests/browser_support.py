@@ -42,8 +42,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(log_path: Path, **env):
-    """Run `streamlit run app.py` on a free port; yields its URL, stops it afterwards."""
+def streamlit_process(log_path: Path, **env):
+    """Run `streamlit run app.py` (as `make run` does) on a free port; yields (URL, pid), stops it afterwards."""
+    log_path = Path(log_path)
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                "--server.headless", "true", "--server.address", "127.0.0.1"]
@@ -65,13 +66,20 @@ def streamlit_server(log_path: Path, **env):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"streamlit did not start: {log_path.read_text()[-2000:]}")
                 time.sleep(0.3)
-            yield url
+            yield url, proc.pid
         finally:
             proc.terminate()
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextlib.contextmanager
+def streamlit_server(log_path: Path, **env):
+    """``streamlit_process`` when only its URL matters."""
+    with streamlit_process(log_path, **env) as (url, _):
+        yield url
 
 
 def open_app(context, url: str, path: str = ""):
