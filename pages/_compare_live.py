@@ -81,8 +81,9 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
                              dataset_name=app.data.label, params=params, image_shape=ds.image_shape)
         page.jobs[side] = job
         page.tickets[side] = analysis.save_when_done(
-            job, _export.store() or None, dataset=app.data.label, data_options=dict(app.data.options),
+            job, _export.store(), dataset=app.data.label, data_options=dict(app.data.options),
             name=f"{name} ({n_components}) side by side", extra={"compare": True})
+    app.keep_alive(*page.jobs.values())  # on another page meanwhile, the sidebar keeps them going
 
 
 def start_from_widgets() -> None:
@@ -144,10 +145,10 @@ def panel(polling: bool) -> None:
         errors = [t.error for t in page.tickets.values() if t.error]
         for error in errors:
             st.error(error)
-        if not page.saving and page.select is None:
+        if not page.saving and page.select is None and not page.shown_saved:
             ids = [page.tickets[side].run_id for side in ("nmf", "sae")]
-            if all(ids):
-                page.select = (ids[0], ids[1])
+            if all(ids):  # once: afterwards the user's own picks stand
+                page.select, page.shown_saved = (ids[0], ids[1]), True
     if polling and not page.active and not page.saving:
         st.rerun()  # both ended and are saved: one full rerun shows them as the compared runs
 

@@ -64,7 +64,7 @@ def save_when_done(job, store=None, **save_options) -> SaveTicket:
         try:
             from core.store import RunStore
 
-            run_store = store if store is not None else RunStore()
+            run_store = store if store is not None else RunStore(recover=False)  # the app's own open recovers
             # recorded now, so that a server killed mid-run leaves it marked 'interrupted'
             run_id = run_store.begin_run(job.model, dataset=save_options.get("dataset") or job.dataset_name,
                                          data_options=save_options.get("data_options"),

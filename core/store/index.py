@@ -75,7 +75,10 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     base = "file:" + urllib.parse.quote(str(path)) + "?mode=ro"
     try:
         return _checked(base)
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as error:
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF not in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+            raise  # locked, I/O error, ...: not the missing -shm that immutable=1 gets round
         wal = Path(f"{path}-wal")
         if wal.exists() and wal.stat().st_size > 0:  # immutable would silently miss its commits
             raise

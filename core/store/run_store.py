@@ -76,13 +76,12 @@ class RunStore:
         self.last_recovery = RecoveryReport()
         try:
             self._open_for_writing("open the run store")
+            if recover:  # inside: a folder whose staging is writable but runs/ is not opens read-only too
+                self.last_recovery = self._recover_now()
         except StoreWriteError as error:
             if not index.holds_runs(self.db_path):
                 raise  # nothing to read either: the clear error stands
             self.read_only, self.read_only_reason = True, read_only_reason(error)
-            return
-        if recover:
-            self.last_recovery = self.recover()
 
     def _open_for_writing(self, action: str) -> None:
         """Make the folders and the index, after proving that a file can be written (else raise)."""
@@ -103,9 +102,9 @@ class RunStore:
         if not self.read_only:
             return
         self._open_for_writing(action)
+        if recover and self._recover:  # before the flag flips: a recovery that cannot write keeps it read-only
+            self.last_recovery = self._recover_now()
         self.read_only, self.read_only_reason = False, ""
-        if recover and self._recover:
-            self.last_recovery = self.recover()
 
     def retry_writable(self) -> bool:
         """Whether the store can be written: a read-only one tries its folder again (and stays writable
@@ -132,6 +131,9 @@ class RunStore:
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r}{', read-only' if self.read_only else ''})"
+
+    def __bool__(self) -> bool:
+        return True  # a store is a store even while empty (``__len__`` alone would make it falsy)
 
     def __len__(self) -> int:
         with self._db() as conn:
@@ -384,6 +386,9 @@ class RunStore:
         """Clean up after crashed writers: dead writers' staging folders, folders without a committed row,
         rows whose folder vanished, and ``running`` rows of dead processes (marked ``interrupted``)."""
         self._writable("recover the run store", recover=False)
+        return self._recover_now()
+
+    def _recover_now(self) -> RecoveryReport:
         with translate_write_errors(self.root, "recover the run store"), index.opened(self.db_path) as conn:
             return recovery.recover(self.root, conn, self._discard)
 
