@@ -14,10 +14,12 @@ import numpy as np
 
 from core import metrics
 from core.analysis.tables import analysis_rows, reference_points
-from core.store.errors import StoreWriteError
+from core.store.errors import StoreError
+from core.jobs.fit import ACTIVE_STATES, DONE, FAILED, RUNNING, STOPPED, WAITING
 from core.training import TrainControl
 
 _ids = itertools.count(1)
+KILL_AFTER = 10.0  # seconds a sweep's worker has to answer Stop before it is ended
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class SweepSnapshot:
 
     @property
     def active(self) -> bool:
-        return self.state in ("waiting", "running")
+        return self.state in ACTIVE_STATES
 
 
 def _sweep_slots() -> threading.BoundedSemaphore:
@@ -94,7 +96,7 @@ class SweepJob:
             self.sweeps.append(Sweep(SweepConfig(model=name, param=param, values=self.values, base_params=params)))
         self.control = TrainControl()
         self._lock = threading.Lock()
-        self._state, self._progress, self._message = "waiting", 0.0, "Starting ..."
+        self._state, self._progress, self._message = WAITING, 0.0, "Starting ..."
         self._rows: list[dict[str, Any]] = []
         self._records: list[Any] = []
         self._references: list[dict[str, Any]] = []
@@ -126,9 +128,17 @@ class SweepJob:
             self._thread.join(timeout)
         return not (self._thread is not None and self._thread.is_alive())
 
+    @property
+    def active(self) -> bool:
+        return self._state in ACTIVE_STATES
+
+    def touch(self) -> None:
+        """Refresh the heartbeat: somebody is still looking at this sweep (from any page)."""
+        self.last_seen = time.monotonic()
+
     def snapshot(self, touch: bool = True) -> SweepSnapshot:
         if touch:
-            self.last_seen = time.monotonic()
+            self.touch()
         with self._lock:
             end = self._ended if self._ended is not None else time.monotonic()
             return SweepSnapshot(state=self._state, progress=self._progress, message=self._message,
@@ -150,10 +160,10 @@ class SweepJob:
         while not slots.acquire(timeout=0.2):
             self._set(message="Waiting for a free sweep slot: another sweep is training on this server.")
             if self.control.stop_requested:
-                self._set(state="stopped", message="Stopped before it started.", ended=time.monotonic())
+                self._set(state=STOPPED, message="Stopped before it started.", ended=time.monotonic())
                 return
         try:
-            self._set(state="running", started=time.monotonic())
+            self._set(state=RUNNING, started=time.monotonic())
             if self.processes:
                 self._train_in_worker()
             else:
@@ -172,13 +182,15 @@ class SweepJob:
         worker = Worker(torch_threads())
         try:
             worker.run(self)
-            told = False
+            told = None  # when Stop was passed on
             while not self._remote_done.wait(0.25):
                 if self._idle():
                     self.control.request_stop()  # nobody is looking any more (a closed tab)
-                if self.control.stop_requested and not told:
+                if self.control.stop_requested and told is None:
                     worker.send_control(self.id, "stop")
-                    told = True
+                    told = time.monotonic()
+                if told is not None and time.monotonic() - told > KILL_AFTER:
+                    worker.kill()  # a step or reference fit that never checks Stop: free the sweep slot
         finally:
             worker.close()
 
@@ -201,7 +213,9 @@ class SweepJob:
         self._remote_done.set()
 
     def fail(self, error: str) -> None:
-        self._set(state="failed", error=error, message="Failed.", ended=time.monotonic())
+        stopped = self.control.stop_requested  # its process was ended after Stop: the points saved stay
+        self._set(state=STOPPED if stopped else FAILED, error=error, message="Stopped." if stopped else "Failed.",
+                  ended=time.monotonic())
         self._remote_done.set()
 
     def _train(self) -> None:
@@ -226,11 +240,11 @@ class SweepJob:
                 self._set(references=reference_points(self.X, [r for r in ranks if r > 0],
                                                       nmf_steps=self.reference_steps))
             stopped = self.control.stop_requested
-            self._set(state="stopped" if stopped else "done", progress=self._progress if stopped else 1.0,
+            self._set(state=STOPPED if stopped else DONE, progress=self._progress if stopped else 1.0,
                       message=("Stopped." if self._save_error else "Stopped: the points trained so far are saved.")
                       if stopped else "Done.")
         except Exception as error:  # noqa: BLE001 - shown by the page, the app goes on
-            self._set(state="failed", error=str(error), message="Failed.")
+            self._set(state=FAILED, error=str(error), message="Failed.")
         finally:
             self._set(ended=time.monotonic())
 
@@ -245,7 +259,7 @@ class SweepJob:
             if self.store is not None and self._can_save:
                 try:
                     record = self._save_point(sweep, point, scores)
-                except StoreWriteError as error:  # trained anyway: the table still shows every point
+                except StoreError as error:  # trained anyway: the table still shows every point
                     self._can_save = False
                     self._set(save_error=f"The points are not saved: {error}")
                 else:
@@ -290,10 +304,14 @@ def run_sweep_task(spec: dict[str, Any], control: TrainControl, events) -> None:
 
     spec = dict(spec)
     root, ids = spec.pop("store_root"), spec.pop("sweep_ids")
-    job = _SweepInWorker(store=RunStore(root) if root else None, processes=False, idle_timeout=float("inf"),
-                         **spec)
+    try:
+        job = _SweepInWorker(store=RunStore(root, recover=False) if root else None, processes=False,
+                             idle_timeout=float("inf"), **spec)
+    except Exception as error:  # noqa: BLE001 - said on the page, not as "the process ended unexpectedly"
+        events.publish({"state": FAILED, "error": str(error), "message": "Failed.", "ended": time.monotonic()})
+        return
     for sweep, sweep_id in zip(job.sweeps, ids):
         sweep.id = sweep_id  # the parent's ids: its page lists the saved points by them
     job.control, job.events = control, events
-    job._set(state="running", started=time.monotonic())
+    job._set(state=RUNNING, started=time.monotonic())
     job._train()
