@@ -23,13 +23,17 @@ page = st.navigation([
     st.Page("pages/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect"),
 ])
 _ui.apply_style()
-get_manager()  # made once per process; starts warming torch up in the background
+get_manager()  # made once per process; starts its warm training worker processes
 BADGE_PERIOD = 1.0  # seconds between two badge refreshes while a run goes
 
 
 def _badge(rerun_when_done: bool) -> None:
-    """Device and live speed; while a run goes this also keeps its heartbeat alive on every page."""
-    job = _state.get().job
+    """Device and live speed; while runs go this also keeps their heartbeats alive on every page."""
+    state = _state.get()
+    for running in state.background:  # Compare's and Sweep's runs, read here when their page is not shown
+        if running.active:
+            running.touch()
+    job = state.job
     snap = job.snapshot() if job is not None else None
     if snap is not None and snap.state == RUNNING:
         speed, css = f"{snap.steps_per_second:,.0f} steps/s", "on"
@@ -43,21 +47,20 @@ def _badge(rerun_when_done: bool) -> None:
             f'<b>{_ui.device_name()}</b><span class="speed">{speed}</span></div>'
             f'<div class="server-load">Runs on this server: {counts["running"]} of {counts["max_running"]}'
             f'{waiting}</div>')
-    if rerun_when_done and (snap is None or not snap.active):
+    if rerun_when_done and snap is not None and not snap.active:
         st.rerun()  # the run ended: one full rerun draws its final state and stops the polling
 
 
-def sidebar(polling: bool, on_train_page: bool) -> None:
-    state = _state.get()
+def sidebar(state: _state.AppState, on_train_page: bool) -> None:
     ds = state.dataset
     data_line = f"{state.data.label}" + (f" &middot; {_ui.dataset_summary(ds)}" if ds is not None else "")
     st.html(f'<div class="setup"><div><span>Data</span>{data_line}</div>'
             f'<div><span>Model</span>{state.model_name}</div></div>')
     # on the Train page its live panel does the final rerun; elsewhere the badge does
-    st.fragment(run_every=BADGE_PERIOD if polling else None)(_badge)(polling and not on_train_page)
+    st.fragment(run_every=BADGE_PERIOD if state.busy else None)(_badge)(state.training and not on_train_page)
 
 
 with _ui.frame():
     page.run()
 with st.sidebar:  # after the page, so it shows what the page just chose
-    sidebar(_state.get().training, page.url_path == "train")
+    sidebar(_state.get(), page.url_path == "train")

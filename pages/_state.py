@@ -58,6 +58,7 @@ class AppState:
     run_config: tuple | None = None  # what defined the current run, apart from its live knobs
     runs: list[TrainingJob] = field(default_factory=list)
     save_ticket: Any = None  # core.analysis.SaveTicket of the current run: did it reach the run store?
+    background: list[Any] = field(default_factory=list)  # Compare's and Sweep's jobs: kept alive from any page
     widgets: dict[str, Any] = field(default_factory=dict)  # remembered widget values
 
     # -- runs ------------------------------------------------------------------------------------
@@ -75,9 +76,18 @@ class AppState:
             get_manager().stop(self.session_id)
             self.job.stop()
 
+    def keep_alive(self, *jobs: Any) -> None:
+        """Let ``jobs`` (with ``active`` and ``touch()``) be kept alive by the sidebar while they run."""
+        self.background = [job for job in self.background if job.active] + list(jobs)
+
     @property
     def training(self) -> bool:
         return self.job is not None and self.job.active
+
+    @property
+    def busy(self) -> bool:
+        """A run of this session goes on: Train's, or one of Compare's or Sweep's."""
+        return self.training or any(job.active for job in self.background)
 
 
 def get() -> AppState:

@@ -77,6 +77,7 @@ def start() -> None:
         page.error = str(error)
         return
     page.job = job.start()
+    app.keep_alive(page.job)  # on another page meanwhile, the sidebar keeps it going
 
 
 def stop() -> None:

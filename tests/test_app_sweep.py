@@ -67,3 +67,19 @@ def test_bad_values_show_a_message_not_a_traceback(store, values, message):
     assert not at.exception
     assert message in at.error[0].value
     assert at.session_state["_sweep_page"].job is None
+
+
+def test_a_sweep_is_kept_alive_by_the_sidebar_while_another_page_is_shown(store):
+    at = open_page("pages/sweep.py")
+    at.select_slider(key="sweep:steps").set_value(at.select_slider(key="sweep:steps").options[-1]).run()
+    at.button(key="sweep:start").click().run()
+    job = at.session_state["_sweep_page"].job
+    try:
+        at.switch_page("pages/home.py").run()
+        assert not at.exception and job.active
+        job.last_seen -= 3600  # as if the Sweep page had not read it for an hour
+        at.run()  # any page's sidebar reads the session's runs
+        assert job.active and job._idle() is False
+    finally:
+        job.stop()
+        assert job.wait(60)
