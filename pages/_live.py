@@ -6,6 +6,7 @@ times a second); once the run ends, one full rerun draws the final state and the
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 import plotly.graph_objects as go
@@ -30,6 +31,7 @@ def grid_options() -> dict:
 # The atoms change a few times a second at most, the panel redraws 2.5 times a second: draw each version once.
 _PICTURES: OrderedDict[tuple, object] = OrderedDict()
 _PICTURES_KEPT = 32
+_PICTURES_LOCK = threading.Lock()
 
 
 def atoms_picture(snap: Snapshot, **options):
@@ -42,9 +44,10 @@ def atoms_picture(snap: Snapshot, **options):
     if picture is None:
         picture = render.atom_grid(snap.atoms, snap.image_shape, columns=opts["columns"], scale=opts["scale"],
                                    cmap=opts["cmap"])
-        _PICTURES[key] = picture
-        while len(_PICTURES) > _PICTURES_KEPT:
-            _PICTURES.popitem(last=False)
+        with _PICTURES_LOCK:  # two sessions trimming at once could pop from an emptied dict
+            _PICTURES[key] = picture
+            while len(_PICTURES) > _PICTURES_KEPT:
+                _PICTURES.popitem(last=False)
     return picture
 
 

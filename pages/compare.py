@@ -150,8 +150,9 @@ def compare_saved() -> None:
             chosen = []
         if chosen:
             rows = left.X[chosen]
-            recon = analysis.reconstruction_image(rows, {left_record.model: left.model.reconstruct(rows),
-                                                         right_record.model: right.model.reconstruct(rows)},
+            right_label = names[1] if names[1] != names[0] else f"{names[1]}, right"  # two runs of one model
+            recon = analysis.reconstruction_image(rows, {names[0]: left.model.reconstruct(rows),
+                                                         right_label: right.model.reconstruct(rows)},
                                                   left.image_shape,
                                                   scale=max(1, _compare_live.tile_scale(left.image_shape) // 2),
                                                   cmap="gray" if left.dataset.non_negative else "auto")
