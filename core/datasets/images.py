@@ -132,17 +132,18 @@ def _images_to_dataset(entries: list[_Entry], where: str, *, image_shape, n_samp
         raise DatasetError(
             f"{where} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}). Add image files, in subfolders if you like."
         )
-    sizes = []  # (height, width) of every image, read from headers only
+    sizes = []  # (height, width) of every image, read from headers only (bad files are reported first)
     for name, read in entries:
         width, height = _open_image(read(), name, where).size
         sizes.append((height, width))
-    if len(entries) == 1:
+    chosen = subset_indices(len(entries), n_samples, seed)
+    picked = list(range(len(entries))) if chosen is None else [int(i) for i in chosen]
+    if len(picked) < 2:  # one image, or n_samples=1: a single sample either way
         raise DatasetError(
-            f"{where} holds a single image ({entries[0][0]}), which is a single sample; models need at least 2. "
-            "Add more images."
+            f"{where} gives a single image ({entries[picked[0]][0]}), which is a single sample; models need "
+            "at least 2. " + ("Add more images." if len(entries) == 1 else "Ask for more samples (n_samples).")
         )
     shape = _target_shape(image_shape, sizes)
-    chosen = subset_indices(len(entries), n_samples, seed)
     chosen = np.arange(len(entries)) if chosen is None else chosen
     if chosen.size * shape[0] * shape[1] > MAX_TOTAL_VALUES:
         raise DatasetError(

@@ -51,7 +51,8 @@ def as_data_matrix(array, where: str) -> tuple[np.ndarray, tuple[int, int] | Non
             "sample, transpose it (X.T)."
         )
     check_finite(array, where)
-    largest = float(np.abs(array).max())
+    # only wider floats can leave float32's range; max and min, not abs(): no copy of the data
+    largest = max(float(array.max()), -float(array.min())) if array.dtype.kind == "f" and array.itemsize > 4 else 0.0
     if largest > float(np.finfo(np.float32).max):
         raise DatasetError(
             f"{where} holds values up to {largest:.3g}, beyond the float32 range (about 3.4e38) models train in. "

@@ -66,7 +66,6 @@ class Worker:
         self.ready_at: float | None = None  # when it finished warming up (time.monotonic)
         self.job = None
         self.reserved = False  # promised to a job by the manager, not yet sent
-        self.started = time.monotonic()
         self._on_idle, self._on_exit = on_idle, on_exit
         self._outbox: queue.Queue = queue.Queue()  # sent by a thread: a caller never waits on the pipe
         self._reader = threading.Thread(target=self._read_loop, name=f"{self.name}-reader", daemon=True)

@@ -263,12 +263,6 @@ def _hals_rows(A: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor) -> None
         torch.clamp_min(buffer, 0, out=a)
 
 
-def _hals_sweep(A: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor) -> None:
-    """``_hals_rows`` over the columns of A (n x rank), in place; ``cross`` is (n x rank)."""
-    rows = A.T.contiguous()
-    _hals_rows(rows, cross.T.contiguous(), gram)
-    A.copy_(rows.T)
-
 
 def _initialize(X: torch.Tensor, rank: int, init: str, generator) -> tuple[torch.Tensor, torch.Tensor]:
     """W (n_samples x rank) and H (rank x n_features), as ``sklearn.decomposition._initialize_nmf``.

@@ -144,7 +144,7 @@ def singular_axes(X: torch.Tensor, mean: torch.Tensor,
     if n_samples >= n_features:
         scatter = torch.zeros(n_features, n_features, dtype=scatter_dtype, device=X.device)
         for start in range(0, n_samples, _CHUNK_ROWS):
-            chunk = (X[start:start + _CHUNK_ROWS].double() - mean).to(scatter_dtype)
+            chunk = X[start:start + _CHUNK_ROWS].to(scatter_dtype) - mean.to(scatter_dtype)
             scatter += chunk.T @ chunk
         eigenvalues, eigenvectors = torch.linalg.eigh(scatter.double())  # ascending
         return eigenvalues.flip(0), eigenvectors.flip(1).T
