@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from core import checkpoint, datasets, metrics, models, render
-from core.device import DEVICE_CHOICES, device_label, resolve_device
+from core.device import DEVICE_CHOICES, device_label, device_memory, resolve_device
 from core.training import TrainingDiverged
 
 EXIT_ERROR = 2
@@ -35,8 +35,8 @@ EXIT_INTERNAL = 1
 #: the keys of the JSON line ``train`` prints, in order
 SUMMARY_KEYS = ("model", "data", "n_samples", "n_features", "n_components", "mse", "fvu", "l0",
                 "dead_fraction", "pca_mse", "seconds", "device", "device_name", "diverged")
-#: the most values one weight matrix (n_components x n_features) may hold: 400 MB of float32
-MAX_WEIGHT_VALUES = 100_000_000
+#: n_components x n_features float32 matrices a training run holds (see _check_size)
+TRAINING_COPIES = 8
 OUT_FILES = (checkpoint.CONFIG_FILE, checkpoint.WEIGHTS_FILE, "metrics.json", "history.csv", "atoms.png")
 
 
@@ -228,26 +228,33 @@ def load_data(args: argparse.Namespace):
     return datasets.load(args.data, **options)
 
 
-def _check_sign(model, data, model_name: str, data_options: dict[str, Any]) -> None:
-    if getattr(model, "_requires_non_negative", False) and not data.non_negative:
-        # centring comes after scaling, so it would make minmax-scaled data signed again
-        fix = ("drop --data-option center=true" if data_options.get("center")
-               else "add --data-option scale=minmax to rescale it to [0, 1]")
-        raise UsageError(
-            f"model {model_name!r} needs non-negative data, but {data.name!r} has values down to "
-            f"{float(data.X.min()):.4g}: {fix}, or choose a model that accepts signed data."
-        )
+def _check_sign(model_name: str, data, data_options: dict[str, Any]) -> None:
+    # centring comes after scaling, so it would make minmax-scaled data signed again
+    fix = ("drop --data-option center=true" if data_options.get("center")
+           else "add --data-option scale=minmax to rescale it to [0, 1]")
+    label = f"{data.name!r} (smallest value {float(data.X.min()):.4g})"
+    try:
+        models.check_sign([model_name], data.non_negative, label, f"{fix}, or choose a model that accepts signed data.")
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
-def _check_size(params: dict[str, Any], data) -> None:
-    """Refuse, before any memory is allocated, a model whose weight matrices would not fit in memory."""
-    n_components = params.get("n_components")
-    if isinstance(n_components, int) and n_components * data.n_features > MAX_WEIGHT_VALUES:
-        most = max(1, MAX_WEIGHT_VALUES // data.n_features)
+def _check_size(model, data) -> None:
+    """Refuse, before any memory is allocated, a model whose training state cannot fit on its device.
+
+    Training holds about ``TRAINING_COPIES`` matrices of n_components x n_features float32 values
+    (weights, gradients, Adam's two moments, for encoder and decoder); the limit is the device's memory."""
+    n_components = model.get_params().get("n_components")
+    if not isinstance(n_components, int):
+        return
+    need = TRAINING_COPIES * 4 * n_components * data.n_features
+    device = resolve_device(model.get_params().get("device", "auto"))
+    have, where = device_memory(device)
+    if need > have:
+        most = max(1, have // (TRAINING_COPIES * 4 * data.n_features))
         raise UsageError(
-            f"n_components={n_components:,} with {data.n_features:,} features needs "
-            f"{n_components * data.n_features * 4 / 2**30:,.1f} GiB per weight matrix, too large to train; "
-            f"use at most {most:,} atoms.")
+            f"n_components={n_components:,} with {data.n_features:,} features needs about {need / 2**30:,.1f} GiB "
+            f"to train, more than the {have / 2**30:,.1f} GiB of {where}: it is too large; use at most {most:,} atoms.")
 
 
 def fit_with_progress(model, X, quiet: bool = False) -> str | None:
@@ -300,8 +307,8 @@ def train_command(args: argparse.Namespace) -> int:
     params = model_params(args)
     model = models.create(args.model, **params)
     data = load_data(args)
-    _check_size(params, data)
-    _check_sign(model, data, args.model, dict(args.data_options))
+    _check_size(model, data)
+    _check_sign(args.model, data, dict(args.data_options))
     created = prepare_out(args.out) if args.out is not None else False
     try:
         return _train(args, model, data)

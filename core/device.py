@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -35,3 +37,15 @@ def device_label(device: torch.device | str | None = "auto") -> str:
     if dev.type == "cuda":
         return torch.cuda.get_device_name(dev)
     return "CPU"
+
+
+def device_memory(device: torch.device | str | None = "auto") -> tuple[int, str]:
+    """(bytes, description) of the memory a run on ``device`` can use at most: the GPU's total
+    memory, or the machine's physical memory for the CPU."""
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        return int(torch.cuda.get_device_properties(dev).total_memory), f"GPU memory on {device_label(dev)}"
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")), "this machine's memory"
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): no limit known
+        return 2**62, "this machine's memory"

@@ -15,6 +15,10 @@ from core import analysis, models
 from pages import _params, _state, _ui
 
 
+#: how a page user makes signed data non-negative (core.models.check_sign's ``fix``)
+SIGN_FIX = "on the Data page choose scale = minmax, or pick a model that accepts signed data."
+
+
 def _config(state: _state.AppState) -> tuple:
     """What defines a run apart from its live knobs: a change means a new run."""
     live = _params.live_params(state.model_name)
@@ -48,12 +52,9 @@ def start(state: _state.AppState) -> str | None:
     try:
         model = models.create(state.model_name, **params)
         model.check_params(ds.X.shape[1])  # refused now, not seconds later in the worker
+        models.check_sign([state.model_name], ds.non_negative, state.data.label, SIGN_FIX)
     except Exception as exc:  # noqa: BLE001 - core's message, shown in the page
         return str(exc)
-    cls = models.model_class(state.model_name)
-    if getattr(cls, "_requires_non_negative", False) and not ds.non_negative:
-        return (f"{state.model_name} needs non-negative data, but {state.data.label} has values below 0. "
-                "On the Data page choose scale = minmax, or pick a model that accepts signed data.")
     job = state.start_job(model, ds.X, model_name=state.model_name, dataset_name=state.data.label,
                           params=params, image_shape=ds.image_shape)
     # every finished or stopped run lands in the run store, for Compare and Inspect

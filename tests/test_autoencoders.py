@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import metrics
+from core import metrics, models
 from core.datasets import load
 from core.datasets.synthetic import make_sparse_synthetic, make_spiked_gaussian
 from core.models import create
@@ -234,8 +234,6 @@ def test_nmf_at_full_rank_has_no_nan():
 
 
 def test_check_params_refuses_what_fit_would_refuse_without_training():
-    from core import models
-
     with pytest.raises(ValueError, match="k=8 is larger than n_components=2"):
         models.create("sae-topk", n_components=2, k=8).check_params(64)
     with pytest.raises(ValueError, match="max_steps"):
@@ -244,3 +242,13 @@ def test_check_params_refuses_what_fit_would_refuse_without_training():
     model.check_params(64)  # fine: nothing raised, nothing fitted
     assert not hasattr(model, "components_")
     models.create("pca", n_components=4).check_params(64)  # closed-form models have nothing to check early
+
+
+def test_check_sign_names_only_the_models_that_need_non_negative_data():
+    models.check_sign(["sae-topk", "nmf"], True, "digits", "rescale.")  # non-negative data: fine
+    models.check_sign(["sae-topk", "pca"], False, "faces", "rescale.")  # no model needs it: fine
+    with pytest.raises(ValueError) as one:
+        models.check_sign(["sae-topk", "nmf"], False, "faces", "choose scale = minmax.")
+    assert str(one.value) == "nmf needs non-negative data, but faces has values below 0: choose scale = minmax."
+    with pytest.raises(ValueError, match=r"^nmf, nnsae need non-negative data, but faces"):
+        models.check_sign(["nmf", "ae", "nnsae"], False, "faces", "rescale.")

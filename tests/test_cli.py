@@ -199,7 +199,7 @@ BAD = {
                                 ["n_components", "an integer", "--set n_components=16"]),
     "--set bool": (["--data", "digits", "--model", "linear-ae", "--set", "tied=maybe"], ["tied", "true or false"]),
     "negative data for nmf": (["--data", "{tmp}/signed.npy", "--model", "nmf"],
-                              ["'nmf' needs non-negative data", "signed.npy", "scale=minmax"]),
+                              ["nmf needs non-negative data", "signed.npy", "scale=minmax"]),
     "nan in the data file": (["--data", "{tmp}/nan.npy", "--model", "pca"], ["NaN", "row 3", "column 5"]),
     "--k without k": (["--data", "digits", "--model", "pca", "--k", "3"],
                       ["--k does not apply to model 'pca'", "sae-topk"]),
@@ -307,3 +307,22 @@ def test_python_m_core_bad_input_subprocess():
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("error: --set k='eight': 'sae-topk' takes an integer for k")
+
+
+def test_the_size_limit_is_the_devices_memory_not_a_fixed_count(monkeypatch):
+    """The bench's largest GPU SAE (65536 latents on 4096 features, 8.6 GiB to train) is allowed on an
+    80 GiB device and refused, with the largest size that fits, on a 4 GiB one."""
+    data = datasets.Dataset(X=np.zeros((2, 4096), np.float32), name="wide")
+    model = models.create("sae-topk", n_components=65536, k=64, device="cpu")
+    monkeypatch.setattr(cli, "device_memory", lambda device: (80 * 2**30, "GPU memory on a test GPU"))
+    cli._check_size(model, data)  # fits: nothing raised
+    monkeypatch.setattr(cli, "device_memory", lambda device: (4 * 2**30, "GPU memory on a test GPU"))
+    with pytest.raises(cli.UsageError, match=r"8\.0 GiB to train, more than the 4\.0 GiB of GPU memory on a "
+                                             r"test GPU.*use at most 32,768 atoms"):
+        cli._check_size(model, data)
+
+
+def test_device_memory_of_the_cpu_is_the_machines_memory():
+    total, where = core.device.device_memory("cpu")
+    assert where == "this machine's memory"
+    assert 2**28 < total < 2**50  # between 256 MiB and 1 PiB: a real figure, not a placeholder

@@ -63,3 +63,18 @@ def name_of(model) -> str:
         if type(model).__module__ == module and type(model).__name__ == cls:
             return name
     raise ValueError(f"{type(model).__name__} is not a registered model.")
+
+
+def needs_non_negative(name: str) -> bool:
+    """Whether model ``name`` only accepts non-negative data (NMF, the non-negative SAE)."""
+    return bool(getattr(model_class(name), "_requires_non_negative", False))
+
+
+def check_sign(names: list[str] | tuple[str, ...], data_non_negative: bool, data_label: str, fix: str) -> None:
+    """Refuse signed data for the models among ``names`` that need non-negative data, before training.
+
+    ``fix`` says how to rescale the data where the caller is (a Data page setting, a CLI option)."""
+    needy = [name for name in names if needs_non_negative(name)]
+    if needy and not data_non_negative:
+        verb = "needs" if len(needy) == 1 else "need"
+        raise ValueError(f"{', '.join(needy)} {verb} non-negative data, but {data_label} has values below 0: {fix}")
