@@ -31,6 +31,7 @@ __all__ = [
     "mmcs",
     "mse",
     "pca_mse",
+    "pca_mse_by_rank",
 ]
 
 
@@ -263,14 +264,20 @@ def pca_mse(X, n_components: int, center: bool = True) -> float:
     discarded eigenvalues of ``X_c^T X_c``, which is exactly ``mse(X, PCA reconstruction)``.
     ``r = n_components`` is clamped to ``min(n, d)``.
     """
+    return pca_mse_by_rank(X, [n_components], center)[int(n_components)]
+
+
+def pca_mse_by_rank(X, ranks, center: bool = True) -> dict[int, float]:
+    """``pca_mse`` for several ranks from one SVD: ``{rank: PCA_MSE(rank)}``. Rank 0 gives the total
+    (centred) energy per entry, the denominator of the FVU of PCA."""
     X = _as_matrix(X, "X")
-    if n_components < 0:
-        raise ValueError(f"n_components must be >= 0, got {n_components}.")
+    ranks = [int(r) for r in ranks]
+    if any(r < 0 for r in ranks):
+        raise ValueError(f"n_components must be >= 0, got {min(ranks)}.")
     n_samples, n_features = X.shape
-    rank = min(int(n_components), n_samples, n_features)
     X = X - X.mean(axis=0, dtype=np.float64) if center else X.astype(np.float64)
-    singular_values = np.linalg.svd(X, compute_uv=False)
-    return float(np.sum(np.square(singular_values[rank:])) / (n_samples * n_features))
+    energy = np.square(np.linalg.svd(X, compute_uv=False))
+    return {r: float(np.sum(energy[min(r, n_samples, n_features):]) / (n_samples * n_features)) for r in ranks}
 
 
 # -- a fitted model -------------------------------------------------------------------------------------

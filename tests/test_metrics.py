@@ -233,3 +233,15 @@ def test_matching_is_a_partial_permutation(n_a, n_b, n_features, seed):
 
 def test_public_names_exist():
     assert all(hasattr(metrics, name) for name in metrics.__all__)
+
+
+def test_pca_mse_by_rank_is_one_svd_for_many_ranks_and_rank_zero_is_the_total():
+    X = np.random.default_rng(3).standard_normal((40, 12)).astype(np.float32) * np.arange(1, 13)
+    by_rank = metrics.pca_mse_by_rank(X, [0, 1, 5, 12, 30])
+    for rank in (1, 5, 12, 30):
+        assert by_rank[rank] == pytest.approx(metrics.pca_mse(X, rank), rel=1e-9)
+    centred = X.astype(np.float64) - X.mean(0, dtype=np.float64)
+    assert by_rank[0] == pytest.approx(float(np.mean(centred ** 2)), rel=1e-9)
+    assert by_rank[0] > by_rank[1] > by_rank[5] > by_rank[12] == pytest.approx(0.0, abs=1e-9) == by_rank[30]
+    with pytest.raises(ValueError, match="n_components must be >= 0"):
+        metrics.pca_mse_by_rank(X, [2, -1])

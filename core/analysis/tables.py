@@ -158,15 +158,13 @@ def reference_points(X, ranks: Iterable[int], *, nmf: bool = True, nmf_steps: in
     """
     X = np.asarray(metrics.as_numpy(X), dtype=np.float32)
     X = X[analysis_rows(X.shape[0], max_rows)]
-    centred = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
-    energy = np.square(np.linalg.svd(centred, compute_uv=False))
-    total = float(energy.sum())
+    ranks = sorted({int(r) for r in ranks})
+    pca = metrics.pca_mse_by_rank(X, [0, *ranks])  # rank 0: the total energy, FVU's denominator
     points = []
-    for rank in sorted({int(r) for r in ranks}):
-        r = min(rank, energy.size)
-        fvu = float(energy[r:].sum() / total) if total > 0 else 0.0
-        points.append({"model": "pca", "n_components": rank, "l0": float(r), "fvu": fvu,
-                       "mse": float(energy[r:].sum() / X.size)})
+    for rank in ranks:
+        fvu = pca[rank] / pca[0] if pca[0] > 0 else 0.0
+        points.append({"model": "pca", "n_components": rank, "l0": float(min(rank, *X.shape)), "fvu": fvu,
+                       "mse": pca[rank]})
         if nmf and X.size and float(X.min()) >= 0:
             model = models.create("nmf", n_components=rank, max_steps=nmf_steps, random_state=0, tol=0.0)
             model.fit(X)
