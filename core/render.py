@@ -188,6 +188,15 @@ def _upscale(tile: np.ndarray, scale: int) -> np.ndarray:
 
 
 # -- pictures --------------------------------------------------------------------------------------------
+def tile_images(atoms, image_shape=None, cmap: str = "auto", scale: int = 4,
+                heat_map_height: int | None = None) -> list[Image.Image]:
+    """One picture per atom, coloured as ``atom_grid`` colours its cells, enlarged ``scale`` times; a heat-map
+    row (``image_shape`` None) is ``heat_map_height`` pixels tall (default ``scale``) so it can be seen alone."""
+    row_scale = scale if image_shape is not None or heat_map_height is None else heat_map_height
+    return [Image.fromarray(tile.repeat(row_scale, axis=0).repeat(scale, axis=1))
+            for tile in _tiles(atoms, image_shape, cmap, "each")]
+
+
 def atom_grid(
     atoms,
     image_shape: tuple[int, int] | None = None,

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from core import render
 from core.render import atom_grid, atoms_zip_bytes, colorize, grid_size, png_bytes, sample_grid, side_by_side
 
 WHITE, BLUE, RED = (255, 255, 255), (33, 102, 172), (178, 24, 43)
@@ -124,3 +125,15 @@ def test_atoms_zip_has_one_png_per_atom():
             tile = Image.open(io.BytesIO(archive.read(name)))
             tile.load()
             assert tile.size == (6, 4)
+
+
+def test_tile_images_are_the_cells_of_atom_grid():
+    atoms = np.random.default_rng(0).standard_normal((5, 12))
+    grid = np.asarray(render.atom_grid(atoms, (3, 4), columns=5, scale=2, padding=1))
+    tiles = render.tile_images(atoms, (3, 4), scale=2)
+    assert [t.size for t in tiles] == [(8, 6)] * 5
+    for index, tile in enumerate(tiles):
+        left = index * (8 + 1)
+        np.testing.assert_array_equal(np.asarray(tile), grid[:6, left:left + 8])
+    strips = render.tile_images(atoms, None, scale=2, heat_map_height=9)  # a heat-map row, made taller
+    assert [s.size for s in strips] == [(24, 9)] * 5

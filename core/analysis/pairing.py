@@ -51,18 +51,6 @@ def pair_atoms(left, right) -> AtomPairs:
                      left_unmatched=matching.unmatched_a, right_unmatched=matching.unmatched_b)
 
 
-def _colored_tiles(atoms, image_shape, cmap: str, scale: int) -> list[Image.Image]:
-    """One picture per atom, coloured with one colour map over all atoms (each atom scaled on its own)."""
-    atoms = np.asarray(metrics.as_numpy(atoms), dtype=np.float64)
-    colors = render.colorize(atoms, cmap=cmap)
-    shape = tuple(int(s) for s in image_shape) if image_shape is not None else (1, atoms.shape[1])
-    y_scale = scale if image_shape is not None else max(scale, 4) * 3  # a heat-map strip gets some height
-    tiles = []
-    for rgb in colors.reshape(len(atoms), *shape, 3):
-        tiles.append(Image.fromarray(rgb.repeat(y_scale, axis=0).repeat(scale, axis=1)))
-    return tiles
-
-
 def _font(size: int = 12):
     try:
         return ImageFont.load_default(size=size)
@@ -78,8 +66,9 @@ def comparison_image(left, right, image_shape=None, *, pairs: AtomPairs | None =
     left = np.asarray(metrics.as_numpy(left), dtype=np.float64)
     right = np.asarray(metrics.as_numpy(right), dtype=np.float64)
     pairs = pairs or pair_atoms(left, right)
-    left_tiles = _colored_tiles(left, image_shape, cmap, scale)
-    right_tiles = _colored_tiles(right, image_shape, cmap, scale)
+    strip = max(scale, 4) * 3  # a heat-map row gets some height
+    left_tiles = render.tile_images(left, image_shape, cmap, scale, heat_map_height=strip)
+    right_tiles = render.tile_images(right, image_shape, cmap, scale, heat_map_height=strip)
     cells: list[tuple[Image.Image | None, Image.Image | None, str]] = [
         (left_tiles[a], right_tiles[b], f"{s:.2f}") for a, b, s in zip(pairs.left, pairs.right, pairs.similarity)]
     cells += [(left_tiles[a], None, f"L{a} alone") for a in pairs.left_unmatched]
