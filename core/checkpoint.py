@@ -16,7 +16,6 @@ import os
 import shutil
 import tempfile
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import safetensors.numpy
 from safetensors import SafetensorError
 
 from core import models
+from core.zipread import ZIP_ERRORS, MemberTooLarge, read_member
 
 FORMAT = "sae-nmf-explorer"
 VERSION = 1
@@ -314,27 +314,13 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, so
     if info.file_size > limit:
         raise CheckpointError(f"{source}: {info.filename} unpacks to {info.file_size} bytes, over the limit of {limit}.")
     try:
-        with archive.open(info) as member:
-            raw = _read_chunked(member, limit + 1)  # never trust the declared size alone
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError, NotImplementedError, zlib.error) as error:
+        raw = read_member(archive, info, limit)  # never trust the declared size alone
+    except MemberTooLarge:
+        raise CheckpointError(f"{source}: {info.filename} is over the limit of {limit} bytes.") from None
+    except ZIP_ERRORS as error:
         raise CheckpointError(f"{source}: {info.filename} cannot be read ({error}); the ZIP may be truncated. "
                               "Download or save the checkpoint again.") from None
-    if len(raw) > limit:
-        raise CheckpointError(f"{source}: {info.filename} is over the limit of {limit} bytes.")
     return raw
-
-
-def _read_chunked(stream, limit: int, chunk: int = 1 << 20) -> bytes:
-    """Up to ``limit`` bytes of ``stream``, a MiB at a time: one big ``read(n)`` of a ZIP member inflates up to
-    ``n`` bytes at once, whatever its headers declare (a lying member would balloon in memory)."""
-    parts, total = [], 0
-    while total < limit:
-        part = stream.read(min(chunk, limit - total))
-        if not part:
-            break
-        parts.append(part)
-        total += len(part)
-    return b"".join(parts)
 
 
 def _usable_device(saved: Any, override: str | None) -> Any:

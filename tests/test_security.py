@@ -9,6 +9,8 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import zipfile
+
 import pytest
 
 from bad_inputs import FILES, image, zipped
@@ -142,3 +144,16 @@ def test_run_names_never_become_paths(tmp_path, name):
     for bad_id in (name, f"{record.id}/../..", "../" + record.id):
         with pytest.raises(RunNotFoundError):
             store.load_model(bad_id)
+
+
+def test_a_zip_member_is_read_up_to_its_limit_and_no_further(tmp_path):
+    from core.zipread import MemberTooLarge, read_member
+
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", bytes(3 << 20))  # 3 MiB that deflate to a few KiB
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("zeros.bin")
+        assert read_member(archive, info, limit=3 << 20) == bytes(3 << 20)
+        with pytest.raises(MemberTooLarge, match="inflates past 2,097,152 bytes"):
+            read_member(archive, info, limit=2 << 20)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from core.zipread import ZIP_ERRORS, read_member
 
 from .base import Dataset, DatasetError
 from .preprocess import subset_indices
@@ -63,20 +64,9 @@ def read_image_zip(data: bytes, filename: str, *, image_shape=None, n_samples=No
 
 def _member_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo, filename: str) -> Callable[[], bytes]:
     def read() -> bytes:
-        # a MiB at a time: archive.read() inflates a whole deflate stream in one call, so an entry whose
-        # headers lie about its size would balloon in memory before its size or CRC is checked
-        parts, total = [], 0
         try:
-            with archive.open(info) as stream:
-                while part := stream.read(1 << 20):
-                    total += len(part)
-                    if total > info.file_size:
-                        raise zipfile.BadZipFile(f"it inflates past its declared {info.file_size:,} bytes")
-                    parts.append(part)
-            return b"".join(parts)
-        # encrypted, bad CRC, truncated, a damaged deflate stream, an unknown compression method
-        except (RuntimeError, ValueError, zipfile.BadZipFile, OSError, EOFError, zlib.error,
-                NotImplementedError) as error:
+            return read_member(archive, info, limit=info.file_size)  # no more than its header declares
+        except ZIP_ERRORS as error:  # encrypted, bad CRC, truncated, damaged, an unknown compression method
             raise DatasetError(f"{filename}: cannot extract {info.filename} ({error}). Zip the images again.") from error
 
     return read
