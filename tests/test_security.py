@@ -6,11 +6,10 @@ from __future__ import annotations
 import ast
 import subprocess
 import tomllib
+import zipfile
 from pathlib import Path
 
 import numpy as np
-import zipfile
-
 import pytest
 
 from bad_inputs import FILES, image, zipped
