@@ -73,6 +73,16 @@ def _divergence(row: dict[str, Any], scale: float | None) -> str | None:
     return None
 
 
+def log_every_of(model) -> int:
+    """Steps between two logged rows (the model's ``log_every``; 10 when unset)."""
+    return max(1, int(getattr(model, "log_every", 10) or 10))
+
+
+def is_log_step(step: int, log_every: int, last_step: int) -> bool:
+    """Whether ``train_steps`` logs (and so reads the metrics of) this step: every ``log_every``-th and the last."""
+    return step % log_every == 0 or step >= last_step
+
+
 def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[str, Any]]:
     """Fit ``model`` on ``X`` one step at a time, yielding a metrics row every ``model.log_every`` steps.
 
@@ -82,7 +92,7 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
     """
     model._begin_fit(X)
     max_steps = int(model._total_steps())
-    log_every = max(1, int(getattr(model, "log_every", 10) or 10))
+    log_every = log_every_of(model)
     start = time.perf_counter()
     pending_event: dict[str, Any] | None = None
     step = 0
@@ -97,7 +107,7 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
                 applied = model._apply_live_updates(updates)
                 if applied:
                     pending_event = {**(pending_event or {}), **applied}
-        logged = step % log_every == 0 or step == max_steps
+        logged = is_log_step(step, log_every, max_steps)
         if logged:
             model._stage_good_state(step - 1)  # this step's logged loss is that of these weights
         metrics = model._train_step(step)

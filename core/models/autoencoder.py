@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from core.models.base import IterativeEstimator
+from core.training import is_log_step, log_every_of
 
 #: values of a model's ``precision`` parameter; 'auto' is 'tf32' on CUDA and 'fp32' on the CPU
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
@@ -153,7 +154,7 @@ class BaseAutoencoder(IterativeEstimator):
         self._t_optimizer = torch.optim.Adam(params.values(), lr=self._lr_at(1), fused=True)
         self._t_precision = resolve_precision(getattr(self, "precision", "fp32"), dev)
         self._t_rows = min(int(self.batch_size), n_samples)
-        self._t_log_every = max(1, int(getattr(self, "log_every", 10) or 10))
+        self._t_log_every = log_every_of(self)
         self._t_last_step = int(self._total_steps())
         self._t_extra_setup(X)
 
@@ -186,7 +187,7 @@ class BaseAutoencoder(IterativeEstimator):
 
     def _is_log_step(self, step: int) -> bool:
         """Whether ``core.training`` logs this step (it reads the metrics of no other step)."""
-        return step % self._t_log_every == 0 or step >= self._t_last_step
+        return is_log_step(step, self._t_log_every, self._t_last_step)
 
     def _train_step(self, step: int) -> dict[str, torch.Tensor]:
         x = self._next_batch()
