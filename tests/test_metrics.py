@@ -245,3 +245,12 @@ def test_pca_mse_by_rank_is_one_svd_for_many_ranks_and_rank_zero_is_the_total():
     assert by_rank[0] > by_rank[1] > by_rank[5] > by_rank[12] == pytest.approx(0.0, abs=1e-9) == by_rank[30]
     with pytest.raises(ValueError, match="n_components must be >= 0"):
         metrics.pca_mse_by_rank(X, [2, -1])
+
+
+@pytest.mark.parametrize("shape", [(60, 9), (9, 60)])  # tall and wide: the Gram matrix of either side
+def test_pca_mse_matches_the_singular_values(shape):
+    X = np.random.default_rng(5).standard_normal(shape)
+    singular = np.linalg.svd(X - X.mean(0), compute_uv=False)
+    for rank in range(0, min(shape) + 2):
+        expected = float(np.sum(singular[rank:] ** 2) / X.size)
+        assert metrics.pca_mse(X, rank) == pytest.approx(expected, rel=1e-9, abs=1e-12)
