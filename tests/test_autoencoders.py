@@ -252,3 +252,37 @@ def test_check_sign_names_only_the_models_that_need_non_negative_data():
     assert str(one.value) == "nmf needs non-negative data, but faces has values below 0: choose scale = minmax."
     with pytest.raises(ValueError, match=r"^nmf, nnsae need non-negative data, but faces"):
         models.check_sign(["nmf", "ae", "nnsae"], False, "faces", "rescale.")
+
+
+def test_two_threads_cannot_flip_the_tf32_flag_under_each_others_step():
+    """Runs in threads of one process share torch's fp32-matmul flag: a step's mode holds until it ends."""
+    import threading
+    import time
+
+    from core.models.autoencoder import _cuda_matmul_fp32_precision
+
+    matmul = torch.backends.cuda.matmul
+    original = matmul.fp32_precision
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def tf32_step():
+        with _cuda_matmul_fp32_precision("tf32"):
+            inside.set()
+            release.wait(5)
+            seen.append(("tf32 step", matmul.fp32_precision))
+
+    def ieee_step():
+        inside.wait(5)
+        with _cuda_matmul_fp32_precision("ieee"):
+            seen.append(("ieee step", matmul.fp32_precision))
+
+    threads = [threading.Thread(target=tf32_step), threading.Thread(target=ieee_step)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    assert seen == []  # the second step waits for the first
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert seen == [("tf32 step", "tf32"), ("ieee step", "ieee")]
+    assert matmul.fp32_precision == original

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 
 import numpy as np
 import torch
@@ -40,24 +41,31 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
+# The flag is process-wide: two runs in threads of one process (SAE_EXPLORER_JOB_PROCESSES=0) would flip it
+# under each other's steps. A step holds the lock while it launches its kernels (the GIL serialises launches
+# anyway; the GPU still runs them asynchronously).
+_PRECISION_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _cuda_matmul_fp32_precision(mode: str):
     """Set CUDA fp32 matmuls to 'tf32' or 'ieee' inside the block (process-wide flag, restored after)."""
     matmul = torch.backends.cuda.matmul
-    try:  # the torch >= 2.9 API; mixing it with the legacy allow_tf32 flag is an error, so follow the user
-        old, attribute = matmul.fp32_precision, "fp32_precision"
-        new = mode
-    except (AttributeError, RuntimeError):
-        old, attribute = matmul.allow_tf32, "allow_tf32"
-        new = mode == "tf32"
-    if old == new:
-        yield
-        return
-    setattr(matmul, attribute, new)
-    try:
-        yield
-    finally:
-        setattr(matmul, attribute, old)
+    with _PRECISION_LOCK:
+        try:  # the torch >= 2.9 API; mixing it with the legacy allow_tf32 flag is an error, so follow the user
+            old, attribute = matmul.fp32_precision, "fp32_precision"
+            new = mode
+        except (AttributeError, RuntimeError):
+            old, attribute = matmul.allow_tf32, "allow_tf32"
+            new = mode == "tf32"
+        if old == new:
+            yield
+            return
+        setattr(matmul, attribute, new)
+        try:
+            yield
+        finally:
+            setattr(matmul, attribute, old)
 
 
 def matmul_precision(precision: str, device: torch.device):
