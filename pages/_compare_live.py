@@ -64,9 +64,11 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
     if ds is None:
         page.error = app.data_error or "No data set is loaded: choose one on the Data page."
         return
-    if not ds.non_negative:
-        page.error = (f"NMF needs non-negative data, but {app.data.label} has values below 0. On the Data page "
-                      "choose scale = minmax (or a non-negative data set such as swimmer or digits).")
+    try:
+        models.check_sign(["nmf"], ds.non_negative, app.data.label, "on the Data page choose scale = minmax "
+                          "(or a non-negative data set such as swimmer or digits).")
+    except ValueError as error:
+        page.error = str(error)
         return
     nmf_params = {**_params.defaults("nmf"), "n_components": int(n_components), "max_steps": int(steps)}
     specs = {"nmf": ("nmf", nmf_params), "sae": (sae_model, sae_params(sae_model, n_components, steps, k))}
@@ -108,16 +110,32 @@ def tile_scale(image_shape) -> int:
     return max(1, 64 // max(image_shape)) if image_shape else 4
 
 
+# The panel redraws 2.5 times a second, the atoms change a few times a second at most: pair and draw each
+# pair of versions once (pairing costs 25-150 ms, the picture as much again).
+_PAIRED = _export.RecentResults(kept=16)
+
+
+def _paired(nmf, sae):
+    """The pairing of two snapshots' atoms and its picture, cached by both atoms' versions. The titles
+    name the steps at which these atoms were first drawn."""
+    scale = tile_scale(nmf.image_shape)
+
+    def compute():
+        pairs = analysis.pair_atoms(nmf.atoms, sae.atoms)
+        picture = analysis.comparison_image(nmf.atoms, sae.atoms, nmf.image_shape, pairs=pairs, scale=scale,
+                                            labels=(f"NMF step {nmf.step}", f"{sae.model_name} step {sae.step}"))
+        return pairs, picture
+
+    return _PAIRED.get((nmf.job_id, nmf.atoms_version, sae.job_id, sae.atoms_version, scale), compute)
+
+
 def _live_grid(snaps: dict[str, Any]) -> None:
     """Both atom grids, ordered by the current one-to-one pairing (it changes while they learn)."""
     nmf, sae = snaps.get("nmf"), snaps.get("sae")
     if nmf is None or sae is None or nmf.atoms is None or sae.atoms is None:
         st.caption("The atoms appear here, paired, as soon as both runs have some.")
         return
-    pairs = analysis.pair_atoms(nmf.atoms, sae.atoms)
-    picture = analysis.comparison_image(nmf.atoms, sae.atoms, nmf.image_shape, pairs=pairs,
-                                        scale=tile_scale(nmf.image_shape),
-                                        labels=(f"NMF step {nmf.step}", f"{sae.model_name} step {sae.step}"))
+    pairs, picture = _paired(nmf, sae)
     st.image(picture, width=_export.picture_width(picture),
              caption=f"Live: {pairs.n_pairs} pairs, mean |cos| {pairs.mean_similarity:.2f}")
 

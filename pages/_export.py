@@ -1,4 +1,5 @@
-"""What the Compare, Sweep and Inspect pages share: the run store, a saved run with its data, downloads.
+"""What the Compare, Sweep and Inspect pages share: the run store, a saved run with its data, caches,
+remembered widget values whose options come from data, downloads.
 
 Thin: the math lives in ``core.analysis``; this module only caches, picks and draws download buttons.
 """
@@ -6,6 +7,9 @@ Thin: the math lives in ``core.analysis``; this module only caches, picks and dr
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,19 +137,59 @@ def load_run(run_store: RunStore, record) -> LoadedRun | None:
         return None
 
 
+# -- caches and remembered choices --------------------------------------------------------------------------
+class RecentResults:
+    """The last few results, keyed by what they were computed from, shared by every session's thread.
+
+    For what a fragment redraws several times a second from the same inputs (as ``pages._live`` does for
+    the live atom grid): each input is computed once (a result of None is not kept)."""
+
+    def __init__(self, kept: int = 32):
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._kept = kept
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        value = self._items.get(key)  # read once, no check-then-index: another thread may trim meanwhile
+        if value is None:
+            value = compute()
+            with self._lock:  # two threads trimming at once could pop from an emptied dict
+                self._items[key] = value
+                while len(self._items) > self._kept:
+                    self._items.popitem(last=False)
+        return value
+
+
+def persist_choice(key: str, options, default) -> str:
+    """``_state.persist`` for a widget whose options come from data (saved runs, a run's size): a remembered
+    value that is no longer offered falls back to ``default`` (of a multiselect's list, only the offered
+    ones are kept) instead of making Streamlit raise."""
+    _state.persist(key, default)
+    value = st.session_state[key]
+    if isinstance(value, list):
+        offered = [item for item in value if item in options]
+        if offered != value:
+            st.session_state[key] = offered
+    elif value not in options:
+        st.session_state[key] = default
+    return key
+
+
 # -- downloads ----------------------------------------------------------------------------------------------
-def png_button(picture_or_bytes, label: str, file_name: str, key: str, **kwargs) -> None:
-    data = picture_or_bytes if isinstance(picture_or_bytes, bytes) else render.png_bytes(picture_or_bytes)
-    st.download_button(label, data, file_name=file_name, mime="image/png", key=key, on_click="ignore",
-                       icon=":material/image:", width="stretch", **kwargs)
+def png_button(picture, label: str, file_name: str, key: str, **kwargs) -> None:
+    """A PNG download of ``picture`` (a PIL image, or a function making one), encoded only when clicked:
+    encoding costs up to 120 ms, and the page reruns on every widget change."""
+    make = picture if callable(picture) else lambda: picture
+    st.download_button(label, lambda: render.png_bytes(make()), file_name=file_name, mime="image/png", key=key,
+                       on_click="ignore", icon=":material/image:", width="stretch", **kwargs)
 
 
 def atoms_buttons(atoms, image_shape, stem: str, key: str, what: str = "atoms") -> None:
-    """Two buttons: the atom grid as PNG and a ZIP of one PNG per atom."""
+    """Two buttons: the atom grid as PNG and a ZIP of one PNG per atom (both made when clicked)."""
     left, right = st.columns(2)
     with left:
-        png_button(render.atom_grid(atoms, image_shape, scale=4), f"Grid of {what} (PNG)", f"{stem}-atoms.png",
-                   key=f"{key}:png")
+        png_button(lambda: render.atom_grid(atoms, image_shape, scale=4), f"Grid of {what} (PNG)",
+                   f"{stem}-atoms.png", key=f"{key}:png")
     with right:
         st.download_button(f"Single {what} (ZIP of PNGs)", lambda: render.atoms_zip_bytes(atoms, image_shape),
                            file_name=f"{stem}-atoms.zip", mime="application/zip", key=f"{key}:zip",

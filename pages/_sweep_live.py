@@ -63,10 +63,8 @@ def start() -> None:
         if not chosen:
             raise ValueError("Pick at least one model to sweep.")
         values = analysis.parse_values(ss.get(f"sweep:values:{param}", ""), param)
-        needs_positive = [m for m in chosen if getattr(models.model_class(m), "_requires_non_negative", False)]
-        if needs_positive and not ds.non_negative:
-            raise ValueError(f"{', '.join(needs_positive)} need non-negative data, but {app.data.label} has values "
-                             "below 0. On the Data page choose scale = minmax, or drop those models.")
+        models.check_sign(chosen, ds.non_negative, app.data.label,
+                          "on the Data page choose scale = minmax, or drop those models.")
         n, steps = int(ss.get("sweep:n", 32)), int(ss.get("sweep:steps", 500))
         job = analysis.SweepJob(
             ds.X, models_=chosen, param=param, values=values,

@@ -12,6 +12,7 @@ from pages import _compare_live, _export, _state, _ui
 
 _ui.require_frame()
 page = _compare_live.get()
+STEPS = (50, 100, 200, 500, 1000, 2000, 5000)
 st.header("Compare")
 st.caption("NMF parts next to SAE atoms: each atom of the left run is paired with one atom of the right run "
            "by absolute cosine (Hungarian matching), best pairs first.")
@@ -23,15 +24,16 @@ with st.container(border=True):
     st.markdown(f"**Train NMF and an SAE side by side** on the current data set "
                 f"(`{_state.get().data.label}`; change it on the Data page)")
     cols = st.columns([1, 1.3, 1, 1.3], vertical_alignment="bottom")
-    n_atoms = cols[0].number_input("Atoms (both runs)", 2, 256, value=truth_n or 16, key="compare:n",
+    n_atoms = cols[0].number_input("Atoms (both runs)", 2, 256, key=_state.persist("compare:n", truth_n or 16),
                                    help="NMF and the SAE get this many atoms"
                                         + (f" (the data set has {truth_n} true atoms)." if truth_n else "."))
-    sae_model = cols[1].selectbox("SAE model", _compare_live.SAE_MODELS, key="compare:sae")
+    sae_model = cols[1].selectbox("SAE model", _compare_live.SAE_MODELS, key=_export.persist_choice(
+        "compare:sae", _compare_live.SAE_MODELS, _compare_live.SAE_MODELS[0]))
     k = None
     if "k" in models.default_params(sae_model):
-        k = cols[2].number_input("k (active codes)", 1, 256, value=min(8, int(n_atoms)), key="compare:k")
-    steps = cols[3].select_slider("Steps (both runs)", (50, 100, 200, 500, 1000, 2000, 5000), value=500,
-                                  key="compare:steps")
+        k = cols[2].number_input("k (active codes)", 1, 256, key=_state.persist("compare:k", min(8, int(n_atoms))))
+    steps = cols[3].select_slider("Steps (both runs)", STEPS, key=_export.persist_choice("compare:steps", STEPS, 500))
+    _state.remember("compare:n", "compare:sae", "compare:k", "compare:steps")  # kept for the next visit
     buttons = st.columns([2, 1, 3])
     buttons[0].button("Train NMF and SAE side by side", type="primary", icon=":material/play_arrow:",
                       width="stretch", key="compare:train", on_click=_compare_live.start_from_widgets)
@@ -41,10 +43,43 @@ with st.container(border=True):
         st.error(page.error)
     _compare_live.live_panel()
 
+
+# A saved run changes only when its record's updated_at does: results are cached by (run id, updated_at), so a
+# rerun (each keystroke in "Samples to reconstruct") recomputes nothing for the same two runs.
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _metrics(run_id: str, updated_at: float, _loaded, _seconds):
+def _metrics(run_id: str, updated_at: float, _loaded, _run_store):
     truth = getattr(_loaded.dataset, "truth", None)
-    return analysis.run_metrics(_loaded.model, _loaded.X, truth=truth, seconds=_seconds, codes=_loaded.codes)
+    return analysis.run_metrics(_loaded.model, _loaded.X, truth=truth, seconds=_seconds(_run_store, _loaded.record),
+                                codes=_loaded.codes)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _pairing(left_key: tuple, right_key: tuple, labels: tuple, _left, _right):
+    """The atoms paired one to one and their picture; the keys are (run id, updated_at)."""
+    pairs = analysis.pair_atoms(_left.model.components_, _right.model.components_)
+    picture = analysis.comparison_image(_left.model.components_, _right.model.components_, _left.image_shape,
+                                        pairs=pairs, labels=labels, scale=_compare_live.tile_scale(_left.image_shape))
+    return pairs, picture
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _reconstructions(left_key: tuple, right_key: tuple, chosen: tuple, labels: tuple, _left, _right):
+    """The chosen samples and both runs' reconstructions of them in one picture (NMF codes each sample
+    anew: 50 ms for a few)."""
+    rows = _left.X[list(chosen)]
+    right_label = labels[1] if labels[1] != labels[0] else f"{labels[1]}, right"  # two runs of one model
+    return analysis.reconstruction_image(rows, {labels[0]: _left.model.reconstruct(rows),
+                                                right_label: _right.model.reconstruct(rows)}, _left.image_shape,
+                                         scale=max(1, _compare_live.tile_scale(_left.image_shape) // 2),
+                                         cmap="gray" if _left.dataset.non_negative else "auto")
+
+
+@st.cache_data(show_spinner="Principal components of the data ...", max_entries=16)
+def _pca_angle(run_id: str, updated_at: float, _run) -> float:
+    """The largest principal angle between the run's atoms and the top principal components (an SVD of
+    the data: seconds on 10,000 x 784)."""
+    atoms = _run.model.components_
+    return analysis.subspace_angle(atoms, analysis.top_principal_components(_run.X, atoms.shape[0]))
 
 
 def _seconds(run_store, record):
@@ -76,10 +111,9 @@ def compare_saved() -> None:
         st.session_state["compare:data"] = _export.data_key(by_id[left_id])
         st.session_state["compare:left"], st.session_state["compare:right"] = left_id, right_id
         page.select = None
-    if st.session_state.get("compare:data") not in groups:
-        st.session_state["compare:data"] = next(iter(groups))
     pick = st.columns([1.2, 1.6, 1.6])
-    key = pick[0].selectbox("Data set", list(groups), key="compare:data",
+    data_key = _export.persist_choice("compare:data", groups, next(iter(groups)))
+    key = pick[0].selectbox("Data set", list(groups), key=data_key,
                             format_func=lambda k: f"{_export.data_label(groups[k][0])} · {len(groups[k])} runs")
     group = groups[key]
     ids = [record.id for record in group]
@@ -88,14 +122,13 @@ def compare_saved() -> None:
         fallback = next((i for i in ids if i != avoid), ids[0])
         return next((r.id for r in group if predicate(r) and r.id != avoid), fallback)
 
-    if st.session_state.get("compare:left") not in ids:
-        st.session_state["compare:left"] = _default(lambda r: r.model == "nmf")
-    if st.session_state.get("compare:right") not in ids:
-        st.session_state["compare:right"] = _default(lambda r: _export.is_sae(r.model),
-                                                     avoid=st.session_state["compare:left"])
+    left_key = _export.persist_choice("compare:left", ids, _default(lambda r: r.model == "nmf"))
+    right_key = _export.persist_choice("compare:right", ids, _default(lambda r: _export.is_sae(r.model),
+                                                                      avoid=st.session_state[left_key]))
     label_of = {record.id: _export.run_label(record) for record in group}
-    left_id = pick[1].selectbox("Left run", ids, key="compare:left", format_func=label_of.get)
-    right_id = pick[2].selectbox("Right run", ids, key="compare:right", format_func=label_of.get)
+    left_id = pick[1].selectbox("Left run", ids, key=left_key, format_func=label_of.get)
+    right_id = pick[2].selectbox("Right run", ids, key=right_key, format_func=label_of.get)
+    _state.remember(data_key, left_key, right_key)
     if len(group) < 2:
         st.info("Only one run is saved on this data set; train another (e.g. with the button above) to compare.")
     left_record, right_record = by_id[left_id], by_id[right_id]
@@ -103,16 +136,15 @@ def compare_saved() -> None:
     if left is None or right is None:
         return
 
-    pairs = analysis.pair_atoms(left.model.components_, right.model.components_)
     names = (f"{left_record.name} ({left_record.model})", f"{right_record.name} ({right_record.model})")
+    pairs, picture = _pairing((left_record.id, left_record.updated_at), (right_record.id, right_record.updated_at),
+                              names, left, right)
     summary = st.columns(4)
     summary[0].metric("Matched pairs", pairs.n_pairs)
     summary[1].metric("Mean |cos| of pairs", f"{pairs.mean_similarity:.2f}")
     summary[2].metric("Pairs with |cos| ≥ 0.8", int(np.sum(pairs.similarity >= 0.8)))
     summary[3].metric("Unmatched", len(pairs.left_unmatched) + len(pairs.right_unmatched))
 
-    picture = analysis.comparison_image(left.model.components_, right.model.components_, left.image_shape,
-                                        pairs=pairs, labels=names, scale=_compare_live.tile_scale(left.image_shape))
     st.image(picture, width=_export.picture_width(picture),
              caption="Each cell: left atom | right atom, with their |cos| below (green when ≥ 0.8). Unmatched atoms last.")
     stem = _export.file_stem(left_record.name, "vs", right_record.name)
@@ -122,7 +154,7 @@ def compare_saved() -> None:
                ("Dead fraction", "dead_fraction", "{:.1%}"), ("Hoyer sparseness of atoms", "hoyer_atoms", "{:.3f}"),
                ("Hoyer sparseness of codes", "hoyer_codes", "{:.3f}"), ("Training time (s)", "seconds", "{:.1f}"),
                ("MMCS vs ground truth", "mmcs", "{:.3f}")]
-    values = [_metrics(r.record.id, r.record.updated_at, r, _seconds(run_store, r.record)) for r in (left, right)]
+    values = [_metrics(r.record.id, r.record.updated_at, r, run_store) for r in (left, right)]
     table = [{"metric": label, "left": values[0].get(key_), "right": values[1].get(key_)} for label, key_, _ in METRICS]
     if values[0].get("mmcs") is None and values[1].get("mmcs") is None:
         table = table[:-1]
@@ -141,21 +173,17 @@ def compare_saved() -> None:
         st.markdown("**Reconstructions**")
         n = left.X.shape[0]
         default = ", ".join(str(i) for i in np.linspace(0, n - 1, min(6, n)).astype(int))
-        text = st.text_input("Samples to reconstruct", default, key="compare:samples",
+        text = st.text_input("Samples to reconstruct", key=_state.persist("compare:samples", default),
                              help=f"Sample numbers from 0 to {n - 1}, separated by commas (at most 12).")
+        _state.remember("compare:samples")
         try:
             chosen = analysis.parse_indices(text, n)
         except ValueError as error:
             st.error(str(error))
             chosen = []
         if chosen:
-            rows = left.X[chosen]
-            right_label = names[1] if names[1] != names[0] else f"{names[1]}, right"  # two runs of one model
-            recon = analysis.reconstruction_image(rows, {names[0]: left.model.reconstruct(rows),
-                                                         right_label: right.model.reconstruct(rows)},
-                                                  left.image_shape,
-                                                  scale=max(1, _compare_live.tile_scale(left.image_shape) // 2),
-                                                  cmap="gray" if left.dataset.non_negative else "auto")
+            recon = _reconstructions((left_record.id, left_record.updated_at),
+                                     (right_record.id, right_record.updated_at), tuple(chosen), names, left, right)
             st.image(recon, width="content", caption=f"Samples {', '.join(map(str, chosen))}: "
                                                            "original, then each run's reconstruction")
 
@@ -175,8 +203,7 @@ def compare_saved() -> None:
                 except Exception as error:  # noqa: BLE001 - core's message
                     st.error(str(error))
         trace = traces.get(run.record.id)
-        now = analysis.subspace_angle(run.model.components_, analysis.top_principal_components(
-            run.X, run.model.components_.shape[0]))
+        now = _pca_angle(run.record.id, run.record.updated_at, run)
         st.caption(f"Now: largest principal angle {now:.1f}° to the top {run.model.components_.shape[0]} PCs. "
                    "Gradient descent learns the components one after another, largest variance first "
                    "(Refinetti & Goldt).")

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import analysis, metrics, models, render
-from pages import _export, _ui
+from pages import _export, _state, _ui
 
 _ui.require_frame()
 st.header("Inspect")
@@ -34,8 +34,9 @@ def feature_tab(run) -> None:
     table = _features(run.record.id, run.record.updated_at, run)
     density = np.array([row["density"] for row in table])
     cols = st.columns([1, 3], vertical_alignment="bottom")
-    feature = int(cols[0].number_input("Feature", 0, m - 1, 0, key="inspect:feature",
+    feature = int(cols[0].number_input("Feature", 0, m - 1, key=_export.persist_choice("inspect:feature", range(m), 0),
                                        help=f"Which latent (0 to {m - 1}): an atom is a row of components_."))
+    _state.remember("inspect:feature")
     row = table[feature]
     cols[1].caption(f"Fires on {row['density']:.1%} of samples · mean activation {row['mean activation']:.3g} · "
                     f"max {row['max activation']:.3g} · Hoyer sparseness of its atom {row['atom hoyer']:.2f}")
@@ -82,9 +83,11 @@ def feature_tab(run) -> None:
 def sample_tab(run) -> None:
     n, m = run.X.shape[0], run.codes.shape[1]
     cols = st.columns([1, 2])
-    sample = int(cols[0].number_input("Sample", 0, n - 1, 0, key="inspect:sample",
+    sample = int(cols[0].number_input("Sample", 0, n - 1, key=_export.persist_choice("inspect:sample", range(n), 0),
                                       help=f"Which sample (0 to {n - 1})."))
-    n_top = int(cols[1].slider("Top atoms", 1, min(16, m), min(6, m), key="inspect:top"))
+    n_top = int(cols[1].slider("Top atoms", 1, min(16, m),
+                               key=_export.persist_choice("inspect:top", range(1, min(16, m) + 1), min(6, m))))
+    _state.remember("inspect:sample", "inspect:top")
     parts = analysis.decompose_sample(run.model, run.X[sample], n_top)
     shape, scale = run.image_shape, _scale(run.image_shape, 72)
     k = len(parts.indices)
@@ -146,7 +149,8 @@ def recognition_tab(run) -> None:
     st.caption("The eigenfaces recipe: fit each model on the training samples, code every sample, and give each "
                "test sample the label of its nearest training sample in code space (Euclidean).")
     cols = st.columns([1, 1, 2], vertical_alignment="bottom")
-    test_fraction = cols[0].slider("Test fraction", 0.1, 0.5, 0.25, 0.05, key="inspect:test")
+    test_fraction = cols[0].slider("Test fraction", 0.1, 0.5, step=0.05, key=_state.persist("inspect:test", 0.25))
+    _state.remember("inspect:test")
     cols[1].button("Measure recognition", type="primary", on_click=_request_recognition, key="inspect:run-recognition",
                    icon=":material/play_arrow:")
     results = st.session_state.setdefault(RECOGNITION_KEY, {})
@@ -184,9 +188,9 @@ def inspect() -> None:
                 "on **Compare**, or run a **Sweep**: finished runs are saved and can be inspected here.")
         return
     labels = {r.id: f"{_export.run_label(r)} · {_export.data_label(r)}" for r in runs}
-    if st.session_state.get("inspect:run") not in labels:
-        st.session_state["inspect:run"] = runs[0].id
-    run_id = st.selectbox("Run", list(labels), key="inspect:run", format_func=labels.get)
+    run_id = st.selectbox("Run", list(labels), key=_export.persist_choice("inspect:run", labels, runs[0].id),
+                          format_func=labels.get)
+    _state.remember("inspect:run")
     run = _export.load_run(run_store, next(r for r in runs if r.id == run_id))
     if run is None:
         return

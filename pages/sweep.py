@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import analysis
+from core import analysis, render
 from pages import _export, _state, _sweep_live, _ui
 
 _ui.require_frame()
@@ -17,20 +17,22 @@ st.caption("Train one model at many values of one setting and see how sparsity t
 with st.container(border=True):
     top = st.columns([1.2, 2, 2])
     param = top[0].selectbox("Parameter", list(_sweep_live.PARAMS), format_func=_sweep_live.PARAMS.get,
-                             key="sweep:param")
+                             key=_export.persist_choice("sweep:param", _sweep_live.PARAMS, "k"))
     options = _sweep_live.candidates(param)
-    top[1].multiselect("Models", options, default=options[:1], key=f"sweep:models:{param}",
-                       help="Each model is swept over the same values.")
-    values_key = f"sweep:values:{param}"
-    if values_key not in st.session_state:
-        st.session_state[values_key] = ", ".join(f"{v:g}" for v in analysis.default_sweep_values(param))
+    models_key = _export.persist_choice(f"sweep:models:{param}", options, options[:1])
+    top[1].multiselect("Models", options, key=models_key, help="Each model is swept over the same values.")
+    values_key = _state.persist(f"sweep:values:{param}",
+                                ", ".join(f"{v:g}" for v in analysis.default_sweep_values(param)))
     top[2].text_input("Values", key=values_key,
                       help="Numbers separated by commas, or low:high:count for log-spaced values (e.g. 1e-4:1e-1:6).")
     row = st.columns([1.2, 2, 2])
-    row[0].number_input("Atoms (n_components)", 2, 512, 32, key="sweep:n", disabled=param == "n_components",
+    row[0].number_input("Atoms (n_components)", 2, 512, key=_state.persist("sweep:n", 32),
+                        disabled=param == "n_components",
                         help="The size of every run (unless n_components is the swept setting).")
-    row[1].select_slider("Steps per run", _sweep_live.STEPS, value=500, key="sweep:steps")
-    row[2].toggle("PCA and NMF of the same rank as reference points", True, key="sweep:refs")
+    row[1].select_slider("Steps per run", _sweep_live.STEPS,
+                         key=_export.persist_choice("sweep:steps", _sweep_live.STEPS, 500))
+    row[2].toggle("PCA and NMF of the same rank as reference points", key=_state.persist("sweep:refs", True))
+    _state.remember("sweep:param", models_key, values_key, "sweep:n", "sweep:steps", "sweep:refs")
     buttons = st.columns([1.2, 1, 3.2])
     active = page.job is not None and page.job.snapshot(touch=False).active
     buttons[0].button("Start sweep", type="primary", icon=":material/play_arrow:", width="stretch",
@@ -50,6 +52,22 @@ def _atoms_hover(root: str, run_id: str, image_shape) -> str:
         return analysis.atoms_text(model.components_, image_shape)
     except Exception:  # noqa: BLE001 - a hover picture is a bonus
         return ""
+
+
+# Cached by (run id, updated_at): a saved run changes only when its record's updated_at does, and the page
+# reruns on every click in the plot or the pickers.
+@st.cache_resource(show_spinner="Loading the run ...", max_entries=16)
+def _atoms(root: str, run_id: str, updated_at: float, image_shape) -> tuple:
+    """A saved run's atoms and their grid picture."""
+    atoms = _export._open_store(root).load_model(run_id, device="cpu").components_
+    return atoms, render.atom_grid(atoms, image_shape, scale=3)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _frontier(rows: list, references: list):
+    """The frontier figure, built once per set of points: plotly checks every property (20 ms), and the page
+    reruns on every click. Streamlit only reads the figure."""
+    return _sweep_live.frontier_figure(rows, references)
 
 
 @st.cache_data(show_spinner="Reference points: PCA and NMF of the same rank ...", max_entries=16)
@@ -78,12 +96,14 @@ def results() -> None:
 
     snap = page.job.snapshot(touch=False) if page.job is not None else None
     wanted = [s for s in (snap.sweep_ids if snap else []) if s in sweeps] or [next(iter(sweeps))]
-    if "sweep:shown" not in st.session_state or (snap and not snap.active and wanted != st.session_state.get(
-            "sweep:last_job_sweeps")):
-        st.session_state["sweep:shown"] = wanted
-        st.session_state["sweep:last_job_sweeps"] = wanted
-    st.session_state["sweep:shown"] = [s for s in st.session_state["sweep:shown"] if s in sweeps] or wanted
+    ss = st.session_state
+    ss.setdefault("sweep:last_job_sweeps", wanted)  # not a widget: kept across pages
+    _state.persist("sweep:shown", wanted)
+    if snap and not snap.active and wanted != ss["sweep:last_job_sweeps"]:  # a sweep ended: show it, once
+        ss["sweep:shown"] = ss["sweep:last_job_sweeps"] = wanted
+    ss["sweep:shown"] = [s for s in ss["sweep:shown"] if s in sweeps] or wanted
     shown = st.multiselect("Sweeps to show", list(sweeps), key="sweep:shown", format_func=label)
+    _state.remember("sweep:shown")
     records = [r for s in shown for r in sweeps[s]]
     if not records:
         st.info("Pick at least one sweep to show.")
@@ -108,7 +128,7 @@ def results() -> None:
                 references = _references(_export.data_key(records[0]), ranks, records[0])
             except Exception as error:  # noqa: BLE001 - the data cannot be loaded: no reference points
                 st.caption(f"No reference points: {error}")
-    event = st.plotly_chart(_sweep_live.frontier_figure(rows, references), key="sweep:plot", on_select="rerun",
+    event = st.plotly_chart(_frontier(rows, references), key="sweep:plot", on_select="rerun",
                             selection_mode="points", config={"displayModeBar": False})
     st.caption("Hover a point to see its first atoms; click it to show all of its atoms below. Lower left is "
                "better: fewer active codes and less variance unexplained.")
@@ -116,8 +136,7 @@ def results() -> None:
     selected = [p.get("customdata") for p in (event.selection.points if event and event.selection else [])]
     if selected and selected[0] in ids:
         st.session_state["sweep:atoms"] = selected[0]
-    if st.session_state.get("sweep:atoms") not in ids:
-        st.session_state["sweep:atoms"] = ids[0]
+    atoms_key = _export.persist_choice("sweep:atoms", ids, ids[0])
     table = [{k: v for k, v in row.items() if k != "atoms"} for row in rows]
     left, right = st.columns([1.5, 1], gap="large")
     with left:
@@ -136,21 +155,19 @@ def results() -> None:
                                disabled=not references)
     with right:
         by_id = {r.id: r for r in records}
-        run_id = st.selectbox("Show the atoms of", ids, key="sweep:atoms",
+        run_id = st.selectbox("Show the atoms of", ids, key=atoms_key,
                               format_func=lambda i: _export.run_label(by_id[i]))
+        _state.remember(atoms_key)
         record = by_id[run_id]
         try:
-            model = run_store.load_model(run_id, device="cpu")
+            atoms, picture = _atoms(str(run_store.root), run_id, record.updated_at, record.image_shape)
         except Exception as error:  # noqa: BLE001 - the store's message
             st.error(str(error))
             return
-        from core import render
-
-        picture = render.atom_grid(model.components_, record.image_shape, scale=3)
         st.image(picture, width=_export.picture_width(picture),
                  caption=f"{record.name}: L0 {record.metrics.get('l0', 0):.2f}, FVU {record.metrics.get('fvu', 0):.4f}")
         stem = _export.file_stem(record.name)
-        _export.atoms_buttons(model.components_, record.image_shape, stem, key="sweep:atoms-export")
+        _export.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
         _export.weights_button(run_store, record, key="sweep:weights")
 
 

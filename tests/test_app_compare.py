@@ -101,3 +101,92 @@ def test_nmf_on_signed_data_says_why_instead_of_training(store):
     assert not at.exception
     assert "needs non-negative data" in at.error[0].value
     assert not at.session_state["_compare_page"].jobs
+
+
+def _count_calls(monkeypatch, module, *names) -> dict:
+    """Wrap ``module.<name>`` so that each call is counted in the returned dict."""
+    calls = dict.fromkeys(names, 0)
+    for name in names:
+        original = getattr(module, name)
+
+        def counting(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def test_a_rerun_reuses_the_pairing_and_the_principal_components_until_the_runs_change(store, monkeypatch):
+    from core import analysis, render
+
+    sae = _save(store, "sae-topk", n_components=4, k=2, max_steps=20)
+    first = _save(store, "linear-ae", n_components=4, max_steps=20)
+    calls = _count_calls(monkeypatch, analysis, "pair_atoms", "top_principal_components", "reconstruction_image")
+    encoded = _count_calls(monkeypatch, render, "png_bytes")
+    at = open_page("pages/compare.py")
+    assert (at.selectbox(key="compare:left").value, at.selectbox(key="compare:right").value) == (first.id, sae.id)
+    assert not at.exception and not at.error
+    assert calls == {"pair_atoms": 1, "top_principal_components": 1, "reconstruction_image": 1}
+    at.number_input(key="compare:n").set_value(12).run()  # a widget that changes none of the results
+    at.run()
+    assert calls == {"pair_atoms": 1, "top_principal_components": 1, "reconstruction_image": 1}
+    at.text_input(key="compare:samples").set_value("1, 2").run()  # only the reconstructions are new
+    assert calls == {"pair_atoms": 1, "top_principal_components": 1, "reconstruction_image": 2}
+    second = store.rename(_save(store, "linear-ae", n_components=4, max_steps=30).id, "second")  # its own label
+    at.run()
+    at.selectbox(key="compare:left").set_value(second.id).run()  # another run: paired and projected anew
+    assert calls["pair_atoms"] == 2 and calls["top_principal_components"] == 2
+    at.selectbox(key="compare:left").set_value(first.id).run()  # back to the first pair: still cached
+    assert calls["pair_atoms"] == 2 and calls["top_principal_components"] == 2
+    store.rename(sae.id, "renamed")  # a changed record (new updated_at) is paired again
+    at.run()
+    assert calls["pair_atoms"] == 3 and calls["top_principal_components"] == 2
+    assert not at.exception and encoded["png_bytes"] == 0  # PNGs are encoded when a download is clicked
+
+
+def test_the_live_panel_pairs_each_version_of_the_atoms_once(monkeypatch):
+    from types import SimpleNamespace
+
+    from core import analysis
+    from pages import _compare_live
+
+    calls = _count_calls(monkeypatch, analysis, "pair_atoms", "comparison_image")
+    atoms = np.random.default_rng(0).uniform(size=(2, 4, 64))
+
+    def snap(job_id, version, step):  # negative job ids: never those of real jobs
+        return SimpleNamespace(job_id=job_id, atoms_version=version, atoms=atoms[-job_id - 1], step=step,
+                               image_shape=(8, 8), model_name="sae-topk")
+
+    first = _compare_live._paired(snap(-1, 1, 10), snap(-2, 1, 10))
+    assert _compare_live._paired(snap(-1, 1, 20), snap(-2, 1, 20)) is first  # a later tick, the same atoms
+    assert calls == {"pair_atoms": 1, "comparison_image": 1}
+    _compare_live._paired(snap(-1, 1, 30), snap(-2, 2, 30))  # the SAE published new atoms
+    assert calls == {"pair_atoms": 2, "comparison_image": 2}
+
+
+def test_the_settings_and_the_picked_runs_survive_a_visit_to_another_page(store):
+    _save(store, "nmf", n_components=4, max_steps=20)
+    sae = _save(store, "sae-topk", n_components=4, k=2, max_steps=20)
+    newest = _save(store, "sae-l1", n_components=4, max_steps=20)
+    at = open_page("pages/compare.py")
+    assert at.selectbox(key="compare:right").value == newest.id
+    at.number_input(key="compare:n").set_value(10)
+    at.number_input(key="compare:k").set_value(3)
+    at.text_input(key="compare:samples").set_value("3, 4")
+    at.selectbox(key="compare:sae").set_value("sae-batchtopk")
+    at.select_slider(key="compare:steps").set_value(50)
+    at.selectbox(key="compare:right").set_value(sae.id).run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert at.number_input(key="compare:n").value == 10 and at.number_input(key="compare:k").value == 3
+    assert at.text_input(key="compare:samples").value == "3, 4"
+    assert at.selectbox(key="compare:sae").value == "sae-batchtopk"
+    assert at.select_slider(key="compare:steps").value == 50
+    assert at.selectbox(key="compare:right").value == sae.id
+    store.delete(sae.id)  # a remembered run that is gone: the default again, no error
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="compare:right").value == newest.id

@@ -67,3 +67,25 @@ def test_a_run_whose_upload_is_gone_shows_a_message(store):
     at = open_page("pages/inspect.py")
     assert not at.exception
     assert "upload the same file" in at.error[0].value
+
+
+def test_the_settings_survive_a_visit_to_another_page_and_fall_back_when_out_of_range(store):
+    small = _save(store, "digits", "nmf", n_components=4, max_steps=20)
+    big = _save(store, "digits", "sae-topk", n_components=16, k=4, max_steps=20)
+    at = open_page("pages/inspect.py")
+    assert at.selectbox(key="inspect:run").value == big.id
+    at.number_input(key="inspect:feature").set_value(12)
+    at.number_input(key="inspect:sample").set_value(7)
+    at.slider(key="inspect:top").set_value(3)
+    at.slider(key="inspect:test").set_value(0.4).run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/inspect.py").run()
+    assert not at.exception
+    assert at.number_input(key="inspect:feature").value == 12 and at.number_input(key="inspect:sample").value == 7
+    assert at.slider(key="inspect:top").value == 3 and at.slider(key="inspect:test").value == 0.4
+    at.selectbox(key="inspect:run").set_value(small.id).run()  # 4 features: feature 12 is not one of them
+    assert not at.exception and not at.error
+    assert at.number_input(key="inspect:feature").value == 0 and at.number_input(key="inspect:sample").value == 7
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/inspect.py").run()
+    assert at.selectbox(key="inspect:run").value == small.id

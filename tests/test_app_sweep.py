@@ -83,3 +83,50 @@ def test_a_sweep_is_kept_alive_by_the_sidebar_while_another_page_is_shown(store)
     finally:
         job.stop()
         assert job.wait(60)
+
+
+def _back_and_forth(at, page: str) -> None:
+    at.switch_page("pages/home.py").run()
+    at.switch_page(page).run()
+    assert not at.exception
+
+
+def test_the_settings_survive_a_visit_to_another_page(store):
+    at = open_page("pages/sweep.py")
+    at.selectbox(key="sweep:param").set_value("l1_coef").run()
+    models_ = at.multiselect(key="sweep:models:l1_coef").options[:2]
+    at.multiselect(key="sweep:models:l1_coef").set_value(models_)
+    at.text_input(key="sweep:values:l1_coef").set_value("0.01, 0.1")
+    at.number_input(key="sweep:n").set_value(16)
+    at.select_slider(key="sweep:steps").set_value(50)
+    at.toggle(key="sweep:refs").set_value(False).run()
+    _back_and_forth(at, "pages/sweep.py")
+    assert at.selectbox(key="sweep:param").value == "l1_coef"
+    assert at.multiselect(key="sweep:models:l1_coef").value == models_
+    assert at.text_input(key="sweep:values:l1_coef").value == "0.01, 0.1"
+    assert at.number_input(key="sweep:n").value == 16 and at.select_slider(key="sweep:steps").value == 50
+    assert at.toggle(key="sweep:refs").value is False
+
+
+def test_the_shown_sweeps_and_atoms_survive_a_visit_to_another_page(store):
+    from core import datasets, models
+
+    ds = datasets.load("digits")
+    runs = {}
+    for sweep, values in (("a", (2, 4)), ("b", (3, 5))):  # other values: other labels
+        for k in values:
+            model = models.create("sae-topk", n_components=8, k=k, max_steps=20, random_state=0, device="cpu")
+            runs[sweep, k] = store.save_run(model.fit(ds.X), dataset="digits", X=ds.X, image_shape=ds.image_shape,
+                                            sweep=sweep, name=f"{sweep} k={k}",
+                                            extra={"sweep_param": "k", "sweep_value": k})
+    at = open_page("pages/sweep.py")
+    at.toggle(key="sweep:refs").set_value(False).run()
+    assert at.multiselect(key="sweep:shown").value == ["b"]  # the newest sweep
+    at.multiselect(key="sweep:shown").set_value(["a", "b"]).run()
+    at.selectbox(key="sweep:atoms").set_value(runs["a", 2].id).run()
+    _back_and_forth(at, "pages/sweep.py")
+    assert at.multiselect(key="sweep:shown").value == ["a", "b"]
+    assert at.selectbox(key="sweep:atoms").value == runs["a", 2].id
+    store.delete(runs["a", 2].id)  # a remembered run that is gone: the first one shown again, no error
+    _back_and_forth(at, "pages/sweep.py")
+    assert not at.error and at.selectbox(key="sweep:atoms").value == runs["a", 4].id
