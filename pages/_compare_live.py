@@ -10,14 +10,13 @@ from typing import Any
 import streamlit as st
 
 from core import analysis, models
-from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, get_manager
-from pages import _export, _params, _state
+from core.jobs import RUNNING, WAITING, get_manager
+from pages import _export, _params, _state, _ui
 
 PERIOD = 0.4  # as the Train page's live panel (pages/_live.py)
 _KEY = "_compare_page"
 SAE_MODELS = ("sae-topk", "sae-batchtopk", "sae-l1", "sae-kl", "sae-jumprelu", "nnsae")
-STATE_WORDS = {RUNNING: "Training", DONE: "Done", STOPPED: "Stopped", DIVERGED: "Diverged", FAILED: "Failed",
-               WAITING: "Waiting for a slot"}
+STATE_WORDS = {**_ui.STATE_WORDS, WAITING: "Waiting for a slot"}
 
 
 @dataclass

@@ -68,9 +68,12 @@ def data_label(record) -> str:
 
 
 def run_label(record) -> str:
-    when = record.id[:8]
-    when = f"{when[:4]}-{when[4:6]}-{when[6:8]} {record.id[9:11]}:{record.id[11:13]}"
-    return f"{record.name} · {record.model} · {when}" + ("" if record.status == "finished" else f" [{record.status}]")
+    """Name, model and save time of a run, plus the start of its id: a sweep saves several runs of one name
+    and model within a second, and a picker needs distinct labels."""
+    day, clock, tag = record.id[:8], record.id[9:15], record.id[16:20]
+    when = f"{day[:4]}-{day[4:6]}-{day[6:]} {clock[:2]}:{clock[2:4]}:{clock[4:]}"
+    return (f"{record.name} · {record.model} · {when} · #{tag}"
+            + ("" if record.status == "finished" else f" [{record.status}]"))
 
 
 def file_stem(*parts: str) -> str:

@@ -6,15 +6,12 @@ times a second); once the run ends, one full rerun draws the final state and the
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 import plotly.graph_objects as go
 import streamlit as st
 
 from core import render
-from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING, Snapshot, get_manager
-from pages import _state
+from core.jobs import DIVERGED, RUNNING, WAITING, Snapshot, get_manager
+from pages import _export, _state, _ui
 
 PERIOD = 0.4  # seconds between two redraws while training: 2.5 a second (the target is at least 2)
 CURVES = {"MSE": "mse", "Loss": "loss", "L0": "l0", "Dead fraction": "dead_fraction"}
@@ -29,9 +26,7 @@ def grid_options() -> dict:
 
 
 # The atoms change a few times a second at most, the panel redraws 2.5 times a second: draw each version once.
-_PICTURES: OrderedDict[tuple, object] = OrderedDict()
-_PICTURES_KEPT = 32
-_PICTURES_LOCK = threading.Lock()
+_PICTURES = _export.RecentResults(kept=32)
 
 
 def atoms_picture(snap: Snapshot, **options):
@@ -40,15 +35,8 @@ def atoms_picture(snap: Snapshot, **options):
         return None
     opts = {**grid_options(), **options}
     key = (snap.job_id, snap.atoms_version, opts["columns"], opts["scale"], opts["cmap"])
-    picture = _PICTURES.get(key)  # shared by every session's thread: read once, no check-then-index
-    if picture is None:
-        picture = render.atom_grid(snap.atoms, snap.image_shape, columns=opts["columns"], scale=opts["scale"],
-                                   cmap=opts["cmap"])
-        with _PICTURES_LOCK:  # two sessions trimming at once could pop from an emptied dict
-            _PICTURES[key] = picture
-            while len(_PICTURES) > _PICTURES_KEPT:
-                _PICTURES.popitem(last=False)
-    return picture
+    return _PICTURES.get(key, lambda: render.atom_grid(snap.atoms, snap.image_shape, columns=opts["columns"],
+                                                        scale=opts["scale"], cmap=opts["cmap"]))
 
 
 def loss_figure(snap: Snapshot | None, curve: str) -> go.Figure:
@@ -95,7 +83,7 @@ def _status(snap: Snapshot | None) -> None:
                               f"server (at most {counts['max_running']}); you are number {snap.queue_position} "
                               "in line.")
         return
-    label = {RUNNING: "Training", DONE: "Done", STOPPED: "Stopped", DIVERGED: "Diverged", FAILED: "Failed"}[snap.state]
+    label = _ui.STATE_WORDS[snap.state]
     rate = f" · {snap.steps_per_second:,.0f} steps/s" if snap.state == RUNNING else ""
     st.progress(snap.progress, text=f"**{label}** {snap.model_name} on {snap.dataset_name} · "
                                     f"step {snap.step:,} / {snap.max_steps:,}{rate}")
@@ -118,11 +106,8 @@ def _metrics(snap: Snapshot | None) -> None:
         col.metric(label, "–" if value is None else fmt.format(value), help=help_text)
 
 
-def panel(polling: bool) -> None:
-    """The fragment body: snapshot under the job's lock, then draw."""
-    job = _state.get().job
-    snap = job.snapshot() if job is not None else None
-    _status(snap)
+def _body(snap: Snapshot | None) -> None:
+    """Everything under the status line: the metrics, the loss curve and the atom grid."""
     _metrics(snap)
     curve_col, atoms_col = st.columns([1.45, 1], gap="medium")
     with curve_col:
@@ -139,10 +124,35 @@ def panel(polling: bool) -> None:
         else:
             st.image(picture, caption=f"{len(snap.atoms)} atoms (decoder rows), version {snap.atoms_version}",
                      width="stretch" if picture.width > 200 else "content")
+
+
+def panel(polling: bool) -> None:
+    """The fragment body while a run trains (or once, when none does): snapshot under the job's lock, then draw."""
+    job = _state.get().job
+    snap = job.snapshot() if job is not None else None
+    _status(snap)
+    _body(snap)
     if polling and (snap is None or not snap.active):
         st.rerun()  # the run ended: one full rerun draws the final state and stops the polling
 
 
+def waiting_line() -> None:
+    """The fragment of a queued run: only its place in line is redrawn. Redrawing the unchanging metrics,
+    curve and grid 2.5 times a second cost each waiting tab a fifth of a core in the browser (a
+    classroom's tabs mostly wait); the first snapshot past the queue redraws the whole page, which polls."""
+    job = _state.get().job
+    snap = job.snapshot() if job is not None else None
+    if snap is None or snap.state != WAITING:
+        st.rerun()
+    _status(snap)
+
+
 def live_panel() -> None:
-    polling = _state.get().training
+    job = _state.get().job
+    snap = job.snapshot() if job is not None else None
+    if snap is not None and snap.state == WAITING:
+        st.fragment(run_every=PERIOD)(waiting_line)()
+        _body(snap)  # drawn once: nothing in it changes while the run waits
+        return
+    polling = snap is not None and snap.active
     st.fragment(run_every=PERIOD if polling else None)(panel)(polling)

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import analysis, models
+from core.jobs import RUNNING
 from core.sweep import BATCHED_MODELS
 from pages import _export, _params, _state, _ui
 
@@ -18,7 +19,7 @@ PARAMS = {"k": "k (TopK active codes)", "l1_coef": "L1 weight", "n_components": 
           "sparsity_target": "rho (KL sparsity target)"}
 STEPS = (50, 100, 200, 500, 1000, 2000, 5000)
 COLORS = ["#e15759", "#4e79a7", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2", "#edc948"]
-STATE_WORDS = {"waiting": "Waiting", "running": "Sweeping", "done": "Done", "stopped": "Stopped", "failed": "Failed"}
+STATE_WORDS = {**_ui.STATE_WORDS, RUNNING: "Sweeping"}
 
 
 @dataclass

@@ -10,7 +10,12 @@ import streamlit as st
 
 from core import datasets
 from core.device import device_label
+from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING
 from pages import _state
+
+#: a run's state in the pages' words (progress lines, captions)
+STATE_WORDS = {WAITING: "Waiting", RUNNING: "Training", DONE: "Done", STOPPED: "Stopped", DIVERGED: "Diverged",
+               FAILED: "Failed"}
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 LOGO = ASSETS / "logo.svg"

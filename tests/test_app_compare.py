@@ -190,3 +190,14 @@ def test_the_settings_and_the_picked_runs_survive_a_visit_to_another_page(store)
     at.switch_page("pages/compare.py").run()
     assert not at.exception and not at.error
     assert at.selectbox(key="compare:right").value == newest.id
+
+
+def test_runs_saved_in_the_same_second_get_distinct_labels():
+    from types import SimpleNamespace
+
+    from pages._export import run_label
+
+    first, second = (SimpleNamespace(id=f"20261123-154312-{tag}", name="sweep k=4", model="sae-topk",
+                                     status="finished") for tag in ("a1b2c3d4e5f6", "9f8e7d6c5b4a"))
+    assert run_label(first) == "sweep k=4 · sae-topk · 2026-11-23 15:43:12 · #a1b2"
+    assert run_label(first) != run_label(second)

@@ -180,3 +180,26 @@ def test_a_fresh_servers_first_visit_to_a_page_gets_the_whole_app(browser, tmp_p
         assert "_live" not in nav and "runner" not in nav  # not the files of pages/
         page.get_by_role("button", name="Train", exact=True).wait_for()
         context.close()
+
+
+def test_a_waiting_run_starts_drawing_by_itself_when_a_slot_frees(browser, tmp_path):
+    """One slot: the second tab's run waits (only its place in line is redrawn), then, when the first tab
+    stops, it starts and its curve and atoms appear without the user touching anything."""
+    with streamlit_server(tmp_path / "one-slot.log", SAE_EXPLORER_MAX_JOBS=1) as url:
+        first, second = _context(browser), _context(browser)
+        try:
+            page_a, page_b = open_app(first, url, "train"), open_app(second, url, "train")
+            _start_long_run(page_a)
+            wait_until(lambda: loss_points(page_a) > 0, 30, "the first run draws points")
+            _start_long_run(page_b)
+            wait_until(lambda: "number 1 in line" in status(page_b), 20, "the second run waits in line")
+            time.sleep(1.5)  # several polls while waiting: the curve stays empty, the line stays shown
+            assert loss_points(page_b) == 0 and status(page_b).startswith("Waiting for a free training slot")
+            press(page_a, "Stop")
+            wait_until(lambda: status(page_b).startswith("Training"), 30, "the waiting run starts by itself")
+            wait_until(lambda: loss_points(page_b) > 0 and atoms_src(page_b), 30, "its curve and atoms appear")
+            points = loss_points(page_b)
+            wait_until(lambda: loss_points(page_b) > points, 15, "and keep growing")
+        finally:
+            first.close()
+            second.close()

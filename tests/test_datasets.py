@@ -404,3 +404,10 @@ def test_damaged_cache_says_to_delete_it(offline_cache):
     save_online_cache(offline_cache, "mnist", np.zeros((3, 10)), np.zeros(3))
     with pytest.raises(DatasetError, match="Delete"):
         load("mnist")
+
+
+def test_non_negative_is_computed_once_per_data_matrix():
+    ds = datasets.Dataset(X=np.ones((3, 2), np.float32), name="ones")
+    assert ds.non_negative
+    ds.X = -np.ones((3, 2), np.float32)  # a new matrix: asked again
+    assert not ds.non_negative

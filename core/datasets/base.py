@@ -43,7 +43,11 @@ class Dataset:
 
     @property
     def non_negative(self) -> bool:
-        return bool(self.X.min() >= 0)
+        """Whether every value is >= 0; computed once per X (pages ask on every rerun: 2 ms at 10000 x 784)."""
+        cached = self.__dict__.get("_non_negative")
+        if cached is None or cached[0] is not self.X:  # a new X gets a new answer
+            cached = self.__dict__["_non_negative"] = (self.X, bool(self.X.min() >= 0))
+        return cached[1]
 
 
 def check_option_names(given: Iterable[str], accepted: Mapping | Iterable[str], where: str) -> None:
