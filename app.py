@@ -25,6 +25,9 @@ page = st.navigation([
 _ui.apply_style()
 get_manager()  # made once per process; starts its warm training worker processes
 BADGE_PERIOD = 1.0  # seconds between two badge refreshes while a run goes
+# On the Train page its live panel already redraws the run 2.5 times a second: the badge can be slower there
+# (each fragment run costs every open tab a full app re-render in the browser).
+BADGE_PERIOD_BESIDE_LIVE_PANEL = 2.0
 
 
 def _badge(rerun_when_done: bool) -> None:
@@ -57,7 +60,8 @@ def sidebar(state: _state.AppState, on_train_page: bool) -> None:
     st.html(f'<div class="setup"><div><span>Data</span>{data_line}</div>'
             f'<div><span>Model</span>{state.model_name}</div></div>')
     # on the Train page its live panel does the final rerun; elsewhere the badge does
-    st.fragment(run_every=BADGE_PERIOD if state.busy else None)(_badge)(state.training and not on_train_page)
+    period = BADGE_PERIOD_BESIDE_LIVE_PANEL if on_train_page and state.training else BADGE_PERIOD
+    st.fragment(run_every=period if state.busy else None)(_badge)(state.training and not on_train_page)
 
 
 with _ui.frame():
