@@ -9,7 +9,8 @@ run is done presses Train again, as a student would. Measured:
 
 * refresh: every message the page receives over Streamlit's websocket is time-stamped in the page (an
   init script wraps WebSocket); the longest gap between two messages per session, during the steady
-  window, says whether each session keeps refreshing at least once a second;
+  window, says whether each session keeps refreshing at least once a second. The window starts SETTLE_S
+  seconds after the last tab pressed Train (eight full reruns at once); those seconds are reported apart;
 * the job cap: the sidebar's "Runs on this server: R of C, W waiting" and each page's "Waiting for a free
   training slot" status, sampled once a second;
 * memory and threads of the server process (/proc: VmRSS, task count) and its training worker processes
@@ -45,6 +46,7 @@ from common import training_workers  # noqa: E402
 
 JOB_TIMEOUT = 6  # seconds without a reader before the server stops a run (closed tabs)
 MAX_JOBS = 2
+SETTLE_S = 3.0  # seconds after the last press of Train before the steady window (reported on their own)
 STAMP_WEBSOCKET = """
 (() => {
   const Native = window.WebSocket;
@@ -200,8 +202,9 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, browser_pid, browser_niceness)
     cpu_from = (_cpu_seconds(pid), _workers(pid)[2], sum(map(_cpu_seconds, browsers)), time.monotonic())
-    steady_from = time.time() * 1000
-    deadline = time.monotonic() + seconds
+    pressed_at = time.time() * 1000
+    steady_from = pressed_at + SETTLE_S * 1000  # the steady window starts once the last press has settled
+    deadline = time.monotonic() + SETTLE_S + seconds
     while time.monotonic() < deadline:
         tick = time.monotonic()
         for i, page in enumerate(pages):
@@ -226,15 +229,18 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
     cpu = {"server": (_cpu_seconds(pid) - cpu_from[0]) / elapsed,
            "training_workers": (_workers(pid)[2] - cpu_from[1]) / elapsed,
            "browser": (sum(map(_cpu_seconds, browsers)) - cpu_from[2]) / elapsed}
-    gaps, counts, long_gaps = [], [], []
+    gaps, counts, long_gaps, settling_gaps = [], [], [], []
     for page in pages:
-        stamps = [s for s in page.evaluate("window.__stamps") if steady_from <= s <= steady_to]
+        all_stamps = page.evaluate("window.__stamps")
+        stamps = [s for s in all_stamps if steady_from <= s <= steady_to]
         counts.append(len(stamps))
         bounds = [steady_from, *stamps, steady_to]
         pairs = list(zip(bounds, bounds[1:]))
         gaps.append(max(b - a for a, b in pairs) / 1000)
         long_gaps.append([(round((a - steady_from) / 1000, 1), round((b - a) / 1000, 2)) for a, b in pairs
                           if b - a > 1000])
+        settling = [pressed_at, *(s for s in all_stamps if pressed_at <= s < steady_from), steady_from]
+        settling_gaps.append(max(b - a for a, b in zip(settling, settling[1:])) / 1000)
     _, threads_busy = _proc(pid)
     for context in contexts:
         context.close()
@@ -259,6 +265,9 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         "median_max_gap_s": round(statistics.median(gaps), 3),
         "every_session_refreshed_each_second": max(gaps) <= 1.0,
         "gaps_over_1s_at": long_gaps,  # (seconds into the steady window, gap length) per session
+        # the first SETTLE_S seconds after the last tab pressed Train (eight full reruns land at once), apart
+        "settle_s": SETTLE_S,
+        "max_gap_while_settling_s": [round(g, 3) for g in settling_gaps],
         "health_latency_s": {"median": round(statistics.median(health), 3), "max": round(max(health), 3)},
         "max_running": max((r for r, _ in loads), default=0),
         "max_waiting": max((w for _, w in loads), default=0),

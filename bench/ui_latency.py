@@ -7,7 +7,7 @@ and drives Debian's Chromium (/usr/bin/chromium) with Playwright. Each repeat, a
 * opens the Train page in a new session (digits, sae-topk, Steps = 10000), presses Train and takes the
   time from the click to the first frame whose loss curve has a point (both read in the browser's clock);
 * from 1 s after that point, for ``--window`` seconds, records in the browser every change of the loss
-  curve's point count and of the atom grid's image URL (refreshes/s) and the curve's last step (the
+  curve's last step and of the atom grid's image URL (refreshes/s) and the curve's last step (the
   run's steps/s as the page shows them); then presses Stop;
 * "headless": the same model and parameters (the Train page's defaults, Steps = 10000) trained as the
   server trains it (a ``core.jobs.JobManager`` worker process with ``core.jobs.torch_threads()``
@@ -42,17 +42,19 @@ FIRST_POINT_JS = """() => {
     const plot = document.querySelector('.js-plotly-plot');
     return plot && plot.data && plot.data[0].x.length > 0 ? performance.now() : null;
 }"""
-# Records, in the browser, every change of the curve's point count (with its last step) and of the atom
+# Records, in the browser, every change of the curve's last step (with its point count; the page draws at most
+# CURVE_POINTS, so the count stops growing) and of the atom
 # grid's image URL for `ms` milliseconds, polling every 25 ms; ends early once the run is no longer training.
 WATCH_JS = """async (ms) => {
     const t0 = performance.now(), points = [], atoms = [];
-    let lastN = null, lastSrc = null;
+    let lastStep = null, lastSrc = null;
     while (performance.now() - t0 < ms) {
         const plot = document.querySelector('.js-plotly-plot');
         const x = plot && plot.data ? plot.data[0].x : [];
-        if (x.length !== lastN) {
-            points.push([performance.now(), x.length, x.length ? x[x.length - 1] : 0]);
-            lastN = x.length;
+        const step = x.length ? x[x.length - 1] : 0;
+        if (step !== lastStep) {
+            points.push([performance.now(), x.length, step]);
+            lastStep = step;
         }
         const imgs = document.querySelectorAll('[data-testid="stImage"] img');
         const src = imgs.length ? imgs[imgs.length - 1].src : null;

@@ -263,6 +263,30 @@ def side_by_side(
 
 
 # -- export ----------------------------------------------------------------------------------------------
+def thin_curve(x: Sequence, y: Sequence, max_points: int = 400) -> tuple[list, list]:
+    """At most ``max_points`` points of a curve, for drawing it: the first and last points and, in each of
+    ``max_points // 2 - 1`` equal runs of points between them, the lowest and the highest (a spike stays).
+
+    A browser redraws a live loss curve several times a second; past a few hundred points the extra
+    points change no pixel but cost every redraw (JSON, parsing, the SVG path)."""
+    n = len(x)
+    if n != len(y):
+        raise ValueError(f"x and y must have the same length, got {n} and {len(y)}.")
+    if max_points < 4:
+        raise ValueError(f"max_points must be at least 4, got {max_points}.")
+    if n <= max_points:
+        return list(x), list(y)
+    values = np.nan_to_num(np.asarray(y, dtype=np.float64), nan=0.0)
+    edges = np.linspace(1, n - 1, max_points // 2).astype(int)  # runs between the first and the last point
+    keep = {0, n - 1}
+    for start, stop in zip(edges[:-1], edges[1:]):
+        if stop > start:
+            run = values[start:stop]
+            keep.update((start + int(run.argmin()), start + int(run.argmax())))
+    chosen = sorted(keep)
+    return [x[i] for i in chosen], [y[i] for i in chosen]
+
+
 def png_bytes(image: Image.Image) -> bytes:
     """The picture encoded as PNG."""
     buffer = io.BytesIO()

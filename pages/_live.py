@@ -16,6 +16,7 @@ from pages import _export, _state, _ui
 PERIOD = 0.4  # seconds between two redraws while training: 2.5 a second (the target is at least 2)
 CURVES = {"MSE": "mse", "Loss": "loss", "L0": "l0", "Dead fraction": "dead_fraction"}
 CURVE_KEY = "live:curve"
+CURVE_POINTS = 400  # the live curve is drawn from at most this many points (render.thin_curve)
 
 
 def grid_options() -> dict:
@@ -68,8 +69,8 @@ def loss_figure(snap: Snapshot | None, curve: str) -> go.Figure:
               "xaxis": {"title": {"text": "step"}, "range": [0, max(span, 10)]},
               "yaxis": {"title": {"text": curve}, "rangemode": "tozero"}, "uirevision": "keep",
               "shapes": shapes, "annotations": notes}
-    trace = go.Scatter(x=[r["step"] for r in rows], y=[r[column] for r in rows], mode="lines", name=curve,
-                       line={"color": "#e15759", "width": 2})
+    steps, values = render.thin_curve([r["step"] for r in rows], [r[column] for r in rows], CURVE_POINTS)
+    trace = go.Scatter(x=steps, y=values, mode="lines", name=curve, line={"color": "#e15759", "width": 2})
     return go.Figure(data=[trace], layout=layout)
 
 

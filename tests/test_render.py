@@ -137,3 +137,18 @@ def test_tile_images_are_the_cells_of_atom_grid():
         np.testing.assert_array_equal(np.asarray(tile), grid[:6, left:left + 8])
     strips = render.tile_images(atoms, None, scale=2, heat_map_height=9)  # a heat-map row, made taller
     assert [s.size for s in strips] == [(24, 9)] * 5
+
+
+def test_thin_curve_keeps_the_ends_and_the_spikes_within_the_budget():
+    steps = list(range(10, 10010, 10))  # 1000 logged rows
+    loss = list(np.linspace(1.0, 0.1, 1000))
+    loss[613] = 7.5  # one spike (a learning-rate jump) and one dip
+    loss[250] = -1.0
+    x, y = render.thin_curve(steps, loss, max_points=400)
+    assert len(x) == len(y) <= 400
+    assert (x[0], y[0]) == (10, 1.0) and (x[-1], y[-1]) == (10000, loss[-1])
+    assert 7.5 in y and -1.0 in y and x == sorted(x)
+    assert all(loss[steps.index(s)] == v for s, v in zip(x, y))  # real points, not averages
+    assert render.thin_curve([1, 2, 3], [3.0, 2.0, 1.0], 400) == ([1, 2, 3], [3.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="same length"):
+        render.thin_curve([1, 2], [1.0], 400)
