@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import analysis, models
+from core.jobs import call_in_worker
 from pages import _compare_live, _export, _state, _ui
 
 _ui.require_frame()
@@ -199,7 +200,8 @@ def compare_saved() -> None:
             with st.spinner("Re-fitting the linear autoencoder ..."):
                 try:
                     params = {k: v for k, v in run.record.params.items() if k in models.default_params("linear-ae")}
-                    traces[run.record.id] = analysis.subspace_trace(models.create("linear-ae", **params), run.X)
+                    traces[run.record.id] = call_in_worker(analysis.subspace_trace,  # trains: in a worker
+                                                           models.create("linear-ae", **params), run.X)
                 except Exception as error:  # noqa: BLE001 - core's message
                     st.error(str(error))
         trace = traces.get(run.record.id)

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import analysis, metrics, models, render
+from core.jobs import call_in_worker
 from pages import _export, _state, _ui
 
 _ui.require_frame()
@@ -156,9 +157,10 @@ def recognition_tab(run) -> None:
     results = st.session_state.setdefault(RECOGNITION_KEY, {})
     key = (run.record.id, float(test_fraction))
     if st.session_state.pop("inspect:recognise", False):
-        with st.spinner("Fitting PCA, NMF and an SAE on the training samples ..."):
-            try:
-                results[key] = analysis.recognition(_estimators(run), run.X, labels, test_fraction=test_fraction)
+        with st.spinner("Fitting PCA, NMF and an SAE on the training samples (in a training process) ..."):
+            try:  # fits models: in a worker process, so the server's other sessions stay live
+                results[key] = call_in_worker(analysis.recognition, _estimators(run), run.X, labels,
+                                              test_fraction=test_fraction)
             except Exception as error:  # noqa: BLE001 - core's message
                 st.error(str(error))
     rows = results.get(key)

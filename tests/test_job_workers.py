@@ -3,6 +3,7 @@ left behind when a run is stopped, a worker dies, or the server itself is killed
 
 from __future__ import annotations
 
+import operator
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from browser_support import wait_until
-from core import datasets, models
+from core import datasets, metrics, models
 from core.jobs import DONE, FAILED, RUNNING, STOPPED, JobManager
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,3 +191,24 @@ def test_runs_submitted_at_once_from_many_sessions_each_get_a_worker_of_their_ow
         assert {job.worker for job in jobs} <= set(mgr.workers()) and len(mgr.workers()) == 2
     finally:
         mgr.shutdown()
+
+
+# -- one call in a worker process (core.jobs.call) ------------------------------------------------------------
+def test_a_call_runs_in_another_process_and_returns_its_result():
+    from core.jobs import call_in_worker
+
+    assert call_in_worker(os.getpid) != os.getpid()
+    X = np.random.default_rng(0).standard_normal((30, 6))
+    assert call_in_worker(metrics.pca_mse, X, 2) == pytest.approx(metrics.pca_mse(X, 2))
+    assert call_in_worker(os.getpid, processes=False) == os.getpid()  # SAE_EXPLORER_JOB_PROCESSES=0
+
+
+def test_a_calls_error_comes_back_with_its_message_and_a_dead_worker_says_so():
+    from core.jobs import call_in_worker
+
+    with pytest.raises(ValueError, match=r"^n_components must be >= 0, got -1\.$"):
+        call_in_worker(metrics.pca_mse, np.ones((3, 2)), -1)
+    with pytest.raises(ValueError, match="ZeroDivisionError"):
+        call_in_worker(operator.truediv, 1, 0)
+    with pytest.raises(ValueError, match=r"ended unexpectedly \(exit code 3\)"):
+        call_in_worker(os._exit, 3)

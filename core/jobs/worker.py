@@ -5,7 +5,8 @@ has to win it back from the server's threads (measured: a watched run at ~24% of
 A worker is a fresh Python process that imports torch once, then trains the jobs it is sent:
 
 - parent -> worker, on the *control* pipe: ``("run", job_id, task, *payload)`` (task ``fit``: a model,
-  its data and how often to send atoms; ``sweep``: a ``core.analysis.SweepJob``'s settings),
+  its data and how often to send atoms; ``sweep``: a ``core.analysis.SweepJob``'s settings; ``call``: a
+  function and its arguments, ``core.jobs.call``),
   ``("stop", job_id)``, ``("update", job_id, params)``. A listener thread in the worker applies stop
   and update to the running fit's ``TrainControl``; the pipe closing (the server died, even by
   ``kill -9``) ends the worker.
@@ -153,8 +154,8 @@ class Worker:
         self._outbox.put(None)  # ends the sender thread too
         job, self.job = self.job, None
         if job is not None:
-            job.fail("The run was ended before it finished: Stop was not answered in time." if
-                     job.control.stop_requested else
+            stopped = getattr(getattr(job, "control", None), "stop_requested", False)
+            job.fail("The run was ended before it finished: Stop was not answered in time." if stopped else
                      f"The training process ended unexpectedly (exit code {code}); out of memory? "
                      "Try fewer samples, fewer atoms or a smaller batch, then start it again.")
         if self._on_exit is not None:
@@ -198,7 +199,14 @@ def _sweep(events, job_id: int, control, spec: dict) -> None:
     events.send(("end", job_id))
 
 
-TASKS = {"fit": _fit, "sweep": _sweep}
+def _call(events, job_id: int, control, function, args: tuple, kwargs: dict) -> None:
+    """The ``call`` task: one function call (``core.jobs.call``), its result or error back to the parent."""
+    from core.jobs.call import run_call
+
+    run_call(events, job_id, control, function, args, kwargs)
+
+
+TASKS = {"fit": _fit, "sweep": _sweep, "call": _call}
 
 
 def worker_main(control_fd: int, events_fd: int, threads: int) -> None:

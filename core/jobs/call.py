@@ -1,0 +1,74 @@
+"""One function call in a worker process: analysis that fits models on the user's click (Inspect's
+recognition, Compare's subspace trace) runs away from the web server's interpreter, as training does.
+
+``call_in_worker(function, *args, **kwargs)`` blocks its caller (one browser session's script thread)
+until the result comes back, while the server's other sessions go on. The function travels by
+reference (its module and name) and must be importable: a ``core`` function, not a lambda.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from typing import Any, Callable
+
+_ids = itertools.count(1)
+
+
+class _Call:
+    """What ``Worker.run`` sends (``task()``) and what the worker's answer sets (``finish`` / ``fail``)."""
+
+    def __init__(self, function: Callable, args: tuple, kwargs: dict):
+        self.id = next(_ids)
+        self.function, self.args, self.kwargs = function, args, kwargs
+        self.done = threading.Event()
+        self.outcome: tuple[bool, Any] = (False, "The call did not run.")
+
+    def task(self) -> tuple:
+        return ("call", self.function, self.args, self.kwargs)
+
+    def finish(self, ok: bool, value: Any) -> None:
+        self.outcome = (ok, value)
+        self.done.set()
+
+    def fail(self, message: str) -> None:  # the worker died, or the call could not be sent
+        self.finish(False, message)
+
+
+def call_in_worker(function: Callable, *args: Any, processes: bool | None = None, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` in a fresh worker process (or here, with ``processes=False`` or
+    ``SAE_EXPLORER_JOB_PROCESSES=0``); its result, or its error raised here as a ValueError with the
+    same message (a core error names the problem and the fix)."""
+    if processes is None:
+        processes = os.environ.get("SAE_EXPLORER_JOB_PROCESSES", "1").strip() != "0"
+    if not processes:
+        return function(*args, **kwargs)
+    from core.jobs.job import torch_threads
+    from core.jobs.worker import Worker
+
+    call = _Call(function, args, kwargs)
+    worker = Worker(torch_threads())
+    try:
+        worker.run(call)
+        call.done.wait()
+    finally:
+        worker.close()
+    ok, value = call.outcome
+    if not ok:
+        raise ValueError(value)
+    return value
+
+
+def run_call(events, job_id: int, control, function: Callable, args: tuple, kwargs: dict) -> None:
+    """Inside the worker (``core.jobs.worker``'s ``call`` task): run it, send the result or the error."""
+    try:
+        result = (True, function(*args, **kwargs))
+    except ValueError as error:  # core's message is for the user as it is
+        result = (False, str(error))
+    except Exception as error:  # noqa: BLE001 - any other failure is reported, the worker goes on
+        result = (False, f"{type(error).__name__}: {error}")
+    try:
+        events.send(("end", job_id, *result))
+    except Exception as error:  # noqa: BLE001 - a result that cannot travel back
+        events.send(("end", job_id, False, f"The result could not be returned: {error}"))
