@@ -80,9 +80,9 @@ def _status(snap: Snapshot | None) -> None:
         return
     if snap.state == WAITING:
         counts = get_manager().counts()
-        st.progress(0.0, text=f"Waiting for a free training slot: {counts['running']} runs are going on this "
-                              f"server (at most {counts['max_running']}); you are number {snap.queue_position} "
-                              "in line.")
+        going = "1 run is" if counts["running"] == 1 else f"{counts['running']} runs are"
+        st.progress(0.0, text=f"Waiting for a free training slot: {going} going on this server (at most "
+                              f"{counts['max_running']}); you are number {snap.queue_position} in line.")
         return
     label = _ui.STATE_WORDS[snap.state]
     rate = f" · {snap.steps_per_second:,.0f} steps/s" if snap.state == RUNNING else ""

@@ -177,7 +177,8 @@ def test_beyond_the_job_cap_a_run_waits_in_line_and_says_so(monkeypatch):
         assert app_state(first).job.state == "running"
         assert app_state(second).job.state == "waiting"
         text = second.get("progress")[0].proto.text
-        assert "Waiting for a free training slot" in text and "number 1 in line" in text
+        assert "Waiting for a free training slot: 1 run is going on this server (at most 1)" in text
+        assert "number 1 in line" in text
         sidebar = " ".join(str(getattr(e, "value", "")) for e in second.sidebar)
         assert "waiting for a slot" in sidebar and "1 waiting" in sidebar
         assert not second.button[1].disabled  # a waiting run can be cancelled
