@@ -45,8 +45,7 @@ def get() -> CompareState:
 
 
 def sae_params(model_name: str, n_components: int, steps: int, k: int | None) -> dict[str, Any]:
-    params = _params.defaults(model_name)
-    params.update(n_components=int(n_components), max_steps=int(steps))
+    params = _params.sized(model_name, n_components, steps)
     if "k" in params and k is not None:
         params["k"] = int(min(k, n_components))
     return params
@@ -54,8 +53,6 @@ def sae_params(model_name: str, n_components: int, steps: int, k: int | None) ->
 
 def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
     """Start NMF and the SAE on the current data set (replacing earlier side-by-side runs)."""
-    from pages import _ui
-
     page, app = get(), _state.get()
     stop()
     page.error, page.jobs, page.tickets, page.select, page.shown_saved = None, {}, {}, None, False
@@ -69,7 +66,7 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
     except ValueError as error:
         page.error = str(error)
         return
-    nmf_params = {**_params.defaults("nmf"), "n_components": int(n_components), "max_steps": int(steps)}
+    nmf_params = _params.sized("nmf", n_components, steps)
     specs = {"nmf": ("nmf", nmf_params), "sae": (sae_model, sae_params(sae_model, n_components, steps, k))}
     try:
         built = {side: (name, models.create(name, **params), params) for side, (name, params) in specs.items()}
@@ -104,11 +101,6 @@ def stop() -> None:
             job.stop()
 
 
-def tile_scale(image_shape) -> int:
-    """Pixels per atom pixel so that an atom tile is about 64 pixels across."""
-    return max(1, 64 // max(image_shape)) if image_shape else 4
-
-
 # The panel redraws 2.5 times a second, the atoms change a few times a second at most: pair and draw each
 # pair of versions once (pairing costs 25-150 ms, the picture as much again).
 _PAIRED = _export.RecentResults(kept=16)
@@ -117,7 +109,7 @@ _PAIRED = _export.RecentResults(kept=16)
 def _paired(nmf, sae):
     """The pairing of two snapshots' atoms and its picture, cached by both atoms' versions. The titles
     name the steps at which these atoms were first drawn."""
-    scale = tile_scale(nmf.image_shape)
+    scale = _ui.tile_scale(nmf.image_shape)
 
     def compute():
         pairs = analysis.pair_atoms(nmf.atoms, sae.atoms)

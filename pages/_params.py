@@ -98,6 +98,15 @@ def defaults(model_name: str) -> dict[str, Any]:
     return params
 
 
+def sized(model_name: str, n_components: int | None = None, steps: int | None = None) -> dict[str, Any]:
+    """``defaults(model_name)`` with this many atoms and steps (where the model has those parameters)."""
+    params = defaults(model_name)
+    for name, value in (("n_components", n_components), ("max_steps", steps)):
+        if value is not None and name in params:
+            params[name] = int(value)
+    return params
+
+
 def live_params(model_name: str) -> tuple[str, ...]:
     return tuple(getattr(models.model_class(model_name), "_live_params", ()))
 

@@ -17,7 +17,6 @@ PERIOD = 0.5
 _KEY = "_sweep_page"
 PARAMS = {"k": "k (TopK active codes)", "l1_coef": "L1 weight", "n_components": "n_components (atoms)",
           "sparsity_target": "rho (KL sparsity target)"}
-STEPS = (50, 100, 200, 500, 1000, 2000, 5000)
 COLORS = ["#e15759", "#4e79a7", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2", "#edc948"]
 STATE_WORDS = {**_ui.STATE_WORDS, RUNNING: "Sweeping"}
 
@@ -41,12 +40,7 @@ def candidates(param: str) -> list[str]:
 
 
 def base_params(model_name: str, param: str, n_components: int, steps: int) -> dict[str, Any]:
-    params = _params.defaults(model_name)
-    if "n_components" in params and param != "n_components":
-        params["n_components"] = int(n_components)
-    if "max_steps" in params:
-        params["max_steps"] = int(steps)
-    return params
+    return _params.sized(model_name, None if param == "n_components" else n_components, steps)
 
 
 def start() -> None:

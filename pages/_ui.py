@@ -13,6 +13,15 @@ from core.device import device_label
 from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING
 from pages import _state
 
+#: the Steps choices of the Compare and Sweep pages (Train's own slider goes on to 10,000)
+STEP_CHOICES = (50, 100, 200, 500, 1000, 2000, 5000)
+
+
+def tile_scale(image_shape, target: int = 64) -> int:
+    """Pixels per image pixel so that a tile is about ``target`` pixels across (4 for a heat-map row)."""
+    return max(1, target // max(image_shape)) if image_shape else 4
+
+
 #: a run's state in the pages' words (progress lines, captions)
 STATE_WORDS = {WAITING: "Waiting", RUNNING: "Training", DONE: "Done", STOPPED: "Stopped", DIVERGED: "Diverged",
                FAILED: "Failed"}

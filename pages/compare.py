@@ -13,7 +13,6 @@ from pages import _compare_live, _export, _state, _ui
 
 _ui.require_frame()
 page = _compare_live.get()
-STEPS = (50, 100, 200, 500, 1000, 2000, 5000)
 st.header("Compare")
 st.caption("NMF parts next to SAE atoms: each atom of the left run is paired with one atom of the right run "
            "by absolute cosine (Hungarian matching), best pairs first.")
@@ -33,7 +32,8 @@ with st.container(border=True):
     k = None
     if "k" in models.default_params(sae_model):
         k = cols[2].number_input("k (active codes)", 1, 256, key=_state.persist("compare:k", min(8, int(n_atoms))))
-    steps = cols[3].select_slider("Steps (both runs)", STEPS, key=_export.persist_choice("compare:steps", STEPS, 500))
+    steps = cols[3].select_slider("Steps (both runs)", _ui.STEP_CHOICES,
+                                  key=_export.persist_choice("compare:steps", _ui.STEP_CHOICES, 500))
     _state.remember("compare:n", "compare:sae", "compare:k", "compare:steps")  # kept for the next visit
     buttons = st.columns([2, 1, 3])
     buttons[0].button("Train NMF and SAE side by side", type="primary", icon=":material/play_arrow:",
@@ -59,7 +59,7 @@ def _pairing(left_key: tuple, right_key: tuple, labels: tuple, _left, _right):
     """The atoms paired one to one and their picture; the keys are (run id, updated_at)."""
     pairs = analysis.pair_atoms(_left.model.components_, _right.model.components_)
     picture = analysis.comparison_image(_left.model.components_, _right.model.components_, _left.image_shape,
-                                        pairs=pairs, labels=labels, scale=_compare_live.tile_scale(_left.image_shape))
+                                        pairs=pairs, labels=labels, scale=_ui.tile_scale(_left.image_shape))
     return pairs, picture
 
 
@@ -71,7 +71,7 @@ def _reconstructions(left_key: tuple, right_key: tuple, chosen: tuple, labels: t
     right_label = labels[1] if labels[1] != labels[0] else f"{labels[1]}, right"  # two runs of one model
     return analysis.reconstruction_image(rows, {labels[0]: _left.model.reconstruct(rows),
                                                 right_label: _right.model.reconstruct(rows)}, _left.image_shape,
-                                         scale=max(1, _compare_live.tile_scale(_left.image_shape) // 2),
+                                         scale=max(1, _ui.tile_scale(_left.image_shape) // 2),
                                          cmap="gray" if _left.dataset.non_negative else "auto")
 
 

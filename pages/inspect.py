@@ -26,10 +26,6 @@ def _features(run_id: str, updated_at: float, _loaded) -> list:
     return analysis.feature_table(_loaded.codes, _loaded.model.components_)
 
 
-def _scale(image_shape, target: int = 96) -> int:
-    return max(1, target // max(image_shape)) if image_shape else 4
-
-
 def feature_tab(run) -> None:
     m = run.codes.shape[1]
     table = _features(run.record.id, run.record.updated_at, run)
@@ -45,7 +41,7 @@ def feature_tab(run) -> None:
     atom_col, top_col = st.columns([1, 2.2], gap="large")
     with atom_col:
         st.markdown("**Its atom**")
-        atom = render.atom_grid(run.model.components_[feature:feature + 1], shape, scale=_scale(shape, 160))
+        atom = render.atom_grid(run.model.components_[feature:feature + 1], shape, scale=_ui.tile_scale(shape, 160))
         st.image(atom, width=_export.picture_width(atom))
     with top_col:
         st.markdown("**Top-activating samples**")
@@ -53,7 +49,7 @@ def feature_tab(run) -> None:
         if order.size == 0:
             st.info(f"Feature {feature} never fires on these samples (a dead latent).")
         else:
-            grid = render.sample_grid(run.X[order], shape, columns=6 if shape else None, scale=_scale(shape, 64))
+            grid = render.sample_grid(run.X[order], shape, columns=6 if shape else None, scale=_ui.tile_scale(shape))
             st.image(grid, width=_export.picture_width(grid),
                      caption="Activations, largest first: " + ", ".join(f"{v:.3g}" for v in values))
     hist_col, density_col = st.columns(2, gap="large")
@@ -90,7 +86,7 @@ def sample_tab(run) -> None:
                                key=_export.persist_choice("inspect:top", range(1, min(16, m) + 1), min(6, m))))
     _state.remember("inspect:sample", "inspect:top")
     parts = analysis.decompose_sample(run.model, run.X[sample], n_top)
-    shape, scale = run.image_shape, _scale(run.image_shape, 72)
+    shape, scale = run.image_shape, _ui.tile_scale(run.image_shape, 72)
     k = len(parts.indices)
     cmap = "gray" if getattr(run.dataset, "non_negative", False) else "auto"
     panels = [(run.X[sample], "original"), (parts.base, "mean / decoder bias"), (parts.partial[-1], f"+ top {k} atoms"),

@@ -29,8 +29,8 @@ with st.container(border=True):
     row[0].number_input("Atoms (n_components)", 2, 512, key=_state.persist("sweep:n", 32),
                         disabled=param == "n_components",
                         help="The size of every run (unless n_components is the swept setting).")
-    row[1].select_slider("Steps per run", _sweep_live.STEPS,
-                         key=_export.persist_choice("sweep:steps", _sweep_live.STEPS, 500))
+    row[1].select_slider("Steps per run", _ui.STEP_CHOICES,
+                         key=_export.persist_choice("sweep:steps", _ui.STEP_CHOICES, 500))
     row[2].toggle("PCA and NMF of the same rank as reference points", key=_state.persist("sweep:refs", True))
     _state.remember("sweep:param", models_key, values_key, "sweep:n", "sweep:steps", "sweep:refs")
     buttons = st.columns([1.2, 1, 3.2])
