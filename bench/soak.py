@@ -10,7 +10,8 @@ run is done presses Train again, as a student would. Measured:
 * refresh: every message the page receives over Streamlit's websocket is time-stamped in the page (an
   init script wraps WebSocket); the longest gap between two messages per session, during the steady
   window, says whether each session keeps refreshing at least once a second. The window starts SETTLE_S
-  seconds after the last tab pressed Train (eight full reruns at once); those seconds are reported apart;
+  seconds after the last tab pressed Train (eight full reruns at once); those seconds are reported apart,
+  and so are silences of a tab whose run was Done (its final state shown, until the soak presses Train);
 * the job cap: the sidebar's "Runs on this server: R of C, W waiting" and each page's "Waiting for a free
   training slot" status, sampled once a second;
 * memory and threads of the server process (/proc: VmRSS, task count) and its training worker processes
@@ -197,6 +198,7 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
     saw_running = [False] * sessions
     loads, rss, threads, health, workers = [], [], [], [], []
     restarts = 0
+    done_seen: list[list[float]] = [[] for _ in pages]  # when each tab was seen Done (ms): nothing to redraw
     browsers = _browser_pids()
     for browser_pid in browsers if browser_niceness else []:
         with contextlib.suppress(OSError):
@@ -212,6 +214,7 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
             saw_waiting[i] |= "Waiting for a free training slot" in text
             saw_running[i] |= text.startswith("Training")
             if text.startswith("Done"):  # as a student would: train again, so every tab stays busy
+                done_seen[i].append(time.time() * 1000)
                 page.get_by_role("button", name="Train", exact=True).click()
                 restarts += 1
         match = LOAD_RE.search(pages[0].locator(".server-load").inner_text())
@@ -229,14 +232,17 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
     cpu = {"server": (_cpu_seconds(pid) - cpu_from[0]) / elapsed,
            "training_workers": (_workers(pid)[2] - cpu_from[1]) / elapsed,
            "browser": (sum(map(_cpu_seconds, browsers)) - cpu_from[2]) / elapsed}
-    gaps, counts, long_gaps, settling_gaps = [], [], [], []
-    for page in pages:
+    gaps, counts, long_gaps, settling_gaps, active_gaps = [], [], [], [], []
+    for page, done in zip(pages, done_seen):
         all_stamps = page.evaluate("window.__stamps")
         stamps = [s for s in all_stamps if steady_from <= s <= steady_to]
         counts.append(len(stamps))
         bounds = [steady_from, *stamps, steady_to]
         pairs = list(zip(bounds, bounds[1:]))
         gaps.append(max(b - a for a, b in pairs) / 1000)
+        # a silence around a moment the tab showed Done is its finished run's final state, waiting for the
+        # soak to press Train again (it looks once a second), not a stalled refresh
+        active_gaps.append(max((b - a for a, b in pairs if not any(a <= t <= b for t in done)), default=0) / 1000)
         long_gaps.append([(round((a - steady_from) / 1000, 1), round((b - a) / 1000, 2)) for a, b in pairs
                           if b - a > 1000])
         settling = [pressed_at, *(s for s in all_stamps if pressed_at <= s < steady_from), steady_from]
@@ -264,6 +270,9 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         "worst_gap_s": round(max(gaps), 3),
         "median_max_gap_s": round(statistics.median(gaps), 3),
         "every_session_refreshed_each_second": max(gaps) <= 1.0,
+        "max_gap_while_a_run_was_active_s": [round(g, 3) for g in active_gaps],
+        "worst_gap_while_active_s": round(max(active_gaps), 3),
+        "every_active_session_refreshed_each_second": max(active_gaps) <= 1.0,
         "gaps_over_1s_at": long_gaps,  # (seconds into the steady window, gap length) per session
         # the first SETTLE_S seconds after the last tab pressed Train (eight full reruns land at once), apart
         "settle_s": SETTLE_S,

@@ -128,32 +128,20 @@ def _body(snap: Snapshot | None) -> None:
 
 
 def panel(polling: bool) -> None:
-    """The fragment body while a run trains (or once, when none does): snapshot under the job's lock, then draw."""
+    """The fragment: snapshot under the job's lock, then draw. A queued run shows only its place in line
+    (redrawing unchanging metrics, curve and grid 2.5 times a second cost each waiting tab a fifth of a
+    core in the browser, and a classroom's tabs mostly wait); the same fragment draws them once it starts."""
     job = _state.get().job
     snap = job.snapshot() if job is not None else None
     _status(snap)
-    _body(snap)
+    if snap is not None and snap.state == WAITING:
+        st.caption("The loss curve and the atoms appear here as soon as the run starts.")
+    else:
+        _body(snap)
     if polling and (snap is None or not snap.active):
         st.rerun()  # the run ended: one full rerun draws the final state and stops the polling
 
 
-def waiting_line() -> None:
-    """The fragment of a queued run: only its place in line is redrawn. Redrawing the unchanging metrics,
-    curve and grid 2.5 times a second cost each waiting tab a fifth of a core in the browser (a
-    classroom's tabs mostly wait); the first snapshot past the queue redraws the whole page, which polls."""
-    job = _state.get().job
-    snap = job.snapshot() if job is not None else None
-    if snap is None or snap.state != WAITING:
-        st.rerun()
-    _status(snap)
-
-
 def live_panel() -> None:
-    job = _state.get().job
-    snap = job.snapshot() if job is not None else None
-    if snap is not None and snap.state == WAITING:
-        st.fragment(run_every=PERIOD)(waiting_line)()
-        _body(snap)  # drawn once: nothing in it changes while the run waits
-        return
-    polling = snap is not None and snap.active
+    polling = _state.get().training
     st.fragment(run_every=PERIOD if polling else None)(panel)(polling)

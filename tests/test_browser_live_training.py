@@ -194,7 +194,7 @@ def test_a_waiting_run_starts_drawing_by_itself_when_a_slot_frees(browser, tmp_p
             _start_long_run(page_b)
             wait_until(lambda: "number 1 in line" in status(page_b), 20, "the second run waits in line")
             time.sleep(1.5)  # several polls while waiting: the curve stays empty, the line stays shown
-            assert loss_points(page_b) == 0 and status(page_b).startswith("Waiting for a free training slot")
+            assert loss_points(page_b) <= 0 and status(page_b).startswith("Waiting for a free training slot")
             press(page_a, "Stop")
             wait_until(lambda: status(page_b).startswith("Training"), 30, "the waiting run starts by itself")
             wait_until(lambda: loss_points(page_b) > 0 and atoms_src(page_b), 30, "its curve and atoms appear")
