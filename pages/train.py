@@ -95,27 +95,18 @@ with panel:
     _state.remember("grid:columns", "grid:scale", "grid:cmap")
     job = state.job
 
-    def _grid_png() -> bytes:
-        picture = _live.atoms_picture(job.snapshot())
-        return render.png_bytes(picture) if picture is not None else b""
-
     def _weights() -> bytes:
         from core import checkpoint
 
         return checkpoint.to_bytes(job.model, extra_config={"dataset": job.dataset_name})
 
-    has_atoms = job is not None and job.snapshot(touch=False).atoms is not None
-    name = f"{job.model_name}-{job.dataset_name}".replace(" ", "_").replace(":", "") if job else "atoms"
-    buttons = st.columns(2)
-    buttons[0].download_button("Download atom grid (PNG)", _grid_png, file_name=f"{name}-atoms.png",
-                               mime="image/png", disabled=not has_atoms, on_click="ignore",
-                               icon=":material/image:", width="stretch")
+    name = _live.run_stem(job.snapshot(touch=False) if job is not None else None)
     fitted = job is not None and not job.active and hasattr(job.model, "components_")
-    buttons[1].download_button("Download weights (safetensors)", _weights, file_name=f"{name}-weights.zip",
-                               mime="application/zip", disabled=not fitted, on_click="ignore",
-                               icon=":material/download:", width="stretch",
-                               help="A zip with weights.safetensors and config.json (core.checkpoint); "
-                                    "ready when the run has ended.")
+    st.columns(2)[0].download_button("Download weights (safetensors)", _weights, file_name=f"{name}-weights.zip",
+                                     mime="application/zip", disabled=not fitted, on_click="ignore",
+                                     icon=":material/download:", width="stretch",
+                                     help="A zip with weights.safetensors and config.json (core.checkpoint); "
+                                          "ready when the run has ended. The atom grid's PNG is under the grid.")
     ticket = state.save_ticket
     if job is not None and not job.active and ticket is not None and ticket.error:
         st.warning(f"{ticket.error} The run is not in the run store (Compare and Inspect will not list it); "

@@ -70,6 +70,7 @@ def test_train_watch_steer_stop_and_download(browser, server):
     wait_until(lambda: loss_points(page) >= points + 3, 15, "the loss curve gains points")
     wait_until(lambda: atoms_src(page) not in (None, first), 15, "the atom grid changes")
     assert status(page).startswith("Training sae-topk on digits")
+    assert page.get_by_role("button", name="Download atom grid (PNG)").is_enabled()  # mid-run, not only after
     page.screenshot(path=str(SCREENS / "train-during-run.png"), full_page=True)
 
     slider_keys(page, "k (active codes per sample)", "ArrowLeft")  # k: 8 -> 7, live
@@ -198,6 +199,8 @@ def test_a_waiting_run_starts_drawing_by_itself_when_a_slot_frees(browser, tmp_p
             press(page_a, "Stop")
             wait_until(lambda: status(page_b).startswith("Training"), 30, "the waiting run starts by itself")
             wait_until(lambda: loss_points(page_b) > 0 and atoms_src(page_b), 30, "its curve and atoms appear")
+            wait_until(lambda: page_b.get_by_role("button", name="Download atom grid (PNG)").is_enabled(), 10,
+                       "its atom grid can be downloaded")
             points = loss_points(page_b)
             wait_until(lambda: loss_points(page_b) > points, 15, "and keep growing")
         finally:
