@@ -125,10 +125,6 @@ def _body(snap: Snapshot | None) -> None:
         else:
             st.image(picture, caption=f"{len(snap.atoms)} atoms (decoder rows), version {snap.atoms_version}",
                      width="stretch" if picture.width > 200 else "content")
-        # here, not under the panel: it is ready as soon as the first atoms are, mid-run (PNG made on click)
-        st.download_button("Download atom grid (PNG)", lambda: render.png_bytes(picture),
-                           file_name=f"{run_stem(snap)}-atoms.png", mime="image/png", disabled=picture is None,
-                           on_click="ignore", icon=":material/image:", width="stretch", key="live:grid-png")
 
 
 def run_stem(snap: Snapshot | None) -> str:

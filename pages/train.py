@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import models, render
+from core.jobs import WAITING
 from pages import _live, _params, _runner, _state, _theory, _ui
 
 _ui.require_frame()
@@ -95,18 +96,30 @@ with panel:
     _state.remember("grid:columns", "grid:scale", "grid:cmap")
     job = state.job
 
+    def _grid_png() -> bytes:  # the latest atoms, when clicked (mid-run too)
+        picture = _live.atoms_picture(job.snapshot())
+        return render.png_bytes(picture) if picture is not None else b""
+
     def _weights() -> bytes:
         from core import checkpoint
 
         return checkpoint.to_bytes(job.model, extra_config={"dataset": job.dataset_name})
 
-    name = _live.run_stem(job.snapshot(touch=False) if job is not None else None)
+    snap = job.snapshot(touch=False) if job is not None else None
+    name = _live.run_stem(snap)
+    # Drawn outside the polling panel (a widget there costs every tick): ready from the run's start, it
+    # takes the atoms of the moment it is clicked. A run that waited in line gets it at its end.
+    drawable = snap is not None and snap.state != WAITING
     fitted = job is not None and not job.active and hasattr(job.model, "components_")
-    st.columns(2)[0].download_button("Download weights (safetensors)", _weights, file_name=f"{name}-weights.zip",
-                                     mime="application/zip", disabled=not fitted, on_click="ignore",
-                                     icon=":material/download:", width="stretch",
-                                     help="A zip with weights.safetensors and config.json (core.checkpoint); "
-                                          "ready when the run has ended. The atom grid's PNG is under the grid.")
+    buttons = st.columns(2)
+    buttons[0].download_button("Download atom grid (PNG)", _grid_png, file_name=f"{name}-atoms.png",
+                               mime="image/png", disabled=not drawable, on_click="ignore",
+                               icon=":material/image:", width="stretch")
+    buttons[1].download_button("Download weights (safetensors)", _weights, file_name=f"{name}-weights.zip",
+                               mime="application/zip", disabled=not fitted, on_click="ignore",
+                               icon=":material/download:", width="stretch",
+                               help="A zip with weights.safetensors and config.json (core.checkpoint); "
+                                    "ready when the run has ended.")
     ticket = state.save_ticket
     if job is not None and not job.active and ticket is not None and ticket.error:
         st.warning(f"{ticket.error} The run is not in the run store (Compare and Inspect will not list it); "
