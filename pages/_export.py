@@ -72,7 +72,8 @@ def run_label(record) -> str:
     and model within a second, and a picker needs distinct labels."""
     day, clock, tag = record.id[:8], record.id[9:15], record.id[16:20]
     when = f"{day[:4]}-{day[4:6]}-{day[6:]} {clock[:2]}:{clock[2:4]}:{clock[4:]}"
-    return (f"{record.name} · {record.model} · {when} · #{tag}"
+    model = "" if record.model in str(record.name) else f" · {record.model}"  # "nmf (16) side by side · nmf"
+    return (f"{record.name}{model} · {when} · #{tag}"
             + ("" if record.status == "finished" else f" [{record.status}]"))
 
 

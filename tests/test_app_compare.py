@@ -201,3 +201,6 @@ def test_runs_saved_in_the_same_second_get_distinct_labels():
                                      status="finished") for tag in ("a1b2c3d4e5f6", "9f8e7d6c5b4a"))
     assert run_label(first) == "sweep k=4 · sae-topk · 2026-11-23 15:43:12 · #a1b2"
     assert run_label(first) != run_label(second)
+    named = SimpleNamespace(id="20261123-154312-a1b2c3d4e5f6", name="nmf (16) side by side", model="nmf",
+                            status="stopped")
+    assert run_label(named) == "nmf (16) side by side · 2026-11-23 15:43:12 · #a1b2 [stopped]"
