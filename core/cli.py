@@ -229,12 +229,14 @@ def load_data(args: argparse.Namespace):
 
 
 def _check_sign(model_name: str, data, data_options: dict[str, Any]) -> None:
+    if data.non_negative:
+        return  # nothing to refuse (and no second pass over the data for the message)
     # centring comes after scaling, so it would make minmax-scaled data signed again
     fix = ("drop --data-option center=true" if data_options.get("center")
            else "add --data-option scale=minmax to rescale it to [0, 1]")
     label = f"{data.name!r} (smallest value {float(data.X.min()):.4g})"
     try:
-        models.check_sign([model_name], data.non_negative, label, f"{fix}, or choose a model that accepts signed data.")
+        models.check_sign([model_name], False, label, f"{fix}, or choose a model that accepts signed data.")
     except ValueError as error:
         raise UsageError(str(error)) from None
 

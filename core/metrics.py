@@ -268,7 +268,7 @@ def pca_mse(X, n_components: int, center: bool = True) -> float:
 
 
 def pca_mse_by_rank(X, ranks, center: bool = True) -> dict[int, float]:
-    """``pca_mse`` for several ranks from one SVD: ``{rank: PCA_MSE(rank)}``. Rank 0 gives the total
+    """``pca_mse`` for several ranks from one eigendecomposition: ``{rank: PCA_MSE(rank)}``. Rank 0 gives the total
     (centred) energy per entry, the denominator of the FVU of PCA."""
     X = _as_matrix(X, "X")
     ranks = [int(r) for r in ranks]

@@ -160,12 +160,13 @@ def reference_points(X, ranks: Iterable[int], *, nmf: bool = True, nmf_steps: in
     X = X[analysis_rows(X.shape[0], max_rows)]
     ranks = sorted({int(r) for r in ranks})
     pca = metrics.pca_mse_by_rank(X, [0, *ranks])  # rank 0: the total energy, FVU's denominator
+    nmf = nmf and X.size > 0 and float(X.min()) >= 0  # once, not per rank
     points = []
     for rank in ranks:
         fvu = pca[rank] / pca[0] if pca[0] > 0 else 0.0
         points.append({"model": "pca", "n_components": rank, "l0": float(min(rank, *X.shape)), "fvu": fvu,
                        "mse": pca[rank]})
-        if nmf and X.size and float(X.min()) >= 0:
+        if nmf:
             model = models.create("nmf", n_components=rank, max_steps=nmf_steps, random_state=0, tol=0.0)
             model.fit(X)
             scores = metrics.evaluate(model, X)
