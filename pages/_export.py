@@ -28,6 +28,12 @@ def _open_store(root: str) -> RunStore:
     return RunStore(root)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def saved_atoms(root: str, run_id: str) -> np.ndarray:
+    """A saved run's atoms (``components_``), read from disk once: saved weights never change."""
+    return _open_store(root).load_model(run_id, device="cpu").components_
+
+
 def store() -> RunStore | None:
     """The run store ($SAE_EXPLORER_RUNS, else ./runs); None after showing why it cannot be opened."""
     try:

@@ -48,18 +48,16 @@ with st.container(border=True):
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _atoms_hover(root: str, run_id: str, image_shape) -> str:
     try:
-        model = _export._open_store(root).load_model(run_id, device="cpu")
-        return analysis.atoms_text(model.components_, image_shape)
+        return analysis.atoms_text(_export.saved_atoms(root, run_id), image_shape)
     except Exception:  # noqa: BLE001 - a hover picture is a bonus
         return ""
 
 
-# Cached by (run id, updated_at): a saved run changes only when its record's updated_at does, and the page
-# reruns on every click in the plot or the pickers.
+# Cached: the page reruns on every click in the plot or the pickers, and a saved run's atoms never change.
 @st.cache_resource(show_spinner="Loading the run ...", max_entries=16)
-def _atoms(root: str, run_id: str, updated_at: float, image_shape) -> tuple:
-    """A saved run's atoms and their grid picture."""
-    atoms = _export._open_store(root).load_model(run_id, device="cpu").components_
+def _atoms(root: str, run_id: str, image_shape) -> tuple:
+    """A saved run's atoms (read once for the hover texts too) and their grid picture."""
+    atoms = _export.saved_atoms(root, run_id)
     return atoms, render.atom_grid(atoms, image_shape, scale=3)
 
 
@@ -160,7 +158,7 @@ def results() -> None:
         _state.remember(atoms_key)
         record = by_id[run_id]
         try:
-            atoms, picture = _atoms(str(run_store.root), run_id, record.updated_at, record.image_shape)
+            atoms, picture = _atoms(str(run_store.root), run_id, record.image_shape)
         except Exception as error:  # noqa: BLE001 - the store's message
             st.error(str(error))
             return

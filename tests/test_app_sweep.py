@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unittest.mock
+
 import pytest
 
 from app_support import elements, labels, open_page
@@ -56,6 +58,14 @@ def test_a_short_sweep_lands_its_runs_in_the_store_and_on_the_frontier(store):
     assert {"Sweep table (CSV)", "Grid of atoms (PNG)", "Single atoms (ZIP of PNGs)",
             "Weights (safetensors + JSON config)"} <= buttons
     assert len(elements(at, "image")) == 1
+    # each run's weights were read from disk once: for its hover text and, when shown, its atom grid
+    loads = []
+    original = RunStore.load_model
+    with unittest.mock.patch.object(RunStore, "load_model", lambda self, *a, **k: loads.append(a[0]) or
+                                    original(self, *a, **k)):
+        at.selectbox(key="sweep:atoms").set_value(runs[1].id).run()
+        at.run()
+    assert not at.exception and loads == []
 
 
 @pytest.mark.parametrize("values, message", [("2, x", "not a number"), ("64", "more than the 32 atoms"),
