@@ -127,13 +127,6 @@ def _body(snap: Snapshot | None) -> None:
                      width="stretch" if picture.width > 200 else "content")
 
 
-def run_stem(snap: Snapshot | None) -> str:
-    """The start of a run's download file names: model and data set."""
-    if snap is None:
-        return "atoms"
-    return f"{snap.model_name}-{snap.dataset_name}".replace(" ", "_").replace(":", "")
-
-
 def panel(polling: bool) -> None:
     """The fragment: snapshot under the job's lock, then draw. A queued run shows only its place in line
     (redrawing unchanging metrics, curve and grid 2.5 times a second cost each waiting tab a fifth of a

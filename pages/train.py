@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from core import models, render
 from core.jobs import WAITING
-from pages import _live, _params, _runner, _state, _theory, _ui
+from pages import _export, _live, _params, _runner, _state, _theory, _ui
 
 _ui.require_frame()
 state = _state.get()
@@ -97,7 +99,10 @@ with panel:
     job = state.job
 
     def _grid_png() -> bytes:  # the latest atoms, when clicked (mid-run too)
-        picture = _live.atoms_picture(job.snapshot())
+        deadline = time.monotonic() + 10  # clicked as the run starts: its first atoms come within a second
+        while (snap := job.snapshot()).atoms is None and snap.active and time.monotonic() < deadline:
+            time.sleep(0.1)
+        picture = _live.atoms_picture(snap)
         return render.png_bytes(picture) if picture is not None else b""
 
     def _weights() -> bytes:
@@ -106,7 +111,7 @@ with panel:
         return checkpoint.to_bytes(job.model, extra_config={"dataset": job.dataset_name})
 
     snap = job.snapshot(touch=False) if job is not None else None
-    name = _live.run_stem(snap)
+    name = _export.file_stem(snap.model_name, snap.dataset_name) if snap is not None else "atoms"
     # Drawn outside the polling panel (a widget there costs every tick): ready from the run's start, it
     # takes the atoms of the moment it is clicked. A run that waited in line gets it at its end.
     drawable = snap is not None and snap.state != WAITING
