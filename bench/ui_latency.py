@@ -38,22 +38,27 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, streamlit_process, wait_unt
 TARGET_FIRST_POINT_S, TARGET_REFRESH, TARGET_WATCHED = 1.5, 2.0, 0.8
 STEPS = "10000"  # the Steps slider's last value: the run outlasts the measurement
 
-FIRST_POINT_JS = """() => {
-    const plot = document.querySelector('.js-plotly-plot');
-    return plot && plot.data && plot.data[0].x.length > 0 ? performance.now() : null;
+# The live loss chart says what it shows in its accessible name (pages._live.loss_chart), set by ECharts as it
+# draws: "MSE by training step: 73 logged points, the last at step 730: 0.009387; ...".
+CHART_LABEL_JS = """() => {
+    const chart = document.querySelector('[data-testid="stEChartsChart"]');
+    return chart ? chart.getAttribute('aria-label') || '' : '';
 }"""
-# Records, in the browser, every change of the curve's last step (with its point count; the page draws at most
-# CURVE_POINTS, so the count stops growing) and of the atom
-# grid's image URL for `ms` milliseconds, polling every 25 ms; ends early once the run is no longer training.
+FIRST_POINT_JS = """() => {
+    const label = (%s)();
+    return /the last at step/.test(label) ? performance.now() : null;
+}""" % CHART_LABEL_JS
+# Records, in the browser, every change of the curve's last step (with its count of logged points) and of the
+# atom grid's image URL for `ms` milliseconds, polling every 25 ms; ends early once the run is no longer training.
 WATCH_JS = """async (ms) => {
     const t0 = performance.now(), points = [], atoms = [];
     let lastStep = null, lastSrc = null;
     while (performance.now() - t0 < ms) {
-        const plot = document.querySelector('.js-plotly-plot');
-        const x = plot && plot.data ? plot.data[0].x : [];
-        const step = x.length ? x[x.length - 1] : 0;
+        const label = (%s)();
+        const count = /(\\d+) logged points/.exec(label), last = /the last at step (\\d+)/.exec(label);
+        const step = last ? Number(last[1]) : 0;
         if (step !== lastStep) {
-            points.push([performance.now(), x.length, step]);
+            points.push([performance.now(), count ? Number(count[1]) : 0, step]);
             lastStep = step;
         }
         const imgs = document.querySelectorAll('[data-testid="stImage"] img');
@@ -64,7 +69,7 @@ WATCH_JS = """async (ms) => {
         await new Promise(r => setTimeout(r, 25));
     }
     return {points, atoms, seconds: (performance.now() - t0) / 1000};
-}"""
+}""" % CHART_LABEL_JS
 
 
 @contextlib.contextmanager

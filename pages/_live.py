@@ -6,7 +6,8 @@ times a second); once the run ends, one full rerun draws the final state and the
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
+import math
+
 import streamlit as st
 
 from core import render
@@ -40,38 +41,52 @@ def atoms_picture(snap: Snapshot, **options):
                                                         scale=opts["scale"], cmap=opts["cmap"]))
 
 
-def loss_figure(snap: Snapshot | None, curve: str) -> go.Figure:
-    """The loss curve: the chosen metric per step, the PCA error as a reference, live changes marked.
+def _change_text(change: dict) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in change.items())
 
-    Built in one pass (traces, shapes and annotations handed to the constructor): plotly validates every
-    ``add_hline`` / ``update_layout`` call on its own, and that made this figure cost 16 ms instead of 2,
-    twice a second per open tab, in the server's one interpreter."""
+
+def loss_chart(snap: Snapshot | None, curve: str) -> tuple[dict, str]:
+    """The loss curve as an ECharts option, and its text description (the chart's accessible name): the
+    chosen metric per step, the PCA error as a dashed reference, live changes as dotted marks.
+
+    ECharts, not Plotly: this chart is redrawn 2.5 times a second in every tab that trains, and Plotly's
+    SVG redraw (text measured in the page's layout on each update) cost a tab 0.2 of a core; ECharts draws
+    on a canvas for a fraction of that (bench/RESULTS.md)."""
     column = CURVES[curve]
     rows = [r for r in (snap.history if snap else []) if column in r]
-    shapes, notes = [], []
+    marks, notes = [], []
     if snap is not None and snap.reference_mse is not None and column in ("mse", "loss"):
-        y = snap.reference_mse
-        shapes.append({"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
-                       "line": {"dash": "dash", "color": "#4e79a7", "width": 1.5}})
-        notes.append({"text": f"PCA error, rank {snap.params.get('n_components')}", "xref": "x domain", "x": 1,
-                      "yref": "y", "y": y, "xanchor": "right", "yanchor": "bottom", "showarrow": False,
-                      "font": {"color": "#4e79a7"}})
-    for step, change in (snap.events if snap else []):
-        text = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in change.items())
-        shapes.append({"type": "line", "xref": "x", "x0": step, "x1": step, "yref": "y domain", "y0": 0, "y1": 1,
-                       "line": {"dash": "dot", "color": "#6b7280", "width": 1}})
-        notes.append({"text": text, "x": step, "y": 1, "yref": "paper", "showarrow": False, "xanchor": "left",
-                      "yanchor": "top", "font": {"size": 11, "color": "#374151"}, "bgcolor": "rgba(255,255,255,0.8)"})
+        name = f"PCA error, rank {snap.params.get('n_components')}"
+        marks.append({"name": name, "yAxis": float(snap.reference_mse),
+                      "lineStyle": {"type": "dashed", "color": "#4e79a7", "width": 1.5},
+                      "label": {"formatter": "{b}", "position": "insideEndTop", "color": "#4e79a7"}})
+        notes.append(f"{name} dashed")
+    changes = [_change_text(change) for _, change in (snap.events if snap else [])]
+    for (step, _), text in zip(snap.events if snap else [], changes):
+        marks.append({"name": text, "xAxis": step, "lineStyle": {"type": "dotted", "color": "#6b7280", "width": 1},
+                      "label": {"formatter": "{b}", "position": "end", "color": "#374151", "fontSize": 11}})
+    if changes:
+        notes.append("changes marked: " + "; ".join(changes))
     # the x axis follows the run (its last step plus a margin), so early points are not squeezed
     step = snap.step if snap else 0
     span = step * 1.08 if snap is not None and snap.active else step
-    layout = {"height": 320, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "showlegend": False,
-              "xaxis": {"title": {"text": "step"}, "range": [0, max(span, 10)]},
-              "yaxis": {"title": {"text": curve}, "rangemode": "tozero"}, "uirevision": "keep",
-              "shapes": shapes, "annotations": notes}
     steps, values = render.thin_curve([r["step"] for r in rows], [r[column] for r in rows], CURVE_POINTS)
-    trace = go.Scatter(x=steps, y=values, mode="lines", name=curve, line={"color": "#e15759", "width": 2})
-    return go.Figure(data=[trace], layout=layout)
+    # a diverging run logs NaN or inf: a gap in the line (ECharts' null), as the option must be strict JSON
+    points = [[int(x), float(y) if math.isfinite(y) else None] for x, y in zip(steps, values)]
+    option = {
+        "animation": False,
+        "grid": {"left": 58, "right": 14, "top": 22, "bottom": 44},
+        "tooltip": {"trigger": "axis"},
+        "xAxis": {"type": "value", "name": "step", "nameLocation": "middle", "nameGap": 28, "min": 0,
+                  "max": max(span, 10), "axisLabel": {"showMaxLabel": not (snap and snap.active)}},
+        "yAxis": {"type": "value", "name": curve, "nameLocation": "middle", "nameGap": 44, "min": 0},
+        "series": [{"type": "line", "name": curve, "showSymbol": False, "data": points,
+                    "lineStyle": {"color": "#e15759", "width": 2}, "itemStyle": {"color": "#e15759"},
+                    "markLine": {"silent": True, "symbol": "none", "data": marks}}],
+    }
+    last = f", the last at step {rows[-1]['step']}: {rows[-1][column]:.4g}" if rows else ""
+    described = f"{curve} by training step: {len(rows)} logged points{last}"
+    return option, "; ".join([described, *notes]) + "."
 
 
 def _status(snap: Snapshot | None) -> None:
@@ -117,7 +132,8 @@ def _body(snap: Snapshot | None) -> None:
             st.session_state[CURVE_KEY] = "MSE"
         curve = st.segmented_control("Curve", available, key=CURVE_KEY, required=True,
                                      label_visibility="collapsed")
-        st.plotly_chart(loss_figure(snap, curve), key="live:loss", config={"displayModeBar": False})
+        option, described = loss_chart(snap, curve)
+        st.echarts_chart(option, key="live:loss", height=320, alt=described)
     with atoms_col:
         picture = atoms_picture(snap)
         if picture is None:

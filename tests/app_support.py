@@ -25,7 +25,7 @@ def app_state(at: AppTest):
 
 
 def elements(at: AppTest, kind: str) -> list:
-    """Every element of type ``kind`` ('image', 'plotly_chart', 'download_button', ...) in the main area."""
+    """Every element of type ``kind`` ('image', 'echarts_chart', 'download_button', ...) in the main area."""
     found = []
 
     def walk(node):
@@ -38,10 +38,21 @@ def elements(at: AppTest, kind: str) -> list:
     return found
 
 
+def loss_option(at: AppTest) -> dict:
+    """The live loss chart's ECharts option, as the browser gets it."""
+    (chart,) = elements(at, "echarts_chart")
+    return json.loads(chart.proto.spec)
+
+
 def loss_curve(at: AppTest) -> dict:
-    """The loss chart's first trace, as the browser would get it (Plotly JSON)."""
-    (chart,) = elements(at, "plotly_chart")
-    return json.loads(chart.proto.spec)["data"][0]
+    """The loss chart's curve: its steps (x) and values (y)."""
+    points = loss_option(at)["series"][0]["data"]
+    return {"x": [x for x, _ in points], "y": [y for _, y in points]}
+
+
+def loss_marks(at: AppTest) -> list[str]:
+    """The names of the loss chart's marks: the PCA reference and each live change ('k=3')."""
+    return [mark["name"] for mark in loss_option(at)["series"][0]["markLine"]["data"]]
 
 
 def labels(widgets) -> list[str]:

@@ -20,14 +20,19 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync"]
 SCREENS = Path("/tmp/screens")  # screenshots for people to look at; never in the repository
 
+# The live loss chart is an ECharts canvas; its accessible name (pages._live.loss_chart) says what it shows:
+# "MSE by training step: 73 logged points, the last at step 730: 0.009387; ...; changes marked: k=7."
+CHART = '[data-testid="stEChartsChart"]'
 LOSS_POINTS_JS = """() => {
-    const plot = document.querySelector('.js-plotly-plot');
-    return plot && plot.data ? plot.data[0].x.length : -1;
-}"""
+    const chart = document.querySelector('%s');
+    const found = chart && /(\\d+) logged points/.exec(chart.getAttribute('aria-label') || '');
+    return found ? Number(found[1]) : -1;
+}""" % CHART
 ANNOTATIONS_JS = """() => {
-    const plot = document.querySelector('.js-plotly-plot');
-    return plot && plot.layout && plot.layout.annotations ? plot.layout.annotations.map(a => a.text) : [];
-}"""
+    const chart = document.querySelector('%s');
+    const found = chart && /changes marked: (.*)\\.$/.exec(chart.getAttribute('aria-label') || '');
+    return found ? found[1].split('; ') : [];
+}""" % CHART
 
 
 def need_chromium() -> None:

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from app_support import app_state, elements, labels, loss_curve, messages, open_page, stop_job
+from app_support import app_state, elements, labels, loss_curve, loss_marks, messages, open_page, stop_job
 from core import models
 from core.jobs import DIVERGED, DONE
 
@@ -63,7 +63,7 @@ def test_train_page_renders_each_model_with_its_knobs(train_page, name):
     missing = [label for label in ["Model", "Atoms (n_components)", *EXPECTED_LABELS[name]] if label not in found]
     assert not missing, f"{name}: no widget labelled {missing}"
     assert any(name in e.label for e in at.expander)  # the theory panel
-    assert len(elements(at, "plotly_chart")) == 1  # the (empty) loss chart is drawn before Train
+    assert len(elements(at, "echarts_chart")) == 1  # the (empty) loss chart is drawn before Train
 
 
 @pytest.mark.parametrize("name", models.available())
@@ -101,8 +101,7 @@ def test_moving_a_live_knob_changes_the_running_run_and_is_marked(train_page):
     snap = _wait_for(at, lambda s: s.events)
     assert snap.events[0][1] == {"k": 3}
     at.run()
-    annotations = [a["text"] for a in _figure(at)["layout"]["annotations"]]
-    assert "k=3" in annotations
+    assert "k=3" in loss_marks(at)
 
 
 def test_changing_a_fixed_setting_while_running_starts_a_new_run(train_page):
@@ -158,13 +157,6 @@ def test_a_model_that_needs_non_negative_data_says_so_on_signed_data():
     assert app_state(at).job is None
 
 
-def _figure(at) -> dict:
-    import json
-
-    (chart,) = elements(at, "plotly_chart")
-    return json.loads(chart.proto.spec)
-
-
 def test_beyond_the_job_cap_a_run_waits_in_line_and_says_so(monkeypatch):
     import core.jobs.manager
 
@@ -208,3 +200,27 @@ def test_atoms_of_non_image_data_are_drawn_as_a_heat_map():
         assert snap.image_shape is None and snap.atoms.shape[1] == 64
     finally:
         stop_job(at)
+
+
+def test_the_live_loss_chart_is_strict_json_with_gaps_for_a_diverged_value_and_says_what_it_shows():
+    """ECharts takes strict JSON: a NaN or inf logged by a diverging run is a gap (null), not an error in the
+    page; the chart's accessible name says how many points it holds, the last one, and what is marked."""
+    import json
+    from types import SimpleNamespace
+
+    from pages import _live
+
+    history = [{"step": s, "mse": v} for s, v in [(10, 0.5), (20, np.float32(0.25)), (30, float("nan")),
+                                                   (40, float("inf"))]]
+    snap = SimpleNamespace(history=history, reference_mse=np.float64(0.125), params={"n_components": 16},
+                           events=[(20, {"k": 3}), (30, {"lr": 0.001, "k": 2})], step=40, active=True)
+    option, described = _live.loss_chart(snap, "MSE")
+    text = json.dumps(option, allow_nan=False)  # what st.echarts_chart does; raises on NaN or NumPy scalars
+    series = json.loads(text)["series"][0]
+    assert series["data"] == [[10, 0.5], [20, 0.25], [30, None], [40, None]]
+    assert [m["name"] for m in series["markLine"]["data"]] == ["PCA error, rank 16", "k=3", "lr=0.001, k=2"]
+    assert option["xAxis"]["max"] == pytest.approx(43.2)  # the axis runs ahead of a live run
+    assert described == ("MSE by training step: 4 logged points, the last at step 40: inf; PCA error, rank 16 "
+                         "dashed; changes marked: k=3; lr=0.001, k=2.")
+    empty_option, empty = _live.loss_chart(None, "Loss")
+    assert empty == "Loss by training step: 0 logged points." and empty_option["series"][0]["data"] == []
