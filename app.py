@@ -24,6 +24,7 @@ page = st.navigation([
 ])
 _ui.apply_style()
 get_manager()  # made once per process; starts its warm training worker processes
+_ui.freeze_startup_objects()  # once per process: full garbage collections skip the libraries' objects
 BADGE_PERIOD = 1.0  # seconds between two badge refreshes while a run goes
 # On the Train page its live panel already redraws the run 2.5 times a second: the badge can be slower there
 # (each fragment run costs every open tab a full app re-render in the browser).

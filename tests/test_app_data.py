@@ -21,6 +21,22 @@ def test_home_says_what_the_app_is_for_and_links_to_the_pages():
     assert "device-badge" in sidebar and ("CPU" in sidebar or "GPU" in sidebar or "NVIDIA" in sidebar)
 
 
+def test_the_server_freezes_its_startup_objects_so_full_collections_skip_them():
+    """The app's first run moves the libraries' objects into the collector's permanent generation: a full
+    collection (the GIL held, every tab stalled) no longer walks torch's classes and functions."""
+    import gc
+
+    import torch
+
+    from pages import _ui
+
+    at = open_page()
+    assert not at.exception
+    frozen = _ui.freeze_startup_objects()  # cached per process: what the app's first run froze
+    assert frozen > 100_000 and gc.get_freeze_count() > 100_000  # (frozen objects can still be freed)
+    assert not any(obj is torch.Tensor for obj in gc.get_objects())  # collections look at generations 0-2 only
+
+
 def test_data_page_has_its_widgets_and_previews_digits():
     at = open_page("pages/data.py")
     assert not at.exception
