@@ -31,11 +31,12 @@ def grid_options() -> dict:
 _PICTURES = _export.RecentResults(kept=32)
 
 
-def atoms_picture(snap: Snapshot, **options):
-    """The atom grid of a snapshot as a PIL image (core.render), or None before the first atoms."""
+def atoms_picture(snap: Snapshot, options: dict | None = None):
+    """The atom grid of a snapshot as a PIL image (core.render), or None before the first atoms. ``options``:
+    the grid's look (``grid_options()`` of the script run; a download's callable runs outside one)."""
     if snap is None or snap.atoms is None:
         return None
-    opts = {**grid_options(), **options}
+    opts = options if options is not None else grid_options()
     key = (snap.job_id, snap.atoms_version, opts["columns"], opts["scale"], opts["cmap"])
     return _PICTURES.get(key, lambda: render.atom_grid(snap.atoms, snap.image_shape, columns=opts["columns"],
                                                         scale=opts["scale"], cmap=opts["cmap"]))

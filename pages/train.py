@@ -98,11 +98,13 @@ with panel:
     _state.remember("grid:columns", "grid:scale", "grid:cmap")
     job = state.job
 
+    grid_look = _live.grid_options()  # read now: the download's callable runs outside the script (no session state)
+
     def _grid_png() -> bytes:  # the latest atoms, when clicked (mid-run too)
         deadline = time.monotonic() + 10  # clicked as the run starts: its first atoms come within a second
         while (snap := job.snapshot()).atoms is None and snap.active and time.monotonic() < deadline:
             time.sleep(0.1)
-        picture = _live.atoms_picture(snap)
+        picture = _live.atoms_picture(snap, grid_look)
         return render.png_bytes(picture) if picture is not None else b""
 
     def _weights() -> bytes:

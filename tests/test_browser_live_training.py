@@ -89,6 +89,11 @@ def test_train_watch_steer_stop_and_download(browser, server):
     time.sleep(1.5)
     assert loss_points(page) == stopped_at
 
+    columns = page.get_by_role("spinbutton", name="Columns")  # the grid's look applies to the download too
+    columns.fill("16")
+    columns.press("Enter")
+    wait_until(lambda: columns.input_value() == "16", 15, "16 columns chosen")
+    time.sleep(1.0)  # the rerun that takes the new look in
     with page.expect_download(timeout=30_000) as download:
         page.get_by_role("button", name="Download atom grid (PNG)").click()
     data = open(download.value.path(), "rb").read()
@@ -96,7 +101,7 @@ def test_train_watch_steer_stop_and_download(browser, server):
     picture.verify()
     assert download.value.suggested_filename.endswith(".png")
     assert picture.format == "PNG"
-    assert picture.size == render.grid_size(64, (8, 8), None, 4)
+    assert picture.size == render.grid_size(64, (8, 8), 16, 4)  # 16 columns, as chosen on the page
     page.screenshot(path=str(SCREENS / "train-stopped.png"), full_page=True)
 
     with page.expect_download(timeout=30_000) as download:
