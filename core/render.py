@@ -268,7 +268,7 @@ def thin_curve(x: Sequence, y: Sequence, max_points: int = 400) -> tuple[list, l
     ``max_points // 2 - 1`` equal runs of points between them, the lowest and the highest (a spike stays).
 
     A browser redraws a live loss curve several times a second; past a few hundred points the extra
-    points change no pixel but cost every redraw (JSON, parsing, the SVG path)."""
+    points change no pixel but cost every redraw (JSON, parsing, drawing)."""
     n = len(x)
     if n != len(y):
         raise ValueError(f"x and y must have the same length, got {n} and {len(y)}.")

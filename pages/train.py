@@ -112,11 +112,10 @@ with panel:
 
         return checkpoint.to_bytes(job.model, extra_config={"dataset": job.dataset_name})
 
-    snap = job.snapshot(touch=False) if job is not None else None
-    name = _export.file_stem(snap.model_name, snap.dataset_name) if snap is not None else "atoms"
+    name = _export.file_stem(job.model_name, job.dataset_name) if job is not None else "atoms"
     # Drawn outside the polling panel (a widget there costs every tick): ready from the run's start, it
     # takes the atoms of the moment it is clicked. A run that waited in line gets it at its end.
-    drawable = snap is not None and snap.state != WAITING
+    drawable = job is not None and job.state != WAITING  # (no snapshot: it would copy the run's history)
     fitted = job is not None and not job.active and hasattr(job.model, "components_")
     buttons = st.columns(2)
     buttons[0].download_button("Download atom grid (PNG)", _grid_png, file_name=f"{name}-atoms.png",

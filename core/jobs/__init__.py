@@ -13,5 +13,5 @@ from core.jobs.job import Snapshot, TrainingJob, torch_threads, warm_up
 from core.jobs.manager import JobManager, get_manager
 from core.jobs.worker import Worker
 
-__all__ = ["call_in_worker", "ACTIVE_STATES", "DIVERGED", "DONE", "FAILED", "RUNNING", "STOPPED", "WAITING", "Snapshot",
-           "TrainingJob", "torch_threads", "warm_up", "JobManager", "get_manager", "Worker"]
+__all__ = ["ACTIVE_STATES", "DIVERGED", "DONE", "FAILED", "RUNNING", "STOPPED", "WAITING", "Snapshot",
+           "TrainingJob", "torch_threads", "warm_up", "JobManager", "get_manager", "Worker", "call_in_worker"]
