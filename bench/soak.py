@@ -52,9 +52,12 @@ STAMP_WEBSOCKET = """
 (() => {
   const Native = window.WebSocket;
   window.__stamps = [];
+  window.__sent = [];
   function Stamped(...args) {
     const socket = new Native(...args);
     socket.addEventListener('message', () => window.__stamps.push(Date.now()));
+    const send = socket.send.bind(socket);
+    socket.send = (data) => { window.__sent.push(Date.now()); return send(data); };
     return socket;
   }
   Stamped.prototype = Native.prototype;
@@ -82,16 +85,27 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
 
 
-def _browser_pids() -> list[int]:
-    """Chromium's processes on this machine (the soak's own: it is the only browser here)."""
+def _pids_running(name: bytes, anywhere: bool = False) -> list[int]:
+    """Processes on this machine whose program (or, ``anywhere``, whose command line) names ``name``."""
     found = []
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if b"chromium" in Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")[0]:
-                found.append(int(entry))
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
         except OSError:
             continue
+        if name in (command if anywhere else command.split(b"\0")[0]):
+            found.append(int(entry))
     return found
+
+
+def _browser_pids() -> list[int]:
+    """Chromium's processes (the soak's own: it is the only browser here)."""
+    return _pids_running(b"chromium")
+
+
+def _driver_pids() -> list[int]:
+    """Playwright's driver (a Node.js process between this script and Chromium): the soak's own cost."""
+    return _pids_running(b"run-driver", anywhere=True)
 
 
 def _workers(pid: int) -> tuple[int, float, float]:
@@ -139,9 +153,41 @@ def _start_training(page) -> None:
     page.get_by_role("button", name="Train", exact=True).click()
 
 
-def _status(page) -> str:
-    bar = page.locator('[data-testid="stProgress"]')
-    return bar.first.inner_text(timeout=2000) if bar.count() else ""
+# one round trip per tab and second (the soak's own reading competes with the tabs for the same cores)
+READ_PAGE = """() => [document.querySelector('[data-testid="stProgress"]')?.innerText ?? '',
+                    document.querySelector('.server-load')?.innerText ?? '']"""
+
+
+def _ask_and_answer(stamps: list[float], sent: list[float], start: float, end: float) -> dict:
+    """Per session, within [start, end] (ms): the intervals between the page's messages to the server (it
+    asks for each refresh: the fragment's timer) and how long each message waited for the next one back.
+    A gap over 1 s is put down to the page when it asked more than half of it after the gap began, else to
+    the server's answer."""
+    sent = [s for s in sent if start <= s <= end]
+    ask = [(b - a) / 1000 for a, b in zip(sent, sent[1:])]
+    answer, after = [], iter(s for s in stamps if s >= start)
+    reply = next(after, None)
+    for moment in sent:
+        while reply is not None and reply <= moment:
+            reply = next(after, None)
+        if reply is not None:
+            answer.append((reply - moment) / 1000)
+    asked_late = answered_late = 0
+    window = [s for s in stamps if start <= s <= end]
+    for a, b in zip(window, window[1:]):
+        if b - a > 1000:
+            first = next((s for s in sent if a < s < b), b)
+            asked_late += first - a > (b - a) / 2
+            answered_late += first - a <= (b - a) / 2
+    return {"ask": ask, "answer": answer, "asked_late": asked_late, "answered_late": answered_late}
+
+
+def _spread(samples_by_session: list[list[float]]) -> dict:
+    values = sorted(v for samples in samples_by_session for v in samples)
+    if not values:
+        return {}
+    at = lambda q: round(values[min(len(values) - 1, int(q * len(values)))], 3)  # noqa: E731
+    return {"median": at(0.5), "p99": at(0.99), "max": round(values[-1], 3), "count": len(values)}
 
 
 def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None, quiet: bool = False,
@@ -203,23 +249,25 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
     for browser_pid in browsers if browser_niceness else []:
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, browser_pid, browser_niceness)
-    cpu_from = (_cpu_seconds(pid), _workers(pid)[2], sum(map(_cpu_seconds, browsers)), time.monotonic())
+    drivers = _driver_pids()
+    cpu_from = (_cpu_seconds(pid), _workers(pid)[2], sum(map(_cpu_seconds, browsers)), time.monotonic(),
+                sum(map(_cpu_seconds, drivers)))
     pressed_at = time.time() * 1000
     steady_from = pressed_at + SETTLE_S * 1000  # the steady window starts once the last press has settled
     deadline = time.monotonic() + SETTLE_S + seconds
     while time.monotonic() < deadline:
         tick = time.monotonic()
         for i, page in enumerate(pages):
-            text = _status(page)
+            text, load = page.evaluate(READ_PAGE)
             saw_waiting[i] |= "Waiting for a free training slot" in text
             saw_running[i] |= text.startswith("Training")
             if text.startswith("Done"):  # as a student would: train again, so every tab stays busy
                 done_seen[i].append(time.time() * 1000)
                 page.get_by_role("button", name="Train", exact=True).click()
                 restarts += 1
-        match = LOAD_RE.search(pages[0].locator(".server-load").inner_text())
-        if match:
-            loads.append((int(match.group(1)), int(match.group(3) or 0)))
+            match = LOAD_RE.search(load) if i == 0 else None
+            if match:
+                loads.append((int(match.group(1)), int(match.group(3) or 0)))
         r, t = _proc(pid)
         count, worker_rss, _ = _workers(pid)
         rss.append(r + worker_rss)
@@ -231,10 +279,12 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
     elapsed = time.monotonic() - cpu_from[3]
     cpu = {"server": (_cpu_seconds(pid) - cpu_from[0]) / elapsed,
            "training_workers": (_workers(pid)[2] - cpu_from[1]) / elapsed,
-           "browser": (sum(map(_cpu_seconds, browsers)) - cpu_from[2]) / elapsed}
-    gaps, counts, long_gaps, settling_gaps, active_gaps = [], [], [], [], []
+           "browser": (sum(map(_cpu_seconds, browsers)) - cpu_from[2]) / elapsed,
+           "soak_driver": (sum(map(_cpu_seconds, drivers)) - cpu_from[4]) / elapsed}
+    gaps, counts, long_gaps, settling_gaps, active_gaps, timing = [], [], [], [], [], []
     for page, done in zip(pages, done_seen):
         all_stamps = page.evaluate("window.__stamps")
+        timing.append(_ask_and_answer(all_stamps, page.evaluate("window.__sent"), steady_from, steady_to))
         stamps = [s for s in all_stamps if steady_from <= s <= steady_to]
         counts.append(len(stamps))
         bounds = [steady_from, *stamps, steady_to]
@@ -273,7 +323,12 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         "max_gap_while_a_run_was_active_s": [round(g, 3) for g in active_gaps],
         "worst_gap_while_active_s": round(max(active_gaps), 3),
         "every_active_session_refreshed_each_second": max(active_gaps) <= 1.0,
-        "gaps_over_1s_at": long_gaps,  # (seconds into the steady window, gap length) per session
+        "gaps_over_1s_at": long_gaps,
+        # who was late: the page asking for its next refresh, or the server answering
+        "ask_interval_s": _spread([t["ask"] for t in timing]),
+        "answer_latency_s": _spread([t["answer"] for t in timing]),
+        "long_gaps_asked_late": sum(t["asked_late"] for t in timing),
+        "long_gaps_answered_late": sum(t["answered_late"] for t in timing),  # (seconds into the steady window, gap length) per session
         # the first SETTLE_S seconds after the last tab pressed Train (eight full reruns land at once), apart
         "settle_s": SETTLE_S,
         "max_gap_while_settling_s": [round(g, 3) for g in settling_gaps],
