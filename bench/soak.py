@@ -11,7 +11,11 @@ run is done presses Train again, as a student would. Measured:
   init script wraps WebSocket); the longest gap between two messages per session, during the steady
   window, says whether each session keeps refreshing at least once a second. The window starts SETTLE_S
   seconds after the last tab pressed Train (eight full reruns at once); those seconds are reported apart,
-  and so are silences of a tab whose run was Done (its final state shown, until the soak presses Train);
+  and so are silences of a tab whose run was Done (its final state shown, until the soak presses Train).
+  What the page sends is stamped too: a silence is put down to the page asking late (its fragment timer
+  held up in a busy browser) or to the answer coming late;
+* the server's own share: bench/server_probe (a sitecustomize on the server's PYTHONPATH) logs each script
+  run's wall and CPU time, Python's long collections and the run store's saves;
 * the job cap: the sidebar's "Runs on this server: R of C, W waiting" and each page's "Waiting for a free
   training slot" status, sampled once a second;
 * memory and threads of the server process (/proc: VmRSS, task count) and its training worker processes
@@ -204,7 +208,11 @@ def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None,
 
     log = log or Path(tempfile.mkdtemp(prefix="soak-")) / "server.log"
     runs_dir = tempfile.mkdtemp(prefix="soak-runs-")
-    env = {"SAE_EXPLORER_MAX_JOBS": MAX_JOBS, "SAE_EXPLORER_JOB_TIMEOUT": JOB_TIMEOUT, "SAE_EXPLORER_RUNS": runs_dir}
+    events = log.with_name("server-events.log")  # bench/server_probe: the server's script runs, collections
+    events.write_text("")
+    probe = os.pathsep.join(filter(None, [str(ROOT / "bench" / "server_probe"), os.environ.get("PYTHONPATH")]))
+    env = {"SAE_EXPLORER_MAX_JOBS": MAX_JOBS, "SAE_EXPLORER_JOB_TIMEOUT": JOB_TIMEOUT, "SAE_EXPLORER_RUNS": runs_dir,
+           "PYTHONPATH": probe, "SOAK_SERVER_EVENTS": events}
     summary: dict = {"sessions": sessions, "seconds": seconds, "rounds": rounds, "max_jobs": MAX_JOBS,
                      "cpus": os.cpu_count(), "browser_niceness": browser_niceness}
     with streamlit_process(log, **env) as (url, pid), sync_playwright() as playwright:
@@ -213,7 +221,7 @@ def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None,
         by_round = []
         for number in range(1, rounds + 1):
             say(f"round {number}/{rounds}")
-            figures = _round(playwright, url, pid, sessions, seconds, say, browser_niceness)
+            figures = _round(playwright, url, pid, sessions, seconds, say, browser_niceness, events)
             by_round.append((figures["threads"]["after_close"], figures["rss_mib"]["after_close"]))
         figures["rss_mib"]["start"], figures["threads"]["start"] = round(rss0, 1), threads0
         summary.update(figures)
@@ -227,7 +235,25 @@ def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None,
     return summary
 
 
-def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, browser_niceness: int = 0) -> dict:
+def _server_events(path: Path, start: float, end: float) -> dict:
+    """The server's own timings within [start, end] (epoch ms), from bench/server_probe's log: its script
+    runs (fragment and full: wall and CPU milliseconds; wall far above CPU means it waited for the cores),
+    Python's collections over 20 ms and the run store's saves."""
+    rows = [line.split() for line in path.read_text().splitlines()]
+    rows = [(name, float(wall), cpu, kind) for name, at, wall, cpu, kind in rows if start <= float(at) <= end]
+
+    def figures(name: str, kind: str | None = None) -> dict:
+        picked = [(wall, float(cpu) if cpu != "-" else 0.0) for n, wall, cpu, k in rows
+                  if n == name and kind in (None, k)]
+        return {"count": len(picked), "wall_ms": _spread([[wall for wall, _ in picked]]),
+                "cpu_ms": _spread([[cpu for _, cpu in picked]])}
+
+    return {"fragment_runs": figures("run", "fragment"), "full_runs": figures("run", "full"),
+            "collections_over_20ms": figures("gc"), "run_store_saves": figures("save")}
+
+
+def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, browser_niceness: int = 0,
+           events: Path | None = None) -> dict:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     contexts, pages = [], []
     for i in range(sessions):
@@ -323,12 +349,16 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         "max_gap_while_a_run_was_active_s": [round(g, 3) for g in active_gaps],
         "worst_gap_while_active_s": round(max(active_gaps), 3),
         "every_active_session_refreshed_each_second": max(active_gaps) <= 1.0,
-        "gaps_over_1s_at": long_gaps,
+        "gaps_over_1s_at": long_gaps,  # (seconds into the steady window, gap length) per session
+        # when a tab was seen Done (seconds into the window): its run ended and redrew in full, then Train
+        "handovers_at": sorted(round((t - steady_from) / 1000, 1) for done in done_seen for t in done),
+        "window_started_at_ms": round(steady_from),  # the epoch, to line these up with a server's log
         # who was late: the page asking for its next refresh, or the server answering
         "ask_interval_s": _spread([t["ask"] for t in timing]),
         "answer_latency_s": _spread([t["answer"] for t in timing]),
         "long_gaps_asked_late": sum(t["asked_late"] for t in timing),
-        "long_gaps_answered_late": sum(t["answered_late"] for t in timing),  # (seconds into the steady window, gap length) per session
+        "long_gaps_answered_late": sum(t["answered_late"] for t in timing),
+        "server": _server_events(events, steady_from, steady_to) if events and events.exists() else {},
         # the first SETTLE_S seconds after the last tab pressed Train (eight full reruns land at once), apart
         "settle_s": SETTLE_S,
         "max_gap_while_settling_s": [round(g, 3) for g in settling_gaps],

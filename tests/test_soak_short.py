@@ -26,6 +26,9 @@ def test_three_sessions_train_at_once_within_the_job_cap_and_leave_nothing_behin
     assert min(summary["messages_per_session"]) >= 3 * summary["seconds"], summary
     # the 1 s goal is bench/soak.py's (figures in bench/RESULTS.md); here the rest of the suite shares the cores
     assert summary["worst_gap_s"] < 10.0, summary
+    # the server's own share (bench/server_probe): each fragment run of the live panel costs it a few ms of CPU
+    runs = summary["server"]["fragment_runs"]
+    assert runs["count"] >= 2 * summary["seconds"] and runs["cpu_ms"]["median"] < 50, summary["server"]
     # memory stays bounded (the server and its training worker processes together)
     assert summary["rss_mib"]["peak"] < 2500 and summary["rss_mib"]["after_close"] < 2500, summary
     # the runs end once the tabs are gone: the worker processes stay (warm, at most one per slot) but idle
@@ -35,3 +38,15 @@ def test_three_sessions_train_at_once_within_the_job_cap_and_leave_nothing_behin
     # AnyIO's (40), Streamlit's executor (cores + 4) and the job manager's (two per worker, one reaper). No
     # thread is made per run any more; tests/test_job_workers.py checks the manager's threads exactly.
     assert summary["threads_left_behind"] <= 40 + (summary["cpus"] + 4) + 2 * MAX_JOBS + 1, summary
+
+
+def test_a_silence_is_put_down_to_a_late_ask_or_a_late_answer():
+    from soak import _ask_and_answer
+
+    # messages in (ms) and asks out: 600 -> 1900 is silent; the page asked at 1500, late
+    timing = _ask_and_answer([0, 100, 500, 600, 1900, 2000], [50, 450, 1500], 0, 2000)
+    assert timing["ask"] == [0.4, 1.05] and timing["answer"] == [0.05, 0.05, 0.4]
+    assert (timing["asked_late"], timing["answered_late"]) == (1, 0)
+    # the same silence with the ask at 650: the server was late
+    timing = _ask_and_answer([0, 100, 500, 600, 1900, 2000], [50, 450, 650], 0, 2000)
+    assert (timing["asked_late"], timing["answered_late"]) == (0, 1) and timing["answer"][-1] == 1.25
