@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -168,6 +169,9 @@ def test_beyond_the_job_cap_a_run_waits_in_line_and_says_so(monkeypatch):
         second.button[0].click().run()
         assert app_state(first).job.state == "running"
         assert app_state(second).job.state == "waiting"
+        # the running one's badge: its speed once measured, "starting" before (never "0 steps/s")
+        badge = " ".join(str(getattr(e, "value", "")) for e in first.sidebar)
+        assert re.search(r"starting|[1-9][\d,]* steps/s", badge) and not re.search(r"\b0 steps/s", badge), badge
         text = second.get("progress")[0].proto.text
         assert "Waiting for a free training slot: 1 run is going on this server (at most 1)" in text
         assert "number 1 in line" in text
