@@ -76,7 +76,8 @@ def loss_chart(snap: Snapshot | None, curve: str) -> tuple[dict, str]:
     points = [[int(x), float(y) if math.isfinite(y) else None] for x, y in zip(steps, values)]
     option = {
         "animation": False,
-        "grid": {"left": 58, "right": 14, "top": 22, "bottom": 44},
+        # ECharts 6 keeps the axis labels and names inside these margins (its outerBounds): small ones do
+        "grid": {"left": 6, "right": 14, "top": 22, "bottom": 4},
         "tooltip": {"trigger": "axis"},
         "xAxis": {"type": "value", "name": "step", "nameLocation": "middle", "nameGap": 28, "min": 0,
                   "max": max(span, 10), "axisLabel": {"showMaxLabel": not (snap and snap.active)}},
