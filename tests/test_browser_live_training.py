@@ -12,11 +12,12 @@ import io
 import re
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from browser_support import (
-    chromium, SCREENS, annotations, atoms_src, choose, loss_points, need_chromium, open_app,
+    CHART, chromium, SCREENS, annotations, atoms_src, choose, loss_points, need_chromium, open_app,
     press, server_runs, slider_keys, status, streamlit_server, wait_until,
 )
 from core import checkpoint, render
@@ -72,6 +73,11 @@ def test_train_watch_steer_stop_and_download(browser, server):
     assert status(page).startswith("Training sae-topk on digits")
     assert page.get_by_role("button", name="Download atom grid (PNG)").is_enabled()  # mid-run, not only after
     page.screenshot(path=str(SCREENS / "train-during-run.png"), full_page=True)
+    # the plot uses the chart's width: its curve starts a fifth of the way in (behind the y axis' labels and
+    # name), not a third (ECharts 6 keeps those inside the grid's margins, so wide margins doubled the gap)
+    chart = np.asarray(Image.open(io.BytesIO(page.locator(CHART).screenshot())).convert("RGB")).astype(int)
+    curve = (chart[..., 0] > 180) & (chart[..., 1] < 130) & (chart[..., 2] < 130)  # the line's red, #e15759
+    assert curve.any() and np.flatnonzero(curve.any(axis=0))[0] < 0.28 * chart.shape[1]
 
     slider_keys(page, "k (active codes per sample)", "ArrowLeft")  # k: 8 -> 7, live
     wait_until(lambda: "k=7" in annotations(page), 20, "the change of k is marked on the loss curve")
