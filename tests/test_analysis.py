@@ -209,11 +209,10 @@ def test_a_job_is_recorded_at_its_start_and_completed_in_place(tmp_path):
     job = TrainingJob(model, X, model_name="sae-topk", dataset_name="digits", image_shape=(4, 4))
     store = RunStore(tmp_path)
     ticket = analysis.save_when_done(job, store)
-    job.start()
-    deadline = time.monotonic() + 30
-    while not store.list_runs(status="running") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # recorded before it returns: a process killed from here on leaves the run 'interrupted'
+    assert ticket.recorded.is_set()
     (running,) = store.list_runs(status="running")
+    job.start()
     assert not running.has_weights
     job.stop()
     assert ticket.done.wait(60) and ticket.error is None

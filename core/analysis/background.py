@@ -40,8 +40,10 @@ def save_job(store, job, *, dataset: str | None = None, data_options: dict[str, 
 
 @dataclass
 class SaveTicket:
-    """The result of ``save_when_done``: ``done`` is set once the job ended and the save was tried."""
+    """The result of ``save_when_done``: ``recorded`` is set once the run's start is in the store (or that
+    failed), ``done`` once the job ended and the save was tried."""
 
+    recorded: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     record: Any = None
     error: str | None = None
@@ -51,12 +53,14 @@ class SaveTicket:
         return getattr(self.record, "id", None)
 
 
-def save_when_done(job, store=None, **save_options) -> SaveTicket:
+def save_when_done(job, store=None, record_within: float = 2.0, **save_options) -> SaveTicket:
     """Wait (in a daemon thread) for ``job`` to end, then ``save_job`` it; returns a ticket to read later.
 
     ``store`` defaults to ``RunStore()`` (``$SAE_EXPLORER_RUNS``). Call it right after submitting a job,
     e.g. in the Train page's runner, so that every finished or stopped run lands in the store even
-    when nobody is looking at the page when it ends.
+    when nobody is looking at the page when it ends. It returns once the run's start is recorded (a few
+    ms), so a process killed from then on leaves the run marked 'interrupted'; a slow disk holds the
+    caller at most ``record_within`` seconds, the recording goes on in the thread.
     """
     ticket = SaveTicket()
 
@@ -69,12 +73,15 @@ def save_when_done(job, store=None, **save_options) -> SaveTicket:
             run_id = run_store.begin_run(job.model, dataset=save_options.get("dataset") or job.dataset_name,
                                          data_options=save_options.get("data_options"),
                                          name=save_options.get("name"), extra=save_options.get("extra"))
+            ticket.recorded.set()
             job.wait()
             ticket.record = save_job(run_store, job, run_id=run_id, **save_options)
         except Exception as error:  # noqa: BLE001 - reported on the ticket, shown by the page
             ticket.error = f"The run could not be saved: {error}"
         finally:
+            ticket.recorded.set()
             ticket.done.set()
 
     threading.Thread(target=_work, name=f"save-job-{getattr(job, 'id', '')}", daemon=True).start()
+    ticket.recorded.wait(record_within)
     return ticket
