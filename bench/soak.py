@@ -43,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -186,12 +188,13 @@ def _ask_and_answer(stamps: list[float], sent: list[float], start: float, end: f
     return {"ask": ask, "answer": answer, "asked_late": asked_late, "answered_late": answered_late}
 
 
-def _spread(samples_by_session: list[list[float]]) -> dict:
-    values = sorted(v for samples in samples_by_session for v in samples)
+def _spread(values: list[float]) -> dict:
+    """Median, 99th percentile (both samples taken) and maximum of ``values``; {} when there are none."""
     if not values:
         return {}
-    at = lambda q: round(values[min(len(values) - 1, int(q * len(values)))], 3)  # noqa: E731
-    return {"median": at(0.5), "p99": at(0.99), "max": round(values[-1], 3), "count": len(values)}
+    median, p99, most = np.percentile(values, [50, 99, 100], method="lower")
+    return {"median": round(float(median), 3), "p99": round(float(p99), 3), "max": round(float(most), 3),
+            "count": len(values)}
 
 
 def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None, quiet: bool = False,
@@ -240,13 +243,12 @@ def _server_events(path: Path, start: float, end: float) -> dict:
     runs (fragment and full: wall and CPU milliseconds; wall far above CPU means it waited for the cores),
     Python's collections over 20 ms and the run store's saves."""
     rows = [line.split() for line in path.read_text().splitlines()]
-    rows = [(name, float(wall), cpu, kind) for name, at, wall, cpu, kind in rows if start <= float(at) <= end]
+    rows = [(name, float(wall), float(cpu), kind) for name, at, wall, cpu, kind in rows if start <= float(at) <= end]
 
     def figures(name: str, kind: str | None = None) -> dict:
-        picked = [(wall, float(cpu) if cpu != "-" else 0.0) for n, wall, cpu, k in rows
-                  if n == name and kind in (None, k)]
-        return {"count": len(picked), "wall_ms": _spread([[wall for wall, _ in picked]]),
-                "cpu_ms": _spread([[cpu for _, cpu in picked]])}
+        picked = [(wall, cpu) for n, wall, cpu, k in rows if n == name and kind in (None, k)]
+        return {"count": len(picked), "wall_ms": _spread([wall for wall, _ in picked]),
+                "cpu_ms": _spread([cpu for _, cpu in picked])}
 
     return {"fragment_runs": figures("run", "fragment"), "full_runs": figures("run", "full"),
             "collections_over_20ms": figures("gc"), "run_store_saves": figures("save")}
@@ -283,17 +285,16 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
     deadline = time.monotonic() + SETTLE_S + seconds
     while time.monotonic() < deadline:
         tick = time.monotonic()
-        for i, page in enumerate(pages):
-            text, load = page.evaluate(READ_PAGE)
+        readings = [page.evaluate(READ_PAGE) for page in pages]  # (status line, the sidebar's server load)
+        for i, (page, (text, _)) in enumerate(zip(pages, readings)):
             saw_waiting[i] |= "Waiting for a free training slot" in text
             saw_running[i] |= text.startswith("Training")
             if text.startswith("Done"):  # as a student would: train again, so every tab stays busy
                 done_seen[i].append(time.time() * 1000)
                 page.get_by_role("button", name="Train", exact=True).click()
                 restarts += 1
-            match = LOAD_RE.search(load) if i == 0 else None
-            if match:
-                loads.append((int(match.group(1)), int(match.group(3) or 0)))
+        if match := LOAD_RE.search(readings[0][1]):  # the same in every tab
+            loads.append((int(match.group(1)), int(match.group(3) or 0)))
         r, t = _proc(pid)
         count, worker_rss, _ = _workers(pid)
         rss.append(r + worker_rss)
@@ -354,8 +355,8 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         "handovers_at": sorted(round((t - steady_from) / 1000, 1) for done in done_seen for t in done),
         "window_started_at_ms": round(steady_from),  # the epoch, to line these up with a server's log
         # who was late: the page asking for its next refresh, or the server answering
-        "ask_interval_s": _spread([t["ask"] for t in timing]),
-        "answer_latency_s": _spread([t["answer"] for t in timing]),
+        "ask_interval_s": _spread([value for t in timing for value in t["ask"]]),
+        "answer_latency_s": _spread([value for t in timing for value in t["answer"]]),
         "long_gaps_asked_late": sum(t["asked_late"] for t in timing),
         "long_gaps_answered_late": sum(t["answered_late"] for t in timing),
         "server": _server_events(events, steady_from, steady_to) if events and events.exists() else {},

@@ -50,7 +50,7 @@ def _install() -> None:
         if phase == "start":
             started[:] = [time.time()]
         elif started and (took := (time.time() - started[0]) * 1000) > 20:
-            _write("gc", round(started[0] * 1000), round(took, 1), "-", f"gen{info['generation']}")
+            _write("gc", round(started[0] * 1000), round(took, 1), 0, f"gen{info['generation']}")
 
     gc.callbacks.append(collected)
 
