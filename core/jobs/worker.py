@@ -58,7 +58,8 @@ class Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-c", f"from core.jobs.worker import worker_main; "
                                    f"worker_main({control_reader}, {events_writer}, {int(threads)})"],
-            pass_fds=(control_reader, events_writer), env=_child_environment(), stdin=subprocess.DEVNULL)
+            pass_fds=(control_reader, events_writer), env=_child_environment(), stdin=subprocess.DEVNULL,
+            start_new_session=True)  # its own session: its own scheduling group on Linux (see _yield_the_cpu)
         os.close(control_reader)  # the worker's ends: once it dies, our reads and writes fail at once
         os.close(events_writer)
         self._control = Connection(control_writer, readable=False)
@@ -209,14 +210,32 @@ def _call(events, job_id: int, control, function, args: tuple, kwargs: dict) -> 
 TASKS = {"fit": _fit, "sweep": _sweep, "call": _call}
 
 
+def _yield_the_cpu() -> None:
+    """Put this process behind the web server and the browser in the CPU's queue: training takes all the
+    idle CPU, but the pages are served and drawn first. On 2 cores with 2 runs, this keeps them live.
+
+    Niceness alone does not do it where Linux's autogroup is on (desktop kernels, and this project's
+    machines): the CPU is shared between sessions first, and a browser is in another session than the
+    server, so a niced worker still took half of the cores from the browser's tabs whenever both wanted
+    them. The worker starts its own session (``start_new_session``), so the same niceness, given to its
+    autogroup, ranks it below every other session too."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(WORKER_NICENESS)
+    for _ in range(10):
+        try:
+            Path("/proc/self/autogroup").write_text(str(WORKER_NICENESS))
+            return
+        except BlockingIOError:  # EAGAIN: the kernel allows one change a tenth of a second
+            time.sleep(0.1)
+        except OSError:  # no autogroup (another OS, or a kernel without it): niceness is what there is
+            return
+
+
 def worker_main(control_fd: int, events_fd: int, threads: int) -> None:
     """The worker process: warm torch up, then train the jobs that arrive, one at a time."""
     from core.training import TrainControl
 
-    with contextlib.suppress(OSError, AttributeError):
-        # Below the web server in the CPU's queue: training takes all the idle CPU, but the pages (and a
-        # browser on the same laptop) are served first. On 2 cores with 2 runs, this is what keeps them live.
-        os.nice(WORKER_NICENESS)
+    _yield_the_cpu()
     control, events = Connection(control_fd, writable=False), Connection(events_fd, readable=False)
     jobs: queue.Queue = queue.Queue()
     controls: dict[int, TrainControl] = {}
