@@ -71,6 +71,20 @@ STAMP_WEBSOCKET = """
   window.WebSocket = Stamped;
 })();
 """
+# As a student would, at once: a tab whose run is Done presses Train again, so every tab stays busy. In the
+# page (checked every 0.1 s), not from the soak's once-a-second reading, whose wait would count as the tab's
+# silence. The moments it pressed are kept in window.__done.
+RETRAIN_WHEN_DONE = """() => {
+  window.__done = [];
+  setInterval(() => {
+    const status = document.querySelector('[data-testid="stProgress"]')?.innerText ?? '';
+    const last = window.__done[window.__done.length - 1] ?? 0;
+    if (!status.startsWith('Done') || Date.now() - last < 2000) return;
+    const train = [...document.querySelectorAll('button')]  // its text: an icon's name, then "Train"
+      .find((b) => b.offsetParent !== null && b.innerText.trim().split('\\n').pop() === 'Train');
+    if (train && !train.disabled) { window.__done.push(Date.now()); train.click(); }
+  }, 100);
+}"""
 LOAD_RE = re.compile(r"Runs on this server: (\d+) of (\d+)(?:, (\d+) waiting)?")
 
 
@@ -267,12 +281,11 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         say(f"session {i + 1}/{sessions} open")
     for i, page in enumerate(pages):  # all tabs first, then the load: a fresh tab is slow on a busy server
         _start_training(page)
+        page.evaluate(RETRAIN_WHEN_DONE)
         say(f"session {i + 1}/{sessions} training")
     saw_waiting = [False] * sessions
     saw_running = [False] * sessions
     loads, rss, threads, health, workers = [], [], [], [], []
-    restarts = 0
-    done_seen: list[list[float]] = [[] for _ in pages]  # when each tab was seen Done (ms): nothing to redraw
     browsers = _browser_pids()
     for browser_pid in browsers if browser_niceness else []:
         with contextlib.suppress(OSError):
@@ -289,10 +302,6 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         for i, (page, (text, _)) in enumerate(zip(pages, readings)):
             saw_waiting[i] |= "Waiting for a free training slot" in text
             saw_running[i] |= text.startswith("Training")
-            if text.startswith("Done"):  # as a student would: train again, so every tab stays busy
-                done_seen[i].append(time.time() * 1000)
-                page.get_by_role("button", name="Train", exact=True).click()
-                restarts += 1
         if match := LOAD_RE.search(readings[0][1]):  # the same in every tab
             loads.append((int(match.group(1)), int(match.group(3) or 0)))
         r, t = _proc(pid)
@@ -308,6 +317,7 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
            "training_workers": (_workers(pid)[2] - cpu_from[1]) / elapsed,
            "browser": (sum(map(_cpu_seconds, browsers)) - cpu_from[2]) / elapsed,
            "soak_driver": (sum(map(_cpu_seconds, drivers)) - cpu_from[4]) / elapsed}
+    done_seen = [page.evaluate("window.__done") for page in pages]  # when each tab pressed Train again (ms)
     gaps, counts, long_gaps, settling_gaps, active_gaps, timing = [], [], [], [], [], []
     for page, done in zip(pages, done_seen):
         all_stamps = page.evaluate("window.__stamps")
@@ -317,8 +327,8 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         bounds = [steady_from, *stamps, steady_to]
         pairs = list(zip(bounds, bounds[1:]))
         gaps.append(max(b - a for a, b in pairs) / 1000)
-        # a silence around a moment the tab showed Done is its finished run's final state, waiting for the
-        # soak to press Train again (it looks once a second), not a stalled refresh
+        # a silence around a moment the tab showed Done is its finished run's final state (nothing to redraw)
+        # and the full rerun of pressing Train again, not a stalled refresh
         active_gaps.append(max((b - a for a, b in pairs if not any(a <= t <= b for t in done)), default=0) / 1000)
         long_gaps.append([(round((a - steady_from) / 1000, 1), round((b - a) / 1000, 2)) for a, b in pairs
                           if b - a > 1000])
@@ -368,7 +378,7 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         "max_waiting": max((w for _, w in loads), default=0),
         "sessions_seen_waiting": sum(saw_waiting),
         "sessions_seen_running": sum(saw_running),
-        "runs_restarted_when_done": restarts,
+        "runs_restarted_when_done": sum(map(len, done_seen)),
         "cpu_cores_while_loaded": {k: round(v, 3) for k, v in cpu.items()},
         "rss_mib": {"peak": round(max(rss), 1), "last_loaded": round(rss[-1], 1),
                     "after_close": round(rss_end + workers_rss_end, 1)},
