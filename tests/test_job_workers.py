@@ -87,6 +87,37 @@ def test_a_worker_yields_the_cpu_to_other_sessions_as_well_as_to_the_server(digi
         assert autogroup.read_text().split()[-1] == str(WORKER_NICENESS)
 
 
+def test_an_idle_worker_holding_gpu_memory_is_replaced_by_a_fresh_one(digits):
+    """A CUDA context keeps its GPU memory until the process ends: once the tabs are gone and a worker that
+    trained on the GPU has idled for the job timeout, it is ended and a fresh (GPU-free) one is warmed."""
+    mgr = JobManager(max_running=1, idle_timeout=60.0, warm=True)
+    try:
+        (worker,) = mgr.workers()
+        assert worker.ready.wait(60)
+        worker.holds_gpu = True  # what a worker reports after a run on CUDA (the cuda test below)
+        mgr.reap(now=time.monotonic() + 30)
+        assert mgr.workers() == [worker] and _alive(worker.pid)  # idle, but not for long enough
+        mgr.reap(now=time.monotonic() + 61)
+        wait_until(lambda: not _alive(worker.pid), timeout=20, what="the spent worker gone")
+        (fresh,) = mgr.workers()
+        assert fresh is not worker and not fresh.holds_gpu and fresh.ready.wait(60)
+        job = mgr.submit("alice", _topk(max_steps=50), digits.X, model_name="sae-topk")
+        assert job.wait(60) and job.state == DONE and job.worker is fresh
+        mgr.reap(now=time.monotonic() + 10_000)  # a worker without GPU memory stays warm however long
+        assert mgr.workers() == [fresh] and _alive(fresh.pid)
+    finally:
+        mgr.shutdown()
+
+
+@pytest.mark.cuda
+def test_a_worker_that_trained_on_the_gpu_says_it_holds_gpu_memory(digits, one_slot):
+    model = models.create("sae-topk", n_components=32, k=4, max_steps=50, batch_size=64, random_state=0,
+                          device="cuda")
+    job = one_slot.submit("alice", model, digits.X, model_name="sae-topk")
+    assert job.wait(120) and job.state == DONE, job.snapshot().error
+    wait_until(lambda: job.worker.holds_gpu, timeout=10, what="the worker reporting its CUDA context")
+
+
 def test_a_worker_that_dies_fails_its_run_with_a_message_and_is_replaced(digits, one_slot):
     job = one_slot.submit("alice", _topk(), digits.X)
     wait_until(lambda: job.snapshot().step >= 20, what="first steps")

@@ -4,7 +4,9 @@
 train at once, one per worker process (``core.jobs.worker``); the rest wait in line (state 'waiting',
 with their ``queue_position``) and start as workers free up. A daemon reaper stops jobs nobody has read
 for ``idle_timeout`` seconds (a closed browser tab), ends a worker whose job ignores Stop for
-``kill_after`` seconds, and replaces workers that died. No Streamlit here.
+``kill_after`` seconds, replaces workers that died, and retires a worker that has trained on the GPU
+once it has been idle for ``idle_timeout`` seconds (its CUDA context holds GPU memory until its process
+ends), starting a fresh one in its place. No Streamlit here.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class JobManager:
         self.reap_every = float(reap_every)
         self.processes = bool(processes)
         self.kill_after = float(kill_after)
+        self.warm = bool(warm)
         self._lock = threading.RLock()
         self._jobs: dict[str, TrainingJob] = {}
         self._queue: deque[TrainingJob] = deque()
@@ -143,7 +146,8 @@ class JobManager:
     # -- the reaper --------------------------------------------------------------------------------
     def reap(self, now: float | None = None) -> list[TrainingJob]:
         """Stop and forget jobs not read for ``idle_timeout`` seconds (returns the active ones stopped),
-        and end the workers of runs that ignored Stop for ``kill_after`` seconds."""
+        end the workers of runs that ignored Stop for ``kill_after`` seconds, and retire the workers that
+        hold GPU memory and have been idle for ``idle_timeout`` seconds."""
         now = time.monotonic() if now is None else now
         reaped = []
         with self._lock:
@@ -155,8 +159,16 @@ class JobManager:
             stuck = [w for w in self._workers if w.job is not None and w.job.stop_requested_at is not None
                      and w.ready_at is not None  # a worker still warming up reads Stop once warm
                      and now - max(w.job.stop_requested_at, w.ready_at) > self.kill_after]
+            spent = [w for w in self._workers if w.holds_gpu and w.idle and not w.reserved
+                     and now - w.idle_since > self.idle_timeout]
+            for worker in spent:  # out of the pool first, so no job is given to it meanwhile
+                self._workers.remove(worker)
         for worker in stuck:
             worker.kill()
+        for worker in spent:
+            worker.close()  # the process ends, and its GPU memory with it
+        if spent and self.warm:
+            self._ensure_workers(self.max_running)
         self._fill_slots()
         return reaped
 

@@ -13,7 +13,7 @@ A worker is a fresh Python process that imports torch once, then trains the jobs
 - worker -> parent, on the *events* pipe: ``("ready",)`` once warm, then per job ``("begin", id)``, ``("row", id, row)``,
   ``("atoms", id, array)``, ``("reference", id, mse)`` and ``("end", id, state, error, metrics, model)``
   for a fit (a sweep sends its own). A reader thread in the parent calls the job's method of that name;
-  a fit's job gets the fitted model back.
+  a fit's job gets the fitted model back. After a job that used CUDA: ``("holds_gpu",)``.
 
 The messages are pickled by ``multiprocessing`` between this program's own processes; no user file is
 ever unpickled (user data arrives as arrays already checked by ``core.datasets``).
@@ -66,6 +66,8 @@ class Worker:
         self._events = Connection(events_reader, writable=False)
         self.ready = threading.Event()
         self.ready_at: float | None = None  # when it finished warming up (time.monotonic)
+        self.idle_since = time.monotonic()  # when its last job ended (or it became ready)
+        self.holds_gpu = False  # it has trained on CUDA: its CUDA context keeps GPU memory until it exits
         self.job = None
         self.reserved = False  # promised to a job by the manager, not yet sent
         self._on_idle, self._on_exit = on_idle, on_exit
@@ -136,12 +138,15 @@ class Worker:
                 break
             kind, job = message[0], self.job
             if kind == "ready":
-                self.ready_at = time.monotonic()
+                self.ready_at = self.idle_since = time.monotonic()
                 self.ready.set()
+            elif kind == "holds_gpu":
+                self.holds_gpu = True
             elif job is None or message[1] != job.id:
                 continue  # a late message of a job that was given up on
             elif kind == "end":
                 self.job = None  # free before the job's on_finish looks for a free worker
+                self.idle_since = time.monotonic()
                 job.finish(*message[2:])
                 if self._on_idle is not None:
                     self._on_idle(self)
@@ -268,5 +273,6 @@ def worker_main(control_fd: int, events_fd: int, threads: int) -> None:
         TASKS[task](events, job_id, controls[job_id], *payload)
         del payload
         controls.pop(job_id, None)
-        if torch.cuda.is_available():
+        if torch.cuda.is_initialized():
             torch.cuda.empty_cache()  # give the GPU memory of the finished run back
+            events.send(("holds_gpu",))  # but not the CUDA context: only ending the process frees that
