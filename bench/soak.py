@@ -23,7 +23,8 @@ run is done presses Train again, as a student would. Measured:
   idle timeout (SAE_EXPLORER_JOB_TIMEOUT) stopped their runs;
 * CPU (cores used over the steady window) of the server, its training workers and Chromium: on one small
   machine the browser's tabs compete with the server for the same cores, unlike a real classroom;
-* GPU memory (torch.cuda in the server is not reachable from here: nvidia-smi's used memory, when present).
+* GPU memory (torch.cuda in the server is not reachable from here: nvidia-smi's used memory, when present),
+  after close once the workers that trained on the GPU were retired (idle for the job timeout).
 
 The last line of stdout is a JSON summary. ``run_soak`` is the same as a function (tests call it short).
 """
@@ -154,6 +155,17 @@ def _health_seconds(url: str) -> float:
     return time.perf_counter() - start
 
 
+def _gpu_after_close(start: float | None) -> float | None:
+    """GPU memory once it is back to where it started, or after the time the server takes to retire its
+    idle workers (a job timeout for the runs to stop, another for the workers; each a reaper tick late)."""
+    deadline = time.monotonic() + 2 * JOB_TIMEOUT + 10
+    used = _gpu_used_mib()
+    while used is not None and start is not None and used > start + 64 and time.monotonic() < deadline:
+        time.sleep(1)
+        used = _gpu_used_mib()
+    return used
+
+
 def _gpu_used_mib() -> float | None:
     if not shutil.which("nvidia-smi"):
         return None
@@ -246,7 +258,7 @@ def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None,
             "threads_left_behind": figures["threads"]["after_close"] - threads0,
             "threads_after_close_by_round": [t for t, _ in by_round],
             "rss_mib_after_close_by_round": [r for _, r in by_round],
-            "gpu_used_mib": {"start": gpu0, "after_close": _gpu_used_mib()},
+            "gpu_used_mib": {"start": gpu0, "after_close": _gpu_after_close(gpu0)},
         })
     shutil.rmtree(runs_dir, ignore_errors=True)
     return summary
