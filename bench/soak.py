@@ -11,7 +11,7 @@ run is done presses Train again, as a student would. Measured:
   init script wraps WebSocket); the longest gap between two messages per session, during the steady
   window, says whether each session keeps refreshing at least once a second. The window starts SETTLE_S
   seconds after the last tab pressed Train (eight full reruns at once); those seconds are reported apart,
-  and so are silences of a tab whose run was Done (its final state shown, until the soak presses Train).
+  and so are silences of a tab whose run was Done (its final state shown, until the page presses Train).
   What the page sends is stamped too: a silence is put down to the page asking late (its fragment timer
   held up in a busy browser) or to the answer coming late;
 * the server's own share: bench/server_probe (a sitecustomize on the server's PYTHONPATH) logs each script
@@ -51,41 +51,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, open_app, streamlit_process, wait_until  # noqa: E402
 from common import training_workers  # noqa: E402
+from soak_page import READ_PAGE, RETRAIN_WHEN_DONE, STAMP_WEBSOCKET  # noqa: E402
 
 JOB_TIMEOUT = 6  # seconds without a reader before the server stops a run (closed tabs)
 MAX_JOBS = 2
 SETTLE_S = 3.0  # seconds after the last press of Train before the steady window (reported on their own)
-STAMP_WEBSOCKET = """
-(() => {
-  const Native = window.WebSocket;
-  window.__stamps = [];
-  window.__sent = [];
-  function Stamped(...args) {
-    const socket = new Native(...args);
-    socket.addEventListener('message', () => window.__stamps.push(Date.now()));
-    const send = socket.send.bind(socket);
-    socket.send = (data) => { window.__sent.push(Date.now()); return send(data); };
-    return socket;
-  }
-  Stamped.prototype = Native.prototype;
-  for (const key of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) Stamped[key] = Native[key];
-  window.WebSocket = Stamped;
-})();
-"""
-# As a student would, at once: a tab whose run is Done presses Train again, so every tab stays busy. In the
-# page (checked every 0.1 s), not from the soak's once-a-second reading, whose wait would count as the tab's
-# silence. The moments it pressed are kept in window.__done.
-RETRAIN_WHEN_DONE = """() => {
-  window.__done = [];
-  setInterval(() => {
-    const status = document.querySelector('[data-testid="stProgress"]')?.innerText ?? '';
-    const last = window.__done[window.__done.length - 1] ?? 0;
-    if (!status.startsWith('Done') || Date.now() - last < 2000) return;
-    const train = [...document.querySelectorAll('button')]  // its text: an icon's name, then "Train"
-      .find((b) => b.offsetParent !== null && b.innerText.trim().split('\\n').pop() === 'Train');
-    if (train && !train.disabled) { window.__done.push(Date.now()); train.click(); }
-  }, 100);
-}"""
 LOAD_RE = re.compile(r"Runs on this server: (\d+) of (\d+)(?:, (\d+) waiting)?")
 
 
@@ -183,11 +153,6 @@ def _start_training(page) -> None:
     thumb.press("End")
     wait_until(lambda: thumb.get_attribute("aria-valuetext") == "10000", 15, "Steps at 10000")
     page.get_by_role("button", name="Train", exact=True).click()
-
-
-# one round trip per tab and second (the soak's own reading competes with the tabs for the same cores)
-READ_PAGE = """() => [document.querySelector('[data-testid="stProgress"]')?.innerText ?? '',
-                    document.querySelector('.server-load')?.innerText ?? '']"""
 
 
 def _ask_and_answer(stamps: list[float], sent: list[float], start: float, end: float) -> dict:
