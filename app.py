@@ -39,9 +39,8 @@ def _badge(rerun_when_done: bool) -> None:
             running.touch()
     job = state.job
     snap = job.snapshot() if job is not None else None
-    if snap is not None and snap.state == RUNNING:  # no rate before its first logged steps: not "0 steps/s"
-        speed = f"{snap.steps_per_second:,.0f} steps/s" if snap.steps_per_second >= 0.5 else "starting"
-        css = "on"
+    if snap is not None and snap.state == RUNNING:
+        speed, css = _ui.speed(snap), "on"
     elif snap is not None and snap.state == WAITING:
         speed, css = "waiting for a slot", "wait"
     else:

@@ -142,8 +142,7 @@ def panel(polling: bool) -> None:
         word = STATE_WORDS.get(snap.state, snap.state)
         with col:
             st.progress(snap.progress, text=f"**{word}** {snap.model_name} · step {snap.step:,} / {snap.max_steps:,}"
-                                            + (f" · {snap.steps_per_second:,.0f} steps/s" if snap.state == RUNNING
-                                               else ""))
+                                            + (f" · {_ui.speed(snap)}" if snap.state == RUNNING else ""))
             if snap.error:
                 st.error(snap.error)
     if any(snap.active for snap in snaps.values()):

@@ -102,7 +102,7 @@ def _status(snap: Snapshot | None) -> None:
                               f"{counts['max_running']}); you are number {snap.queue_position} in line.")
         return
     label = _ui.STATE_WORDS[snap.state]
-    rate = f" · {snap.steps_per_second:,.0f} steps/s" if snap.state == RUNNING else ""
+    rate = f" · {_ui.speed(snap)}" if snap.state == RUNNING else ""
     st.progress(snap.progress, text=f"**{label}** {snap.model_name} on {snap.dataset_name} · "
                                     f"step {snap.step:,} / {snap.max_steps:,}{rate}")
     if snap.error:

@@ -28,6 +28,12 @@ def tile_scale(image_shape, target: int = 64) -> int:
 STATE_WORDS = {WAITING: "Waiting", RUNNING: "Training", DONE: "Done", STOPPED: "Stopped", DIVERGED: "Diverged",
                FAILED: "Failed"}
 
+
+def speed(snap) -> str:
+    """A running job's speed in words: "starting" before its first logged steps give a rate (not "0 steps/s")."""
+    return f"{snap.steps_per_second:,.0f} steps/s" if snap.steps_per_second >= 0.5 else "starting"
+
+
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 LOGO = ASSETS / "logo.svg"
 ICON = ASSETS / "icon.png"
