@@ -276,7 +276,7 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
     while time.monotonic() < deadline:
         tick = time.monotonic()
         readings = [page.evaluate(READ_PAGE) for page in pages]  # (status line, the sidebar's server load)
-        for i, (page, (text, _)) in enumerate(zip(pages, readings)):
+        for i, (text, _) in enumerate(readings):
             saw_waiting[i] |= "Waiting for a free training slot" in text
             saw_running[i] |= text.startswith("Training")
         if match := LOAD_RE.search(readings[0][1]):  # the same in every tab
@@ -338,7 +338,7 @@ def _round(playwright, url: str, pid: int, sessions: int, seconds: float, say, b
         "worst_gap_while_active_s": round(max(active_gaps), 3),
         "every_active_session_refreshed_each_second": max(active_gaps) <= 1.0,
         "gaps_over_1s_at": long_gaps,  # (seconds into the steady window, gap length) per session
-        # when a tab was seen Done (seconds into the window): its run ended and redrew in full, then Train
+        # when a tab pressed Train again (seconds into the window): its run had ended and redrawn in full
         "handovers_at": sorted(round((t - steady_from) / 1000, 1) for done in done_seen for t in done),
         "window_started_at_ms": round(steady_from),  # the epoch, to line these up with a server's log
         # who was late: the page asking for its next refresh, or the server answering
