@@ -53,6 +53,8 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, open_app, streamlit_process
 from common import training_workers  # noqa: E402
 from soak_page import READ_PAGE, RETRAIN_WHEN_DONE, STAMP_WEBSOCKET  # noqa: E402
 
+from core.jobs.worker import worker_niceness  # noqa: E402
+
 JOB_TIMEOUT = 6  # seconds without a reader before the server stops a run (closed tabs)
 MAX_JOBS = 2
 SETTLE_S = 3.0  # seconds after the last press of Train before the steady window (reported on their own)
@@ -208,7 +210,8 @@ def run_soak(sessions: int = 8, seconds: float = 120.0, log: Path | None = None,
     env = {"SAE_EXPLORER_MAX_JOBS": MAX_JOBS, "SAE_EXPLORER_JOB_TIMEOUT": JOB_TIMEOUT, "SAE_EXPLORER_RUNS": runs_dir,
            "PYTHONPATH": probe, "SOAK_SERVER_EVENTS": events}
     summary: dict = {"sessions": sessions, "seconds": seconds, "rounds": rounds, "max_jobs": MAX_JOBS,
-                     "cpus": os.cpu_count(), "browser_niceness": browser_niceness}
+                     "cpus": os.cpu_count(), "browser_niceness": browser_niceness,
+                     "worker_niceness": worker_niceness()}
     with streamlit_process(log, **env) as (url, pid), sync_playwright() as playwright:
         rss0, threads0 = _proc(pid)
         gpu0 = _gpu_used_mib()

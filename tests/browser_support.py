@@ -120,6 +120,17 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition", every:
     raise AssertionError(f"{what}: not within {timeout} s")
 
 
+def wait_for_text(page, text: str, timeout: float) -> None:
+    """Wait for ``text`` on ``page``; if it never comes, fail with what the page said instead (its progress
+    bars, alerts and captions), so a CI log shows whether the run was slow, stuck or failed."""
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout * 1000)
+    except Exception as error:  # noqa: BLE001 - Playwright's TimeoutError, re-raised with the page's words
+        said = page.locator('[data-testid="stProgress"], [data-testid="stAlert"], [data-testid="stCaptionContainer"]')
+        raise AssertionError(f"{text!r} not shown within {timeout} s; the page said: "
+                             f"{said.all_inner_texts()}") from error
+
+
 def loss_points(page) -> int:
     return page.evaluate(LOSS_POINTS_JS)
 

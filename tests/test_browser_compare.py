@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from browser_support import chromium, SCREENS, choose, need_chromium, open_app, slider_keys, \
-    streamlit_server, wait_until
+    streamlit_server, wait_for_text, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -84,7 +84,7 @@ def test_side_by_side_on_swimmer_pairs_atoms_and_downloads_the_comparison(browse
     atoms.press("Enter")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Start sweep").click()
-    page.get_by_text("Sweep table (CSV)").wait_for(timeout=120_000)
+    wait_for_text(page, "Sweep table (CSV)", 180)
     page.wait_for_timeout(800)
     page.screenshot(path=str(SCREENS / "sweep.png"), full_page=True)
 

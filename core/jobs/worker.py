@@ -34,8 +34,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 _names = itertools.count(1)
-WORKER_NICENESS = 10  # added to the server's niceness (0 to 19: higher yields the CPU to others)
+WORKER_NICENESS = 10  # default: added to the server's niceness (0 to 19: higher yields the CPU to others)
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds core/
+
+
+def worker_niceness() -> int:
+    """How far workers step back for the pages: ``$SAE_EXPLORER_WORKER_NICENESS``, 0 to 19 (default 10).
+    0 gives training the same share of the CPU as any other program (on a machine busy with other work,
+    a run at 10 went about 8 times slower: bench/worker_priority.py)."""
+    text = os.environ.get("SAE_EXPLORER_WORKER_NICENESS", "").strip()
+    if not text:
+        return WORKER_NICENESS
+    if not text.isdigit() or int(text) > 19:
+        raise ValueError(f"SAE_EXPLORER_WORKER_NICENESS is {text!r}: set a whole number from 0 (training "
+                         f"shares the CPU equally) to 19 (training only uses what nothing else wants), or "
+                         f"unset it for the default {WORKER_NICENESS}.")
+    return int(text)
 
 
 def _child_environment() -> dict[str, str]:
@@ -51,13 +65,14 @@ class Worker:
 
     def __init__(self, threads: int, on_idle: Callable[["Worker"], None] | None = None,
                  on_exit: Callable[["Worker"], None] | None = None):
+        niceness = worker_niceness()  # checked here: a bad setting is the server's error, not a dying worker's
         control_reader, control_writer = os.pipe()
         events_reader, events_writer = os.pipe()
         self.name = f"train-worker-{next(_names)}"
         # a fresh interpreter (not multiprocessing's spawn, which re-runs the caller's main script)
         self.process = subprocess.Popen(
             [sys.executable, "-c", f"from core.jobs.worker import worker_main; "
-                                   f"worker_main({control_reader}, {events_writer}, {int(threads)})"],
+                                   f"worker_main({control_reader}, {events_writer}, {int(threads)}, {niceness})"],
             pass_fds=(control_reader, events_writer), env=_child_environment(), stdin=subprocess.DEVNULL,
             start_new_session=True)  # its own session: its own scheduling group on Linux (see _yield_the_cpu)
         os.close(control_reader)  # the worker's ends: once it dies, our reads and writes fail at once
@@ -215,7 +230,7 @@ def _call(events, job_id: int, control, function, args: tuple, kwargs: dict) -> 
 TASKS = {"fit": _fit, "sweep": _sweep, "call": _call}
 
 
-def _yield_the_cpu() -> None:
+def _yield_the_cpu(niceness: int) -> None:
     """Put this process behind the web server and the browser in the CPU's queue: training takes all the
     idle CPU, but the pages are served and drawn first. On 2 cores with 2 runs, this keeps them live.
 
@@ -223,12 +238,15 @@ def _yield_the_cpu() -> None:
     machines): the CPU is shared between sessions first, and a browser is in another session than the
     server, so a niced worker still took half of the cores from the browser's tabs whenever both wanted
     them. The worker starts its own session (``start_new_session``), so the same niceness, given to its
-    autogroup, ranks it below every other session too."""
+    autogroup, ranks it below every other session too. With ``niceness`` 0 it keeps its own session,
+    which then counts as much as any other."""
+    if niceness == 0:
+        return
     with contextlib.suppress(OSError, AttributeError):
-        os.nice(WORKER_NICENESS)
+        os.nice(niceness)
     for _ in range(10):
         try:
-            Path("/proc/self/autogroup").write_text(str(WORKER_NICENESS))
+            Path("/proc/self/autogroup").write_text(str(niceness))
             return
         except BlockingIOError:  # EAGAIN: the kernel allows one change a tenth of a second
             time.sleep(0.1)
@@ -236,11 +254,11 @@ def _yield_the_cpu() -> None:
             return
 
 
-def worker_main(control_fd: int, events_fd: int, threads: int) -> None:
+def worker_main(control_fd: int, events_fd: int, threads: int, niceness: int = WORKER_NICENESS) -> None:
     """The worker process: warm torch up, then train the jobs that arrive, one at a time."""
     from core.training import TrainControl
 
-    _yield_the_cpu()
+    _yield_the_cpu(niceness)
     control, events = Connection(control_fd, writable=False), Connection(events_fd, readable=False)
     jobs: queue.Queue = queue.Queue()
     controls: dict[int, TrainControl] = {}
