@@ -52,6 +52,13 @@ def _start_long_run(page) -> None:
     press(page, "Train")
 
 
+def _points_holding_still(page, seconds: float) -> int | None:
+    """The chart's number of loss points if it did not change over ``seconds``, else None."""
+    before = loss_points(page)
+    time.sleep(seconds)
+    return before if loss_points(page) == before else None
+
+
 def test_train_watch_steer_stop_and_download(browser, server):
     SCREENS.mkdir(parents=True, exist_ok=True)
     context = _context(browser)
@@ -91,7 +98,9 @@ def test_train_watch_steer_stop_and_download(browser, server):
 
     press(page, "Stop")
     wait_until(lambda: status(page).startswith("Stopped"), 20, "Stop stops the run")
-    stopped_at = loss_points(page)
+    # the status line is drawn before the chart in the same redraw, so the chart may still be one redraw
+    # behind: once it holds still for a second, it must stay still (a run that went on would not)
+    stopped_at = wait_until(lambda: _points_holding_still(page, 1.0), 15, "the loss curve stops growing")
     time.sleep(1.5)
     assert loss_points(page) == stopped_at
 
