@@ -2,11 +2,12 @@
 
 One `sae-topk` run on digits (1,500 steps) in a warm worker (``core.jobs``), timed from submit to done,
 with the machine otherwise idle and beside ``--busy`` CPU-bound processes (a build, a video call), at
-worker niceness 10 (the default: workers step back for the pages) and 0 (``SAE_EXPLORER_WORKER_NICENESS=0``).
-The busy processes share one session, as a terminal's or a desktop program's do. Alternates the four
-cases ``--repeats`` times; prints the medians as the last line of stdout (JSON, as the other scripts do).
+worker niceness 10, 5 (the default: workers step back for the pages) and 0 (an equal share), or the
+``--levels`` given (``SAE_EXPLORER_WORKER_NICENESS``). The busy processes share one session, as a
+terminal's or a desktop program's do. Alternates the cases ``--repeats`` times; prints the medians as the
+last line of stdout (JSON, as the other scripts do).
 
-    .venv/bin/python bench/worker_priority.py            # ~1 min on 2 cores
+    .venv/bin/python bench/worker_priority.py            # ~2 min on 2 cores
 """
 
 from __future__ import annotations
@@ -52,16 +53,18 @@ def main() -> None:
     parser.add_argument("--busy", type=int, default=os.cpu_count() or 2, help="CPU-bound processes beside the run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--levels", default="10,5,0", help="worker niceness values to compare (5: the default)")
     args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
     X = datasets.load("digits").X
-    cases = [(niceness, busy) for niceness in (10, 0) for busy in (0, args.busy)]
+    cases = [(niceness, busy) for niceness in levels for busy in (0, args.busy)]
     seconds: dict[tuple[int, int], list[float]] = {case: [] for case in cases}
     for repeat in range(args.repeats):
         for niceness, busy in cases:
             seconds[niceness, busy].append(one_run(X, niceness, busy, args.steps))
             log(f"repeat {repeat + 1}: niceness {niceness:2d}, {busy} busy: {seconds[niceness, busy][-1]:.1f} s")
     results = []
-    for niceness in (10, 0):
+    for niceness in levels:
         idle, loaded = median(seconds[niceness, 0]), median(seconds[niceness, args.busy])
         results.append({"config": f"niceness {niceness}, {args.busy} busy processes", "project": round(loaded, 2),
                         "reference": round(idle, 2), "unit": "s (reference: the machine idle)",

@@ -6,7 +6,7 @@ import torch
 
 # Two cores, several xdist workers: one thread each keeps them from fighting.
 torch.set_num_threads(1)
-# Training workers normally step back for the pages (niceness 10, core/jobs/worker.py); here the suite's
+# Training workers normally step back for the pages (niceness 5, core/jobs/worker.py); here the suite's
 # own processes are that "other work", and a niced run under them slowed a browser test's sweep past its
 # wait (CI, 2 cores). The tests that measure the default priority unset this (test_job_workers,
 # test_soak_short).

@@ -109,7 +109,7 @@ def _check_worker_priority(manager, digits, niceness: int) -> None:
     expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
     assert os.getpriority(os.PRIO_PROCESS, worker.pid) == expected
     autogroup = Path(f"/proc/{worker.pid}/autogroup")
-    if autogroup.exists():  # Linux with autogroup built in: "/autogroup-N nice 10"
+    if autogroup.exists():  # Linux with autogroup built in: "/autogroup-N nice 5"
         assert autogroup.read_text().split()[-1] == str(niceness)
 
 

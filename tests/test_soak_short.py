@@ -19,8 +19,10 @@ def test_three_sessions_train_at_once_within_the_job_cap_and_leave_nothing_behin
     monkeypatch.delenv("SAE_EXPLORER_WORKER_NICENESS")  # the priority users get (tests/conftest.py sets 0)
     from soak import MAX_JOBS, run_soak
 
+    from core.jobs.worker import WORKER_NICENESS
+
     summary = run_soak(sessions=3, seconds=15, log=tmp_path / "server.log", quiet=True)
-    assert summary["worker_niceness"] == 10, summary
+    assert summary["worker_niceness"] == WORKER_NICENESS, summary
     # the cap holds and the excess session visibly waits
     assert summary["max_running"] == MAX_JOBS and summary["max_waiting"] >= 1, summary
     assert summary["sessions_seen_waiting"] >= 1 and summary["sessions_seen_running"] >= MAX_JOBS, summary

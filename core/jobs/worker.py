@@ -34,14 +34,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 _names = itertools.count(1)
-WORKER_NICENESS = 10  # default: added to the server's niceness (0 to 19: higher yields the CPU to others)
+WORKER_NICENESS = 5  # default: added to the server's niceness (0 to 19: higher yields the CPU to others)
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds core/
 
 
 def worker_niceness() -> int:
-    """How far workers step back for the pages: ``$SAE_EXPLORER_WORKER_NICENESS``, 0 to 19 (default 10).
-    0 gives training the same share of the CPU as any other program (on a machine busy with other work,
-    a run at 10 went about 8 times slower: bench/worker_priority.py)."""
+    """How far workers step back for the pages: ``$SAE_EXPLORER_WORKER_NICENESS``, 0 to 19 (default 5).
+    Beside two busy programs on 2 cores a run went 2.4 times slower at 5, 7.6 at 10 and 1.3 at 0, while
+    8 browser tabs training at once were redrawn at least once a second at 2, 5 and 10, not always at 0
+    (bench/worker_priority.py, bench/soak.py; bench/RESULTS.md)."""
     text = os.environ.get("SAE_EXPLORER_WORKER_NICENESS", "").strip()
     if not text:
         return WORKER_NICENESS
