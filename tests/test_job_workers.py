@@ -240,16 +240,20 @@ def test_workers_end_when_the_server_is_killed(tmp_path):
         "print(' '.join(str(w.pid) for w in m.workers()), flush=True)\n"
         "time.sleep(600)\n"
     )
+    stderr = open(tmp_path / "stderr.txt", "w+")  # the workers' too: they inherit it
     server = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "SAE_EXPLORER_MAX_JOBS": "2"})
+                              stderr=stderr, env={**os.environ, "SAE_EXPLORER_MAX_JOBS": "2"})
     try:
         pids = [int(p) for p in server.stdout.readline().split()]
         assert len(pids) == 2 and all(_alive(p) for p in pids)
         server.send_signal(signal.SIGKILL)  # no clean-up code runs in the server
         server.wait(10)
         wait_until(lambda: not any(_alive(p) for p in pids), timeout=20, what="workers gone")
+        # a worker caught sending to the dead server ends quietly (as after Ctrl-C on `make run`)
+        assert "Traceback" not in (tmp_path / "stderr.txt").read_text()
     finally:
         server.kill()
+        stderr.close()
 
 
 def test_a_waiting_run_starts_when_a_worker_frees_up_and_keeps_its_live_changes(digits, one_slot):

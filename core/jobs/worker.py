@@ -286,12 +286,15 @@ def worker_main(control_fd: int, events_fd: int, threads: int, niceness: int = W
 
     torch.set_num_threads(max(1, int(threads)))
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # imports the optimiser machinery now
-    events.send(("ready",))
-    while True:
-        _, job_id, task, *payload = jobs.get()
-        TASKS[task](events, job_id, controls[job_id], *payload)
-        del payload
-        controls.pop(job_id, None)
-        if torch.cuda.is_initialized():
-            torch.cuda.empty_cache()  # give the GPU memory of the finished run back
-            events.send(("holds_gpu",))  # but not the CUDA context: only ending the process frees that
+    try:
+        events.send(("ready",))
+        while True:
+            _, job_id, task, *payload = jobs.get()
+            TASKS[task](events, job_id, controls[job_id], *payload)
+            del payload
+            controls.pop(job_id, None)
+            if torch.cuda.is_initialized():
+                torch.cuda.empty_cache()  # give the GPU memory of the finished run back
+                events.send(("holds_gpu",))  # but not the CUDA context: only ending the process frees that
+    except (BrokenPipeError, ConnectionResetError):
+        os._exit(0)  # the server is gone (Ctrl-C, a kill) and this send saw it first: end as quietly
