@@ -74,27 +74,20 @@ def test_the_manager_trains_in_another_process_and_hands_back_the_fitted_model(d
     assert second.worker is worker and second.wait(60) and second.state == DONE
 
 
-def test_a_worker_yields_the_cpu_to_other_sessions_as_well_as_to_the_server(digits, monkeypatch):
+def test_a_worker_yields_the_cpu_to_other_sessions_as_well_as_to_the_server(digits, one_slot, monkeypatch):
     """Where Linux's autogroup is on, the CPU is shared between sessions before niceness counts: a worker in
     the server's session took half the cores from a browser in its own session. So a worker has a session
     of its own, niced as the process is."""
     monkeypatch.delenv("SAE_EXPLORER_WORKER_NICENESS")  # the default (tests/conftest.py sets 0)
-    manager = JobManager(max_running=1)
-    try:
-        _check_worker_priority(manager, digits, WORKER_NICENESS)
-    finally:
-        manager.shutdown()
+    _check_worker_priority(one_slot, digits, WORKER_NICENESS)  # its worker starts at this first run
 
 
-def test_workers_can_be_told_to_share_the_cpu_equally_and_a_bad_setting_says_how_to_fix_it(digits, monkeypatch):
+def test_workers_can_be_told_to_share_the_cpu_equally_and_a_bad_setting_says_how_to_fix_it(digits, one_slot,
+                                                                                            monkeypatch):
     """On a machine busy with other work a niced run crawls; SAE_EXPLORER_WORKER_NICENESS=0 trains at the
     same priority as everything else (still in a session of its own)."""
     monkeypatch.setenv("SAE_EXPLORER_WORKER_NICENESS", "0")
-    manager = JobManager(max_running=1)
-    try:
-        _check_worker_priority(manager, digits, 0)
-    finally:
-        manager.shutdown()
+    _check_worker_priority(one_slot, digits, 0)
     for bad in ("-3", "20", "high", "2.5"):
         monkeypatch.setenv("SAE_EXPLORER_WORKER_NICENESS", bad)
         with pytest.raises(ValueError, match=r"SAE_EXPLORER_WORKER_NICENESS is .*whole number from 0 .* to 19"):

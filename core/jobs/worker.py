@@ -40,9 +40,8 @@ _PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds cor
 
 def worker_niceness() -> int:
     """How far workers step back for the pages: ``$SAE_EXPLORER_WORKER_NICENESS``, 0 to 19 (default 5).
-    Beside two busy programs on 2 cores a run went 2.4 times slower at 5, 7.6 at 10 and 1.3 at 0, while
-    8 browser tabs training at once were redrawn at least once a second at 2, 5 and 10, not always at 0
-    (bench/worker_priority.py, bench/soak.py; bench/RESULTS.md)."""
+    Higher keeps the pages live under load, lower keeps training fast beside other busy programs; the
+    default is the measured balance (bench/RESULTS.md: soak.py and worker_priority.py at 0, 2, 5, 10)."""
     text = os.environ.get("SAE_EXPLORER_WORKER_NICENESS", "").strip()
     if not text:
         return WORKER_NICENESS
