@@ -14,9 +14,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Requirements first: this layer (torch and friends) is rebuilt only when requirements.txt changes.
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# Requirements first: this layer (torch and friends) is rebuilt only when they change; constraints.txt pins
+# the versions the tests ran on.
+COPY requirements.txt constraints.txt ./
+RUN pip install --no-cache-dir -r requirements.txt -c constraints.txt
 
 # A non-root user that owns the run store.
 RUN useradd --create-home --uid 1000 --user-group app \

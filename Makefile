@@ -7,14 +7,15 @@ PORT ?= 8501
 
 .PHONY: run test install install-dev clean
 
-$(VENV)/.installed: requirements.txt
+# requirements*.txt give the ranges the code supports; constraints.txt pins the versions the tests ran on.
+$(VENV)/.installed: requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PY) -m pip install -q -r requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt constraints.txt
+	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 install: $(VENV)/.installed

@@ -56,18 +56,20 @@ def test_base_image_and_layer_order():
     order = [kind for kind, _ in instructions()]
     assert instructions()[0] == ("FROM", "python:3.11-slim")
     copies = args_of("COPY")
-    assert copies[0].split()[-2:] == ["requirements.txt", "."]  # requirements alone first
+    assert copies[0].split() == ["requirements.txt", "constraints.txt", "./"]  # requirements alone first
     pip = next(i for i, (kind, args) in enumerate(instructions()) if kind == "RUN" and "pip install" in args)
     first_code_copy = next(i for i, (kind, args) in enumerate(instructions())
                            if kind == "COPY" and "requirements.txt" not in args)
     assert order.index("COPY") < pip < first_code_copy  # the code changes; the installed packages stay cached
 
 
-def test_pip_installs_exactly_requirements_txt_and_the_venv_satisfies_it():
+def test_pip_installs_exactly_requirements_txt_pinned_by_constraints_and_the_venv_satisfies_it():
     (run,) = [args for args in args_of("RUN") if "pip install" in args]
     words = shlex.split(run)
     assert words[words.index("-r") + 1] == "requirements.txt" and "--no-cache-dir" in words
-    assert [w for w in words if not w.startswith("-") and w not in ("pip", "install", "requirements.txt")] == []
+    assert words[words.index("-c") + 1] == "constraints.txt"
+    assert [w for w in words if not w.startswith("-")
+            and w not in ("pip", "install", "requirements.txt", "constraints.txt")] == []
     from importlib.metadata import version
 
     from packaging.requirements import Requirement
@@ -88,7 +90,7 @@ def test_copy_sources_exist_and_are_not_ignored():
             assert (REPO / source).exists(), source
             assert not ignored(source), f"{source} is in .dockerignore"
             needed.add(source)
-    assert {"app.py", "core", "pages", "assets", ".streamlit", "requirements.txt"} <= needed
+    assert {"app.py", "core", "pages", "assets", ".streamlit", "requirements.txt", "constraints.txt"} <= needed
     for path in ("core/cli.py", "pages/train.py", "assets/style.css", ".streamlit/config.toml"):
         assert not ignored(path)
     for path in (".venv", "runs", ".git", "tests", "core/__pycache__"):
