@@ -8,6 +8,7 @@ are (n_components, n_features). A code is *active* (the latent *fires*) when ``|
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,9 @@ from scipy.optimize import linear_sum_assignment
 __all__ = [
     "AtomMatching",
     "DensityHistogram",
+    "COLLAPSE_DEAD_FRACTION",
     "as_numpy",
+    "collapse",
     "cosine_similarity_matrix",
     "dead_fraction",
     "density_histogram",
@@ -117,6 +120,27 @@ def feature_density(codes, threshold: float = 0.0) -> np.ndarray:
 def dead_fraction(codes, threshold: float = 0.0) -> float:
     """Fraction of latents that never fire on these samples: ``(1 / m) #{j : density_j = 0}``."""
     return float(np.mean(feature_density(codes, threshold) == 0.0))
+
+
+#: a run whose dead fraction reaches this has collapsed (``collapse``)
+COLLAPSE_DEAD_FRACTION = 0.9
+
+
+def collapse(values) -> str | None:
+    """Why a run has collapsed, or None when it has not (or when ``values`` hold neither number).
+
+    ``values`` is a mapping with ``dead_fraction`` and/or ``l0`` (a metrics row of the training history, or
+    ``evaluate``'s result). A run has *collapsed* when ``dead_fraction >= COLLAPSE_DEAD_FRACTION`` (90% or
+    more of its atoms never fire) or when ``l0 == 0`` (no code fires on any sample): its codes no longer
+    describe the data, whatever its loss says. The usual cause is a sparsity penalty or a learning rate too
+    large for the data. NaN values (a diverged run) count as unknown, not as collapsed.
+    """
+    dead, active = values.get("dead_fraction"), values.get("l0")
+    if dead is not None and math.isfinite(dead) and dead >= COLLAPSE_DEAD_FRACTION:
+        return f"{dead:.0%} of its atoms are dead (they fire on no sample)"
+    if active is not None and math.isfinite(active) and active == 0:
+        return "no code fires on any sample (L0 = 0)"
+    return None
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,24 @@ import math
 
 import streamlit as st
 
-from core import render
+from core import metrics, render
 from core.jobs import DIVERGED, RUNNING, WAITING, Snapshot, get_manager
-from pages import _export, _state, _ui
+from pages import _export, _params, _state, _ui
 
 PERIOD = 0.4  # seconds between two redraws while training: 2.5 a second (the target is at least 2)
 CURVES = {"MSE": "mse", "Loss": "loss", "L0": "l0", "Dead fraction": "dead_fraction"}
 CURVE_KEY = "live:curve"
 CURVE_POINTS = 400  # the live curve is drawn from at most this many points (render.thin_curve)
+LOG_KEY = "live:log"
+MERGE_SECONDS = 1.0  # live changes this close in time (arrow keys on a slider) share one mark
+# Change labels go in rows above the plot, each in the first row where it clears the others. Their room is
+# judged in pixels of the narrowest plot the page's wide layout gives the curve (about 340 px in a 1280 px
+# window): a wider plot only spreads them further apart.
+LABEL_ROWS = 3
+LABEL_ROW_PX = 13
+PLOT_WIDTH_PX = 340
+LABEL_CHAR_PX = 6.5  # mean width of a character of an 11 px label
+LABEL_GAP_PX = 8
 
 
 def grid_options() -> dict:
@@ -42,52 +52,113 @@ def atoms_picture(snap: Snapshot, options: dict | None = None):
                                                         scale=opts["scale"], cmap=opts["cmap"]))
 
 
-def _change_text(change: dict) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in change.items())
+def merged_changes(history: list[dict], events: list[tuple[int, dict]],
+                   window: float = MERGE_SECONDS) -> list[tuple[int, dict]]:
+    """The live changes to mark: changes that came within ``window`` seconds of the one before (a key held
+    on a slider sends one per press) share one mark, at the step of their last change, holding each changed
+    parameter's final value. The run's history keeps every change as it was applied."""
+    seconds = {int(row["step"]): row.get("seconds") for row in history}
+    merged: list[tuple[int, dict]] = []
+    previous = None
+    for step, change in events:
+        at = seconds.get(int(step))
+        if merged and at is not None and previous is not None and at - previous <= window:
+            merged[-1] = (int(step), {**merged[-1][1], **change})
+        else:
+            merged.append((int(step), dict(change)))
+        previous = at
+    return merged
 
 
-def loss_chart(snap: Snapshot | None, curve: str) -> tuple[dict, str]:
+def _label_places(steps: list[int], texts: list[str], x_max: float) -> list[tuple[int | None, str]]:
+    """Where each change's label goes so that none overprints another: (row above the chart, alignment).
+    A label takes the first row where it clears the labels already there; row None when none has room (its
+    text is then shown on hover and in the chart's description). Near the edges a label runs inwards."""
+    row_ends = [-math.inf] * LABEL_ROWS
+    places: list[tuple[int | None, str]] = []
+    for step, text in zip(steps, texts):
+        x = step / x_max * PLOT_WIDTH_PX
+        width = len(text) * LABEL_CHAR_PX + LABEL_GAP_PX
+        align = "left" if x < width / 2 else "right" if x + width / 2 > PLOT_WIDTH_PX else "center"
+        left = x if align == "left" else x - width if align == "right" else x - width / 2
+        row = next((r for r, end in enumerate(row_ends) if left >= end), None)
+        if row is not None:
+            row_ends[row] = left + width
+        places.append((row, align))
+    return places
+
+
+def _precision(value: float) -> int:
+    """Decimals that keep six significant digits of ``value``: ECharts rounds a markLine's value to its
+    ``precision`` (2 unless told), which drew a PCA error of 0.006843 at 0.01 and 0.00153 at 0."""
+    if not math.isfinite(value) or value == 0:
+        return 2
+    return int(min(20, max(2, 5 - math.floor(math.log10(abs(value))))))
+
+
+def _plotted(value, log_scale: bool) -> float | None:
+    """A value as the chart takes it: a gap (ECharts' null) for NaN or inf (a diverging run; the option must
+    be strict JSON) and, on a log scale, for values at or below 0."""
+    value = float(value)
+    return value if math.isfinite(value) and (value > 0 or not log_scale) else None
+
+
+def loss_chart(snap: Snapshot | None, curve: str, log_scale: bool = False) -> tuple[dict, str]:
     """The loss curve as an ECharts option, and its text description (the chart's accessible name): the
-    chosen metric per step, the PCA error as a dashed reference, live changes as dotted marks.
+    chosen metric per step (on a log scale when ``log_scale``), the PCA error as a dashed reference, live
+    changes as dotted marks labelled in the sliders' words.
 
     ECharts, not Plotly: this chart is redrawn 2.5 times a second in every tab that trains, and Plotly's
     SVG redraw (text measured in the page's layout on each update) cost a tab 0.2 of a core; ECharts draws
     on a canvas for a fraction of that (bench/RESULTS.md)."""
     column = CURVES[curve]
     rows = [r for r in (snap.history if snap else []) if column in r]
-    marks, notes = [], []
-    if snap is not None and snap.reference_mse is not None and column in ("mse", "loss"):
-        name = f"PCA error, rank {snap.params.get('n_components')}"
-        marks.append({"name": name, "yAxis": float(snap.reference_mse),
-                      "lineStyle": {"type": "dashed", "color": "#4e79a7", "width": 1.5},
-                      "label": {"formatter": "{b}", "position": "insideEndTop", "color": "#4e79a7"}})
-        notes.append(f"{name} dashed")
-    changes = [_change_text(change) for _, change in (snap.events if snap else [])]
-    for (step, _), text in zip(snap.events if snap else [], changes):
-        marks.append({"name": text, "xAxis": step, "lineStyle": {"type": "dotted", "color": "#6b7280", "width": 1},
-                      "label": {"formatter": "{b}", "position": "end", "color": "#374151", "fontSize": 11}})
-    if changes:
-        notes.append("changes marked: " + "; ".join(changes))
     # the x axis follows the run (its last step plus a margin), so early points are not squeezed
     step = snap.step if snap else 0
-    span = step * 1.08 if snap is not None and snap.active else step
+    x_max = max(step * 1.08 if snap is not None and snap.active else step, 10)
+    marks, notes, precision = [], [], 2
+    if snap is not None and snap.reference_mse is not None and column in ("mse", "loss"):
+        reference = float(snap.reference_mse)
+        name = f"PCA error, rank {snap.params.get('n_components')}"
+        if _plotted(reference, log_scale) is None:
+            notes.append(f"{name} {reference:.4g}, not drawn on a log scale")
+        else:
+            precision = _precision(reference)
+            marks.append({"name": name, "yAxis": reference,
+                          "lineStyle": {"type": "dashed", "color": "#4e79a7", "width": 1.5},
+                          "label": {"formatter": "{b}", "position": "insideEndTop", "color": "#4e79a7"}})
+            notes.append(f"{name} dashed at {reference:.4g}")
+    changes = merged_changes(snap.history, snap.events) if snap else []
+    texts = [_params.change_text(change) for _, change in changes]
+    places = _label_places([s for s, _ in changes], texts, x_max)
+    for (at, _), text, (row, align) in zip(changes, texts, places):
+        label = {"show": row is not None, "formatter": "{b}", "position": "end", "align": align,
+                 "distance": 4 + LABEL_ROW_PX * (row or 0), "color": "#374151", "fontSize": 11}
+        marks.append({"name": text, "xAxis": at, "label": label,
+                      "lineStyle": {"type": "dotted", "color": "#6b7280", "width": 1}})
+    if texts:
+        notes.append("changes marked: " + "; ".join(f"{t} at step {s}" for (s, _), t in zip(changes, texts)))
+    rows_used = max((row for row, _ in places if row is not None), default=0)
     steps, values = render.thin_curve([r["step"] for r in rows], [r[column] for r in rows], CURVE_POINTS)
-    # a diverging run logs NaN or inf: a gap in the line (ECharts' null), as the option must be strict JSON
-    points = [[int(x), float(y) if math.isfinite(y) else None] for x, y in zip(steps, values)]
+    points = [[int(x), _plotted(y, log_scale)] for x, y in zip(steps, values)]
+    y_axis = {"type": "log"} if log_scale else {"type": "value", "min": 0}
     option = {
         "animation": False,
-        # ECharts 6 keeps the axis labels and names inside these margins (its outerBounds): small ones do
-        "grid": {"left": 6, "right": 14, "top": 22, "bottom": 4},
+        # ECharts 6 keeps the axis labels and names inside these margins (its outerBounds): small ones do;
+        # the top one grows with the rows of change labels
+        "grid": {"left": 6, "right": 14, "top": 22 + LABEL_ROW_PX * rows_used, "bottom": 4},
         "tooltip": {"trigger": "axis"},
         "xAxis": {"type": "value", "name": "step", "nameLocation": "middle", "nameGap": 28, "min": 0,
-                  "max": max(span, 10), "axisLabel": {"showMaxLabel": not (snap and snap.active)}},
-        "yAxis": {"type": "value", "name": curve, "nameLocation": "middle", "nameGap": 44, "min": 0},
+                  "max": x_max, "axisLabel": {"showMaxLabel": not (snap and snap.active)}},
+        "yAxis": {**y_axis, "name": curve, "nameLocation": "middle", "nameGap": 44},
         "series": [{"type": "line", "name": curve, "showSymbol": False, "data": points,
                     "lineStyle": {"color": "#e15759", "width": 2}, "itemStyle": {"color": "#e15759"},
-                    "markLine": {"silent": True, "symbol": "none", "data": marks}}],
+                    "markLine": {"symbol": "none", "precision": precision, "data": marks,
+                                 "tooltip": {"trigger": "item", "formatter": "{b}"}}}],
     }
     last = f", the last at step {rows[-1]['step']}: {rows[-1][column]:.4g}" if rows else ""
-    described = f"{curve} by training step: {len(rows)} logged points{last}"
+    scale = " (log scale)" if log_scale else ""
+    described = f"{curve} by training step{scale}: {len(rows)} logged points{last}"
     return option, "; ".join([described, *notes]) + "."
 
 
@@ -122,6 +193,10 @@ def _metrics(snap: Snapshot | None) -> None:
               "Atoms that did not fire on any sample lately.")]
     for col, (label, value, fmt, help_text) in zip(st.columns(len(cells)), cells):
         col.metric(label, "–" if value is None else fmt.format(value), help=help_text)
+    reason = metrics.collapse(final or last)
+    if reason is not None:
+        st.warning(f"**This run has collapsed:** {reason}, so its codes no longer describe the data. "
+                   f"{_params.collapse_fix(snap.model_name, snap.params)}", icon=":material/warning:")
 
 
 def _body(snap: Snapshot | None) -> None:
@@ -132,9 +207,13 @@ def _body(snap: Snapshot | None) -> None:
         available = [name for name, col in CURVES.items() if not snap or not snap.history or col in snap.last]
         if st.session_state.get(CURVE_KEY) not in available:
             st.session_state[CURVE_KEY] = "MSE"
-        curve = st.segmented_control("Curve", available, key=CURVE_KEY, required=True,
-                                     label_visibility="collapsed")
-        option, described = loss_chart(snap, curve)
+        choice, scale = st.columns([3, 1], vertical_alignment="center")
+        curve = choice.segmented_control("Curve", available, key=CURVE_KEY, required=True,
+                                         label_visibility="collapsed")
+        log_scale = scale.toggle("Log scale", key=_state.persist(LOG_KEY, False),
+                                 help="A logarithmic y axis: a spike no longer flattens the rest of the curve.")
+        _state.remember(LOG_KEY)
+        option, described = loss_chart(snap, curve, log_scale)
         st.echarts_chart(option, key="live:loss", height=320, alt=described)
     with atoms_col:
         picture = atoms_picture(snap)

@@ -107,6 +107,35 @@ def sized(model_name: str, n_components: int | None = None, steps: int | None = 
     return params
 
 
+#: the knobs that weigh a sparsity penalty: lowering one revives a collapsed run
+SPARSITY_WEIGHTS = ("l1_coef", "l0_coef", "sparsity_weight", "alpha_W")
+
+
+def short_label(name: str) -> str:
+    """The slider's words for parameter ``name`` without their explanation: 'k', 'L1 weight', 'Atoms'."""
+    knob = KNOBS.get(name)
+    return knob.label.split(" (")[0] if knob is not None else name
+
+
+def change_text(changes: dict[str, Any]) -> str:
+    """Parameter changes in the sliders' words: 'L1 weight = 0.01, k = 3'."""
+    return ", ".join(f"{short_label(name)} = {_fmt(value)}" for name, value in changes.items())
+
+
+def _in_sentence(label: str) -> str:
+    """'Learning rate' -> 'learning rate' (for mid-sentence use); 'L1 weight' and 'k' stay as they are."""
+    return label[0].lower() + label[1:] if label[:2].istitle() and label[:2].isalpha() else label
+
+
+def collapse_fix(model_name: str, params: dict[str, Any]) -> str:
+    """What to change when a run of ``model_name`` (trained with ``params``) collapsed, in the sliders' words."""
+    knobs = [name for name in (*SPARSITY_WEIGHTS, "learning_rate") if name in params]
+    if not knobs:
+        return "Train again with fewer atoms."
+    lowered = " or ".join(f"a lower {_in_sentence(short_label(name))} (now {_fmt(params[name])})" for name in knobs)
+    return f"Train again with {lowered}."
+
+
 def live_params(model_name: str) -> tuple[str, ...]:
     return tuple(getattr(models.model_class(model_name), "_live_params", ()))
 
@@ -134,7 +163,7 @@ def widget(name: str, key: str, value, live: bool = False):
     """Draw the widget of parameter ``name`` (state under ``key``, seeded with ``value``); return its value."""
     knob = KNOBS[name]
     if key not in st.session_state:
-        st.session_state[key] = _coerce(knob, value)
+        st.session_state[key] = coerce(name, value)
     help_text = knob.help + (" Live: applies to a running run at once." if live else "")
     if knob.kind == "bool":
         return st.toggle(knob.label, key=key, help=help_text or None)
@@ -151,8 +180,9 @@ def widget(name: str, key: str, value, live: bool = False):
                      help=help_text or None)
 
 
-def _coerce(knob: Knob, value):
-    """Fit a stored value into the widget's range, so a widget never starts invalid."""
+def coerce(name: str, value):
+    """Fit a value into the range of parameter ``name``'s widget, so a widget never starts invalid."""
+    knob = KNOBS[name]
     if knob.kind == "int":
         value = 16 if value is None else int(value)
         return int(min(max(value, knob.lo), knob.hi))

@@ -43,6 +43,21 @@ def current_params(state: _state.AppState) -> dict[str, Any]:
     return params
 
 
+def changed_from_defaults(state: _state.AppState) -> dict[str, Any]:
+    """The chosen model's shown knobs whose values differ from the defaults (they carry over between runs)."""
+    params, defaults = current_params(state), _params.defaults(state.model_name)
+    return {name: params[name] for name in _params.shown(state.model_name)
+            if name in params and params[name] != _params.coerce(name, defaults.get(name))}
+
+
+def reset_to_defaults(state: _state.AppState) -> None:
+    """Set the chosen model's knobs back to their defaults (call before the widgets are drawn: a callback)."""
+    defaults = _params.defaults(state.model_name)
+    state.params[state.model_name] = dict(defaults)
+    for name in _params.shown(state.model_name):
+        st.session_state[widget_key(state.model_name, name)] = _params.coerce(name, defaults[name])
+
+
 def start(state: _state.AppState) -> str | None:
     """Start a run of the chosen model on the chosen data; returns an error message, or None."""
     ds = _ui.current_dataset()

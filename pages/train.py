@@ -30,6 +30,10 @@ def _on_stop() -> None:
     state.stop_job()
 
 
+def _on_reset() -> None:
+    _runner.reset_to_defaults(state)
+
+
 st.header("Train")
 names = models.available()
 _state.persist(MODEL_KEY, state.model_name if state.model_name in names else names[0])
@@ -74,13 +78,16 @@ with knobs:
     if more:
         with st.expander("More settings"):
             _draw(more)
+    moved = _runner.changed_from_defaults(state)
+    st.button("Reset to defaults", icon=":material/restart_alt:", on_click=_on_reset, disabled=not moved,
+              help=(f"Knobs keep their values from run to run. Moved now: {_params.change_text(moved)}."
+                    if moved else "Every knob of this model is at its default."))
 
 # -- a running run follows the knobs: live ones change it, the others start a new run -------------
 if state.training:
     applied, restarted = _runner.sync(state)
     if applied:
-        st.toast("Applied to the running run: " + ", ".join(f"{k} = {v:g}" if isinstance(v, float)
-                                                            else f"{k} = {v}" for k, v in applied.items()))
+        st.toast("Applied to the running run: " + _params.change_text(applied))
     if restarted:
         st.toast("Settings changed: a new run started.")
 

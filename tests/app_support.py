@@ -51,7 +51,7 @@ def loss_curve(at: AppTest) -> dict:
 
 
 def loss_marks(at: AppTest) -> list[str]:
-    """The names of the loss chart's marks: the PCA reference and each live change ('k=3')."""
+    """The names of the loss chart's marks: the PCA reference and each live change ('k = 3')."""
     return [mark["name"] for mark in loss_option(at)["series"][0]["markLine"]["data"]]
 
 

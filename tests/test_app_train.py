@@ -58,7 +58,7 @@ def test_train_page_renders_each_model_with_its_knobs(train_page, name):
     at = train_page
     at.selectbox(key="train:model").set_value(name).run()
     assert not at.exception
-    assert labels(at.button) == ["Train", "Stop"]
+    assert labels(at.button) == ["Train", "Stop", "Reset to defaults"]
     assert at.button[1].disabled  # nothing to stop yet
     found = _widget_labels(at)
     missing = [label for label in ["Model", "Atoms (n_components)", *EXPECTED_LABELS[name]] if label not in found]
@@ -102,7 +102,7 @@ def test_moving_a_live_knob_changes_the_running_run_and_is_marked(train_page):
     snap = _wait_for(at, lambda s: s.events)
     assert snap.events[0][1] == {"k": 3}
     at.run()
-    assert "k=3" in loss_marks(at)
+    assert "k = 3" in loss_marks(at)
 
 
 def test_changing_a_fixed_setting_while_running_starts_a_new_run(train_page):
@@ -224,9 +224,9 @@ def test_the_live_loss_chart_is_strict_json_with_gaps_for_a_diverged_value_and_s
     text = json.dumps(option, allow_nan=False)  # what st.echarts_chart does; raises on NaN or NumPy scalars
     series = json.loads(text)["series"][0]
     assert series["data"] == [[10, 0.5], [20, 0.25], [30, None], [40, None]]
-    assert [m["name"] for m in series["markLine"]["data"]] == ["PCA error, rank 16", "k=3", "lr=0.001, k=2"]
+    assert [m["name"] for m in series["markLine"]["data"]] == ["PCA error, rank 16", "k = 3", "lr = 0.001, k = 2"]
     assert option["xAxis"]["max"] == pytest.approx(43.2)  # the axis runs ahead of a live run
     assert described == ("MSE by training step: 4 logged points, the last at step 40: inf; PCA error, rank 16 "
-                         "dashed; changes marked: k=3; lr=0.001, k=2.")
+                         "dashed at 0.125; changes marked: k = 3 at step 20; lr = 0.001, k = 2 at step 30.")
     empty_option, empty = _live.loss_chart(None, "Loss")
     assert empty == "Loss by training step: 0 logged points." and empty_option["series"][0]["data"] == []

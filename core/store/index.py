@@ -179,6 +179,22 @@ def dumps(value: Any) -> str:
     return json.dumps(plain(value), allow_nan=False, separators=(",", ":"))
 
 
+def with_collapse_flag(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` plus ``collapsed`` (True or False, by ``core.metrics.collapse``) when they hold a
+    ``dead_fraction`` or an ``l0`` to judge by; unchanged otherwise. Kept in the metrics JSON column, so
+    older stores need no migration (``RunRecord.collapsed`` judges their metrics the same way)."""
+    from core.metrics import collapse
+
+    if "dead_fraction" not in metrics and "l0" not in metrics:
+        return metrics
+    return {**metrics, "collapsed": collapse(_numbers(metrics)) is not None}
+
+
+def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
+    """The finite-or-NaN float values of ``metrics`` (stored JSON turns NaN into None)."""
+    return {k: float(v) if isinstance(v, (int, float)) else math.nan for k, v in metrics.items()}
+
+
 # -- rows ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunRecord:
@@ -206,6 +222,14 @@ class RunRecord:
     def image_shape(self) -> tuple[int, ...] | None:
         shape = self.extra.get("image_shape")
         return tuple(shape) if shape else None
+
+    @property
+    def collapsed(self) -> bool | None:
+        """Whether the run collapsed (``core.metrics.collapse``): most atoms dead, or no code firing.
+        None when its metrics cannot tell (no dead fraction nor L0 recorded)."""
+        if "collapsed" in self.metrics:
+            return bool(self.metrics["collapsed"])
+        return with_collapse_flag(self.metrics).get("collapsed")  # saved before the flag was recorded
 
     @property
     def label(self) -> str:

@@ -185,7 +185,8 @@ class RunStore:
         ``dataset`` is the data set's name (or path) and ``data_options`` the options it was loaded with,
         so the run can be matched with the same data later. ``status`` is ``finished`` or ``stopped``.
         ``metrics`` default to ``core.metrics.evaluate(model, X)`` when ``X`` is given; ``history``
-        defaults to ``model.history_``. ``sweep`` groups the points of one sweep.
+        defaults to ``model.history_``. Metrics with ``dead_fraction`` or ``l0`` also record ``collapsed``
+        (``core.metrics.collapse``; read it as ``record.collapsed``). ``sweep`` groups the points of one sweep.
         """
         self._writable(f"save run {name!r}" if name is not None else "save a run")
         return self._publish(model, layout.new_run_id(), insert=True, dataset=str(dataset),
@@ -216,6 +217,7 @@ class RunStore:
         if X is not None:
             from core.metrics import evaluate
             metrics = {**evaluate(model, X), **metrics}
+        metrics = index.with_collapse_flag(metrics)
         history = list(history if history is not None else getattr(model, "history_", None) or [])
         if image_shape is not None:
             extra = {**extra, "image_shape": [int(s) for s in image_shape]}
