@@ -85,18 +85,31 @@ def test_auxk_keeps_dead_latents_under_ten_percent(sparse_data):
     assert metrics.mmcs(sparse_data.truth, with_auxk.components_) >= 0.9
 
 
-def test_batchtopk_keeps_k_codes_per_sample_on_average(digits):
+def test_batchtopk_keeps_k_codes_per_sample_on_average_in_training_and_at_inference(digits):
     model = create("sae-batchtopk", n_components=64, k=6, max_steps=400, random_state=0).fit(digits)
-    assert model.history_[-1]["l0"] == pytest.approx(6, abs=0.01)
-    # at inference a learned threshold replaces the batch top-k: the mean count stays near k
-    assert 3 <= metrics.l0(model.transform(digits)) <= 10
+    assert model.history_[-1]["l0"] == pytest.approx(model.k, abs=0.01)
+    # at inference a learned threshold replaces the batch top-k: the mean count stays within 15% of k
+    # (5.6 for k = 6); a threshold 1.5 times too high gives 3.6
+    assert metrics.l0(model.transform(digits)) == pytest.approx(model.k, rel=0.15)
 
 
-@pytest.mark.parametrize("name", ["sae-l1", "sae-kl", "sae-topk", "sae-jumprelu", "nnsae", "ae", "denoising-ae"])
-def test_each_model_learns_digits(digits, name):
-    """Each model's defaults explain most of the variance of digits within its default steps."""
+@pytest.mark.parametrize("name", ["sae-l1", "sae-kl", "sae-topk", "sae-jumprelu", "nnsae"])
+def test_each_sparse_model_learns_digits(digits, name):
+    """Each sparse model's defaults explain most of the variance of digits within its default steps."""
     model = create(name, random_state=0).fit(digits)
     assert metrics.fvu(digits, model.inverse_transform(model.transform(digits))) < 0.35
+    assert model.history_[-1]["loss"] < model.history_[0]["loss"]
+
+
+# The dense autoencoders against PCA at their rank (FVU 0.151 for 16 atoms): the plain one comes within 8%
+# of it (0.163); the denoising one, trained on noisy inputs, pays for its robustness (0.218, 1.44 x PCA).
+@pytest.mark.parametrize("name, ratio_to_pca", [("ae", 1.15), ("denoising-ae", 1.6)])
+def test_dense_autoencoders_come_close_to_pca_at_the_same_rank(digits, name, ratio_to_pca):
+    model = create(name, random_state=0).fit(digits)
+    pca = create("pca", n_components=model.n_components).fit(digits)
+    pca_fvu = metrics.fvu(digits, pca.inverse_transform(pca.transform(digits)))
+    model_fvu = metrics.fvu(digits, model.inverse_transform(model.transform(digits)))
+    assert pca_fvu <= model_fvu <= ratio_to_pca * pca_fvu, (model_fvu, pca_fvu)
     assert model.history_[-1]["loss"] < model.history_[0]["loss"]
 
 
@@ -150,6 +163,38 @@ def test_diverging_run_stops_with_its_last_good_weights(digits):
     good_error = metrics.mse(digits, model.inverse_transform(model.transform(digits)))
     # the weights of the last logged (good) step: their error is that step's, not the exploded one
     assert good_error < 10 * model.history_[-1]["mse"]
+
+
+def _late_diverging_topk(max_steps: int):
+    return create("sae-topk", n_components=32, k=4, warmup_steps=0, log_every=10, max_steps=max_steps,
+                  random_state=0)
+
+
+def test_a_run_that_diverges_late_keeps_the_weights_of_its_last_good_step_not_its_first(digits):
+    """200 sane steps, then a learning rate of 1e6 blows the run up at the next logged step (210). The
+    kept weights are those the last logged finite loss (step 200) was measured on: the weights after step
+    199, which a re-run of the same seed stopped at step 199 reproduces exactly. The step-0 weights (what
+    an early divergence cannot tell apart from the last good ones) are far from them."""
+    model, control = _late_diverging_topk(max_steps=400), TrainControl()
+    with pytest.raises(TrainingDiverged, match="at step 210.*keeps its weights from step 199"):
+        for row in train_steps(model, digits, control):
+            if row["step"] == 200:
+                control.update(learning_rate=1e6)
+    assert model.history_[-1]["step"] == 200 and model.n_steps_ == 199
+
+    last_good = _late_diverging_topk(max_steps=199).fit(digits)
+    for name, kept in model.get_weights().items():
+        np.testing.assert_array_equal(kept, last_good.get_weights()[name], err_msg=name)
+
+    untrained, stop_at_once = _late_diverging_topk(max_steps=400), TrainControl()
+    stop_at_once.request_stop()
+    for _ in train_steps(untrained, digits, stop_at_once):
+        pass
+    assert untrained.n_steps_ == 0
+    assert np.abs(model.components_ - untrained.components_).max() > 0.1
+    kept_error = metrics.mse(digits, model.reconstruct(digits))
+    first_error = metrics.mse(digits, untrained.reconstruct(digits))
+    assert kept_error == pytest.approx(model.history_[-1]["mse"], rel=0.2) and kept_error < first_error / 2
 
 
 def test_live_control_changes_k_and_stops(digits):
