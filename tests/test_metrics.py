@@ -128,6 +128,42 @@ def test_matching_with_different_counts():
     assert match_atoms(B, A).unmatched_b.size == 1
 
 
+def _greedy_total(similarity: np.ndarray) -> float:
+    """Total of the greedy matching: take the largest |cos| left, drop its row and column, repeat."""
+    similarity, total = similarity.copy(), 0.0
+    for _ in range(min(similarity.shape)):
+        i, j = np.unravel_index(np.argmax(similarity), similarity.shape)
+        total += similarity[i, j]
+        similarity[i, :], similarity[:, j] = -np.inf, -np.inf
+    return total
+
+
+def test_matching_is_the_optimal_assignment_where_greedy_pairing_is_not():
+    # |cos| table [[0.7, 0.65], [0.65, 0]]: greedy takes 0.7 first and is left with 0 (total 0.7); the
+    # optimal one-to-one pairing crosses over (0.65 + 0.65 = 1.3)
+    A = np.array([[0.7, 0.65, np.sqrt(1 - 0.7**2 - 0.65**2)], [0.65, 0.0, np.sqrt(1 - 0.65**2)]])
+    B = np.array([[2.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+    matching = match_atoms(A, B)
+    assert dict(zip(matching.rows.tolist(), matching.cols.tolist())) == {0: 1, 1: 0}
+    np.testing.assert_allclose(matching.similarity, [0.65, 0.65])
+    assert mcc(A, B) == pytest.approx(0.65)
+
+
+def test_matching_total_equals_scipys_optimal_assignment_on_random_atoms():
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(7)
+    A, B = rng.normal(size=(12, 10)), rng.normal(size=(15, 10))
+    similarity = cosine_similarity_matrix(A, B)
+    rows, cols = linear_sum_assignment(similarity, maximize=True)
+    optimal = similarity[rows, cols].sum()
+    assert optimal > _greedy_total(similarity) + 0.05  # a case where greedy pairing falls short
+    matching = match_atoms(A, B)
+    assert matching.similarity.sum() == pytest.approx(optimal)
+    np.testing.assert_allclose(similarity[matching.rows, matching.cols], matching.similarity)
+    assert dict(zip(matching.rows.tolist(), matching.cols.tolist())) == dict(zip(rows.tolist(), cols.tolist()))
+
+
 def test_mmcs_and_mcc_differ_when_atoms_share_a_match():
     truth = np.array([[1.0, 0.0], [0.8, 0.6]])
     learned = np.array([[1.0, 0.0], [0.0, 1.0]])
