@@ -18,6 +18,7 @@ __all__ = [
     "AtomMatching",
     "DensityHistogram",
     "COLLAPSE_DEAD_FRACTION",
+    "COLLAPSE_L0",
     "as_numpy",
     "collapse",
     "cosine_similarity_matrix",
@@ -122,8 +123,9 @@ def dead_fraction(codes, threshold: float = 0.0) -> float:
     return float(np.mean(feature_density(codes, threshold) == 0.0))
 
 
-#: a run whose dead fraction reaches this has collapsed (``collapse``)
+#: a run has collapsed when its dead fraction reaches this, or its L0 falls below the other (``collapse``)
 COLLAPSE_DEAD_FRACTION = 0.9
+COLLAPSE_L0 = 0.05
 
 
 def collapse(values) -> str | None:
@@ -131,15 +133,17 @@ def collapse(values) -> str | None:
 
     ``values`` is a mapping with ``dead_fraction`` and/or ``l0`` (a metrics row of the training history, or
     ``evaluate``'s result). A run has *collapsed* when ``dead_fraction >= COLLAPSE_DEAD_FRACTION`` (90% or
-    more of its atoms never fire) or when ``l0 == 0`` (no code fires on any sample): its codes no longer
-    describe the data, whatever its loss says. The usual cause is a sparsity penalty or a learning rate too
-    large for the data. NaN values (a diverged run) count as unknown, not as collapsed.
+    more of its atoms never fire) or when ``l0 < COLLAPSE_L0`` (L0 at 0: fewer than one active code per
+    twenty samples, 0.0 to one decimal): its codes no longer describe the data, whatever its loss says. The
+    usual cause is a sparsity penalty or a learning rate too large for the data. NaN values (a diverged
+    run) count as unknown, not as collapsed.
     """
     dead, active = values.get("dead_fraction"), values.get("l0")
     if dead is not None and math.isfinite(dead) and dead >= COLLAPSE_DEAD_FRACTION:
         return f"{dead:.0%} of its atoms are dead (they fire on no sample)"
-    if active is not None and math.isfinite(active) and active == 0:
-        return "no code fires on any sample (L0 = 0)"
+    if active is not None and math.isfinite(active) and active < COLLAPSE_L0:
+        return "no code fires on any sample (L0 = 0)" if active == 0 else \
+            f"almost no code fires (L0 = {active:.2g} codes per sample)"
     return None
 
 

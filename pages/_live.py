@@ -21,11 +21,11 @@ CURVE_POINTS = 400  # the live curve is drawn from at most this many points (ren
 LOG_KEY = "live:log"
 MERGE_SECONDS = 1.0  # live changes this close in time (arrow keys on a slider) share one mark
 # Change labels go in rows above the plot, each in the first row where it clears the others. Their room is
-# judged in pixels of the narrowest plot the page's wide layout gives the curve (about 340 px in a 1280 px
-# window): a wider plot only spreads them further apart.
+# judged in pixels of the plot the page's wide layout gives the curve in a 1280 px window (260 px): a wider
+# plot only spreads them further apart.
 LABEL_ROWS = 3
 LABEL_ROW_PX = 13
-PLOT_WIDTH_PX = 340
+PLOT_WIDTH_PX = 260
 LABEL_CHAR_PX = 6.5  # mean width of a character of an 11 px label
 LABEL_GAP_PX = 8
 
@@ -207,14 +207,15 @@ def _body(snap: Snapshot | None) -> None:
         available = [name for name, col in CURVES.items() if not snap or not snap.history or col in snap.last]
         if st.session_state.get(CURVE_KEY) not in available:
             st.session_state[CURVE_KEY] = "MSE"
-        choice, scale = st.columns([3, 1], vertical_alignment="center")
-        curve = choice.segmented_control("Curve", available, key=CURVE_KEY, required=True,
-                                         label_visibility="collapsed")
-        log_scale = scale.toggle("Log scale", key=_state.persist(LOG_KEY, False),
-                                 help="A logarithmic y axis: a spike no longer flattens the rest of the curve.")
+        curve = st.segmented_control("Curve", available, key=CURVE_KEY, required=True,
+                                     label_visibility="collapsed")
+        chart = st.container()
+        log_scale = st.toggle("Log scale", key=_state.persist(LOG_KEY, False),
+                              help="A logarithmic y axis: a spike (a learning rate too large) no longer flattens "
+                                   "the rest of the curve.")
         _state.remember(LOG_KEY)
         option, described = loss_chart(snap, curve, log_scale)
-        st.echarts_chart(option, key="live:loss", height=320, alt=described)
+        chart.echarts_chart(option, key="live:loss", height=320, alt=described)
     with atoms_col:
         picture = atoms_picture(snap)
         if picture is None:

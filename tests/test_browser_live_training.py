@@ -87,7 +87,8 @@ def test_train_watch_steer_stop_and_download(browser, server):
     assert curve.any() and np.flatnonzero(curve.any(axis=0))[0] < 0.28 * chart.shape[1]
 
     slider_keys(page, "k (active codes per sample)", "ArrowLeft")  # k: 8 -> 7, live
-    wait_until(lambda: "k=7" in annotations(page), 20, "the change of k is marked on the loss curve")
+    wait_until(lambda: any(mark.startswith("k = 7 ") for mark in annotations(page)), 20,
+               "the change of k is marked on the loss curve")
     assert re.search(r"\d+ steps/s", page.locator(".device-badge").inner_text())
 
     page.get_by_role("link", name="Data").first.click()  # the run goes on while another page is shown
