@@ -197,6 +197,41 @@ def test_a_run_that_diverges_late_keeps_the_weights_of_its_last_good_step_not_it
     assert kept_error == pytest.approx(model.history_[-1]["mse"], rel=0.2) and kept_error < first_error / 2
 
 
+def _decoder_bias_at_step_0(name: str, X: np.ndarray, **params) -> np.ndarray:
+    model, stop_at_once = create(name, n_components=8, random_state=0, **params), TrainControl()
+    stop_at_once.request_stop()
+    for _ in train_steps(model, X, stop_at_once):
+        pass
+    assert model.n_steps_ == 0
+    return model.decoder_bias_
+
+
+@pytest.mark.parametrize("name", ["sae-topk", "sae-l1", "sae-jumprelu"])
+def test_decoder_bias_starts_at_the_data_mean_or_its_geometric_median(name):
+    """'mean' starts b_dec at the mean; 'median' at the point with the least total distance to the
+    samples (found here by scipy's minimiser), which a few far outliers do not drag away as they drag the
+    mean. The coordinate-wise median is another point (the cloud is skewed along rotated axes)."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(0)
+    rotation, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    cloud = (rng.exponential(size=(300, 5)) * [3.0, 1.0, 2.0, 0.5, 1.0]) @ rotation
+    X = np.vstack([cloud, 60.0 + rng.normal(size=(12, 5))]).astype(np.float32)  # 4% far outliers
+    X64 = X.astype(np.float64)
+    total_distance = lambda point: np.linalg.norm(X64 - point, axis=1).sum()  # noqa: E731
+    unit_pulls = lambda point: ((point - X64) / np.linalg.norm(point - X64, axis=1, keepdims=True)).sum(0)  # noqa: E731
+    reference = minimize(total_distance, np.median(X64, axis=0), jac=unit_pulls, method="BFGS",
+                         options=dict(gtol=1e-10)).x
+
+    np.testing.assert_allclose(_decoder_bias_at_step_0(name, X, decoder_bias_init="mean"), X.mean(0), rtol=1e-5)
+    median = _decoder_bias_at_step_0(name, X, decoder_bias_init="median")
+    np.testing.assert_allclose(median, reference, atol=1e-4)
+    assert np.linalg.norm(np.median(X, axis=0) - reference) > 0.1  # the test tells the two medians apart
+    assert np.linalg.norm(X.mean(0) - reference) > 1.0  # and the mean, dragged by the outliers
+    with pytest.raises(ValueError, match="decoder_bias_init must be one of"):
+        _decoder_bias_at_step_0(name, X, decoder_bias_init="mode")
+
+
 def test_live_control_changes_k_and_stops(digits):
     model = create("sae-topk", n_components=32, k=8, max_steps=1000, log_every=10, random_state=0)
     control = TrainControl()
