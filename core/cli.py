@@ -7,6 +7,12 @@ checkpoint, the metrics, the training history and a picture of the atoms. Errors
 the data, an unwritable ``--out``), 3 a diverged run (its JSON line is still printed, with
 ``"diverged": true``, and ``--out`` keeps the last good weights), 1 an unexpected failure (set
 ``SAE_EXPLORER_DEBUG=1`` to see its traceback), 130 interrupted.
+
+Before training, ``core.budget`` estimates the run's memory and time: a run over the memory limit is
+refused (exit 2) with what to change; a slow one (minutes before its first metrics, or a long run) is
+refused the same way unless ``--yes`` says to train anyway. A data set with known atoms (``swimmer``,
+``bars``, ``sparse-synthetic``, ``gaussian``) adds ``mmcs``, the learned atoms' mean max cosine to the
+true ones, to the JSON line.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from core import checkpoint, datasets, metrics, models, render
-from core.device import DEVICE_CHOICES, device_label, device_memory, resolve_device
+from core import budget, checkpoint, datasets, metrics, models, render
+from core.device import DEVICE_CHOICES, device_label, resolve_device
 from core.training import TrainingDiverged
 
 EXIT_ERROR = 2
@@ -35,8 +41,6 @@ EXIT_INTERNAL = 1
 #: the keys of the JSON line ``train`` prints, in order
 SUMMARY_KEYS = ("model", "data", "n_samples", "n_features", "n_components", "mse", "fvu", "l0",
                 "dead_fraction", "pca_mse", "seconds", "device", "device_name", "diverged")
-#: n_components x n_features float32 matrices a training run holds (see _check_size)
-TRAINING_COPIES = 8
 OUT_FILES = (checkpoint.CONFIG_FILE, checkpoint.WEIGHTS_FILE, "metrics.json", "history.csv", "atoms.png")
 
 
@@ -115,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-samples", type=int, help="use a random subset of this many samples")
     train.add_argument("--out", type=Path, help="folder for the checkpoint, metrics.json, history.csv, atoms.png")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--yes", action="store_true",
+                       help="train even when the run is estimated to be slow (a run too large for memory is still refused)")
     return parser
 
 
@@ -241,22 +247,16 @@ def _check_sign(model_name: str, data, data_options: dict[str, Any]) -> None:
         raise UsageError(str(error)) from None
 
 
-def _check_size(model, data) -> None:
-    """Refuse, before any memory is allocated, a model whose training state cannot fit on its device.
-
-    Training holds about ``TRAINING_COPIES`` matrices of n_components x n_features float32 values
-    (weights, gradients, Adam's two moments, for encoder and decoder); the limit is the device's memory."""
-    n_components = model.get_params().get("n_components")
-    if not isinstance(n_components, int):
-        return
-    need = TRAINING_COPIES * 4 * n_components * data.n_features
-    device = resolve_device(model.get_params().get("device", "auto"))
-    have, where = device_memory(device)
-    if need > have:
-        most = max(1, have // (TRAINING_COPIES * 4 * data.n_features))
-        raise UsageError(
-            f"n_components={n_components:,} with {data.n_features:,} features needs about {need / 2**30:,.1f} GiB "
-            f"to train, more than the {have / 2**30:,.1f} GiB of {where}: it is too large; use at most {most:,} atoms.")
+def check_budget(model, data, model_name: str, confirmed: bool) -> None:
+    """Refuse, before any training memory is allocated, a run that does not fit (``core.budget``), and a
+    slow one unless ``confirmed`` (``--yes``); a slow confirmed run says what to expect on stderr."""
+    cost = budget.estimate_model(model, data.n_samples, data.n_features, model_name)
+    if not cost.fits:
+        raise UsageError(cost.refusal())
+    if cost.slow:
+        if not confirmed:
+            raise UsageError(f"{cost.warning()} Pass --yes to train anyway.")
+        print(f"note: {cost.warning()}", file=sys.stderr)
 
 
 def fit_with_progress(model, X, quiet: bool = False) -> str | None:
@@ -309,7 +309,7 @@ def train_command(args: argparse.Namespace) -> int:
     params = model_params(args)
     model = models.create(args.model, **params)
     data = load_data(args)
-    _check_size(model, data)
+    check_budget(model, data, args.model, args.yes)
     _check_sign(args.model, data, dict(args.data_options))
     created = prepare_out(args.out) if args.out is not None else False
     try:
@@ -340,6 +340,7 @@ def _train(args: argparse.Namespace, model, data) -> int:
         "device": device.type,
         "device_name": device_label(device),
         "diverged": diverged is not None,
+        **truth_scores(model, data),
     }
     print(json.dumps(_finite(summary)), flush=True)  # first: a failed write below cannot lose the metrics
     keep_weights = _finite_weights(model)
@@ -359,6 +360,15 @@ def _train(args: argparse.Namespace, model, data) -> int:
                          "history.csv." if args.out is not None else " No finite weights were left to keep.")
         return _fail(diverged, EXIT_DIVERGED)
     return 0
+
+
+def truth_scores(model, data) -> dict[str, float]:
+    """``mmcs`` of the learned atoms to the data set's true atoms, when it has them (``{}`` otherwise)."""
+    truth = data.truth
+    atoms = getattr(model, "components_", None)
+    if truth is None or atoms is None or np.shape(truth)[1:] != np.shape(atoms)[1:]:
+        return {}
+    return {"mmcs": metrics.mmcs(truth, atoms)}
 
 
 # -- output ----------------------------------------------------------------------------------------

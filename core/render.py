@@ -29,6 +29,13 @@ Color = tuple[int, int, int] | str
 CMAPS = ("auto", "gray", "diverging", "viridis")
 NORMALIZATIONS = ("each", "global")
 DEFAULT_BACKGROUND: Color = (128, 128, 128)
+#: the most pixels one picture may have: a page shows about 2000 x 1500, and Pillow refuses (as a
+#: "decompression bomb") pictures of about 180 million pixels, which a million-feature atom grid reached
+MAX_PICTURE_PIXELS = 4_000_000
+#: the most cells a heat-map row (an atom without an image shape) is drawn with
+MAX_STRIP_CELLS = 1024
+#: the most cells of one image tile (e.g. 256 x 256); a larger image is shrunk by a whole factor
+MAX_TILE_CELLS = 256 * 256
 
 
 @dataclass(frozen=True)
@@ -128,23 +135,51 @@ class _Layout:
         return row * (self.tile_height + self.padding), column * (self.tile_width + self.padding)
 
 
+def _cell_shape(n_atoms: int, image_shape, n_features: int | None) -> tuple[int, int]:
+    """(height, width) in cells of one atom's tile once bounded: a heat-map row keeps at most
+    ``MAX_STRIP_CELLS`` cells, an image at most ``MAX_TILE_CELLS`` (shrunk by a whole factor), and all tiles
+    together at most ``MAX_PICTURE_PIXELS`` (so a thousand atoms each get fewer cells)."""
+    budget = max(1, min(MAX_TILE_CELLS, MAX_PICTURE_PIXELS // max(1, n_atoms)))
+    if image_shape is None:
+        if n_features is None:
+            raise ValueError("Without image_shape the heat-map size depends on n_features; pass it.")
+        return 1, max(1, min(int(n_features), MAX_STRIP_CELLS, budget))
+    height, width = (int(v) for v in image_shape)
+    factor = _shrink_factor(height, width, budget)
+    return math.ceil(height / factor), math.ceil(width / factor)
+
+
+def _shrink_factor(height: int, width: int, budget: int) -> int:
+    """The smallest whole factor that brings an h x w image within ``budget`` cells."""
+    factor = max(1, math.isqrt(max(0, height * width - 1) // budget))
+    while math.ceil(height / factor) * math.ceil(width / factor) > budget:
+        factor += 1
+    return factor
+
+
 def _layout(n_atoms, image_shape, columns, scale, padding, n_features=None) -> _Layout:
+    """Where the tiles go; the tiles are bounded (``_cell_shape``) and ``scale`` is lowered (not below 1) so
+    the picture stays within ``MAX_PICTURE_PIXELS``: never larger than a page can show."""
     if n_atoms < 1:
         raise ValueError(f"Need at least one atom to draw, got {n_atoms}.")
     if scale < 1 or padding < 0:
         raise ValueError(f"scale must be >= 1 and padding >= 0, got scale={scale}, padding={padding}.")
-    if image_shape is None:  # heat map: one (1 x n_features) tile per atom, stacked without gaps
-        if n_features is None:
-            raise ValueError("Without image_shape the heat-map size depends on n_features; pass it.")
-        image_shape, columns, padding = (1, n_features), 1, 0
-    height, width = (int(v) for v in image_shape)
+    height, width = _cell_shape(n_atoms, image_shape, n_features)
+    if image_shape is None:  # heat map: one (1 x cells) tile per atom, stacked without gaps
+        columns, padding = 1, 0
     if columns is None:
         columns = math.ceil(math.sqrt(n_atoms))
     if columns < 1:
         raise ValueError(f"columns must be >= 1, got {columns}.")
     columns = min(int(columns), n_atoms)
     rows = math.ceil(n_atoms / columns)
-    return _Layout(height * scale, width * scale, columns, rows, int(padding))
+    scale = int(scale)
+    while scale > 1:
+        layout = _Layout(height * scale, width * scale, columns, rows, int(padding))
+        if layout.size[0] * layout.size[1] <= MAX_PICTURE_PIXELS:
+            return layout
+        scale -= 1
+    return _Layout(height, width, columns, rows, int(padding))
 
 
 def grid_size(
@@ -159,7 +194,9 @@ def grid_size(
 
     Image tiles: ``width = c (w s) + (c - 1) padding`` and ``height = r (h s) + (r - 1) padding`` with
     ``c = min(columns or ceil(sqrt(n_atoms)), n_atoms)`` columns and ``r = ceil(n_atoms / c)`` rows.
-    Heat map (``image_shape=None``, needs ``n_features``): ``(n_features s, n_atoms s)``.
+    Heat map (``image_shape=None``, needs ``n_features``): ``(n_features s, n_atoms s)``. Large atoms are
+    bounded first: a heat-map row has at most ``MAX_STRIP_CELLS`` cells, an image tile at most
+    ``MAX_TILE_CELLS``, and ``s`` is lowered until the picture holds at most ``MAX_PICTURE_PIXELS``.
     """
     return _layout(n_atoms, image_shape, columns, scale, padding, n_features).size
 
@@ -173,13 +210,47 @@ def _check_shape(n_features: int, image_shape) -> None:
 
 
 def _tiles(atoms, image_shape, cmap: str, normalize: str) -> np.ndarray:
-    """Coloured tiles, uint8 (n_atoms, h, w, 3); a heat map row (image_shape None) is a (1, n_features) tile."""
-    values = _as_rows(atoms)
+    """Coloured tiles, uint8 (n_atoms, h, w, 3); a heat map row (image_shape None) is a (1, cells) tile.
+
+    Atoms larger than a tile may show are pooled first (``_pooled``), before any float64 copy is made, so
+    a thousand atoms of a million features cost a few megabytes here, not gigabytes."""
+    values = np.atleast_2d(as_numpy(atoms))
+    if values.ndim != 2 or values.shape[0] == 0 or values.shape[1] == 0:
+        raise ValueError(f"atoms must be a non-empty array (n_atoms, n_features), got shape {values.shape}.")
     n_atoms, n_features = values.shape
     _check_shape(n_features, image_shape)
+    if cmap not in CMAPS:
+        raise ValueError(f"Unknown cmap {cmap!r}; choose one of {', '.join(CMAPS)}.")
     if image_shape is None:
-        image_shape, cmap = (1, n_features), ("diverging" if cmap == "auto" else cmap)
-    return colorize(values, cmap, normalize).reshape(n_atoms, int(image_shape[0]), int(image_shape[1]), 3)
+        cmap = "diverging" if cmap == "auto" else cmap
+    elif cmap == "auto":  # decided on the atoms themselves: pooling may hide a small negative value
+        cmap = "diverging" if np.fmin.reduce(values, axis=None) < 0 else "gray"
+    height, width = _cell_shape(n_atoms, image_shape, n_features)
+    pooled = _pooled(values, image_shape, height, width)
+    return colorize(pooled, cmap, normalize).reshape(n_atoms, height, width, 3)
+
+
+def _pooled(values: np.ndarray, image_shape, height: int, width: int) -> np.ndarray:
+    """``values`` (n_atoms, n_features) brought down to (n_atoms, height * width) cells.
+
+    A heat-map row keeps, in each run of consecutive features, the value of largest magnitude (a single
+    strong feature stays visible); an image is shrunk by averaging square blocks."""
+    n_atoms, n_features = values.shape
+    if image_shape is None:
+        if width == n_features:
+            return values
+        starts = np.linspace(0, n_features, width + 1).astype(np.int64)[:-1]
+        high, low = np.fmax.reduceat(values, starts, axis=1), np.fmin.reduceat(values, starts, axis=1)
+        return np.where(np.abs(high) >= np.abs(low), high, low)
+    rows, columns = (int(v) for v in image_shape)
+    if (height, width) == (rows, columns):
+        return values
+    factor = math.ceil(rows / height) if height < rows else math.ceil(columns / width)
+    images = values.reshape(n_atoms, rows, columns)
+    row_starts, column_starts = np.arange(0, rows, factor), np.arange(0, columns, factor)
+    sums = np.add.reduceat(np.add.reduceat(images, row_starts, axis=1, dtype=np.float64), column_starts, axis=2)
+    counts = np.outer(np.diff(np.append(row_starts, rows)), np.diff(np.append(column_starts, columns)))
+    return (sums / counts).reshape(n_atoms, height * width)
 
 
 def _upscale(tile: np.ndarray, scale: int) -> np.ndarray:
@@ -213,17 +284,20 @@ def atom_grid(
     enlarged ``scale`` times (nearest neighbour), ``padding`` pixels of ``background`` between tiles.
     None: a heat map, one row of ``scale`` x ``scale`` cells per atom; ``cmap='auto'`` is then diverging.
     normalize: ``'each'`` scales every atom on its own, ``'global'`` all atoms together.
+    Large atoms are drawn bounded (see ``grid_size``): the picture never exceeds ``MAX_PICTURE_PIXELS``.
     """
     tiles = _tiles(atoms, image_shape, cmap, normalize)
-    n_atoms, _, tile_width, _ = tiles.shape
-    layout = _layout(n_atoms, image_shape, columns, scale, padding, n_features=tile_width)
+    n_atoms, tile_height, tile_width, _ = tiles.shape
+    n_features = np.shape(atoms)[-1]
+    layout = _layout(n_atoms, image_shape, columns, scale, padding, n_features=n_features)
+    drawn_scale = layout.tile_height // tile_height
 
     width, height = layout.size
     canvas = np.empty((height, width, 3), dtype=np.uint8)
     canvas[:] = ImageColor.getrgb(background) if isinstance(background, str) else background
     for index, tile in enumerate(tiles):
         top, left = layout.origin(index)
-        canvas[top : top + layout.tile_height, left : left + layout.tile_width] = _upscale(tile, scale)
+        canvas[top : top + layout.tile_height, left : left + layout.tile_width] = _upscale(tile, drawn_scale)
     return Image.fromarray(canvas)
 
 

@@ -1,0 +1,224 @@
+"""What a run will cost before it starts: its memory and its time, from samples x features x atoms.
+
+``estimate(n_samples, n_features, n_components, model_name, ...)`` returns an ``Estimate``: the bytes the
+run holds at its peak, the seconds per step and for the whole run, and a verdict against two limits:
+
+* memory: ``SAE_EXPLORER_RUN_MEMORY`` (MiB, or e.g. ``3G``) when set, else ``MEMORY_SHARE`` of the memory
+  available now on the run's device (``MemAvailable`` of /proc/meminfo for the CPU, the free memory of a
+  CUDA GPU). A run over it is refused (``Estimate.fits`` is False).
+* time: a run whose first feedback (its first logged metrics) would take over ``SLOW_FIRST_FEEDBACK``
+  seconds, or whose whole run over ``SAE_EXPLORER_SLOW_RUN_SECONDS`` (default ``SLOW_RUN_SECONDS``),
+  is slow (``Estimate.slow``): it fits, but the caller asks before starting it.
+
+The figures are a model of the cost, not a measurement: training holds about ``PARAM_COPIES`` float32
+matrices of n_components x n_features (weights, gradients, Adam's moments, the atoms sent to the page);
+each step costs about ``SECONDS_PER_PARAMETER`` per weight (memory-bound updates) plus its matrix
+products at ``FLOPS``. The CPU constants were measured on a 2-core machine (``bench/large_input.py``);
+the GPU ones are unmeasured guesses (no GPU was at hand), kept on the safe side.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+MIB = 2**20
+GIB = 2**30
+MEMORY_ENV = "SAE_EXPLORER_RUN_MEMORY"
+SLOW_ENV = "SAE_EXPLORER_SLOW_RUN_SECONDS"
+#: the share of the memory available now that one run may take (the server and other runs need the rest)
+MEMORY_SHARE = 0.6
+#: a whole run longer than this is slow (seconds)
+SLOW_RUN_SECONDS = 600.0
+#: a run whose first metrics come later than this is slow (seconds): the page would show nothing meanwhile
+SLOW_FIRST_FEEDBACK = 10.0
+#: n_components x n_features float32 matrices an autoencoder's training holds at its peak (measured 17-21)
+PARAM_COPIES = 20
+#: n_samples x n_features float32 copies of the data a run holds (the page's, the worker's, the final
+#: reconstruction for the metrics, one more for NMF's and PCA's products)
+DATA_COPIES = 4
+#: what any run adds besides its matrices (torch's own buffers)
+BASE_BYTES = 300 * MIB
+#: seconds per weight per step (memory-bound: Adam's moments, the unit-norm projection)
+SECONDS_PER_PARAMETER = {"cpu": 40e-9, "cuda": 0.5e-9}
+#: floating-point operations per second of the matrix products
+FLOPS = {"cpu": 20e9, "cuda": 20e12}
+#: a run's set-up (initialisation, the PCA reference) counted in steps
+SETUP_STEPS = 5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The cost of one run and whether it may start."""
+
+    n_samples: int
+    n_features: int
+    n_components: int
+    model_name: str
+    device: str  # "cpu" or "cuda"
+    memory_bytes: int
+    limit_bytes: int
+    limit_source: str  # where the limit comes from, in words
+    seconds_per_step: float
+    first_feedback_seconds: float
+    seconds: float  # the whole run
+    most_atoms: int  # the most atoms that fit the memory limit with these samples and features
+    data_bytes: int  # the part of memory_bytes that grows with the samples
+
+    @property
+    def fits(self) -> bool:
+        return self.memory_bytes <= self.limit_bytes
+
+    @property
+    def slow(self) -> bool:
+        return self.fits and (self.first_feedback_seconds > SLOW_FIRST_FEEDBACK or self.seconds > slow_run_seconds())
+
+    def summary(self) -> str:
+        """The cost in one phrase: 'about 4.3 GiB and 5.2 s a step (about 3 h in all)'."""
+        return (f"about {format_bytes(self.memory_bytes)} and {format_seconds(self.seconds_per_step)} a step "
+                f"(about {format_seconds(self.seconds)} in all, first metrics after about "
+                f"{format_seconds(self.first_feedback_seconds)})")
+
+    def refusal(self) -> str | None:
+        """Why the run cannot start and what to change, or None when it fits."""
+        if self.fits:
+            return None
+        fixes = []
+        if 1 <= self.most_atoms < self.n_components:
+            fixes.append(f"fewer atoms (at most {self.most_atoms:,} fit)")
+        fixes.append("fewer features (a crop of the images, or a subset of the columns)")
+        if self.data_bytes > self.memory_bytes / 4:  # fewer samples helps only when the data weighs
+            fixes.append("a sample of the rows (fewer samples)")
+        return (f"n_components={self.n_components:,} atoms on {self.n_samples:,} samples x {self.n_features:,} "
+                f"features is too large: {self.model_name} needs about {format_bytes(self.memory_bytes)} to train, "
+                f"more than the limit of {format_bytes(self.limit_bytes)} ({self.limit_source}). Use "
+                f"{', or '.join(fixes)}; or raise {MEMORY_ENV} (in MiB) if the machine has the memory.")
+
+    def warning(self) -> str | None:
+        """What makes the run slow, or None when it is not."""
+        if not self.slow:
+            return None
+        return (f"{self.model_name} with {self.n_components:,} atoms on {self.n_samples:,} x {self.n_features:,} "
+                f"will be slow on the {self.device.upper()}: {self.summary()}. Fewer atoms, fewer features (a crop) "
+                "or fewer steps make it faster.")
+
+
+def estimate(n_samples: int, n_features: int, n_components: int | None, model_name: str, *,
+             max_steps: int | None = None, batch_size: int | None = None, log_every: int | None = None,
+             tied: bool = False, device: str = "cpu") -> Estimate:
+    """The cost of training ``model_name`` with ``n_components`` atoms on an n_samples x n_features matrix.
+
+    ``device`` is "cpu" or "cuda" (a resolved device's type). ``n_components=None`` (PCA, NMF) means
+    min(n_samples, n_features)."""
+    n, d = int(n_samples), int(n_features)
+    k = int(n_components) if n_components else min(n, d)
+    kind = "cuda" if str(device).startswith("cuda") else "cpu"
+    per_atom, fixed, step_seconds = _costs(model_name, n, d, batch_size, tied, kind)
+    memory = fixed + per_atom * k
+    steps = 1 if model_name == "pca" else int(max_steps or 1)
+    per_step = step_seconds(k)
+    first_rows = 1 if model_name == "pca" else min(steps, int(log_every or 10))
+    limit, source = memory_limit(kind)
+    return Estimate(
+        n_samples=n, n_features=d, n_components=k, model_name=model_name, device=kind,
+        memory_bytes=int(memory), limit_bytes=int(limit), limit_source=source,
+        seconds_per_step=per_step, first_feedback_seconds=(SETUP_STEPS + first_rows) * per_step,
+        seconds=(SETUP_STEPS + steps) * per_step, most_atoms=max(0, int((limit - fixed) // per_atom)),
+        data_bytes=int(fixed - BASE_BYTES),
+    )
+
+
+def estimate_model(model, n_samples: int, n_features: int, model_name: str | None = None) -> Estimate:
+    """``estimate`` for a created (unfitted) model of ``core.models``, from its parameters."""
+    from core import models
+    from core.device import resolve_device
+
+    params = model.get_params()
+    try:
+        device = resolve_device(params.get("device", "auto")).type
+    except ValueError:
+        device = "cpu"  # the model refuses the device itself when it fits, with its own message
+    return estimate(n_samples, n_features, params.get("n_components"), model_name or models.name_of(model),
+                    max_steps=params.get("max_steps"), batch_size=params.get("batch_size"),
+                    log_every=params.get("log_every"), tied=bool(params.get("tied", False)), device=device)
+
+
+def _costs(model_name: str, n: int, d: int, batch_size: int | None, tied: bool, kind: str):
+    """(bytes per atom, fixed bytes, seconds per step as a function of the atoms) of one model family."""
+    data = DATA_COPIES * 4 * n * d + BASE_BYTES
+    flops, per_weight = FLOPS[kind], SECONDS_PER_PARAMETER[kind]
+    if model_name == "pca":  # one SVD of the (n, d) matrix, r = min(n, d)
+        r = min(n, d)
+        return 4 * 2 * d, data + 4 * 3 * r * max(n, d), lambda k: 4.0 * r * n * d / flops + per_weight * n * d
+    if model_name == "nmf":  # full batch: W (n x k), H (k x d), and X H^T, W^T X, W^T W H each step
+        return 4 * (6 * d + 6 * n), data, lambda k: 8.0 * n * k * d / flops + per_weight * 6 * k * (n + d)
+    matrices = 1 if tied else 2
+    batch = min(int(batch_size or 256), n)
+    # autoencoders: encoder and decoder, their gradients and Adam's moments, and the batch's activations
+    per_atom = 4 * (PARAM_COPIES * d * matrices // 2 + 4 * batch)
+    return per_atom, data, lambda k: 6.0 * matrices * batch * k * d / flops + per_weight * matrices * k * d
+
+
+def memory_limit(kind: str = "cpu") -> tuple[int, str]:
+    """(bytes, where it comes from in words) that one run may use on a device of ``kind``."""
+    text = os.environ.get(MEMORY_ENV, "").strip()
+    if text:
+        return parse_size(text), f"{MEMORY_ENV}={text}"
+    if kind == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return int(MEMORY_SHARE * free), f"{MEMORY_SHARE:.0%} of the GPU memory free now"
+    return int(MEMORY_SHARE * available_memory()), f"{MEMORY_SHARE:.0%} of the memory available on this machine now"
+
+
+def available_memory() -> int:
+    """Bytes of memory the machine can give now: MemAvailable of /proc/meminfo, else its physical memory."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): no limit known
+        return 2**62
+
+
+def parse_size(text: str) -> int:
+    """'3000' (MiB), '512M', '3G' or '3GiB' as bytes; a ValueError naming the setting otherwise."""
+    cleaned = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = {"G": GIB, "M": MIB, "K": 1024}.get(cleaned[-1:], None)
+    number = cleaned[:-1] if unit else cleaned
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{MEMORY_ENV}={text!r} is not a size: write MiB as a number, or e.g. 3G or 512M.") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{MEMORY_ENV}={text!r} must be a positive size, e.g. 3G.")
+    return int(value * (unit or MIB))
+
+
+def slow_run_seconds() -> float:
+    text = os.environ.get(SLOW_ENV, "").strip()
+    try:
+        return float(text) if text else SLOW_RUN_SECONDS
+    except ValueError:
+        raise ValueError(f"{SLOW_ENV}={text!r} is not a number of seconds; write e.g. 600.") from None
+
+
+def format_bytes(size: float) -> str:
+    return f"{size / GIB:,.1f} GiB" if size >= GIB else f"{size / MIB:,.0f} MiB"
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:,.0f} ms"
+    if seconds < 90:
+        return f"{seconds:,.1f} s" if seconds < 10 else f"{seconds:,.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:,.0f} min"
+    return f"{seconds / 3600:,.1f} h"

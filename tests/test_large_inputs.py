@@ -1,0 +1,158 @@
+"""Very large inputs (issue 16): the run's cost is estimated before it starts (core.budget), pictures stay
+bounded (core.render), and the command line refuses in one line what does not fit or is slow."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core import budget, cli, datasets, models, render
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _no_limits_from_the_environment(monkeypatch):
+    monkeypatch.delenv(budget.MEMORY_ENV, raising=False)
+    monkeypatch.delenv(budget.SLOW_ENV, raising=False)
+
+
+# -- the estimate --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n_atoms", [64, 256])
+def test_a_million_feature_sae_is_refused_on_a_small_limit_naming_the_limit_and_the_fix(monkeypatch, n_atoms):
+    monkeypatch.setenv(budget.MEMORY_ENV, "2G")
+    cost = budget.estimate(4, 1_000_000, n_atoms, "sae-topk", max_steps=2000, device="cpu")
+    assert not cost.fits and cost.memory_bytes > 2 * budget.GIB
+    message = cost.refusal()
+    assert "2.0 GiB" in message and "SAE_EXPLORER_RUN_MEMORY=2G" in message  # the limit and where it comes from
+    assert f"at most {cost.most_atoms:,} fit" in message and 1 <= cost.most_atoms < n_atoms
+    assert "crop" in message  # the other fix (a sample of 4 rows would not help: the atoms weigh)
+    fewer = budget.estimate(4, 1_000_000, cost.most_atoms, "sae-topk", max_steps=2000, device="cpu")
+    assert fewer.fits  # the number offered does fit
+
+
+def test_a_run_that_fits_but_takes_minutes_before_its_first_metrics_is_slow(monkeypatch):
+    monkeypatch.setenv(budget.MEMORY_ENV, "100G")
+    cost = budget.estimate(4, 1_000_000, 64, "sae-topk", max_steps=2000, device="cpu")
+    assert cost.fits and cost.slow and cost.refusal() is None
+    assert cost.first_feedback_seconds > budget.SLOW_FIRST_FEEDBACK
+    assert "slow" in cost.warning() and "Fewer atoms" in cost.warning()
+
+
+def test_ordinary_runs_are_neither_refused_nor_slow():
+    for name in ("sae-topk", "sae-l1", "ae", "nmf", "pca"):
+        model = models.create(name, n_components=32 if name != "pca" else 16, device="cpu")
+        cost = budget.estimate_model(model, 1797, 64, name)
+        assert cost.fits and not cost.slow, (name, cost.summary())
+
+
+def test_the_default_limit_is_a_share_of_the_memory_available_now():
+    limit, source = budget.memory_limit("cpu")
+    assert limit == pytest.approx(budget.MEMORY_SHARE * budget.available_memory(), rel=0.05)
+    assert 2**26 < limit < 2**50 and "available" in source
+
+
+def test_a_gpus_limit_is_its_free_memory(monkeypatch):
+    """65536 latents on 4096 features fit a GPU with 80 GiB free, not one with 4 GiB free (which gets the
+    largest number that fits)."""
+    model = models.create("sae-topk", n_components=65536, k=64, device="cpu")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (80 * budget.GIB, 80 * budget.GIB))
+    assert budget.estimate(2, 4096, 65536, "sae-topk", device="cuda").fits
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (4 * budget.GIB, 80 * budget.GIB))
+    cost = budget.estimate(2, 4096, 65536, "sae-topk", device="cuda")
+    assert not cost.fits and "of the GPU memory free now" in cost.refusal() and 0 < cost.most_atoms < 65536
+    assert model.get_params()["n_components"] == 65536
+
+
+def test_a_bad_limit_setting_is_named(monkeypatch):
+    monkeypatch.setenv(budget.MEMORY_ENV, "lots")
+    with pytest.raises(ValueError, match="SAE_EXPLORER_RUN_MEMORY='lots'.*3G"):
+        budget.memory_limit("cpu")
+    assert budget.parse_size("512M") == 512 * budget.MIB and budget.parse_size("3000") == 3000 * budget.MIB
+
+
+# -- bounded pictures -------------------------------------------------------------------------------------
+def _opens_without_bomb_warning(picture: Image.Image) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        Image.open(io.BytesIO(render.png_bytes(picture))).load()
+
+
+def test_million_feature_atoms_draw_as_a_bounded_strip_each():
+    atoms = np.zeros((16, 1_000_000), np.float32)
+    atoms[3, 500_000] = 1.0  # one strong feature must stay visible after pooling
+    picture = render.atom_grid(atoms, None)
+    assert picture.width * picture.height <= render.MAX_PICTURE_PIXELS
+    assert picture.size == render.grid_size(16, None, n_features=1_000_000)
+    _opens_without_bomb_warning(picture)
+    row = np.asarray(picture)[3 * 4 + 1]
+    assert (row == (178, 24, 43)).all(axis=1).sum() >= 1  # the spike, red, in atom 3's strip
+    assert all(tile.width <= render.MAX_STRIP_CELLS * 4 for tile in render.tile_images(atoms[:2], None))
+
+
+def test_huge_image_atoms_are_shrunk_and_many_atoms_lower_the_scale():
+    big = np.random.default_rng(0).random((3, 2000 * 1500), dtype=np.float32)
+    picture = render.atom_grid(big, (2000, 1500), scale=8)
+    assert picture.size == render.grid_size(3, (2000, 1500), scale=8)
+    assert picture.width * picture.height <= render.MAX_PICTURE_PIXELS
+    many = render.atom_grid(np.ones((4096, 28 * 28), np.float32), (28, 28), scale=16)
+    assert many.width * many.height <= render.MAX_PICTURE_PIXELS
+    _opens_without_bomb_warning(many)
+
+
+# -- the command line -------------------------------------------------------------------------------------
+def _wide_file(tmp_path: Path, n_features: int = 20_000) -> Path:
+    path = tmp_path / "wide.npy"
+    np.save(path, np.random.default_rng(0).random((4, n_features), dtype=np.float32))
+    return path
+
+
+def test_the_cli_refuses_a_run_over_the_memory_limit_in_one_line(tmp_path):
+    """The 4 x 1,000,000 case, made small: 4 x 20,000 under a 350 MiB limit takes the same path."""
+    done = subprocess.run([sys.executable, "-m", "core", "train", "--data", str(_wide_file(tmp_path)),
+                           "--model", "sae-topk", "--max-steps", "10"], cwd=ROOT, capture_output=True, text=True,
+                          env={**_env(), budget.MEMORY_ENV: "350"}, timeout=120)
+    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: n_components=64 atoms on 4 samples")
+    assert "limit of 350 MiB" in done.stderr and "at most 31 fit" in done.stderr and "crop" in done.stderr
+
+
+def test_the_cli_asks_for_yes_before_a_slow_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(budget.SLOW_ENV, "0.000001")
+    argv = ["train", "--data", str(_wide_file(tmp_path, 64)), "--model", "sae-topk", "--n-components", "8",
+            "--max-steps", "3", "--quiet"]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "will be slow" in captured.err and "Pass --yes to train anyway." in captured.err
+    assert cli.main([*argv, "--yes"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.splitlines()[-1])["n_features"] == 64 and "note:" in captured.err
+
+
+@pytest.mark.parametrize("name, n_atoms", [("swimmer", 17), ("bars", 16), ("sparse-synthetic", 32)])
+def test_data_sets_with_known_atoms_add_mmcs_to_the_json_line(name, n_atoms, capsys):
+    assert cli.main(["train", "--data", name, "--model", "nmf", "--n-components", str(n_atoms),
+                     "--max-steps", "20", "--quiet", "--data-option", "scale=minmax"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    truth = datasets.load(name, scale="minmax").truth
+    assert 0 < summary["mmcs"] <= 1.0 + 1e-6 and truth.shape[0] == summary["n_components"] or name == "sparse-synthetic"
+
+
+def test_data_without_known_atoms_has_no_mmcs(capsys):
+    assert cli.main(["train", "--data", "digits", "--model", "pca", "--n-components", "8", "--quiet"]) == 0
+    assert "mmcs" not in json.loads(capsys.readouterr().out.splitlines()[-1])
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {key: value for key, value in os.environ.items() if key not in (budget.MEMORY_ENV, budget.SLOW_ENV)}
