@@ -141,6 +141,9 @@ def loss_chart(snap: Snapshot | None, curve: str, log_scale: bool = False) -> tu
     rows_used = max((row for row, _ in places if row is not None), default=0)
     steps, values = render.thin_curve([r["step"] for r in rows], [r[column] for r in rows], CURVE_POINTS)
     points = [[int(x), _plotted(y, log_scale)] for x, y in zip(steps, values)]
+    hidden = sum(1 for y in values if log_scale and float(y) <= 0)
+    if hidden:
+        notes.append(f"{hidden} point{'' if hidden == 1 else 's'} at or below 0 not drawn on a log scale")
     y_axis = {"type": "log"} if log_scale else {"type": "value", "min": 0}
     option = {
         "animation": False,

@@ -97,4 +97,5 @@ def test_a_log_scale_keeps_a_spike_from_flattening_the_curve_and_skips_what_it_c
     assert option["yAxis"]["type"] == "log" and "min" not in option["yAxis"]
     assert [y for _, y in option["series"][0]["data"]] == [0.008, 2.4, None, None, 0.007]
     assert not [m for m in _marks(option) if "yAxis" in m]  # a PCA error of 0 has no place on a log axis
-    assert "log scale" in described and "not drawn on a log scale" in described
+    assert "PCA error, rank 16 0, not drawn on a log scale" in described
+    assert "1 point at or below 0 not drawn on a log scale" in described
