@@ -127,7 +127,7 @@ def _live_grid(snaps: dict[str, Any]) -> None:
         st.caption("The atoms appear here, paired, as soon as both runs have some.")
         return
     pairs, picture = _paired(nmf, sae)
-    st.image(picture, width=_export.picture_width(picture),
+    st.image(picture, width=_export.picture_width(picture), output_format="PNG",
              caption=f"Live: {pairs.n_pairs} pairs, mean |cos| {pairs.mean_similarity:.2f}")
 
 

@@ -4,6 +4,7 @@ or NMF and an SAE of the same size trained side by side, live, on the current da
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -64,15 +65,13 @@ def _pairing(left_key: tuple, right_key: tuple, labels: tuple, _left, _right):
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _reconstructions(left_key: tuple, right_key: tuple, chosen: tuple, labels: tuple, _left, _right):
-    """The chosen samples and both runs' reconstructions of them in one picture (NMF codes each sample
-    anew: 50 ms for a few)."""
+def _reconstructions(left_key: tuple, right_key: tuple, chosen: tuple, titles: tuple, _left, _right):
+    """The chosen samples and both runs' reconstructions of them in one picture, on one colour scale (NMF
+    codes each sample anew: 50 ms for a few)."""
     rows = _left.X[list(chosen)]
-    right_label = labels[1] if labels[1] != labels[0] else f"{labels[1]}, right"  # two runs of one model
-    return analysis.reconstruction_image(rows, {labels[0]: _left.model.reconstruct(rows),
-                                                right_label: _right.model.reconstruct(rows)}, _left.image_shape,
-                                         scale=max(1, _ui.tile_scale(_left.image_shape) // 2),
-                                         cmap="gray" if _left.dataset.non_negative else "auto")
+    return analysis.reconstruction_image(rows, {titles[0]: _left.model.reconstruct(rows),
+                                                titles[1]: _right.model.reconstruct(rows)}, _left.image_shape,
+                                         scale=_ui.tile_scale(_left.image_shape))
 
 
 @st.cache_data(show_spinner="Principal components of the data ...", max_entries=16)
@@ -146,8 +145,11 @@ def compare_saved() -> None:
     summary[2].metric("Pairs with |cos| ≥ 0.8", int(np.sum(pairs.similarity >= 0.8)))
     summary[3].metric("Unmatched", len(pairs.left_unmatched) + len(pairs.right_unmatched))
 
-    st.image(picture, width=_export.picture_width(picture),
-             caption="Each cell: left atom | right atom, with their |cos| below (green when ≥ 0.8). Unmatched atoms last.")
+    st.image(picture, width=_export.picture_width(picture), output_format="PNG",  # JPEG would smear the colours
+             caption="Each cell: left atom | right atom, with their |cos| below (green when ≥ 0.8); unmatched atoms "
+                     "last. Both sides use one colour scale, each atom scaled on its own; a right atom whose cosine "
+                     "to its partner is negative is drawn negated (the pairing ignores the sign), so that a "
+                     "matched pair looks alike.")
     stem = _export.file_stem(left_record.name, "vs", right_record.name)
 
     # -- metrics ------------------------------------------------------------------------------------------------
@@ -159,34 +161,39 @@ def compare_saved() -> None:
     table = [{"metric": label, "left": values[0].get(key_), "right": values[1].get(key_)} for label, key_, _ in METRICS]
     if values[0].get("mmcs") is None and values[1].get("mmcs") is None:
         table = table[:-1]
-    shown = [{"metric": row["metric"],
-              **{side: "–" if row[side] is None else fmt.format(row[side])
-                 for side in ("left", "right")}} for row, (_, _, fmt) in zip(table, METRICS)]
+    shown = {row["metric"]: ["–" if row[side] is None else fmt.format(row[side]) for side in ("left", "right")]
+             for row, (_, _, fmt) in zip(table, METRICS)}
     metrics_col, recon_col = st.columns([1.4, 1], gap="large")
     with metrics_col:
         st.markdown("**Metrics**")
-        st.dataframe(shown, hide_index=True, width="stretch",
-                     column_config={"left": st.column_config.TextColumn(names[0]),
-                                    "right": st.column_config.TextColumn(names[1])})
+        # a static table: its headers wrap, so the runs' full names are read whole (a data grid cuts them off)
+        st.table(pd.DataFrame.from_dict(shown, orient="index", columns=[f"Left: {names[0]}", f"Right: {names[1]}"]))
 
     # -- reconstructions ----------------------------------------------------------------------------------------------
     with recon_col:
         st.markdown("**Reconstructions**")
         n = left.X.shape[0]
         default = ", ".join(str(i) for i in np.linspace(0, n - 1, min(6, n)).astype(int))
-        text = st.text_input("Samples to reconstruct", key=_state.persist("compare:samples", default),
+        samples_key, typed_for = _state.persist("compare:samples", default), _state.persist("compare:samples-data", key)
+        if st.session_state[typed_for] != key:  # another data set: its own samples, not the old set's numbers
+            st.session_state[samples_key], st.session_state[typed_for] = default, key
+        text = st.text_input("Samples to reconstruct", key=samples_key,
                              help=f"Sample numbers from 0 to {n - 1}, separated by commas (at most 12).")
-        _state.remember("compare:samples")
+        _state.remember(samples_key, typed_for)
         try:
             chosen = analysis.parse_indices(text, n)
         except ValueError as error:
             st.error(str(error))
             chosen = []
         if chosen:
+            titles = ((left_record.model, right_record.model) if left_record.model != right_record.model
+                      else (f"{left_record.model} (left)", f"{right_record.model} (right)"))
             recon = _reconstructions((left_record.id, left_record.updated_at),
-                                     (right_record.id, right_record.updated_at), tuple(chosen), names, left, right)
-            st.image(recon, width="content", caption=f"Samples {', '.join(map(str, chosen))}: "
-                                                           "original, then each run's reconstruction")
+                                     (right_record.id, right_record.updated_at), tuple(chosen), titles, left, right)
+            st.image(recon, width=recon.width, output_format="PNG",  # "content" would stretch it to the column
+                     caption=f"Samples {', '.join(map(str, chosen))}: the original, then the reconstruction by "
+                             f"the left run, {names[0]}, and by the right run, {names[1]}. One colour scale for "
+                             "every column: a value has the same colour in the original and the reconstructions.")
 
     # -- linear AE vs PCA ------------------------------------------------------------------------------------------------
     linear = [r for r in (left, right) if r.record.model == "linear-ae"]

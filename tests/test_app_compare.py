@@ -47,8 +47,8 @@ def test_saved_runs_are_compared_by_default_latest_nmf_and_latest_sae(store):
     assert at.selectbox(key="compare:left").value == nmf.id
     assert at.selectbox(key="compare:right").value == sae.id
     assert {m.label: m.value for m in at.metric}["Matched pairs"] == "12"
-    metrics_table = at.dataframe[0].value
-    assert list(metrics_table["metric"])[:3] == ["MSE", "FVU", "L0 (active codes per sample)"]
+    metrics_table = at.table[0].value
+    assert list(metrics_table.index)[:3] == ["MSE", "FVU", "L0 (active codes per sample)"]
     assert len(elements(at, "image")) == 2  # the paired atoms and the reconstructions
     buttons = {b.proto.label for b in elements(at, "download_button")}
     assert {"Comparison (PNG)", "Metrics table (CSV)", "Left weights (safetensors)",

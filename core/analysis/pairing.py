@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from core import metrics, render
 
@@ -17,13 +17,16 @@ from core import metrics, render
 class AtomPairs:
     """Atoms of two models paired one to one by absolute cosine (Hungarian), best pair first.
 
-    ``left[k]`` pairs with ``right[k]`` at ``similarity[k]`` (decreasing); ``left_unmatched`` and
-    ``right_unmatched`` are the atoms left over when the counts differ, in their original order.
+    ``left[k]`` pairs with ``right[k]`` at ``similarity[k]`` (decreasing); ``signs[k]`` is the sign of their
+    cosine (+1 or -1: an atom and its negation span the same line, so the pairing ignores it);
+    ``left_unmatched`` and ``right_unmatched`` are the atoms left over when the counts differ, in their
+    original order.
     """
 
     left: np.ndarray
     right: np.ndarray
     similarity: np.ndarray
+    signs: np.ndarray
     left_unmatched: np.ndarray
     right_unmatched: np.ndarray
 
@@ -36,36 +39,45 @@ class AtomPairs:
         return float(self.similarity.mean()) if self.similarity.size else math.nan
 
     def rows(self) -> list[dict[str, Any]]:
-        """A table: one row per pair (rank, left atom, right atom, |cos|), then the unmatched atoms."""
-        table = [{"pair": k + 1, "left atom": int(a), "right atom": int(b), "|cos|": float(s)}
-                 for k, (a, b, s) in enumerate(zip(self.left, self.right, self.similarity))]
-        table += [{"pair": None, "left atom": int(a), "right atom": None, "|cos|": None} for a in self.left_unmatched]
-        table += [{"pair": None, "left atom": None, "right atom": int(b), "|cos|": None} for b in self.right_unmatched]
+        """A table: one row per pair (rank, left atom, right atom, |cos|, the sign of the cosine), then the
+        unmatched atoms."""
+        table = [{"pair": k + 1, "left atom": int(a), "right atom": int(b), "|cos|": float(s),
+                  "sign of cos": int(sign)}
+                 for k, (a, b, s, sign) in enumerate(zip(self.left, self.right, self.similarity, self.signs))]
+        table += [{"pair": None, "left atom": int(a), "right atom": None, "|cos|": None, "sign of cos": None}
+                  for a in self.left_unmatched]
+        table += [{"pair": None, "left atom": None, "right atom": int(b), "|cos|": None, "sign of cos": None}
+                  for b in self.right_unmatched]
         return table
+
+    def aligned_right(self, right) -> np.ndarray:
+        """The right atoms with each paired one multiplied by its pair's sign, so that it points the same way
+        as its left partner (positive cosine) and a matched pair looks alike; unmatched atoms are kept."""
+        aligned = np.array(metrics.as_numpy(right), dtype=np.float64)
+        aligned[self.right] *= self.signs[:, None]
+        return aligned
 
 
 def pair_atoms(left, right) -> AtomPairs:
     """Pair the rows of ``left`` with those of ``right`` (``core.metrics.match_atoms``), best first."""
     matching = metrics.match_atoms(left, right)
-    return AtomPairs(left=matching.rows, right=matching.cols, similarity=matching.similarity,
+    left_rows = np.asarray(metrics.as_numpy(left), dtype=np.float64)[matching.rows]
+    right_rows = np.asarray(metrics.as_numpy(right), dtype=np.float64)[matching.cols]
+    signs = np.where(np.einsum("ij,ij->i", left_rows, right_rows) < 0, -1.0, 1.0)  # the sign of each pair's cosine
+    return AtomPairs(left=matching.rows, right=matching.cols, similarity=matching.similarity, signs=signs,
                      left_unmatched=matching.unmatched_a, right_unmatched=matching.unmatched_b)
 
 
-def _font(size: int = 12):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has one bitmap size
-        return ImageFont.load_default()
-
-
-def comparison_image(left, right, image_shape=None, *, pairs: AtomPairs | None = None,
-                     labels: Sequence[str] = ("left", "right"), columns: int | None = None, scale: int = 3,
-                     cmap: str = "auto") -> Image.Image:
-    """The two dictionaries side by side: one cell per pair (left atom | right atom, |cos| below), best
-    pair first, then the unmatched atoms of either side. A title line names the two sides."""
+def pair_tiles(left, right, image_shape=None, *, pairs: AtomPairs | None = None, cmap: str = "auto",
+               scale: int = 3) -> list[tuple[Image.Image | None, Image.Image | None, str]]:
+    """One (left tile, right tile, caption) per pair, best first, then the unmatched atoms of either side
+    (None on the missing side). Both sides share one colour map (``render.common_cmap``), each atom scaled
+    on its own, and each right atom is drawn with its pair's sign (``AtomPairs.aligned_right``):
+    the pairing is by |cos|, so an SAE atom learned with the opposite sign looks like its partner."""
     left = np.asarray(metrics.as_numpy(left), dtype=np.float64)
-    right = np.asarray(metrics.as_numpy(right), dtype=np.float64)
     pairs = pairs or pair_atoms(left, right)
+    right = pairs.aligned_right(right)
+    cmap = render.common_cmap([left, right], cmap)
     strip = max(scale, 4) * 3  # a heat-map row gets some height
     left_tiles = render.tile_images(left, image_shape, cmap, scale, heat_map_height=strip)
     right_tiles = render.tile_images(right, image_shape, cmap, scale, heat_map_height=strip)
@@ -73,8 +85,18 @@ def comparison_image(left, right, image_shape=None, *, pairs: AtomPairs | None =
         (left_tiles[a], right_tiles[b], f"{s:.2f}") for a, b, s in zip(pairs.left, pairs.right, pairs.similarity)]
     cells += [(left_tiles[a], None, f"L{a} alone") for a in pairs.left_unmatched]
     cells += [(None, right_tiles[b], f"R{b} alone") for b in pairs.right_unmatched]
-    tile_w, tile_h = left_tiles[0].size
-    font, title_font = _font(15), _font(15)
+    return cells
+
+
+def comparison_image(left, right, image_shape=None, *, pairs: AtomPairs | None = None,
+                     labels: Sequence[str] = ("left", "right"), columns: int | None = None, scale: int = 3,
+                     cmap: str = "auto") -> Image.Image:
+    """The two dictionaries side by side: one cell per pair (left atom | right atom, |cos| below), drawn as
+    ``pair_tiles`` draws them, best pair first, then the unmatched atoms. A title line names the two sides."""
+    cells = pair_tiles(left, right, image_shape, pairs=pairs, cmap=cmap, scale=scale)
+    first = next(tile for cell in cells for tile in cell[:2] if tile is not None)
+    tile_w, tile_h = first.size
+    font = render.text_font(15)
     gap, pad, text_h = 2, 10, 20
     cell_w = max(2 * tile_w + gap, 56)
     cell_h = tile_h + text_h
@@ -84,12 +106,12 @@ def comparison_image(left, right, image_shape=None, *, pairs: AtomPairs | None =
     rows = math.ceil(len(cells) / columns)
     title = f"left: {labels[0]}   |   right: {labels[1]}   |   pairs by |cos| (Hungarian), best first"
     title_h = 28
-    title_w = int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(title, font=title_font)) + 2 * pad
+    title_w = int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(title, font=font)) + 2 * pad
     width = max(title_w, columns * cell_w + (columns - 1) * pad + 2 * pad)
     height = title_h + rows * cell_h + (rows - 1) * pad + 2 * pad
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    draw.text((pad, 6), title, fill=(17, 24, 39), font=title_font)
+    draw.text((pad, 6), title, fill=(17, 24, 39), font=font)
     for index, (a, b, text) in enumerate(cells):
         row, column = divmod(index, columns)
         x0 = pad + column * (cell_w + pad)
@@ -104,10 +126,16 @@ def comparison_image(left, right, image_shape=None, *, pairs: AtomPairs | None =
     return canvas
 
 
+def reconstruction_panels(originals, reconstructions: Sequence, image_shape=None, scale: int = 3,
+                          cmap: str = "auto") -> list[Image.Image]:
+    """The chosen samples in a column, then each model's reconstructions of them in a column, all on one
+    colour scale (``render.shared_scale_columns``): a pixel value has the same colour in every column."""
+    return render.shared_scale_columns([originals, *reconstructions], image_shape, cmap=cmap, scale=scale)
+
+
 def reconstruction_image(originals, reconstructions: dict[str, np.ndarray], image_shape=None,
                          scale: int = 3, cmap: str = "auto") -> Image.Image:
-    """Chosen samples in a column, and beside them each model's reconstruction of them (labelled)."""
-    panels = [render.sample_grid(originals, image_shape, columns=1, scale=scale, cmap=cmap)]
-    panels += [render.sample_grid(values, image_shape, columns=1, scale=scale, cmap=cmap)
-               for values in reconstructions.values()]
+    """``reconstruction_panels`` side by side under their titles: "original", then the keys of
+    ``reconstructions`` (wrapped or shortened by ``render.side_by_side``: give full names in a caption)."""
+    panels = reconstruction_panels(originals, list(reconstructions.values()), image_shape, scale, cmap)
     return render.side_by_side(panels, ["original", *reconstructions])
