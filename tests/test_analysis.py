@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import time
 import zipfile
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from browser_support import wait_until
 from core import analysis, models, render
 from core.jobs import TrainingJob
 from core.store import RunStore
@@ -278,13 +278,12 @@ def test_a_stopped_sweep_job_says_so(tmp_path):
     job = analysis.SweepJob(X, models_=["sae-l1"], param="l1_coef", values=[1e-3, 1e-2],
                             base_params={"sae-l1": {"n_components": 8, "max_steps": 100000, "device": "cpu"}},
                             store=RunStore(tmp_path), dataset="bars").start()
-    deadline = time.monotonic() + 30
-    while job.snapshot().progress == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: job.snapshot().progress > 0, 120, "the sweep's first logged step", every=0.02)
     job.stop()
     assert job.wait(60)
     snap = job.snapshot()
-    assert snap.state == "stopped" and all(row["status"] == "stopped" for row in snap.rows)
+    assert snap.state == "stopped" and snap.progress < 1
+    assert [(row["value"], row["status"]) for row in snap.rows] == [(1e-3, "stopped"), (1e-2, "stopped")]
 
 
 def test_atoms_zip_of_a_comparison_side_is_valid():
@@ -338,14 +337,14 @@ def test_a_sweep_trains_in_a_worker_process_and_a_closed_tab_stops_it(tmp_path):
     job = analysis.SweepJob(X, models_=["sae-l1"], param="l1_coef", values=[1e-3, 1e-2],
                             base_params={"sae-l1": {"n_components": 8, "max_steps": 100000, "device": "cpu"}},
                             store=RunStore(tmp_path), dataset="bars", idle_timeout=3.0, processes=True).start()
-    deadline = time.monotonic() + 60
-    while job.snapshot().progress == 0 and time.monotonic() < deadline:  # read like an open tab
-        time.sleep(0.05)
+    # read like an open tab (each snapshot touches the job) until the first step is logged
+    wait_until(lambda: job.snapshot().progress > 0, 120, "the sweep's first logged step", every=0.05)
     workers = set(_sweep_workers()) - before
     assert len(workers) == 1 and job.snapshot().state == "running"
     # the tab closes: nobody reads the sweep any more, so it stops itself and its process ends
     assert job.wait(60)
     snap = job.snapshot(touch=False)
-    assert snap.state == "stopped" and snap.rows and all(row["status"] == "stopped" for row in snap.rows)
+    assert snap.state == "stopped"
+    assert [(row["value"], row["status"]) for row in snap.rows] == [(1e-3, "stopped"), (1e-2, "stopped")]
     assert len(RunStore(tmp_path).list_runs(sweep=snap.sweep_ids[0])) == 2  # saved by the worker, same ids
     assert not workers & set(_sweep_workers())
