@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import subprocess
+import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -41,8 +42,7 @@ def test_streamlit_reads_these_settings():
     script = ("from streamlit import config; config.get_config_options(force_reparse=True); "
               "print(config.get_option('server.enableXsrfProtection'), config.get_option('server.maxUploadSize'), "
               "config.get_option('browser.gatherUsageStats'))")
-    done = subprocess.run([str(REPO / ".venv/bin/python"), "-c", script], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
     expected = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
     assert done.stdout.split() == ["True", str(expected), "False"], done.stderr
 
