@@ -105,8 +105,8 @@ def live_panel() -> None:
 def frontier_figure(rows: list[dict[str, Any]], references: list[dict[str, Any]]) -> go.Figure:
     """L0 (x) against FVU (y): one line per model of the swept runs, PCA and NMF reference points.
 
-    Each point's hover label shows its value, metrics and a text picture of its first atoms; its
-    ``customdata`` is the run id (a click selects the run below the plot).
+    Each point's hover label shows its model, value and metrics; its ``customdata`` is the run id (a click
+    shows that run's atoms beside the plot: a hover label cannot hold a picture).
     """
     fig = go.Figure()
     for index, model_name in enumerate(dict.fromkeys(row["model"] for row in rows)):
@@ -117,7 +117,7 @@ def frontier_figure(rows: list[dict[str, Any]], references: list[dict[str, Any]]
             marker={"size": 10, "color": COLORS[index % len(COLORS)]}, line={"width": 1.5},
             customdata=[p["run_id"] for p in points],
             hovertext=[f"<b>{model_name}</b> {p['param']} = {p['value']}<br>L0 {p['l0']:.2f} · FVU {p['fvu']:.4f}"
-                       f"<br>{p.get('atoms', '')}" for p in points],
+                       "<br><i>click to show its atoms</i>" for p in points],
             hoverinfo="text"))
     for ref_model, symbol, color in (("pca", "diamond", "#111827"), ("nmf", "star", "#6b7280")):
         refs = [r for r in references if r["model"] == ref_model]
@@ -131,6 +131,5 @@ def frontier_figure(rows: list[dict[str, Any]], references: list[dict[str, Any]]
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       xaxis={"title": "L0 (active codes per sample)", "rangemode": "tozero"},
                       yaxis={"title": "FVU (fraction of variance unexplained)", "rangemode": "tozero"},
-                      hoverlabel={"font": {"family": "DejaVu Sans Mono, monospace", "size": 11}},
                       legend={"orientation": "h", "y": 1.08}, clickmode="event+select")
     return fig

@@ -45,18 +45,19 @@ with st.container(border=True):
     _sweep_live.live_panel()
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _atoms_hover(root: str, run_id: str, image_shape) -> str:
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _thumbnail(root: str, run_id: str, image_shape) -> str | None:
+    """A saved run's first atoms as a small picture for the table (a saved run's atoms never change)."""
     try:
-        return analysis.atoms_text(_export.saved_atoms(root, run_id), image_shape)
-    except Exception:  # noqa: BLE001 - a hover picture is a bonus
-        return ""
+        return analysis.atoms_thumbnail(_export.saved_atoms(root, run_id), image_shape)
+    except Exception:  # noqa: BLE001 - a thumbnail is a bonus; the run's own panel says what is wrong
+        return None
 
 
 # Cached: the page reruns on every click in the plot or the pickers, and a saved run's atoms never change.
 @st.cache_resource(show_spinner="Loading the run ...", max_entries=16)
 def _atoms(root: str, run_id: str, image_shape) -> tuple:
-    """A saved run's atoms (read once for the hover texts too) and their grid picture."""
+    """A saved run's atoms (read once for the thumbnails too) and their grid picture."""
     atoms = _export.saved_atoms(root, run_id)
     return atoms, render.atom_grid(atoms, image_shape, scale=3)
 
@@ -114,7 +115,7 @@ def results() -> None:
                      "mse": m.get("mse"), "dead_fraction": m.get("dead_fraction"), "hoyer_atoms": m.get("hoyer_atoms"),
                      "hoyer_codes": m.get("hoyer_codes"), "seconds": m.get("seconds"),
                      "n_components": r.n_components, "name": r.name, "run_id": r.id,
-                     "atoms": _atoms_hover(str(run_store.root), r.id, r.image_shape)})
+                     "atoms": _thumbnail(str(run_store.root), r.id, r.image_shape)})
     references: list = []
     if st.session_state.get("sweep:refs", True):
         ranks = tuple(sorted({int(r.n_components) for r in records if r.n_components}))
@@ -126,47 +127,76 @@ def results() -> None:
                 references = _references(_export.data_key(records[0]), ranks, records[0])
             except Exception as error:  # noqa: BLE001 - the data cannot be loaded: no reference points
                 st.caption(f"No reference points: {error}")
-    event = st.plotly_chart(_frontier(rows, references), key="sweep:plot", on_select="rerun",
-                            selection_mode="points", config={"displayModeBar": False})
-    st.caption("Hover a point to see its first atoms; click it to show all of its atoms below. Lower left is "
-               "better: fewer active codes and less variance unexplained.")
-    ids = [row["run_id"] for row in rows]
-    selected = [p.get("customdata") for p in (event.selection.points if event and event.selection else [])]
-    if selected and selected[0] in ids:
-        st.session_state["sweep:atoms"] = selected[0]
+    by_id = {r.id: r for r in records}
+    chart_col, atoms_col = st.columns([1.6, 1], gap="large")
+    with chart_col:
+        event = st.plotly_chart(_frontier(rows, references), key="sweep:plot", on_select="rerun",
+                                selection_mode="points", config={"displayModeBar": False})
+        st.caption("Hover a point for its setting and metrics; click it to show its atoms on the right. Lower "
+                   "left is better: fewer active codes and less variance unexplained.")
+        _pick_clicked(event, rows, by_id)
+    with atoms_col:
+        _run_panel(run_store, [row["run_id"] for row in rows], by_id)
+    table = [{"atoms": row["atoms"], **{k: v for k, v in row.items() if k != "atoms"}} for row in rows]
+    st.markdown("**Runs** (click a column header to sort)")
+    st.dataframe(table, hide_index=True, width="stretch", row_height=38, column_config={
+        "atoms": st.column_config.ImageColumn("atoms", help="The run's first four atoms"),
+        "l0": st.column_config.NumberColumn("L0", format="%.2f"),
+        "fvu": st.column_config.NumberColumn("FVU", format="%.4f"),
+        "mse": st.column_config.NumberColumn("MSE", format="%.3g"),
+        "dead_fraction": st.column_config.NumberColumn("dead", format="percent"),
+        "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
+    buttons = st.columns([1, 1, 2])
+    with buttons[0]:
+        _export.csv_button([{k: v for k, v in row.items() if k != "atoms"} for row in rows], "Sweep table (CSV)",
+                           "sweep.csv", key="sweep:csv")
+    with buttons[1]:
+        _export.csv_button(references, "Reference points (CSV)", "sweep-references.csv", key="sweep:refs-csv",
+                           disabled=not references)
+
+
+def _describe(record) -> str:
+    return f"{record.model} · {record.extra.get('sweep_param', '?')} = {record.extra.get('sweep_value', '?')}"
+
+
+def _pick_near() -> None:
+    st.session_state["sweep:atoms"] = st.session_state["sweep:near"]
+
+
+def _pick_clicked(event, rows: list, by_id: dict) -> None:
+    """A new click on a point shows its run; where several runs' points lie under the click (two curves
+    overlap), a picker names them all, so the run shown is the one the user means, not the one drawn on top.
+    A click is taken once: picking another run afterwards is not undone by the chart's standing selection."""
+    ss = st.session_state
+    points = event.selection.points if event and event.selection else []
+    clicked = points[0].get("customdata") if points else None
+    if clicked != ss.get("sweep:clicked"):
+        ss["sweep:clicked"] = clicked
+        if clicked in by_id:
+            ss["sweep:atoms"] = ss["sweep:near"] = clicked
+    near = analysis.points_near(rows, clicked) if clicked in by_id else []
+    if len(near) > 1 and ss.get("sweep:atoms") in near:
+        st.radio(f"{len(near)} runs lie where you clicked; show the atoms of", near, key="sweep:near",
+                 horizontal=True, format_func=lambda run_id: _describe(by_id[run_id]), on_change=_pick_near)
+
+
+def _run_panel(run_store, ids: list, by_id: dict) -> None:
+    """The chosen run's atoms and its downloads."""
     atoms_key = _export.persist_choice("sweep:atoms", ids, ids[0])
-    table = [{k: v for k, v in row.items() if k != "atoms"} for row in rows]
-    left, right = st.columns([1.5, 1], gap="large")
-    with left:
-        st.markdown("**Runs** (click a column header to sort)")
-        st.dataframe(table, hide_index=True, width="stretch", column_config={
-            "l0": st.column_config.NumberColumn("L0", format="%.2f"),
-            "fvu": st.column_config.NumberColumn("FVU", format="%.4f"),
-            "mse": st.column_config.NumberColumn("MSE", format="%.3g"),
-            "dead_fraction": st.column_config.NumberColumn("dead", format="percent"),
-            "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
-        buttons = st.columns(2)
-        with buttons[0]:
-            _export.csv_button(table, "Sweep table (CSV)", "sweep.csv", key="sweep:csv")
-        with buttons[1]:
-            _export.csv_button(references, "Reference points (CSV)", "sweep-references.csv", key="sweep:refs-csv",
-                               disabled=not references)
-    with right:
-        by_id = {r.id: r for r in records}
-        run_id = st.selectbox("Show the atoms of", ids, key=atoms_key,
-                              format_func=lambda i: _export.run_label(by_id[i]))
-        _state.remember(atoms_key)
-        record = by_id[run_id]
-        try:
-            atoms, picture = _atoms(str(run_store.root), run_id, record.image_shape)
-        except Exception as error:  # noqa: BLE001 - the store's message
-            st.error(str(error))
-            return
-        st.image(picture, width=_export.picture_width(picture),
-                 caption=f"{record.name}: L0 {record.metrics.get('l0', 0):.2f}, FVU {record.metrics.get('fvu', 0):.4f}")
-        stem = _export.file_stem(record.name)
-        _export.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
-        _export.weights_button(run_store, record, key="sweep:weights")
+    run_id = st.selectbox("Show the atoms of", ids, key=atoms_key, format_func=lambda i: _export.run_label(by_id[i]))
+    _state.remember(atoms_key)
+    record = by_id[run_id]
+    try:
+        atoms, picture = _atoms(str(run_store.root), run_id, record.image_shape)
+    except Exception as error:  # noqa: BLE001 - the store's message
+        st.error(str(error))
+        return
+    st.image(picture, width=_export.picture_width(picture),
+             caption=f"{_describe(record)}: L0 {record.metrics.get('l0', 0):.2f}, "
+                     f"FVU {record.metrics.get('fvu', 0):.4f}")
+    stem = _export.file_stem(record.name)
+    _export.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
+    _export.weights_button(run_store, record, key="sweep:weights")
 
 
 results()

@@ -52,13 +52,13 @@ def test_a_short_sweep_lands_its_runs_in_the_store_and_on_the_frontier(store):
     traces = json.loads(chart.proto.spec)["data"]
     assert [t["name"] for t in traces][:1] == ["sae-topk"] and len(traces[0]["x"]) == 3
     assert {"PCA (same rank)", "NMF (same rank)"} <= {t["name"] for t in traces}
-    assert "█" in traces[0]["hovertext"][0] or "▓" in traces[0]["hovertext"][0]  # atoms in the hover label
+    assert all(t["atoms"].startswith("data:image/png;base64,") for t in table.to_dict("records"))  # thumbnails
     assert set(traces[0]["customdata"]) == {r.id for r in runs}
     buttons = {b.proto.label for b in elements(at, "download_button")}
     assert {"Sweep table (CSV)", "Grid of atoms (PNG)", "Single atoms (ZIP of PNGs)",
             "Weights (safetensors + JSON config)"} <= buttons
     assert len(elements(at, "image")) == 1
-    # each run's weights were read from disk once: for its hover text and, when shown, its atom grid
+    # each run's weights were read from disk once: for its thumbnail and, when shown, its atom grid
     loads = []
     original = RunStore.load_model
     with unittest.mock.patch.object(RunStore, "load_model", lambda self, *a, **k: loads.append(a[0]) or

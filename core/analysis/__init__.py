@@ -7,7 +7,8 @@
 * Nearest-neighbour recognition in code space with a train/test split (``recognition``).
 * One-to-one pairing of two dictionaries for side-by-side display (``pair_atoms``, ``comparison_image``).
 * Metrics of a stored run (``run_metrics``), reference points for a sweep frontier (``reference_points``),
-  text pictures of atoms for plot hover labels (``atom_text``), CSV bytes of a table (``rows_to_csv``).
+  thumbnails of atoms for tables (``atoms_thumbnail``), the runs a click on a frontier may have meant
+  (``points_near``), CSV bytes of a table (``rows_to_csv``).
 * Background work owned by core: ``SweepJob`` (sweeps in a thread, saved to the run store, stoppable)
   and ``save_when_done`` (save a ``core.jobs.TrainingJob`` to the run store when it ends).
 
@@ -21,15 +22,15 @@ from __future__ import annotations
 from core.analysis.geometry import SubspaceTrace, pc_angles, principal_angles, subspace_angle, subspace_trace, top_principal_components
 from core.analysis.decomposition import SampleDecomposition, decompose_sample, effective_atoms, nearest_neighbour_accuracy, recognition, split_indices
 from core.analysis.pairing import AtomPairs, comparison_image, pair_atoms, reconstruction_image
-from core.analysis.tables import analysis_rows, atom_text, atoms_text, default_sweep_values, feature_table, parse_indices, parse_values, reference_points, rows_to_csv, run_metrics, top_activating, training_seconds
+from core.analysis.tables import analysis_rows, atoms_thumbnail, default_sweep_values, feature_table, parse_indices, parse_values, points_near, reference_points, rows_to_csv, run_metrics, top_activating, training_seconds
 from core.analysis.background import SaveTicket, save_job, save_when_done
-from core.analysis.sweep_job import SweepJob, SweepSnapshot
+from core.analysis.sweep_job import SweepJob, SweepSnapshot, sweeps_training
 
 __all__ = [
     "AtomPairs", "SampleDecomposition", "SaveTicket", "SubspaceTrace", "SweepJob", "SweepSnapshot",
-    "analysis_rows", "atom_text", "atoms_text", "comparison_image", "decompose_sample", "default_sweep_values",
+    "analysis_rows", "atoms_thumbnail", "comparison_image", "decompose_sample", "default_sweep_values",
     "effective_atoms", "feature_table", "nearest_neighbour_accuracy", "pair_atoms", "parse_values", "pc_angles",
-    "principal_angles", "reconstruction_image", "recognition", "reference_points", "parse_indices", "rows_to_csv",
-    "run_metrics", "save_job", "save_when_done", "split_indices", "subspace_angle", "subspace_trace",
-    "top_activating", "top_principal_components", "training_seconds",
+    "points_near", "principal_angles", "reconstruction_image", "recognition", "reference_points", "parse_indices",
+    "rows_to_csv", "run_metrics", "save_job", "save_when_done", "split_indices", "subspace_angle", "subspace_trace",
+    "sweeps_training", "top_activating", "top_principal_components", "training_seconds",
 ]

@@ -53,6 +53,12 @@ def _sweep_slots() -> threading.BoundedSemaphore:
 
 _SWEEP_SLOTS: threading.BoundedSemaphore | None = None
 _SWEEP_SLOTS_LOCK = threading.Lock()
+_TRAINING: set[int] = set()  # ids of the sweeps that hold a slot now
+
+
+def sweeps_training() -> int:
+    """How many sweeps train in this process now (every session's; those waiting for a slot not counted)."""
+    return len(_TRAINING)
 
 
 class SweepJob:
@@ -162,6 +168,7 @@ class SweepJob:
             if self.control.stop_requested:
                 self._set(state=STOPPED, message="Stopped before it started.", ended=time.monotonic())
                 return
+        _TRAINING.add(self.id)
         try:
             self._set(state=RUNNING, started=time.monotonic())
             if self.processes:
@@ -170,6 +177,7 @@ class SweepJob:
                 torch.set_num_threads(torch_threads())
                 self._train()
         finally:
+            _TRAINING.discard(self.id)
             slots.release()
 
     def _idle(self) -> bool:

@@ -1,7 +1,9 @@
-"""Metrics of stored runs, tables and CSV, sweep values and reference points, text pictures of atoms."""
+"""Metrics of stored runs, tables and CSV, sweep values and reference points, the frontier's points and
+thumbnails of atoms."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import math
@@ -9,7 +11,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from core import metrics, models
+from core import metrics, models, render
 
 
 # -- runs, metrics, tables ---------------------------------------------------------------------------------------
@@ -93,7 +95,7 @@ def top_activating(codes, feature: int, n: int = 16) -> tuple[np.ndarray, np.nda
     return order, column[order]
 
 
-# -- sweeps: values, reference points, hover pictures -----------------------------------------------------------------
+# -- sweeps: values, reference points, points and thumbnails -----------------------------------------------------------
 _DEFAULT_VALUES = {"k": [2, 4, 8, 16, 32], "l1_coef": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
                    "n_components": [8, 16, 32, 64], "sparsity_target": [0.02, 0.05, 0.1, 0.2]}
 _INTEGER_PARAMS = ("k", "n_components")
@@ -175,39 +177,30 @@ def reference_points(X, ranks: Iterable[int], *, nmf: bool = True, nmf_steps: in
     return points
 
 
-_SHADES = " ░▒▓█"
-_BARS = "▁▂▃▄▅▆▇█"
+def points_near(rows: Sequence[dict[str, Any]], run_id: str, x: str = "l0", y: str = "fvu",
+                tolerance: float = 0.03) -> list[str]:
+    """The run ids of ``rows`` whose (x, y) point lies on the point of ``run_id`` as a plot draws them: within
+    ``tolerance`` of each axis's span (axes from 0 to the largest value, as the frontier's are), nearest
+    first and ``run_id`` itself first of all. A click there may have meant any of them."""
+    placed = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
+    clicked = next((r for r in placed if r["run_id"] == run_id), None)
+    if clicked is None:
+        return []
+    spans = [max([abs(float(r[axis])) for r in placed] + [1e-12]) for axis in (x, y)]
+
+    def distance(row) -> float:
+        return max(abs(float(row[axis]) - float(clicked[axis])) / span for axis, span in zip((x, y), spans))
+
+    near = sorted((r for r in placed if distance(r) <= tolerance),
+                  key=lambda r: (r["run_id"] != run_id, distance(r)))
+    return [r["run_id"] for r in near]
 
 
-def atom_text(atom, image_shape=None, max_side: int = 12) -> str:
-    """A small text picture of one atom for a plot's hover label (lines joined by ``<br>``).
-
-    Images are shrunk (block means) to at most ``max_side`` cells a side and drawn with the shades
-    ' ░▒▓█' of ``|value|`` scaled to the atom's largest magnitude; other atoms become a bar strip.
-    """
-    a = np.abs(np.asarray(metrics.as_numpy(atom), dtype=np.float64).ravel())
-    peak = a.max() if a.size else 0.0
-    a = a / peak if peak > 0 else a
-    if image_shape is None:
-        n = min(a.size, max_side * 3)
-        chunks = np.array_split(a, n)
-        return "".join(_BARS[min(len(_BARS) - 1, int(c.mean() * len(_BARS)))] for c in chunks)
-    h, w = (int(s) for s in image_shape)
-    image = a.reshape(h, w)
-    step = max(1, math.ceil(max(h, w) / max_side))
-    hh, ww = math.ceil(h / step), math.ceil(w / step)
-    padded = np.zeros((hh * step, ww * step))
-    padded[:h, :w] = image
-    small = padded.reshape(hh, step, ww, step).mean(axis=(1, 3))
-    small = small / small.max() if small.max() > 0 else small
-    levels = np.minimum(len(_SHADES) - 1, np.rint(small * (len(_SHADES) - 1)).astype(int))
-    return "<br>".join("".join(_SHADES[v] * 2 for v in row) for row in levels)
-
-
-def atoms_text(atoms, image_shape=None, n: int = 3, max_side: int = 10) -> str:
-    """``atom_text`` of the first ``n`` atoms, side by side (lines joined by ``<br>``), for a hover label."""
+def atoms_thumbnail(atoms, image_shape=None, n: int = 4, height: int = 24) -> str:
+    """The first ``n`` atoms side by side as a small PNG (about ``height`` pixels high), as a ``data:`` URL
+    that a table's image column shows."""
     atoms = np.asarray(metrics.as_numpy(atoms))[: max(1, int(n))]
-    pictures = [atom_text(atom, image_shape, max_side).split("<br>") for atom in atoms]
-    if image_shape is None:
-        return "<br>".join(p[0] for p in pictures)
-    return "<br>".join("  ".join(lines) for lines in zip(*pictures))
+    tile_height = int(image_shape[0]) if image_shape is not None else 1
+    scale = max(1, round(height / tile_height)) if image_shape is not None else 4
+    picture = render.atom_grid(atoms, image_shape, columns=len(atoms), scale=scale)
+    return "data:image/png;base64," + base64.b64encode(render.png_bytes(picture)).decode("ascii")
