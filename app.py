@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.jobs import RUNNING, WAITING, get_manager
+from core import analysis
+from core.jobs import RUNNING, WAITING, TrainingJob, get_manager
 from pages import _state, _ui
 
 st.set_page_config(page_title="SAE/NMF Explorer", page_icon=str(_ui.ICON), layout="wide")
@@ -25,34 +26,64 @@ page = st.navigation([
 _ui.apply_style()
 get_manager()  # made once per process; starts its warm training worker processes
 _ui.freeze_startup_objects()  # once per process: full garbage collections skip the libraries' objects
-BADGE_PERIOD = 1.0  # seconds between two badge refreshes while a run goes
+BADGE_PERIOD = 1.0  # seconds between two badge refreshes while a run of this session goes
 # On the Train page its live panel already redraws the run 2.5 times a second: the badge can be slower there
 # (each fragment run costs every open tab a full app re-render in the browser).
 BADGE_PERIOD_BESIDE_LIVE_PANEL = 2.0
+# While this session runs nothing, the server's count still changes as other sessions start and end runs:
+# one refresh every few seconds keeps it true at a fraction of a training tab's redraws (2.5 a second).
+BADGE_PERIOD_IDLE = 5.0
 
 
-def _badge(rerun_when_done: bool) -> None:
-    """Device and live speed; while runs go this also keeps their heartbeats alive on every page."""
-    state = _state.get()
-    for running in state.background:  # Compare's and Sweep's runs, read here when their page is not shown
-        if running.active:
-            running.touch()
+def _activity(state: _state.AppState) -> tuple[str, str]:
+    """What this session's runs (Train's, Compare's, Sweep's) do now, in words, and the dot's class ('on' while
+    any trains, 'wait' while they only wait for a slot, else 'off'). Reading them keeps them alive."""
+    words, running, waiting = [], False, False
     job = state.job
     snap = job.snapshot() if job is not None else None
     if snap is not None and snap.state == RUNNING:
-        speed, css = _ui.speed(snap), "on"
+        words.append(_ui.speed(snap))
+        running = True
     elif snap is not None and snap.state == WAITING:
-        speed, css = "waiting for a slot", "wait"
-    else:
-        speed, css = "idle", "off"
+        words.append("waiting for a slot")
+        waiting = True
+    compare = [j for j in state.background if isinstance(j, TrainingJob) and j.active]
+    sweeps = [j for j in state.background if isinstance(j, analysis.SweepJob) and j.active]
+    for background in compare + sweeps:  # read here too, so a run goes on while its page is not shown
+        background.touch()
+    if compare:
+        training = sum(j.state == RUNNING for j in compare)
+        words.append(f"Compare: {training} training" if training else "Compare: waiting for a slot")
+        running, waiting = running or bool(training), waiting or not training
+    for sweep in sweeps:
+        sweep_snap = sweep.snapshot(touch=False)
+        if sweep_snap.state == RUNNING:
+            words.append(f"Sweep: {sweep_snap.progress:.0%}")
+            running = True
+        else:
+            words.append("Sweep: waiting for a slot")
+            waiting = True
+    return " · ".join(words) or "idle", "on" if running else "wait" if waiting else "off"
+
+
+def _server_load() -> str:
     counts = get_manager().counts()
     waiting = f", {counts['waiting']} waiting" if counts["waiting"] else ""
+    sweeps = analysis.sweeps_training()
+    sweeping = f" · {sweeps} sweep{'s' if sweeps > 1 else ''}" if sweeps else ""
+    return f"Runs on this server: {counts['running']} of {counts['max_running']}{waiting}{sweeping}"
+
+
+def _badge(rerun_when_done: bool) -> None:
+    """Device, what this session's runs do, and the server's load; while runs go this also keeps their
+    heartbeats alive on every page."""
+    state = _state.get()
+    activity, css = _activity(state)
     st.html(f'<div class="device-badge" title="Where models train"><span class="dot {css}"></span>'
-            f'<b>{_ui.device_name()}</b><span class="speed">{speed}</span></div>'
-            f'<div class="server-load">Runs on this server: {counts["running"]} of {counts["max_running"]}'
-            f'{waiting}</div>')
-    if rerun_when_done and snap is not None and not snap.active:
-        st.rerun()  # the run ended: one full rerun draws its final state and stops the polling
+            f'<b>{_ui.device_name()}</b><span class="speed">{activity}</span></div>'
+            f'<div class="server-load">{_server_load()}</div>')
+    if rerun_when_done and not state.busy:
+        st.rerun()  # this session's runs ended: one full rerun draws their final state and slows the polling
 
 
 def sidebar(state: _state.AppState, on_train_page: bool) -> None:
@@ -60,9 +91,14 @@ def sidebar(state: _state.AppState, on_train_page: bool) -> None:
     data_line = f"{state.data.label}" + (f" &middot; {_ui.dataset_summary(ds)}" if ds is not None else "")
     st.html(f'<div class="setup"><div><span>Data</span>{data_line}</div>'
             f'<div><span>Model</span>{state.model_name}</div></div>')
-    # on the Train page its live panel does the final rerun; elsewhere the badge does
-    period = BADGE_PERIOD_BESIDE_LIVE_PANEL if on_train_page and state.training else BADGE_PERIOD
-    st.fragment(run_every=period if state.busy else None)(_badge)(state.training and not on_train_page)
+    if not state.busy:
+        period = BADGE_PERIOD_IDLE
+    elif on_train_page and state.training:
+        period = BADGE_PERIOD_BESIDE_LIVE_PANEL
+    else:
+        period = BADGE_PERIOD
+    # on the Train page its live panel does the final rerun of its run; elsewhere the badge does
+    st.fragment(run_every=period)(_badge)(state.busy and not (on_train_page and state.training))
 
 
 with _ui.frame():
