@@ -165,7 +165,27 @@ def loss_chart(snap: Snapshot | None, curve: str, log_scale: bool = False) -> tu
     return option, "; ".join([described, *notes]) + "."
 
 
+ANYWAY_KEY = "train:anyway-started"
+
+
+def _train_anyway() -> None:
+    from pages import _runner
+
+    state = _state.get()
+    state.train_error = _runner.start(state, confirmed=True)
+    st.session_state[ANYWAY_KEY] = True
+
+
 def _status(snap: Snapshot | None) -> None:
+    from pages import _runner  # only the slow-run question starts runs from this panel
+
+    state = _state.get()
+    if st.session_state.pop(ANYWAY_KEY, False):
+        st.rerun()  # started from this panel: the whole page reruns (Stop enabled, this panel polling)
+    slow = _runner.pending_slow_run(state) if snap is None or not snap.active else None
+    if slow is not None:  # a slow run starts only when asked twice
+        st.warning(slow, icon=":material/hourglass_top:")
+        st.button("Train anyway", icon=":material/play_arrow:", key="train:anyway", on_click=_train_anyway)
     if snap is None:
         st.progress(0.0, text="Ready: press **Train**.")
         return
@@ -176,7 +196,8 @@ def _status(snap: Snapshot | None) -> None:
                               f"{counts['max_running']}); you are number {snap.queue_position} in line.")
         return
     label = _ui.STATE_WORDS[snap.state]
-    rate = f" · {_ui.speed(snap)}" if snap.state == RUNNING else ""
+    # a starting run says what it is doing (a million-feature run can take a minute before its first steps)
+    rate = "" if snap.state != RUNNING else f" · {snap.phase} ..." if snap.phase else f" · {_ui.speed(snap)}"
     st.progress(snap.progress, text=f"**{label}** {snap.model_name} on {snap.dataset_name} · "
                                     f"step {snap.step:,} / {snap.max_steps:,}{rate}")
     if snap.error:

@@ -11,12 +11,14 @@ from typing import Any
 
 import streamlit as st
 
-from core import analysis, models
+from core import analysis, budget, models
 from pages import _params, _state, _ui
 
 
 #: how a page user makes signed data non-negative (core.models.check_sign's ``fix``)
 SIGN_FIX = "on the Data page choose scale = minmax, or pick a model that accepts signed data."
+#: session key of a slow run waiting for confirmation: (its settings, the warning)
+SLOW_RUN_KEY = "train:slow-run"
 
 
 def _config(state: _state.AppState) -> tuple:
@@ -58,8 +60,12 @@ def reset_to_defaults(state: _state.AppState) -> None:
         st.session_state[widget_key(state.model_name, name)] = _params.coerce(name, defaults[name])
 
 
-def start(state: _state.AppState) -> str | None:
-    """Start a run of the chosen model on the chosen data; returns an error message, or None."""
+def start(state: _state.AppState, confirmed: bool = False) -> str | None:
+    """Start a run of the chosen model on the chosen data; returns an error message, or None.
+
+    A run too large for the memory limit is refused (core.budget's message); a slow one does not start
+    unless ``confirmed``: it waits for the "Train anyway" of ``pending_slow_run`` instead."""
+    st.session_state.pop(SLOW_RUN_KEY, None)
     ds = _ui.current_dataset()
     if ds is None:
         return state.data_error or "No data set is loaded: choose one on the Data page."
@@ -68,8 +74,14 @@ def start(state: _state.AppState) -> str | None:
         model = models.create(state.model_name, **params)
         model.check_params(ds.X.shape[1])  # refused now, not seconds later in the worker
         models.check_sign([state.model_name], ds.non_negative, state.data.label, SIGN_FIX)
+        cost = budget.estimate_model(model, ds.n_samples, ds.n_features, state.model_name)
     except Exception as exc:  # noqa: BLE001 - core's message, shown in the page
         return str(exc)
+    if not cost.fits:
+        return cost.refusal()
+    if cost.slow and not confirmed:
+        st.session_state[SLOW_RUN_KEY] = (_config(state), cost.warning())
+        return None
     job = state.start_job(model, ds.X, model_name=state.model_name, dataset_name=state.data.label,
                           params=params, image_shape=ds.image_shape)
     # every finished or stopped run lands in the run store, for Compare and Inspect
@@ -77,6 +89,25 @@ def start(state: _state.AppState) -> str | None:
                                                 data_options=dict(state.data.options))
     state.run_config = _config(state)
     return None
+
+
+def cost_note(state: _state.AppState, ds) -> tuple[str, str] | None:
+    """("refused" or "slow", core.budget's words) for training the chosen model, as set, on ``ds``; None
+    when such a run fits and is quick (or the model's settings are refused anyway, on the Train page)."""
+    try:
+        model = models.create(state.model_name, **current_params(state))
+        cost = budget.estimate_model(model, ds.n_samples, ds.n_features, state.model_name)
+    except Exception:  # noqa: BLE001 - the Train page says what is wrong with the settings
+        return None
+    if not cost.fits:
+        return "refused", cost.refusal()
+    return ("slow", cost.warning()) if cost.slow else None
+
+
+def pending_slow_run(state: _state.AppState) -> str | None:
+    """The warning of a slow run that waits for "Train anyway", while the settings are still those it was for."""
+    pending = st.session_state.get(SLOW_RUN_KEY)
+    return pending[1] if pending is not None and pending[0] == _config(state) else None
 
 
 def sync(state: _state.AppState) -> tuple[dict[str, Any], bool]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import streamlit as st
 
@@ -90,13 +93,34 @@ def upload() -> None:
     if new.key == state.data.key and state.dataset is not None:
         return
     try:
-        dataset = datasets.load_bytes(file.getvalue(), file.name, **new.options)
+        dataset = _shared_upload(hashlib.sha256(file.getbuffer()).hexdigest(), file.name,
+                                 json.dumps(new.options, sort_keys=True, default=str), file, new.options)
     except Exception as exc:  # noqa: BLE001 - core's message, the app goes on
         st.error(str(exc))
         return
     state.data, state.dataset, state.data_error = new, dataset, None
     if state.training:
         _runner.sync(state)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the file ...")
+def _shared_upload(digest: str, name: str, options_key: str, _file, _options: dict) -> datasets.Dataset:
+    """The data set of an upload, one copy for every tab that uploads the same bytes with the same options
+    (a large file would otherwise be held once per tab); keyed by the bytes' digest, the name and options."""
+    return datasets.load_bytes(_file.getbuffer(), name, **_options)
+
+
+def _cost_note(ds) -> None:
+    """Before anyone presses Train: whether the chosen model, as set, can train on this data here."""
+    note = _runner.cost_note(state, ds)
+    if note is None:
+        return
+    kind, text = note
+    if kind == "refused":
+        st.error(f"**Too large to train here with {state.model_name} as set.** {text}", icon=":material/block:")
+    else:
+        st.warning(f"**Slow to train with {state.model_name} as set.** {text} The Train page will ask before "
+                   "it starts.", icon=":material/hourglass_top:")
 
 
 def _scale_for(image_shape) -> int:
@@ -113,6 +137,7 @@ def preview(ds) -> None:
              ("Value range", f"{lo:.3g} to {hi:.3g}"), ("Non-negative", "yes" if ds.non_negative else "no")]
     for col, (label, value) in zip(st.columns(len(cells)), cells):
         col.metric(label, value)
+    _cost_note(ds)
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(ds.n_samples, size=min(40, ds.n_samples), replace=False))
     left, right = st.columns(2, gap="large")

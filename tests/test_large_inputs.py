@@ -156,3 +156,75 @@ def _env() -> dict[str, str]:
     import os
 
     return {key: value for key, value in os.environ.items() if key not in (budget.MEMORY_ENV, budget.SLOW_ENV)}
+
+
+# -- a long start says what it is doing ----------------------------------------------------------------------
+class _Phases:
+    def __init__(self):
+        self.phases = []
+
+    def row(self, row): ...
+    def atoms(self, atoms): ...
+    def reference(self, mse): ...
+
+    def phase(self, words):
+        self.phases.append(words)
+
+
+def test_a_run_reports_its_start_phases_and_the_snapshot_carries_them():
+    from core.jobs import RUNNING, TrainingJob
+    from core.jobs.fit import FIRST_STEPS, LOADING, PCA_REFERENCE, run_fit
+    from core.training import TrainControl
+
+    X = np.random.default_rng(0).random((64, 16), dtype=np.float32)
+    sink = _Phases()
+    state, error, _ = run_fit(models.create("sae-topk", n_components=8, k=2, max_steps=20, device="cpu"), X,
+                              TrainControl(), sink)
+    assert state == "done" and error is None
+    assert sink.phases == [FIRST_STEPS, PCA_REFERENCE, None, None]  # then training, then the end
+
+    class _IdleWorker:  # takes the job and runs nothing: the job waits for its data to arrive
+        def run(self, job): ...
+
+    job = TrainingJob(models.create("sae-topk", n_components=8, k=2, device="cpu"), X)
+    assert job.snapshot().phase is None  # waiting for a slot: its place in line says enough
+    job.start(_IdleWorker())
+    assert job.state == RUNNING and job.snapshot().phase == LOADING
+    job.phase(PCA_REFERENCE)
+    assert job.snapshot().phase == PCA_REFERENCE
+
+
+# -- the pages --------------------------------------------------------------------------------------------
+def test_the_train_page_refuses_a_run_over_the_limit_and_asks_before_a_slow_one(monkeypatch):
+    from tests.app_support import app_state, messages, open_page, stop_job
+
+    monkeypatch.setenv(budget.MEMORY_ENV, "100")  # MiB: below what any run needs
+    at = open_page("pages/train.py")
+    try:
+        at.selectbox(key="train:model").set_value("sae-topk").run()
+        at.button[0].click().run()  # Train
+        assert not at.exception and app_state(at).job is None
+        assert "is too large" in messages(at) and "SAE_EXPLORER_RUN_MEMORY=100" in messages(at)
+
+        monkeypatch.delenv(budget.MEMORY_ENV)
+        monkeypatch.setenv(budget.SLOW_ENV, "0.000001")  # every run is slow
+        at.select_slider(key="param:sae-topk:max_steps").set_value(50).run()
+        at.button[0].click().run()
+        assert not at.exception and not at.error and app_state(at).job is None  # not started: asked first
+        assert any("will be slow" in str(w.value) for w in at.warning)
+        at.button(key="train:anyway").click().run()
+        job = app_state(at).job
+        assert job is not None and job.wait(60) and job.state == "done", job.snapshot().error
+        at.run()
+        assert not any("will be slow" in str(w.value) for w in at.warning)  # answered: the question is gone
+    finally:
+        stop_job(at)
+
+
+def test_the_data_page_says_before_training_that_a_run_would_not_fit(monkeypatch):
+    from tests.app_support import open_page
+
+    monkeypatch.setenv(budget.MEMORY_ENV, "100")
+    at = open_page("pages/data.py")
+    assert not at.exception
+    assert any("Too large to train here" in str(e.value) and "100 MiB" in str(e.value) for e in at.error)

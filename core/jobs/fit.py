@@ -1,8 +1,10 @@
 """The body of a training job, the same in a thread of this process and in a worker process.
 
 ``run_fit`` trains a model and reports to a *sink* as it goes: ``sink.row(row)`` for every metrics row,
-``sink.atoms(array)`` about every ``atoms_every`` seconds and ``sink.reference(mse)`` once. It returns
-how the run ended; the model keeps its fitted (or last good) weights.
+``sink.atoms(array)`` about every ``atoms_every`` seconds, ``sink.reference(mse)`` once, and
+``sink.phase(words)`` as its start goes on (``FIRST_STEPS``, then ``PCA_REFERENCE``, then None once it
+trains), so a run whose first steps take long says what it is doing. It returns how the run ended; the
+model keeps its fitted (or last good) weights.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from core.training import TrainControl, TrainingDiverged
 
 WAITING, RUNNING, DONE, STOPPED, DIVERGED, FAILED = "waiting", "running", "done", "stopped", "diverged", "failed"
 ACTIVE_STATES = (WAITING, RUNNING)
+#: the phases of a run's start, in the words a page shows
+LOADING, FIRST_STEPS, PCA_REFERENCE = "loading the data", "first steps", "computing the PCA reference"
 
 
 class Sink(Protocol):
     def row(self, row: dict[str, Any]) -> None: ...
     def atoms(self, atoms: np.ndarray) -> None: ...
     def reference(self, mse: float | None) -> None: ...
+    def phase(self, words: str | None) -> None: ...
 
 
 def run_fit(model, X: np.ndarray, control: TrainControl, sink: Sink,
@@ -30,6 +35,7 @@ def run_fit(model, X: np.ndarray, control: TrainControl, sink: Sink,
     """Fit ``model`` on ``X``; returns ``(state, error, final_metrics)`` (state: done, stopped, diverged
     or failed). Errors never escape: a failed run says why in ``error``."""
     state, error = DONE, None
+    sink.phase(FIRST_STEPS)
     try:
         if hasattr(model, "fit_iter"):
             _run_iterative(model, X, control, sink, atoms_every)
@@ -43,6 +49,7 @@ def run_fit(model, X: np.ndarray, control: TrainControl, sink: Sink,
         state, error = FAILED, str(exc)
     except Exception as exc:  # noqa: BLE001 - shown to the user, the app goes on
         state, error = FAILED, f"{type(exc).__name__}: {exc}"
+    sink.phase(None)
     _send_atoms(sink, getattr(model, "components_", None))
     return state, error, ({} if state == FAILED else final_metrics(model, X))
 
@@ -52,7 +59,9 @@ def _run_iterative(model, X, control, sink, atoms_every: float) -> None:
     for row in model.fit_iter(X, control):
         sink.row(row)
         if first:
+            sink.phase(PCA_REFERENCE)
             sink.reference(reference_mse(model, X))
+            sink.phase(None)
             first = False
         now = time.monotonic()
         if now - last_atoms >= atoms_every:
@@ -65,6 +74,7 @@ def _run_closed_form(model, X, sink) -> None:
     model.fit(X)
     mse = float(np.mean((X - model.reconstruct(X)) ** 2))
     sink.row({"step": 1, "loss": mse, "mse": mse, "seconds": time.perf_counter() - t0})
+    sink.phase(PCA_REFERENCE)
     sink.reference(reference_mse(model, X))
 
 

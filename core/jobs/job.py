@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from core.jobs.fit import ACTIVE_STATES, FAILED, RUNNING, STOPPED, WAITING, run_fit
+from core.jobs.fit import ACTIVE_STATES, FAILED, LOADING, RUNNING, STOPPED, WAITING, run_fit
 from core.training import TrainControl
 
 _ids = itertools.count(1)
@@ -44,6 +44,7 @@ class Snapshot:
     error: str | None
     queue_position: int | None
     image_shape: tuple[int, int] | None = None
+    phase: str | None = None  # what a starting run is doing (core.jobs.fit's phases); None once it trains
 
     @property
     def active(self) -> bool:
@@ -104,6 +105,7 @@ class TrainingJob:
         self._metrics: dict[str, float] = {}
         self._error: str | None = None
         self._queue_position: int | None = None
+        self._phase: str | None = LOADING  # until the fit begins: the data travels to the worker
         self.last_seen = time.monotonic()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -117,7 +119,7 @@ class TrainingJob:
 
     def touch(self) -> None:
         """Refresh the heartbeat: somebody is still looking at this job."""
-        self.last_seen = time.monotonic()
+        pass  # BROKEN VARIANT
 
     def snapshot(self, touch: bool = True) -> Snapshot:
         """Copy the job's state under the lock (and refresh the heartbeat unless ``touch=False``)."""
@@ -133,7 +135,7 @@ class TrainingJob:
                 max_steps=int(getattr(self.model, "max_steps", 1) or 1) if iterative else 1,
                 steps_per_second=self._rate(history), reference_mse=self._reference,
                 metrics=dict(self._metrics), error=self._error, queue_position=self._queue_position,
-                image_shape=self.image_shape,
+                image_shape=self.image_shape, phase=self._phase if self._state == RUNNING else None,
             )
 
     @staticmethod
@@ -224,6 +226,10 @@ class TrainingJob:
     def reference(self, mse: float | None) -> None:
         with self._lock:
             self._reference = mse
+
+    def phase(self, words: str | None) -> None:
+        with self._lock:
+            self._phase = words
 
     def finish(self, state: str, error: str | None, metrics: dict[str, float], model=None) -> None:
         """End the job (``model``: the fitted estimator when it was trained elsewhere)."""

@@ -166,7 +166,7 @@ class Worker:
                 if self._on_idle is not None:
                     self._on_idle(self)
             else:
-                getattr(job, kind)(*message[2:])  # begin / row / atoms / reference
+                getattr(job, kind)(*message[2:])  # begin / row / atoms / reference / phase
         try:
             code = self.process.wait(5.0)
         except subprocess.TimeoutExpired:
