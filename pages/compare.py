@@ -167,7 +167,8 @@ def compare_saved() -> None:
     with metrics_col:
         st.markdown("**Metrics**")
         # a static table: its headers wrap, so the runs' full names are read whole (a data grid cuts them off)
-        st.table(pd.DataFrame.from_dict(shown, orient="index", columns=[f"Left: {names[0]}", f"Right: {names[1]}"]))
+        st.table(pd.DataFrame.from_dict(shown, orient="index",
+                                        columns=[f"Left run: {names[0]}", f"Right run: {names[1]}"]))
 
     # -- reconstructions ----------------------------------------------------------------------------------------------
     with recon_col:
@@ -193,7 +194,7 @@ def compare_saved() -> None:
             st.image(recon, width=recon.width, output_format="PNG",  # "content" would stretch it to the column
                      caption=f"Samples {', '.join(map(str, chosen))}: the original, then the reconstruction by "
                              f"the left run, {names[0]}, and by the right run, {names[1]}. One colour scale for "
-                             "every column: a value has the same colour in the original and the reconstructions.")
+                             "all three columns: a value has the same colour in each.")
 
     # -- linear AE vs PCA ------------------------------------------------------------------------------------------------
     linear = [r for r in (left, right) if r.record.model == "linear-ae"]

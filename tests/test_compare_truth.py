@@ -136,7 +136,7 @@ def test_the_metrics_table_shows_the_runs_full_names(store):
     at = open_page("pages/compare.py")
     assert not at.exception and not at.error
     (table,) = at.table  # a static table, whose headers wrap, not a data grid that cuts them at its column width
-    assert list(table.value.columns) == [f"Left: {nmf.name} (nmf)", f"Right: {sae.name} (sae-jumprelu)"]
+    assert list(table.value.columns) == [f"Left run: {nmf.name} (nmf)", f"Right run: {sae.name} (sae-jumprelu)"]
     assert list(table.value.index)[:2] == ["MSE", "FVU"]
     caption = elements(at, "image")[1].proto.imgs[0].caption  # the reconstructions' titles are the model names
     assert f"by the left run, {nmf.name} (nmf), and by the right run, {sae.name} (sae-jumprelu)" in caption
