@@ -194,11 +194,19 @@ def png_button(picture, label: str, file_name: str, key: str, **kwargs) -> None:
                        on_click="ignore", icon=":material/image:", width="stretch", **kwargs)
 
 
-def atoms_buttons(atoms, image_shape, stem: str, key: str, what: str = "atoms") -> None:
-    """Two buttons: the atom grid as PNG and a ZIP of one PNG per atom (both made when clicked)."""
+def grid_scale_slider(key: str, container=st) -> int:
+    """The atom grid's scale control (pixels per atom pixel) for a grid download; the caller remembers ``key``
+    with its other widgets. One key per page: Streamlit tells apart widgets of different pages even with the
+    same key, so a key shared by two pages would lose its value on the way from one to the other."""
+    return int(container.slider("Scale", 1, 16, key=_state.persist(key, 4), help="Pixels per atom pixel."))
+
+
+def atoms_buttons(atoms, image_shape, stem: str, key: str, what: str = "atoms", scale: int = 4) -> None:
+    """Two buttons: the atom grid as PNG (``scale`` pixels per atom pixel) and a ZIP of one PNG per atom
+    (both made when clicked)."""
     left, right = st.columns(2)
     with left:
-        png_button(lambda: render.atom_grid(atoms, image_shape, scale=4), f"Grid of {what} (PNG)",
+        png_button(lambda: render.atom_grid(atoms, image_shape, scale=scale), f"Grid of {what} (PNG)",
                    f"{stem}-atoms.png", key=f"{key}:png")
     with right:
         st.download_button(f"Single {what} (ZIP of PNGs)", lambda: render.atoms_zip_bytes(atoms, image_shape),

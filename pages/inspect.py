@@ -4,6 +4,9 @@ recognition in code space on labelled data sets."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -17,6 +20,9 @@ st.header("Inspect")
 st.caption("Look inside one saved run: what a feature responds to, how a sample is built from atoms, and how "
            "well the codes recognise labelled samples.")
 RECOGNITION_KEY = "_inspect_recognition"
+RECOGNITION_SECONDS_KEY = "_inspect_recognition_seconds"  # per run: how long its last measurement took
+PROGRESS_EVERY = 0.25  # seconds between two redraws of the recognition's progress bar
+TYPICAL_COST = "On a CPU it takes 15-30 s (digits or faces, 1,000 SAE steps)."  # 15 s idle, 30 s busy (2 cores)
 REFIT_MAX_STEPS = 1000
 SMALL = {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}}
 
@@ -137,6 +143,51 @@ def _estimators(run) -> dict:
     return chosen
 
 
+def _cost(run, estimators: dict, test_fraction: float, seconds: float | None) -> str:
+    """What pressing the button costs: the models fitted, on how many samples, and how long that took the
+    last time on this run (before that: the run's own training time, which a fit of as many steps matches)."""
+    n_train = run.X.shape[0] - max(1, round(run.X.shape[0] * test_fraction))
+    fits = ", ".join(f"{name} ({model.max_steps:,} steps)" if hasattr(model, "fit_iter") else name
+                     for name, model in estimators.items())
+    text = f"Fits {fits} on {n_train:,} training samples, in a training process."
+    if seconds is not None:
+        return f"{text} The last measurement on this run took {seconds:,.0f} s."
+    run_seconds, run_steps = run.record.metrics.get("seconds"), run.record.params.get("max_steps")
+    if run_seconds and run_steps:
+        text += f" This run trained {int(run_steps):,} steps in {run_seconds:,.0f} s."
+    return text + f" {TYPICAL_COST}"
+
+
+def _measure(run, estimators: dict, labels, test_fraction: float, results: dict, took: dict) -> None:
+    """Recognition in a worker process (so the server's other sessions stay live), with a progress bar fed
+    by the worker's reports; the result and its time go to ``results`` and ``took``."""
+    told = {"fraction": 0.0, "text": "Starting a training process"}
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["rows"] = call_in_worker(analysis.recognition, estimators, run.X, labels,
+                                             test_fraction=test_fraction,
+                                             on_progress=lambda fraction, text: told.update(fraction=fraction,
+                                                                                            text=text))
+        except Exception as error:  # noqa: BLE001 - core's message, shown below
+            outcome["error"] = str(error)
+
+    started = time.monotonic()
+    bar = st.progress(0.0, text=told["text"])
+    worker = threading.Thread(target=work, name="inspect-recognition", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(PROGRESS_EVERY)
+        bar.progress(told["fraction"], text=f"{told['text']} · {time.monotonic() - started:,.0f} s")
+    bar.empty()
+    if "error" in outcome:
+        st.error(outcome["error"])
+        return
+    results[(run.record.id, test_fraction)] = outcome["rows"]
+    took[run.record.id] = time.monotonic() - started
+
+
 def recognition_tab(run) -> None:
     labels = run.labels
     if labels is None:
@@ -151,17 +202,14 @@ def recognition_tab(run) -> None:
     cols[1].button("Measure recognition", type="primary", on_click=_request_recognition, key="inspect:run-recognition",
                    icon=":material/play_arrow:")
     results = st.session_state.setdefault(RECOGNITION_KEY, {})
+    took = st.session_state.setdefault(RECOGNITION_SECONDS_KEY, {})
     key = (run.record.id, float(test_fraction))
+    estimators = _estimators(run)
     if st.session_state.pop("inspect:recognise", False):
-        with st.spinner("Fitting PCA, NMF and an SAE on the training samples (in a training process) ..."):
-            try:  # fits models: in a worker process, so the server's other sessions stay live
-                results[key] = call_in_worker(analysis.recognition, _estimators(run), run.X, labels,
-                                              test_fraction=test_fraction)
-            except Exception as error:  # noqa: BLE001 - core's message
-                st.error(str(error))
+        _measure(run, estimators, labels, float(test_fraction), results, took)
     rows = results.get(key)
+    cols[2].caption(_cost(run, estimators, float(test_fraction), took.get(run.record.id)))
     if rows is None:
-        cols[2].caption("Press **Measure recognition** (a few seconds).")
         return
     fig = go.Figure(go.Bar(x=[r["model"] for r in rows], y=[r["accuracy"] for r in rows],
                            text=[f"{r['accuracy']:.1%}" if r["accuracy"] == r["accuracy"] else "–" for r in rows],
@@ -201,9 +249,11 @@ def inspect() -> None:
         recognition_tab(run)
     st.markdown("**Export**")
     stem = _export.file_stem(run.record.name)
-    cols = st.columns([2, 1, 1])
+    cols = st.columns([2, 1, 1], vertical_alignment="bottom")
     with cols[0]:
-        _export.atoms_buttons(run.model.components_, run.image_shape, stem, key="inspect:atoms")
+        scale = _export.grid_scale_slider("inspect:scale")
+        _state.remember("inspect:scale")
+        _export.atoms_buttons(run.model.components_, run.image_shape, stem, key="inspect:atoms", scale=scale)
     with cols[1]:
         _export.weights_button(run_store, run.record, key="inspect:weights", label="Weights (safetensors)")
     with cols[2]:

@@ -99,7 +99,7 @@ with panel:
     look = st.columns(3)
     look[0].number_input("Columns", 0, 64, key=_state.persist("grid:columns", 0),
                          help="Atoms per row; 0 = automatic (square grid).")
-    look[1].slider("Scale", 1, 16, key=_state.persist("grid:scale", 4), help="Pixels per atom pixel.")
+    _export.grid_scale_slider("grid:scale", look[1])
     look[2].selectbox("Colour map", render.CMAPS, key=_state.persist("grid:cmap", "auto"),
                       help="auto: diverging for signed atoms, else gray.")
     _state.remember("grid:columns", "grid:scale", "grid:cmap")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -98,13 +99,34 @@ def nearest_neighbour_accuracy(train_codes, train_labels, test_codes, test_label
     return hits / len(B)
 
 
+REPORT_EVERY = 0.2  # seconds between two progress reports of ``recognition``
+
+
+class _Progress:
+    """``recognition``'s reports: model ``index``'s share done, told at most every ``REPORT_EVERY`` seconds
+    (a new model is always told)."""
+
+    def __init__(self, report: Callable[[float, str], None] | None, n_models: int):
+        self.report, self.n_models, self.last, self.index = report, max(1, n_models), -math.inf, -1
+
+    def __call__(self, index: int, done: float, text: str) -> None:
+        now = time.monotonic()
+        if self.report is None or (index == self.index and now - self.last < REPORT_EVERY):
+            return
+        self.index, self.last = index, now
+        self.report(min(1.0, (index + min(1.0, done)) / self.n_models), text)
+
+
 def recognition(estimators: dict[str, Any], X, labels, *, test_fraction: float = 0.25, seed: int = 0,
-                refit: bool = True, pixels: bool = True, max_samples: int | None = 5000) -> list[dict[str, Any]]:
+                refit: bool = True, pixels: bool = True, max_samples: int | None = 5000,
+                report: Callable[[float, str], None] | None = None) -> list[dict[str, Any]]:
     """The eigenfaces recipe: codes of train and test samples, each test sample gets its nearest training
     sample's label. One row per model (and the raw pixels as a baseline): name, accuracy, size.
 
     ``refit``: each (unfitted or fitted) estimator is cloned and fitted on the training samples only;
     otherwise fitted estimators are used as they are. A model that fails gets its error in ``note``.
+    ``report(fraction, text)`` is told how far it is (each model an equal share, a model trained step by
+    step followed through its steps), at most every ``REPORT_EVERY`` seconds.
     """
     from sklearn.base import clone
 
@@ -120,12 +142,23 @@ def recognition(estimators: dict[str, Any], X, labels, *, test_fraction: float =
         result.append({"model": "pixels", "accuracy": nearest_neighbour_accuracy(X[train], labels[train], X[test],
                                                                                  labels[test]),
                        "n_components": X.shape[1], "note": "raw data, no model"})
-    for name, estimator in estimators.items():
+    progress = _Progress(report, len(estimators))
+    for index, (name, estimator) in enumerate(estimators.items()):
         row = {"model": name, "accuracy": math.nan, "n_components": getattr(estimator, "n_components", None),
                "note": ""}
         try:
             if refit:
-                estimator = clone(estimator).fit(X[train])
+                estimator = clone(estimator)
+                steps = int(getattr(estimator, "max_steps", 0) or 0)
+                what = f"Fitting {name} on {train.size:,} training samples (model {index + 1} of {len(estimators)})"
+                progress(index, 0.0, what)
+                if hasattr(estimator, "fit_iter") and steps > 0:
+                    for logged in estimator.fit_iter(X[train]):
+                        step = int(logged.get("step", 0))
+                        progress(index, step / steps, f"{what}: step {step:,} of {steps:,}")
+                else:
+                    estimator.fit(X[train])
+                progress(index, 1.0, f"Coding the samples with {name}")
             codes = estimator.transform(X)
             row["accuracy"] = nearest_neighbour_accuracy(codes[train], labels[train], codes[test], labels[test])
             row["n_components"] = codes.shape[1]
