@@ -1,14 +1,14 @@
 """Hyperparameter sweeps: many models of one kind trained together, one batched step for all of them.
 
-Sweep one parameter of one model over values (``SWEEPABLE``, and a few more). Points that share a shape
-(``n_components``) form a group; a group of a batched model (``BATCHED_MODELS``) trains as one stack, as
-the dictionary_learning library trains many SAEs at once: every weight gets a leading sweep dimension, the
-passes are ``torch.baddbmm``/``bmm`` over it, and all points see the same minibatch. The math is that of
-``core.models.sae*`` (unit-norm atoms with the parallel gradient removed, decoder bias at the data mean,
-encoder = decoder transpose, Adam with warm-up, AuxK on dead latents); Adam is element-wise and the losses
-are summed, so each point follows the trajectory it would follow alone from its own seed's initial weights
-on the first point's minibatch stream. Other models, or other parameters, train point by point through
-``fit_iter`` (``Sweep.notes`` says so).
+Sweep one parameter of one model over values. Points that share a shape (``n_components``) form a group;
+a group of a batchable model (``core.models.batchable()``: every SAE) that differs only in per-point
+parameters (``PER_POINT_PARAMS``) trains as one stack (``BatchedSAEStack``), as the dictionary_learning
+library trains many SAEs at once: every weight gets a leading sweep dimension and all points see the same
+minibatch. The step is the model class's own, written over the last two dimensions (each objective is
+written once, in its model's file); Adam is element-wise and the losses are summed, so each point follows
+the trajectory it would follow alone from its own seed's initial weights on the first point's minibatch
+stream. Other models, or other parameters, train point by point through ``fit_iter`` (``Sweep.notes``
+says so).
 
 ``Sweep.steps(X, control)`` yields progress rows like ``core.training.train_steps`` and honours a stop
 request; ``Sweep.estimators()`` then holds one fitted ``core.models`` estimator per point, ready for
@@ -17,7 +17,7 @@ request; ``Sweep.estimators()`` then holds one fitted ``core.models`` estimator 
 
 from __future__ import annotations
 
-import math
+import copy
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,12 +27,11 @@ import numpy as np
 import torch
 
 from core import models
-from core.training import TrainControl, TrainingDiverged
+from core.training import TrainControl, TrainingDiverged, divergence, mean_square
 
-SWEEPABLE = ("k", "l1_coef", "n_components", "sparsity_target")
-BATCHED_MODELS = ("sae-topk", "sae-batchtopk", "sae-l1", "sae-kl")
 #: parameters that may differ between the points of one batched group (n_components makes the groups)
-PER_POINT_PARAMS = ("k", "l1_coef", "sparsity_target", "sparsity_weight", "auxk_coef", "n_components")
+PER_POINT_PARAMS = ("k", "l1_coef", "sparsity_target", "sparsity_weight", "weight_decay", "auxk_coef", "l0_coef",
+                    "threshold_init", "n_components")
 PENDING, FINISHED, STOPPED, DIVERGED, SKIPPED = "pending", "finished", "stopped", "diverged", "skipped"
 
 
@@ -89,10 +88,11 @@ class Sweep:
         for point in self.points:
             point.group = shapes.setdefault(point.params.get("n_components"), len(shapes))
         self.groups = [[p.index for p in self.points if p.group == g] for g in range(len(shapes))]
-        self.batched = config.batched and config.model in BATCHED_MODELS and config.param in PER_POINT_PARAMS
+        batchable = models.family(config.model).batchable
+        self.batched = config.batched and batchable and config.param in PER_POINT_PARAMS
         self.notes: list[str] = []
         if config.batched and not self.batched:
-            why = (f"{config.model!r} has no batched trainer" if config.model not in BATCHED_MODELS
+            why = (f"{config.model!r} has no batched trainer" if not batchable
                    else f"{config.param!r} cannot differ within one batched step")
             self.notes.append(f"Points train one after another: {why}.")
 
@@ -222,182 +222,114 @@ class Sweep:
 
 
 class BatchedSAEStack:
-    """S sparse autoencoders of one shape as stacked tensors, trained by one optimiser on one data stream.
+    """S sparse autoencoders of one class and shape, trained as one model with a leading stack dimension.
 
-    ``estimators`` are unfitted ``core.models`` SAEs of one class that differ only in per-point parameters;
-    their own hooks give the initial weights (``_generator``, ``_init_atoms``, ``_init_decoder_bias``).
+    ``estimators`` are unfitted ``core.models`` SAEs of one class that differ only in per-point parameters
+    (``PER_POINT_PARAMS``). The training step is the class's own (``core.models.autoencoder``'s step is
+    written over the last two dimensions): one stacked copy of the first estimator holds every weight as
+    S x ..., the per-point parameters as (S,) tensors, and trains on the first point's minibatch stream.
+    Each point's initial atoms come from its own estimator (its seed). A logged row whose loss is not
+    finite, or exploded (``core.training.divergence``), stops that point alone, with the weights whose
+    loss was last seen to be finite, as a run alone would.
     """
 
     def __init__(self, estimators: list[Any], X: np.ndarray):
         first = estimators[0]
-        self.kind = models.name_of(first)
-        if self.kind not in BATCHED_MODELS or any(models.name_of(e) != self.kind for e in estimators):
-            raise ValueError(f"BatchedSAEStack trains one of {BATCHED_MODELS}, all alike; got {self.kind!r}.")
+        kind = models.name_of(first)
+        if not models.family(kind).batchable or any(type(e) is not type(first) for e in estimators):
+            raise ValueError(f"BatchedSAEStack trains one of {models.batchable()}, all alike; got {kind!r}.")
         self.estimators = estimators
-        device = first._device()
-        self.X = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32), device=device)
-        n_samples, n_features = self.X.shape
+        X = first._tensor(np.ascontiguousarray(X, dtype=np.float32))
+        n_samples, n_features = X.shape
         for estimator in estimators:
             estimator._check_params()
             estimator._n_latents(n_features)  # validates k <= n_components
         n_latents = first._n_latents(n_features)
         generators = [estimator._generator() for estimator in estimators]
-        W_dec = torch.stack([estimator._init_atoms(n_latents, n_features, generator, device)
+        W_dec = torch.stack([estimator._init_atoms(n_latents, n_features, generator, X.device)
                              for estimator, generator in zip(estimators, generators)])
-        self.generator = generators[0]  # the minibatch stream of the first point trained alone
-        b_dec = first._init_decoder_bias(self.X)  # mean or geometric median: not a per-point parameter
-        self.params = {
-            "W_dec": torch.nn.Parameter(W_dec),
-            "W_enc": torch.nn.Parameter(W_dec.clone()),
-            "b_enc": torch.nn.Parameter(torch.zeros(len(estimators), n_latents, device=device)),
-            "b_dec": torch.nn.Parameter(b_dec.expand(len(estimators), -1).clone()),
-        }
-        self.learning_rate = float(first.learning_rate)
-        self.optimizer = torch.optim.Adam(self.params.values(), lr=first._lr_at(1))
-        per_point = lambda name, default=0.0: torch.tensor(  # noqa: E731
-            [float(getattr(e, name, default)) for e in estimators], device=device)
-        self.k, self.l1_coef, self.auxk_coef = per_point("k", 1).long(), per_point("l1_coef"), per_point("auxk_coef")
-        self.rho, self.beta, self.decay = map(per_point, ("sparsity_target", "sparsity_weight", "weight_decay"))
-        self.unit_norm = bool(type(first)._unit_norm_atoms)
-        self.since_fired = torch.zeros(len(estimators), n_latents, device=device)
-        self.threshold, self.threshold_seen = torch.zeros(len(estimators), device=device), False
-        self.batch_size = min(int(first.batch_size), n_samples)
-        self.perm, self.cursor = None, n_samples
-        self.good, self.good_weights = self._snapshot(), {}  # last logged state; last good state of diverged points
+        self.model = copy.copy(first)  # its class and shared parameters; per-point ones become tensors
+        for name in PER_POINT_PARAMS:
+            values = [getattr(e, name) for e in estimators if hasattr(e, name)]
+            if len(values) == len(estimators) and len(set(values)) > 1:  # equal values stay plain numbers
+                dtype = torch.long if name == "k" else torch.float32
+                setattr(self.model, name, torch.tensor(values, dtype=dtype, device=X.device))
+        self.model._decoder = "dense"  # the gathered (sparse) TopK decoder has no stacked form
+        # minibatches continue the first point's generator after its initial atoms, as its run alone does
+        self.model._setup_training(X, generators[0], W_dec)
+        self.model._training = True
+        self.scale = mean_square(X.cpu().numpy())
+        self.good, self.good_step = self._copy_state(), [0] * len(estimators)
+        self.staged: dict[str, torch.Tensor] | None = None
         self.diverged_at = [0] * len(estimators)  # the step at which each point diverged (0: it did not)
         self.histories: list[list[dict[str, Any]]] = [[] for _ in estimators]
+        self.finished = False
 
-    def _next_batch(self) -> torch.Tensor:
-        n = self.X.shape[0]
-        if self.cursor + self.batch_size > n:  # same epochs as BaseAutoencoder._next_batch
-            self.perm = torch.randperm(n, generator=self.generator, device=self.X.device)
-            self.cursor = 0
-        index = self.perm[self.cursor:self.cursor + self.batch_size]
-        self.cursor += self.batch_size
-        return self.X[index]
+    @property
+    def params(self) -> dict[str, torch.Tensor]:
+        """The stacked weights (S x ...), by the class's own names (W_dec, W_enc, b_enc, b_dec, ...)."""
+        return self.model._t_params
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.model._t_optimizer
+
+    def _copy_state(self) -> dict[str, torch.Tensor]:
+        return {name: t.detach().clone() for name, t in self.model._state().items()}
 
     def apply_live_updates(self, updates: dict[str, Any]) -> None:
         unknown = sorted(set(updates) - {"learning_rate"})
         if unknown:
             raise ValueError(f"{unknown} cannot change during a sweep; only learning_rate can.")
-        self.learning_rate = float(updates["learning_rate"])
-        for estimator in self.estimators:
-            estimator.set_params(learning_rate=self.learning_rate)
-
-    def _activate(self, pre: torch.Tensor) -> torch.Tensor:
-        if self.kind == "sae-l1":
-            return torch.relu(pre)
-        if self.kind == "sae-kl":
-            return torch.sigmoid(pre)
-        if self.kind == "sae-topk":
-            return _top_k_per_row(pre, self.k)
-        flat = torch.relu(pre).flatten(1)  # sae-batchtopk: the k x batch largest codes of each point's batch
-        n_keep = torch.clamp(self.k * pre.shape[1], max=flat.shape[1])
-        values, indices = flat.topk(int(n_keep.max()), dim=1)
-        kept = values * (torch.arange(values.shape[1], device=pre.device) < n_keep[:, None])
-        with torch.no_grad():
-            smallest = torch.where(kept > 0, kept, torch.full_like(kept, math.inf)).min(1).values
-            smallest = torch.where(torch.isinf(smallest), torch.zeros_like(smallest), smallest)
-            momentum = 0.99 if self.threshold_seen else 0.0
-            self.threshold.mul_(momentum).add_((1 - momentum) * smallest)
-            self.threshold_seen = True
-        return torch.zeros_like(flat).scatter(1, indices, kept).view_as(pre)
-
-    def _extra_losses(self, codes, pre, x, x_hat) -> dict[str, torch.Tensor]:
-        p = self.params
-        if self.kind == "sae-l1":
-            return {"l1": self.l1_coef * codes.abs().sum(2).mean(1)}
-        if self.kind == "sae-kl":
-            rho, rho_hat = self.rho[:, None], codes.mean(1).clamp(1e-6, 1 - 1e-6)
-            kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
-            decay = p["W_enc"].pow(2).sum((1, 2)) + p["W_dec"].pow(2).sum((1, 2))
-            return {"kl": self.beta * kl.sum(1), "weight_decay": 0.5 * self.decay * decay}
-        if not bool((self.auxk_coef > 0).any()):
-            return {}
-        first = self.estimators[0]
-        dead = self.since_fired >= float(first.dead_window)
-        masked = pre.masked_fill(~dead[:, None, :], -math.inf)
-        size = first._auxk_size(*p["W_dec"].shape[1:])
-        aux_codes = _top_k_per_row(masked, torch.full_like(self.k, size))
-        residual = (x - x_hat).detach()
-        scale = (residual - residual.mean(1, keepdim=True)).pow(2).mean((1, 2)).clamp_min(1e-12)
-        auxk = (residual - torch.bmm(aux_codes, p["W_dec"])).pow(2).mean((1, 2)) / scale
-        return {"auxk": self.auxk_coef * auxk * dead.any(1)}
+        for estimator in (self.model, *self.estimators):
+            estimator.set_params(learning_rate=float(updates["learning_rate"]))
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
-        """One Adam step for every point on one shared minibatch; returns per-point metrics of shape (S,)."""
-        x = self._next_batch()
-        warmup = int(getattr(self.estimators[0], "warmup_steps", 0) or 0)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate * (min(1.0, step / warmup) if warmup > 0 else 1.0)
-        p = self.params
-        pre = torch.baddbmm(p["b_enc"][:, None, :], x[None] - p["b_dec"][:, None, :], p["W_enc"].transpose(1, 2))
-        codes = self._activate(pre)
-        x_hat = torch.baddbmm(p["b_dec"][:, None, :], codes, p["W_dec"])
-        mse = (x[None] - x_hat).pow(2).mean((1, 2))
-        extras = self._extra_losses(codes, pre, x, x_hat)
-        loss = mse + sum(extras.values()) if extras else mse
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()  # points share no parameters: each gets the gradient of its own loss
-        with torch.no_grad():
-            W = p["W_dec"]
-            if self.unit_norm and W.grad is not None:
-                W.grad -= (W.grad * W).sum(2, keepdim=True) * W
-            self.optimizer.step()
-            if self.unit_norm:
-                W.div_(W.norm(dim=2, keepdim=True).clamp_min(1e-8))
-            firing = codes > 0.5 if self.kind == "sae-kl" else codes != 0
-            self.since_fired += codes.shape[1]
-            self.since_fired.masked_fill_(firing.any(1), 0)  # in place, no host sync on a GPU
-            metrics = {"loss": loss.detach(), "mse": mse.detach(), "l0": (codes != 0).float().sum(2).mean(1)}
-            metrics.update({name: value.detach() for name, value in extras.items()})
-            metrics["dead_fraction"] = (self.since_fired >= float(self.estimators[0].dead_window)).float().mean(1)
-            if self.kind == "sae-kl":
-                metrics["mean_activation"] = codes.mean((1, 2))
-        return metrics
-
-    def _snapshot(self) -> dict[str, torch.Tensor]:
-        return {**{name: t.detach().clone() for name, t in self.params.items()}, "threshold": self.threshold.clone()}
+        """One step of every point on one shared minibatch; returns per-point metrics of shape (S,) (at
+        logged steps, ``core.training.is_log_step``, also L0, the penalties and the dead fraction)."""
+        if self.model._is_log_step(step):  # this step's loss is that of the weights as they are now
+            self.staged = self._copy_state()
+        return self.model._train_step(step)
 
     def log(self, step: int, metrics: dict[str, torch.Tensor]) -> list[dict[str, float] | None]:
-        """Per-point rows for this step (None for points that diverged earlier); appended to histories."""
+        """Per-point rows for a logged step (None for points that diverged, now or earlier); appended to
+        the histories. A point whose row is finite trusts the weights staged before this step."""
+        n = len(self.estimators)
         names = list(metrics)
-        values = torch.stack([metrics[n].float() for n in names], 1).cpu().tolist()  # one device sync
+        values = torch.stack([metrics[name].float().expand(n) for name in names], 1).cpu().tolist()  # one sync
         rows: list[dict[str, float] | None] = []
         for s, point_values in enumerate(values):
-            if self.diverged_at[s]:
-                rows.append(None)
-                continue
             row = dict(zip(names, point_values))
-            if not all(math.isfinite(v) for v in point_values):
-                self.diverged_at[s] = step
-                self.good_weights[s] = {name: t[s].clone() for name, t in self.good.items()}
+            if self.diverged_at[s] or divergence(row, self.scale):
+                self.diverged_at[s] = self.diverged_at[s] or step
                 rows.append(None)
                 continue
+            if self.staged is not None:
+                for name, tensor in self.good.items():
+                    tensor[s] = self.staged[name][s]
+                self.good_step[s] = step - 1
             self.histories[s].append({"step": step, **row})
             rows.append(row)
-        self.good = self._snapshot()
         return rows
 
     def fitted_estimator(self, s: int, steps_done: int):
-        """Point ``s`` as its ``core.models`` estimator with the trained (or last good) weights set."""
-        state = self.good_weights.get(s) or {**{n: t[s] for n, t in self.params.items()},
-                                             "threshold": self.threshold[s]}
-        to_np = lambda t: t.detach().float().cpu().numpy().copy()  # noqa: E731
-        weights = {"components_": to_np(state["W_dec"]), "encoder_weight_": to_np(state["W_enc"]),
-                   "encoder_bias_": to_np(state["b_enc"]), "decoder_bias_": to_np(state["b_dec"]),
-                   "threshold_": to_np(state["threshold"]).reshape(1)}
+        """Point ``s``, once training is over, as its ``core.models`` estimator with the trained (or, if it
+        diverged, last good) weights set."""
+        if not self.finished:  # diverged points get their last good weights back, then all are read out once
+            with torch.no_grad():
+                for name, tensor in self.model._state().items():
+                    for diverged in (i for i, at in enumerate(self.diverged_at) if at):
+                        tensor[diverged] = self.good[name][diverged]
+            self.model._finish()  # the stacked fitted arrays: S x ...
+            self.finished = True
+        if self.diverged_at[s]:
+            steps_done = self.good_step[s]
         estimator = self.estimators[s]
-        estimator.set_weights({name: weights[name] for name in type(estimator)._weight_names}, self.X.shape[1])
+        weights = {}
+        for name in type(estimator)._weight_names:
+            stacked = getattr(self.model, name)[s]
+            weights[name] = stacked if name in ("components_", "encoder_weight_") else stacked.reshape(-1)
+        estimator.set_weights(weights, self.model._t_X.shape[1])
         estimator.history_ = self.histories[s]
-        if self.diverged_at[s]:  # the last good weights are those of the last finite logged row
-            steps_done = self.histories[s][-1]["step"] if self.histories[s] else 0
         estimator.n_steps_ = int(steps_done)
         return estimator
-
-
-def _top_k_per_row(pre: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """ReLU of the k[s] largest entries of each row of pre[s] (pre: S x B x n, k: S); the rest are 0."""
-    values, indices = pre.topk(int(k.max()), dim=2)
-    keep = torch.arange(values.shape[2], device=pre.device) < k[:, None, None]
-    return torch.zeros_like(pre).scatter(2, indices, torch.relu(values) * keep)

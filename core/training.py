@@ -52,7 +52,7 @@ class TrainControl:
 EXPLODED_FACTOR = 1e6
 
 
-def _mean_square(X) -> float | None:
+def mean_square(X) -> float | None:
     """Mean square of the first rows of X: the scale any sane reconstruction error stays near."""
     try:
         head = np.asarray(X[:4096], dtype=np.float64)
@@ -62,7 +62,7 @@ def _mean_square(X) -> float | None:
     return value if math.isfinite(value) and value > 0 else None
 
 
-def _divergence(row: dict[str, Any], scale: float | None) -> str | None:
+def divergence(row: dict[str, Any], scale: float | None) -> str | None:
     """Why ``row`` shows a diverged run (non-finite values, or a loss that exploded), or None."""
     if not all(math.isfinite(v) for v in row.values() if isinstance(v, float)):
         bad = next(k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v))
@@ -96,7 +96,7 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
     start = time.perf_counter()
     pending_event: dict[str, Any] | None = None
     step = 0
-    scale = _mean_square(X)
+    scale = mean_square(X)
     for step in range(1, max_steps + 1):
         if control is not None:
             if control.stop_requested:
@@ -118,7 +118,7 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
         if pending_event:
             row["event"] = pending_event
             pending_event = None
-        reason = _divergence(row, scale)
+        reason = divergence(row, scale)
         if reason:
             model._restore_good_state()
             model._end_fit(steps_done=model._good_step)

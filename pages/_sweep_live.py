@@ -10,7 +10,6 @@ import streamlit as st
 
 from core import analysis, models
 from core.jobs import RUNNING
-from core.sweep import BATCHED_MODELS
 from pages import _export, _params, _state, _ui
 
 PERIOD = 0.5
@@ -36,7 +35,8 @@ def get() -> SweepPage:
 def candidates(param: str) -> list[str]:
     """Models that have ``param``, batched ones first."""
     names = [m for m in models.available() if param in models.default_params(m)]
-    return sorted(names, key=lambda m: (m not in BATCHED_MODELS, names.index(m)))
+    batched = models.batchable()
+    return sorted(names, key=lambda m: (m not in batched, names.index(m)))
 
 
 def base_params(model_name: str, param: str, n_components: int, steps: int) -> dict[str, Any]:

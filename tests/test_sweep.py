@@ -156,17 +156,22 @@ def test_bad_sweeps_are_refused_before_training(X):
 
 
 def test_a_diverging_point_keeps_its_last_good_weights_and_spares_the_others(X):
-    estimators = [models.create("sae-l1", **{**BASE, "l1_coef": c}) for c in (1e-3, 1e-2)]
+    # As alone (core.training): the weights kept are the last ones whose logged loss was finite, not the
+    # weights after the last logged step (their loss was never seen).
+    estimators = [models.create("sae-l1", **{**BASE, "l1_coef": c, "log_every": 1}) for c in (1e-3, 1e-2)]
     stack = BatchedSAEStack(estimators, X)
     stack.log(1, stack.train_step(1))
-    good = stack.params["W_dec"][1].detach().clone()
-    metrics = stack.train_step(2)
+    after_one = stack.params["W_dec"][1].detach().clone()
+    stack.log(2, stack.train_step(2))  # the loss of the weights after step 1: finite, so they are good
+    metrics = stack.train_step(3)
     metrics["loss"] = torch.tensor([0.5, float("nan")])
-    rows = stack.log(2, metrics)
-    assert rows[0] is not None and rows[1] is None and stack.diverged_at == [0, 2]
-    broken = stack.fitted_estimator(1, steps_done=2)
-    np.testing.assert_array_equal(broken.components_, good.numpy())
-    assert broken.n_steps_ == 1 and not np.array_equal(stack.fitted_estimator(0, 2).components_, good.numpy())
+    rows = stack.log(3, metrics)
+    assert rows[0] is not None and rows[1] is None and stack.diverged_at == [0, 3]
+    broken = stack.fitted_estimator(1, steps_done=3)
+    np.testing.assert_array_equal(broken.components_, after_one.numpy())
+    assert broken.n_steps_ == 1 and [r["step"] for r in broken.history_] == [1, 2]
+    spared = stack.fitted_estimator(0, 3)
+    assert spared.n_steps_ == 3 and not np.array_equal(spared.components_, after_one.numpy())
 
 
 def test_live_learning_rate_changes_reach_every_point_and_others_are_refused(X):

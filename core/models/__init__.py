@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from dataclasses import dataclass
 from typing import Any
 
 # name -> (module, class, one-line description). Modules are imported on first use.
@@ -65,9 +66,47 @@ def name_of(model) -> str:
     raise ValueError(f"{type(model).__name__} is not a registered model.")
 
 
+@dataclass(frozen=True)
+class Family:
+    """What kind of model a name is, read off its class: the one place pages, sweeps and exports ask.
+
+    sae: a sparse autoencoder (``core.models.sae.BaseSAE``: unit-norm atoms, sparse codes).
+    batchable: trains S points of a sweep as one stacked model (``core.sweep.BatchedSAEStack``); every SAE.
+    non_negative: accepts only non-negative data (NMF, the non-negative SAE).
+    has_k: sparsity set by a number of active codes ``k`` (TopK, BatchTopK).
+    iterative: trained step by step (every model but the closed-form PCA).
+    """
+
+    sae: bool
+    batchable: bool
+    non_negative: bool
+    has_k: bool
+    iterative: bool
+
+
+def family(name: str) -> Family:
+    from core.models.base import IterativeEstimator
+    from core.models.sae import BaseSAE
+
+    cls = model_class(name)
+    sae = issubclass(cls, BaseSAE)
+    return Family(sae=sae, batchable=sae, non_negative=bool(getattr(cls, "_requires_non_negative", False)),
+                  has_k="k" in default_params(name), iterative=issubclass(cls, IterativeEstimator))
+
+
+def sae_models() -> list[str]:
+    """Names of the sparse autoencoders, in the UI's order."""
+    return [name for name in _REGISTRY if family(name).sae]
+
+
+def batchable() -> list[str]:
+    """Names of the models a sweep trains as one stack (``core.sweep``)."""
+    return [name for name in _REGISTRY if family(name).batchable]
+
+
 def needs_non_negative(name: str) -> bool:
     """Whether model ``name`` only accepts non-negative data (NMF, the non-negative SAE)."""
-    return bool(getattr(model_class(name), "_requires_non_negative", False))
+    return family(name).non_negative
 
 
 def check_sign(names: list[str] | tuple[str, ...], data_non_negative: bool, data_label: str, fix: str) -> None:

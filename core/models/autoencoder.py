@@ -11,6 +11,11 @@ Speed (see ``bench/``): a training step makes no host sync (metrics stay on the 
 ``core.training`` only at log steps, the only steps where extras such as L0 are computed), Adam is fused,
 the last good weights are copied into buffers kept for the run, and a model with a ``precision``
 parameter trains with TF32 matmuls (``matmul_precision``) or bf16 (``autocast``) on the GPU.
+
+Stacks: the training step is written over the last two dimensions only, so the same code trains S models
+of one shape at once (``core.sweep.BatchedSAEStack``): the weights then carry a leading stack dimension
+(W_dec: S x n_latents x n_features, biases S x 1 x n), the per-model hyperparameters are (S,) tensors
+(read through ``hyper``), and every loss and metric has shape (S,) instead of ().
 """
 
 from __future__ import annotations
@@ -74,6 +79,15 @@ def matmul_precision(precision: str, device: torch.device):
     if device.type != "cuda":
         return contextlib.nullcontext()
     return _cuda_matmul_fp32_precision("tf32" if precision == "tf32" else "ieee")
+
+
+def hyper(value, trailing: int = 0):
+    """A hyperparameter as the training step uses it: a number as a float; in a stack of S models
+    (``core.sweep``) its (S,) tensor of per-model values, shaped (S, 1, ..., 1) with ``trailing`` ones so that
+    it broadcasts against per-model tensors with that many dimensions after the stack's."""
+    if isinstance(value, torch.Tensor):
+        return value.view(-1, *([1] * trailing))
+    return float(value)
 
 
 def autocast(precision: str, device: torch.device):
@@ -144,18 +158,25 @@ class BaseAutoencoder(IterativeEstimator):
         n_samples, n_features = X.shape
         n_latents = self._n_latents(n_features)
         gen = self._generator()
+        self._setup_training(X, gen, self._init_atoms(n_latents, n_features, gen, X.device))
+
+    def _setup_training(self, X: torch.Tensor, gen: torch.Generator, W_dec: torch.Tensor) -> None:
+        """The training state from the initial atoms ``W_dec`` (n_latents x n_features, or S x n_latents x
+        n_features for a stack of S models, see the module docstring); minibatches are drawn with ``gen``."""
+        n_samples = X.shape[0]
+        *stack, n_latents, n_features = W_dec.shape
+        bias_shape = (*stack, 1) if stack else ()  # a stack's biases broadcast over its batch dimension
         dev = X.device
         self._t_X, self._t_gen = X, gen
         self._t_perm, self._t_cursor = None, n_samples
-
-        W_dec = self._init_atoms(n_latents, n_features, gen, dev)
         params = {"W_dec": torch.nn.Parameter(W_dec)}
         if not self._is_tied():
             params["W_enc"] = torch.nn.Parameter(W_dec.clone())
         if self._uses_bias():
-            params["b_enc"] = torch.nn.Parameter(torch.zeros(n_latents, device=dev))
+            params["b_enc"] = torch.nn.Parameter(torch.zeros(*bias_shape, n_latents, device=dev))
             if self._has_decoder_bias:
-                params["b_dec"] = torch.nn.Parameter(self._init_decoder_bias(X).clone())
+                b_dec = self._init_decoder_bias(X)
+                params["b_dec"] = torch.nn.Parameter(b_dec.expand(*bias_shape, n_features).clone())
         self._t_params = params
         # Fused Adam: one kernel per parameter instead of a dozen (on the CPU too: 2.5x faster there, and
         # within float rounding, ~1e-7 after 200 steps, of the unfused update)
@@ -207,11 +228,12 @@ class BaseAutoencoder(IterativeEstimator):
             with autocast("fp32" if self._explicit_casts else self._t_precision, x.device):
                 p = self._weights_for_forward(self._t_params)
                 x_hat, codes, pre = self._forward(x, p)
-                mse = (x - x_hat).pow(2).mean()
+                mse = (x - x_hat).pow(2).mean((-2, -1))
                 extras = self._extra_loss(codes, pre, x, x_hat)
                 loss = mse + sum(extras.values()) if extras else mse
             self._t_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            # a stack's models share no weights: the sum gives each the gradient of its own loss
+            (loss.sum() if loss.dim() else loss).backward()
             self._before_optimizer_step()
             self._t_optimizer.step()
             self._after_optimizer_step()
@@ -234,7 +256,7 @@ class BaseAutoencoder(IterativeEstimator):
 
     def _l0(self, codes) -> torch.Tensor:
         """Mean number of non-zero codes per sample (a 0-d tensor)."""
-        return (codes != 0).float().sum(1).mean()
+        return (codes != 0).float().sum(-1).mean(-1)
 
     def _step_metrics(self, codes) -> dict[str, torch.Tensor]:
         return {}
@@ -248,7 +270,7 @@ class BaseAutoencoder(IterativeEstimator):
         if self._non_negative_atoms:
             W.clamp_(min=0)
         if self._unit_norm_atoms:
-            W.div_(W.norm(dim=1, keepdim=True).clamp_min(1e-8))
+            W.div_(W.norm(dim=-1, keepdim=True).clamp_min(1e-8))
 
     def _state(self) -> dict[str, torch.Tensor]:
         return dict(self._t_params)
@@ -272,19 +294,20 @@ class BaseAutoencoder(IterativeEstimator):
     def _weights_for_forward(self, params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Fill in tied encoder weights and absent (zero) biases."""
         W_dec = params["W_dec"]
-        zeros = lambda n: torch.zeros(n, device=W_dec.device)  # noqa: E731
+        stack = (*W_dec.shape[:-2], 1) if W_dec.dim() > 2 else ()
+        zeros = lambda n: torch.zeros(*stack, n, device=W_dec.device)  # noqa: E731
         return {
             "W_dec": W_dec,
             "W_enc": params.get("W_enc", W_dec),
             # zeros only when absent: a step should not launch kernels whose result it throws away
-            "b_enc": params["b_enc"] if "b_enc" in params else zeros(W_dec.shape[0]),
-            "b_dec": params["b_dec"] if "b_dec" in params else zeros(W_dec.shape[1]),
+            "b_enc": params["b_enc"] if "b_enc" in params else zeros(W_dec.shape[-2]),
+            "b_dec": params["b_dec"] if "b_dec" in params else zeros(W_dec.shape[-1]),
         }
 
     def _pre_activation(self, x: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
         if self._center_with_decoder_bias:
             x = x - p["b_dec"]
-        return x @ p["W_enc"].T + p["b_enc"]
+        return x @ p["W_enc"].mT + p["b_enc"]
 
     def _fitted_tensors(self, device: torch.device) -> dict[str, torch.Tensor]:
         names = {"W_dec": "components_", "W_enc": "encoder_weight_", "b_enc": "encoder_bias_",

@@ -40,6 +40,7 @@ class NonNegativeSAE(L1SAE):
         p = self._weights_for_forward(self._t_params)
         x = X[: 4096]
         x_hat = self._activate(self._pre_activation(x, p)) @ p["W_dec"]
-        scale = (x * x_hat).sum() / x_hat.pow(2).sum().clamp_min(1e-12)
+        # one factor per model (a stack of models gets one each: sums over each model's own batch)
+        scale = (x * x_hat).sum((-2, -1), keepdim=True) / x_hat.pow(2).sum((-2, -1), keepdim=True).clamp_min(1e-12)
         if "W_enc" in self._t_params:  # tied weights share the decoder's scale, which stays unit-norm
             self._t_params["W_enc"].mul_(scale.clamp_min(1e-6))

@@ -61,20 +61,24 @@ class BaseSAE(BaseAutoencoder):
 
     def _t_extra_setup(self, X: torch.Tensor) -> None:
         # samples seen since each latent last fired; starts at 0 so nothing is dead before the window
-        self._t_since_fired = torch.zeros(self._t_params["W_dec"].shape[0], device=X.device)
+        self._t_since_fired = torch.zeros(self._t_params["W_dec"].shape[:-1], device=X.device)
 
     def _dead_mask(self) -> torch.Tensor:
         return self._t_since_fired >= self.dead_window
 
+    def _firing(self, codes: torch.Tensor) -> torch.Tensor:
+        """Which codes count as a latent firing (non-zero; sigmoid codes override this)."""
+        return codes != 0
+
     def _step_metrics(self, codes: torch.Tensor) -> dict[str, torch.Tensor]:
-        self._update_since_fired((codes != 0).any(0), codes.shape[0])
+        self._update_since_fired(self._firing(codes).any(-2), codes.shape[-2])
         return self._dead_fraction()
 
     def _dead_fraction(self) -> dict[str, torch.Tensor]:
         """{'dead_fraction': ...} at log steps; {} at the others (core.training does not read them)."""
         if not self._is_log_step(getattr(self, "_t_step", 0)):
             return {}
-        return {"dead_fraction": self._dead_mask().float().mean()}
+        return {"dead_fraction": self._dead_mask().float().mean(-1)}
 
     def _update_since_fired(self, fired: torch.Tensor, n_samples: int) -> None:
         # masked_fill_, not boolean indexing: indexing by a mask needs its count on the host (a sync)
@@ -88,7 +92,7 @@ class BaseSAE(BaseAutoencoder):
         W = self._t_params["W_dec"]
         if W.grad is None:
             return
-        along = (W.grad * W).sum(1, keepdim=True)
+        along = (W.grad * W).sum(-1, keepdim=True)
         if W.is_cuda:  # one fused pass over the (large) decoder instead of two and a temporary
             W.grad.addcmul_(along, W, value=-1)
         else:  # the CPU keeps the exact arithmetic of earlier versions (same seed, same numbers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.models.sae_topk import TopKSAE
+from core.models.sae_topk import TopKSAE, largest
 
 
 class BatchTopKSAE(TopKSAE):
@@ -18,21 +18,26 @@ class BatchTopKSAE(TopKSAE):
 
     def _t_extra_setup(self, X: torch.Tensor) -> None:
         super()._t_extra_setup(X)
-        self._t_threshold = torch.zeros((), device=X.device)
+        self._t_threshold = torch.zeros(self._t_params["W_dec"].shape[:-2], device=X.device)
         self._t_threshold_seen = torch.zeros((), device=X.device)
 
     def _select(self, pre: torch.Tensor) -> torch.Tensor:
         # the number of codes per sample varies: kept dense (decoded by a product)
         return self._activate(pre)
 
+    def _state(self) -> dict[str, torch.Tensor]:
+        # a diverged run restores the threshold with the weights it was estimated for
+        return {**super()._state(), "threshold": self._t_threshold}
+
     def _activate(self, pre: torch.Tensor) -> torch.Tensor:
-        flat = torch.relu(pre).flatten()
-        n_keep = min(flat.numel(), int(self.k) * pre.shape[0])
-        values, indices = flat.topk(n_keep)
-        codes = torch.zeros_like(flat).scatter_(0, indices, values).view_as(pre)
+        flat = torch.relu(pre).flatten(-2)  # each model's whole batch (pre: (..., batch, n_latents))
+        n_keep = self.k * pre.shape[-2]
+        n_keep = n_keep.clamp(max=flat.shape[-1]) if isinstance(n_keep, torch.Tensor) else min(flat.shape[-1], n_keep)
+        values, indices = largest(flat, n_keep)
+        codes = torch.zeros_like(flat).scatter_(-1, indices, values).view_as(pre)
         if torch.is_grad_enabled() and getattr(self, "_training", False):
             with torch.no_grad():  # running estimate of the inference threshold
-                smallest = torch.where(values > 0, values, torch.full_like(values, float("inf"))).min()
+                smallest = torch.where(values > 0, values, torch.full_like(values, float("inf"))).min(-1).values
                 smallest = torch.where(torch.isinf(smallest), torch.zeros_like(smallest), smallest)
                 momentum = torch.where(self._t_threshold_seen > 0, 0.99, 0.0)
                 self._t_threshold.mul_(momentum).add_((1 - momentum) * smallest)
@@ -44,4 +49,4 @@ class BatchTopKSAE(TopKSAE):
         return torch.where(pre > threshold, pre, torch.zeros_like(pre)).clamp_min(0)
 
     def _finish_extra(self) -> None:
-        self.threshold_ = self._t_threshold.detach().cpu().numpy().reshape(1).copy()
+        self.threshold_ = self._t_threshold.detach().cpu().numpy().reshape(*self._t_threshold.shape, 1).copy()

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from core.models.autoencoder import check_positive
+from core.models.autoencoder import check_positive, hyper
 from core.models.sae import BaseSAE
 
 
@@ -28,7 +28,7 @@ class _JumpReLU(torch.autograd.Function):
         z, theta = ctx.saved_tensors
         eps = ctx.bandwidth
         grad_z = (z > theta).to(z.dtype) * grad
-        grad_theta = (-(theta / eps) * _rectangle((z - theta) / eps) * grad).sum(0)
+        grad_theta = (-(theta / eps) * _rectangle((z - theta) / eps) * grad).sum(-2, keepdim=True)
         return grad_z, grad_theta, None
 
 
@@ -45,8 +45,13 @@ class _Step(torch.autograd.Function):
     def backward(ctx, grad):
         z, theta = ctx.saved_tensors
         eps = ctx.bandwidth
-        grad_theta = (-(1.0 / eps) * _rectangle((z - theta) / eps) * grad).sum(0)
+        grad_theta = (-(1.0 / eps) * _rectangle((z - theta) / eps) * grad).sum(-2, keepdim=True)
         return torch.zeros_like(z), grad_theta, None
+
+
+def _per_row(theta: torch.Tensor) -> torch.Tensor:
+    """Thresholds (..., n_latents) shaped to broadcast over a batch's rows: (..., 1, n_latents)."""
+    return theta.unsqueeze(-2)
 
 
 class JumpReLUSAE(BaseSAE):
@@ -77,8 +82,12 @@ class JumpReLUSAE(BaseSAE):
 
     def _t_extra_setup(self, X: torch.Tensor) -> None:
         super()._t_extra_setup(X)
-        n_latents = self._t_params["W_dec"].shape[0]
-        log_theta = torch.full((n_latents,), math.log(float(self.threshold_init)), device=X.device)
+        latents = self._t_params["W_dec"].shape[:-1]
+        init = hyper(self.threshold_init, 1)
+        if isinstance(init, torch.Tensor):  # a stack: each model's own initial threshold
+            log_theta = init.double().log().float().expand(latents).clone()
+        else:
+            log_theta = torch.full(latents, math.log(init), device=X.device)
         self._t_params["log_threshold"] = torch.nn.Parameter(log_theta)
         self._t_optimizer.add_param_group({"params": [self._t_params["log_threshold"]]})
 
@@ -88,15 +97,15 @@ class JumpReLUSAE(BaseSAE):
         return torch.as_tensor(self.threshold_)
 
     def _activate(self, pre: torch.Tensor) -> torch.Tensor:
-        return _JumpReLU.apply(pre, self._threshold().to(pre.device), float(self.bandwidth))
+        return _JumpReLU.apply(pre, _per_row(self._threshold().to(pre.device)), hyper(self.bandwidth, 2))
 
     def _inference_activate(self, pre: torch.Tensor) -> torch.Tensor:
         theta = torch.as_tensor(self.threshold_, device=pre.device)
         return pre * (pre > theta).to(pre.dtype)
 
     def _extra_loss(self, codes, pre, x, x_hat):
-        l0 = _Step.apply(pre, self._threshold().to(pre.device), float(self.bandwidth)).sum(1).mean()
-        return {"l0_penalty": float(self.l0_coef) * l0}
+        l0 = _Step.apply(pre, _per_row(self._threshold().to(pre.device)), hyper(self.bandwidth, 2)).sum(-1).mean(-1)
+        return {"l0_penalty": hyper(self.l0_coef) * l0}
 
     def _finish_extra(self) -> None:
         self.threshold_ = self._t_params["log_threshold"].detach().exp().float().cpu().numpy().copy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.models.autoencoder import check_positive
+from core.models.autoencoder import check_positive, hyper
 from core.models.sae import BaseSAE
 
 
@@ -47,14 +47,17 @@ class KLSAE(BaseSAE):
         return torch.sigmoid(pre)
 
     def _extra_loss(self, codes, pre, x, x_hat):
-        rho = float(self.sparsity_target)
-        rho_hat = codes.mean(0).clamp(1e-6, 1 - 1e-6)
+        rho = hyper(self.sparsity_target, 1)
+        rho_hat = codes.mean(-2).clamp(1e-6, 1 - 1e-6)
         kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
         weights = {id(w): w for w in (self._t_params.get("W_enc"), self._t_params["W_dec"]) if w is not None}
-        return {"kl": float(self.sparsity_weight) * kl.sum(),
-                "weight_decay": 0.5 * float(self.weight_decay) * sum(w.pow(2).sum() for w in weights.values())}
+        decay = sum(w.pow(2).sum((-2, -1)) for w in weights.values())
+        return {"kl": hyper(self.sparsity_weight) * kl.sum(-1), "weight_decay": 0.5 * hyper(self.weight_decay) * decay}
+
+    def _firing(self, codes):
+        return codes > 0.5  # sigmoid codes are never 0: "firing" is above half activation
 
     def _step_metrics(self, codes):
-        metrics = super()._step_metrics((codes > 0.5).float())  # "firing" = above half activation
-        metrics["mean_activation"] = codes.mean()
+        metrics = super()._step_metrics(codes)
+        metrics["mean_activation"] = codes.mean((-2, -1))
         return metrics

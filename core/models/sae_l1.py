@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.models.autoencoder import check_positive
+from core.models.autoencoder import check_positive, hyper
 from core.models.sae import BaseSAE
 
 
@@ -32,4 +32,4 @@ class L1SAE(BaseSAE):
         return torch.relu(pre)
 
     def _extra_loss(self, codes, pre, x, x_hat):
-        return {"l1": float(self.l1_coef) * codes.abs().sum(1).mean()}
+        return {"l1": hyper(self.l1_coef) * codes.abs().sum(-1).mean(-1)}

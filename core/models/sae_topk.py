@@ -17,7 +17,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from core.models.autoencoder import check_positive, resolve_precision
+from core.models.autoencoder import check_positive, hyper, resolve_precision
 from core.models.sae import BaseSAE
 
 #: steps between two host checks of "is any latent dead?" once some are (AuxK runs in between)
@@ -28,26 +28,44 @@ _AUXK_MIN_SKIP = 16
 DECODERS = ("auto", "dense", "sparse")
 
 
-def keep_top_k(pre: torch.Tensor, k: int) -> torch.Tensor:
-    """ReLU of the k largest pre-activations of each row; every other code is 0."""
-    values, indices = pre.topk(k, dim=1)
-    return torch.zeros_like(pre).scatter_(1, indices, torch.relu(values))
+def largest(values: torch.Tensor, n) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values, indices) of the n largest entries along the last dimension. ``n`` is an int, or in a stack of
+    S models (values: S x ...) an (S,) tensor of counts: each model then gets max(n) entries, those past its
+    own count set to 0."""
+    if not isinstance(n, torch.Tensor):
+        return values.topk(int(n), dim=-1)
+    top, indices = values.topk(int(n.max()), dim=-1)
+    kept = torch.arange(top.shape[-1], device=top.device) < n.view(-1, *([1] * (top.dim() - 1)))
+    return torch.where(kept, top, torch.zeros_like(top)), indices
+
+
+def top_k(pre: torch.Tensor, k) -> tuple[torch.Tensor, torch.Tensor]:
+    """The TopK activation as (values, indices): ReLU of the k largest pre-activations of each row.
+    pre: (..., batch, n_latents); k: an int or a stack's (S,) tensor (see ``largest``)."""
+    values, indices = largest(pre, k)
+    return torch.relu(values), indices
+
+
+def keep_top_k(pre: torch.Tensor, k) -> torch.Tensor:
+    """``top_k`` as dense codes: every code but each row's k largest is 0."""
+    values, indices = top_k(pre, k)
+    return torch.zeros_like(pre).scatter_(-1, indices, values)
 
 
 class TopKCodes(NamedTuple):
     """The codes of a batch as each sample's k (ReLU'd value, latent index) pairs."""
 
-    values: torch.Tensor   # (batch, k)
-    indices: torch.Tensor  # (batch, k), distinct within a row
+    values: torch.Tensor   # (..., batch, k)
+    indices: torch.Tensor  # (..., batch, k), distinct within a row
     n_latents: int
 
     @property
-    def shape(self) -> tuple[int, int]:
-        return self.values.shape[0], self.n_latents
+    def shape(self) -> tuple[int, ...]:
+        return (*self.values.shape[:-1], self.n_latents)
 
     def dense(self) -> torch.Tensor:
         out = self.values.new_zeros(self.shape)
-        return out.scatter_(1, self.indices, self.values)
+        return out.scatter_(-1, self.indices, self.values)
 
 
 def sparse_decode_is_faster(rows: int, n_latents: int, n_features: int, k: int, device: torch.device,
@@ -77,33 +95,38 @@ class _CenteredLinear(torch.autograd.Function):
 
     Same forward as autograd's; the backward gives b_dec its gradient as -(sum_i g_i) W, one
     vector-matrix product, where autograd would form g W for the whole batch (a third big product) only
-    to sum it. x (the data) gets no gradient unless it asks for one.
+    to sum it. x (the data) gets no gradient unless it asks for one. In a stack (W: S x n x d, biases
+    S x 1 x ...) the products are batched over the stack.
     """
 
     @staticmethod
     def forward(ctx, x, b_dec, W, b, dtype):
         xc = x - b_dec
         if dtype is None:
-            pre = xc @ W.T + b
-        else:
+            pre = xc @ W.mT + b
+        elif xc.dim() == 2:
             xc = xc.to(dtype)
             pre = torch.addmm(b.to(dtype), xc, W.to(dtype).T)
+        else:
+            xc = xc.to(dtype)
+            pre = torch.baddbmm(b.to(dtype), xc, W.to(dtype).mT)
         ctx.save_for_backward(xc, W)
+        ctx.x_shape = x.shape
         return pre
 
     @staticmethod
     def backward(ctx, grad):
         xc, W = ctx.saved_tensors
         grad_x = grad_b_dec = grad_W = grad_b = None
-        column_sum = grad.sum(0, dtype=torch.float32)
+        column_sum = grad.sum(-2, keepdim=grad.dim() > 2, dtype=torch.float32)
         if ctx.needs_input_grad[2]:
-            grad_W = grad.t().mm(xc).to(W.dtype)
+            grad_W = (grad.mT @ xc).to(W.dtype)
         if ctx.needs_input_grad[3]:
             grad_b = column_sum
         if ctx.needs_input_grad[1]:
             grad_b_dec = -(column_sum @ W)
         if ctx.needs_input_grad[0]:
-            grad_x = (grad @ W.to(grad.dtype)).to(W.dtype)
+            grad_x = (grad @ W.to(grad.dtype)).to(W.dtype).sum_to_size(ctx.x_shape)
         return grad_x, grad_b_dec, grad_W, grad_b, None
 
 
@@ -154,12 +177,12 @@ class TopKSAE(BaseSAE):
 
     def _apply_live_updates(self, updates):
         if "k" in updates:
-            n_latents = self._t_params["W_dec"].shape[0]
+            n_latents = self._t_params["W_dec"].shape[-2]
             updates = {**updates, "k": int(min(max(1, int(updates["k"])), n_latents))}
         return super()._apply_live_updates(updates)
 
     def _activate(self, pre: torch.Tensor) -> torch.Tensor:
-        return keep_top_k(pre, int(self.k))
+        return keep_top_k(pre, self.k)
 
     def _auxk_size(self, n_latents: int, n_features: int) -> int:
         return min(n_latents, int(self.auxk) if self.auxk is not None else max(1, n_features // 2))
@@ -174,19 +197,18 @@ class TopKSAE(BaseSAE):
     def _sparse_decode(self, k: int) -> bool:
         if self._decoder != "auto":
             return self._decoder == "sparse"
-        n_latents, n_features = self._t_params["W_dec"].shape
+        n_latents, n_features = self._t_params["W_dec"].shape[-2:]
         return sparse_decode_is_faster(self._t_rows, n_latents, n_features, k, self._t_since_fired.device,
                                        self._t_precision)
 
     def _select(self, pre: torch.Tensor):
         """The batch's codes from its pre-activations: TopKCodes here, a dense tensor for BatchTopK."""
-        values, indices = pre.topk(int(self.k), dim=1)
-        return TopKCodes(torch.relu(values), indices, pre.shape[1])
+        return TopKCodes(*top_k(pre, self.k), pre.shape[-1])
 
     def _decode_codes(self, codes, W_dec: torch.Tensor) -> torch.Tensor:
         """codes @ W_dec, without the decoder bias, by the cheaper of the two decoders."""
         if isinstance(codes, TopKCodes):
-            if self._sparse_decode(codes.values.shape[1]):
+            if self._sparse_decode(codes.values.shape[-1]):
                 return F.embedding_bag(codes.indices, W_dec, per_sample_weights=codes.values.to(W_dec.dtype),
                                        mode="sum")
             codes = codes.dense()
@@ -203,17 +225,17 @@ class TopKSAE(BaseSAE):
 
     def _l0(self, codes) -> torch.Tensor:
         if isinstance(codes, TopKCodes):
-            return (codes.values != 0).float().sum(1).mean()
+            return (codes.values != 0).float().sum(-1).mean(-1)
         return super()._l0(codes)
 
     def _step_metrics(self, codes) -> dict[str, torch.Tensor]:
         self._t_W_dec_c = None  # the step is over: let the cast atoms go
         if not isinstance(codes, TopKCodes):
             return super()._step_metrics(codes)
-        n_latents = codes.n_latents
-        hits = torch.zeros(n_latents, device=codes.values.device).index_add_(
-            0, codes.indices.flatten(), (codes.values != 0).flatten().float())
-        self._update_since_fired(hits > 0, codes.values.shape[0])
+        stack = codes.values.shape[:-2]
+        hits = torch.zeros(*stack, codes.n_latents, device=codes.values.device).scatter_add_(
+            -1, codes.indices.flatten(-2), (codes.values != 0).flatten(-2).float())
+        self._update_since_fired(hits > 0, codes.values.shape[-2])
         return self._dead_fraction()
 
     def _auxk_needed(self) -> bool:
@@ -239,21 +261,21 @@ class TopKSAE(BaseSAE):
         return self._t_auxk_active
 
     def _extra_loss(self, codes, pre, x, x_hat):
-        if not self.auxk_coef:
+        coef = hyper(self.auxk_coef)  # a stack's (S,) tensor holds some non-zero (equal values stay a float)
+        if not isinstance(coef, torch.Tensor) and not coef:
             return {}
         if not self._auxk_needed():
-            return {"auxk": torch.zeros((), device=x.device)}
+            return {"auxk": torch.zeros(x_hat.shape[:-2], device=x.device)}
         W_dec = self._t_W_dec_c if self._t_W_dec_c is not None else self._t_params["W_dec"]
         dead = self._dead_mask()
-        size = self._auxk_size(*W_dec.shape)
+        size = self._auxk_size(*W_dec.shape[-2:])
         # Fixed-size top-k over dead latents only (live ones masked to -inf, giving ReLU 0): no host sync.
-        masked = pre.masked_fill(~dead, float("-inf"))
+        masked = pre.masked_fill(~dead.unsqueeze(-2), float("-inf"))
         if self._sparse_decode(size):
-            values, indices = masked.topk(size, dim=1)
-            residual_hat = self._decode_codes(TopKCodes(torch.relu(values), indices, masked.shape[1]), W_dec)
+            residual_hat = self._decode_codes(TopKCodes(*top_k(masked, size), masked.shape[-1]), W_dec)
         else:
             residual_hat = keep_top_k(masked, size) @ W_dec  # no decoder bias: the residual has none
         residual = (x - x_hat).detach()
-        scale = (residual - residual.mean(0)).pow(2).mean().clamp_min(1e-12)
-        auxk = (residual - residual_hat).pow(2).mean() / scale
-        return {"auxk": float(self.auxk_coef) * auxk * dead.any()}
+        scale = (residual - residual.mean(-2, keepdim=True)).pow(2).mean((-2, -1)).clamp_min(1e-12)
+        auxk = (residual - residual_hat).pow(2).mean((-2, -1)) / scale
+        return {"auxk": coef * auxk * dead.any(-1)}
