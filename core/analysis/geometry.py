@@ -6,34 +6,33 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from core import metrics
 from core.training import TrainControl
 
 
 # -- geometry ---------------------------------------------------------------------------------------
-def _orthonormal_basis(A: np.ndarray, tol: float = 1e-10) -> np.ndarray:
-    """An orthonormal basis (d, r) of the span of the rows of ``A`` (n, d); r is the numerical rank."""
+def _rows(A) -> np.ndarray:
     A = np.asarray(metrics.as_numpy(A), dtype=np.float64)
     if A.ndim != 2 or A.shape[0] == 0:
         raise ValueError(f"Need a 2-D array of row vectors, got shape {A.shape}.")
-    U, s, _ = np.linalg.svd(A.T, full_matrices=False)
-    if s.size == 0 or s[0] == 0:
-        return U[:, :0]
-    return U[:, s > tol * s[0]]
+    return A
 
 
 def principal_angles(A, B) -> np.ndarray:
     """The principal angles in degrees, smallest first, between the spans of the rows of A and of B.
 
     With orthonormal bases Qa, Qb the cosines are the singular values of ``Qa^T Qb``; there are
-    ``min(rank A, rank B)`` of them. Identical spans give all zeros; orthogonal ones give 90.
+    ``min(rank A, rank B)`` of them (scipy's ``subspace_angles``). Identical spans give all zeros;
+    orthogonal ones give 90.
     """
-    Qa, Qb = _orthonormal_basis(A), _orthonormal_basis(B)
-    if Qa.shape[0] != Qb.shape[0]:
-        raise ValueError(f"A has {Qa.shape[0]} features and B {Qb.shape[0]}; they must match.")
-    cosines = np.clip(np.linalg.svd(Qa.T @ Qb, compute_uv=False), -1.0, 1.0)
-    return np.sort(np.degrees(np.arccos(cosines)))
+    A, B = _rows(A), _rows(B)
+    if A.shape[1] != B.shape[1]:
+        raise ValueError(f"A has {A.shape[1]} features and B {B.shape[1]}; they must match.")
+    if not A.any() or not B.any():  # the span of zero vectors has no basis, so no angle
+        return np.zeros(0)
+    return np.sort(np.degrees(scipy.linalg.subspace_angles(A.T, B.T)))
 
 
 def subspace_angle(A, B) -> float:
@@ -48,7 +47,8 @@ def pc_angles(atoms, components) -> np.ndarray:
     ``arccos(||P c|| / ||c||)`` with ``P`` the projection onto the atoms' span: 0 once the atoms span
     that component, 90 while they are orthogonal to it.
     """
-    Q = _orthonormal_basis(atoms)
+    atoms = _rows(atoms)
+    Q = scipy.linalg.orth(atoms.T) if atoms.any() else np.zeros((atoms.shape[1], 0))
     C = np.asarray(metrics.as_numpy(components), dtype=np.float64)
     norms = np.linalg.norm(C, axis=1)
     projected = np.linalg.norm(C @ Q, axis=1)
