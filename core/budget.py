@@ -90,7 +90,7 @@ class Estimate:
         fixes.append("fewer features (a crop of the images, or a subset of the columns)")
         if self.data_bytes > self.memory_bytes / 4:  # fewer samples helps only when the data weighs
             fixes.append("a sample of the rows (fewer samples)")
-        return (f"n_components={self.n_components:,} atoms on {self.n_samples:,} samples x {self.n_features:,} "
+        return (f"{self.n_components:,} atoms (n_components) on {self.n_samples:,} samples x {self.n_features:,} "
                 f"features is too large: {self.model_name} needs about {format_bytes(self.memory_bytes)} to train, "
                 f"more than the limit of {format_bytes(self.limit_bytes)} ({self.limit_source}). Use "
                 f"{', or '.join(fixes)}; or raise {MEMORY_ENV} (in MiB) if the machine has the memory.")
@@ -99,8 +99,8 @@ class Estimate:
         """What makes the run slow, or None when it is not."""
         if not self.slow:
             return None
-        return (f"{self.model_name} with {self.n_components:,} atoms on {self.n_samples:,} x {self.n_features:,} "
-                f"will be slow on the {self.device.upper()}: {self.summary()}. Fewer atoms, fewer features (a crop) "
+        return (f"{self.model_name} with {self.n_components:,} atoms on {self.n_samples:,} samples x "
+                f"{self.n_features:,} features will be slow on the {self.device.upper()}: {self.summary()}. Fewer atoms, fewer features (a crop) "
                 "or fewer steps make it faster.")
 
 

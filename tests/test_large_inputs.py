@@ -122,7 +122,7 @@ def test_the_cli_refuses_a_run_over_the_memory_limit_in_one_line(tmp_path):
                            "--model", "sae-topk", "--max-steps", "10"], cwd=ROOT, capture_output=True, text=True,
                           env={**_env(), budget.MEMORY_ENV: "350"}, timeout=120)
     assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: n_components=64 atoms on 4 samples")
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: 64 atoms (n_components) on 4 samples")
     assert "limit of 350 MiB" in done.stderr and "at most 31 fit" in done.stderr and "crop" in done.stderr
 
 
