@@ -15,7 +15,6 @@ from pages import _export, _params, _state, _ui
 
 PERIOD = 0.4  # as the Train page's live panel (pages/_live.py)
 _KEY = "_compare_page"
-SAE_MODELS = ("sae-topk", "sae-batchtopk", "sae-l1", "sae-kl", "sae-jumprelu", "nnsae")
 STATE_WORDS = {**_ui.STATE_WORDS, WAITING: "Waiting for a slot"}
 
 
@@ -87,7 +86,7 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
 def start_from_widgets() -> None:
     """The Train button's callback: runs before the script, so the same rerun draws the live runs."""
     ss = st.session_state
-    sae_model = ss.get("compare:sae", SAE_MODELS[0])
+    sae_model = ss.get("compare:sae", _state.DEFAULT_MODEL)
     k = ss.get("compare:k") if "k" in models.default_params(sae_model) else None
     start(int(ss.get("compare:n", 16)), int(ss.get("compare:steps", 500)), sae_model,
           None if k is None else int(k))

@@ -20,8 +20,6 @@ from core import analysis, datasets, render
 from core.store import RunStore, StoreError, default_root
 from pages import _state, _ui
 
-SAE_PREFIXES = ("sae", "nnsae")
-
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _open_store(root: str) -> RunStore:
@@ -55,10 +53,6 @@ def saved_runs(run_store: RunStore | None, **filters) -> list:
     except (StoreError, OSError) as error:
         st.error(f"The run store cannot be read: {error}")
         return []
-
-
-def is_sae(model_name: str) -> bool:
-    return model_name.startswith(SAE_PREFIXES)
 
 
 def data_key(record) -> str:

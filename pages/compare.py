@@ -28,8 +28,9 @@ with st.container(border=True):
     n_atoms = cols[0].number_input("Atoms (both runs)", 2, 256, key=_state.persist("compare:n", truth_n or 16),
                                    help="NMF and the SAE get this many atoms"
                                         + (f" (the data set has {truth_n} true atoms)." if truth_n else "."))
-    sae_model = cols[1].selectbox("SAE model", _compare_live.SAE_MODELS, key=_export.persist_choice(
-        "compare:sae", _compare_live.SAE_MODELS, _compare_live.SAE_MODELS[0]))
+    sae_models = models.sae_models()
+    sae_model = cols[1].selectbox("SAE model", sae_models, key=_export.persist_choice(
+        "compare:sae", sae_models, _state.DEFAULT_MODEL))
     k = None
     if "k" in models.default_params(sae_model):
         k = cols[2].number_input("k (active codes)", 1, 256, key=_state.persist("compare:k", min(8, int(n_atoms))))
@@ -123,7 +124,7 @@ def compare_saved() -> None:
         return next((r.id for r in group if predicate(r) and r.id != avoid), fallback)
 
     left_key = _export.persist_choice("compare:left", ids, _default(lambda r: r.model == "nmf"))
-    right_key = _export.persist_choice("compare:right", ids, _default(lambda r: _export.is_sae(r.model),
+    right_key = _export.persist_choice("compare:right", ids, _default(lambda r: models.family(r.model).sae,
                                                                       avoid=st.session_state[left_key]))
     label_of = {record.id: _export.run_label(record) for record in group}
     left_id = pick[1].selectbox("Left run", ids, key=left_key, format_func=label_of.get)

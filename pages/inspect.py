@@ -136,9 +136,9 @@ def _estimators(run) -> dict:
     if run.dataset.non_negative:
         chosen["NMF"] = models.create("nmf", **(own if record.model == "nmf" else
                                                 {"n_components": n, "max_steps": 200, "random_state": 0}))
-    chosen["SAE"] = models.create(record.model, **own) if _export.is_sae(record.model) else models.create(
+    chosen["SAE"] = models.create(record.model, **own) if models.family(record.model).sae else models.create(
         "sae-topk", n_components=n, k=min(8, n), max_steps=500, random_state=0)
-    if record.model not in ("pca", "nmf") and not _export.is_sae(record.model):
+    if record.model not in ("pca", "nmf") and not models.family(record.model).sae:
         chosen[f"this run ({record.model})"] = models.create(record.model, **own)
     return chosen
 
