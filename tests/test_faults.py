@@ -234,6 +234,7 @@ def test_a_full_disk_under_out_keeps_the_metrics_line_and_says_so(tmp_path, monk
 def test_a_diverging_job_is_saved_with_its_last_good_weights(tmp_path):
     from core import analysis
     from core.jobs import DIVERGED, TrainingJob
+    from core.training import TrainControl, train_steps
 
     X = np.random.default_rng(0).random((128, 16)).astype(np.float32)
     model = models.create("linear-ae", n_components=4, max_steps=500, learning_rate=1e6, log_every=1,
@@ -248,3 +249,12 @@ def test_a_diverging_job_is_saved_with_its_last_good_weights(tmp_path):
     saved = store.load_model(record.id)
     assert all(np.isfinite(w).all() for w in saved.get_weights().values())
     assert np.isfinite(saved.transform(X)).all()
+    # what is saved is what the job kept: the weights its last finite loss (step 1's) was measured on, those
+    # before any step here (tests/test_autoencoders.py checks a late divergence)
+    assert [row["step"] for row in snap.history] == [1]
+    untrained, stop_at_once = models.create("linear-ae", **job.model.get_params()), TrainControl()
+    stop_at_once.request_stop()
+    for _ in train_steps(untrained, X, stop_at_once):
+        pass
+    for name, weights in untrained.get_weights().items():
+        np.testing.assert_array_equal(saved.get_weights()[name], weights, err_msg=name)
