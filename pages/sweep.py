@@ -128,19 +128,19 @@ def results() -> None:
             except Exception as error:  # noqa: BLE001 - the data cannot be loaded: no reference points
                 st.caption(f"No reference points: {error}")
     by_id = {r.id: r for r in records}
-    chart_col, atoms_col = st.columns([1.6, 1], gap="large")
+    chart_col, atoms_col = st.columns([1.15, 1], gap="large")
     with chart_col:
         event = st.plotly_chart(_frontier(rows, references), key="sweep:plot", on_select="rerun",
                                 selection_mode="points", config={"displayModeBar": False})
+        _pick_clicked(event, rows, by_id)
         st.caption("Hover a point for its setting and metrics; click it to show its atoms on the right. Lower "
                    "left is better: fewer active codes and less variance unexplained.")
-        _pick_clicked(event, rows, by_id)
     with atoms_col:
         _run_panel(run_store, [row["run_id"] for row in rows], by_id)
     table = [{"atoms": row["atoms"], **{k: v for k, v in row.items() if k != "atoms"}} for row in rows]
     st.markdown("**Runs** (click a column header to sort)")
     st.dataframe(table, hide_index=True, width="stretch", row_height=38, column_config={
-        "atoms": st.column_config.ImageColumn("atoms", help="The run's first four atoms"),
+        "atoms": st.column_config.ImageColumn("atoms", width=110, help="The run's first four atoms"),
         "l0": st.column_config.NumberColumn("L0", format="%.2f"),
         "fvu": st.column_config.NumberColumn("FVU", format="%.4f"),
         "mse": st.column_config.NumberColumn("MSE", format="%.3g"),

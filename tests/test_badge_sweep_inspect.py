@@ -184,16 +184,15 @@ def deferred_downloads(monkeypatch):
 def test_inspect_says_what_recognition_costs_and_its_grid_download_has_a_scale(store, deferred_downloads):
     ds = datasets.load("digits")
     model = models.create("sae-topk", n_components=16, k=4, max_steps=60, random_state=0, device="cpu").fit(ds.X)
-    record = store.save_run(model, dataset="digits", X=ds.X, image_shape=ds.image_shape, metrics={"seconds": 3.0},
-                            name="scaled")
+    record = store.save_run(model, dataset="digits", X=ds.X, image_shape=ds.image_shape, name="scaled")
     at = open_page("pages/inspect.py")
     captions = " ".join(c.value for c in at.caption)
     assert "a few seconds" not in captions
     assert "Fits PCA, NMF (200 steps), SAE (60 steps) on 1,348 training samples" in captions
-    assert "This run trained 60 steps in 3 s." in captions
+    assert "about 15-45 s" in captions
     at.button(key="inspect:run-recognition").click().run()
     assert not at.exception and not at.error and not at.get("progress")  # the bar is gone once done
-    assert "The last measurement on this run took" in " ".join(c.value for c in at.caption)
+    assert "the last measurement on this run took" in " ".join(c.value for c in at.caption)
     # the grid download: the same Scale control as Train's, the PNG drawn at it, its value kept across pages
     assert at.slider(key="inspect:scale").label == "Scale" and at.slider(key="inspect:scale").value == 4
     at.slider(key="inspect:scale").set_value(2).run()
