@@ -117,9 +117,9 @@ def _cost_note(ds) -> None:
         return
     kind, text = note
     if kind == "refused":
-        st.error(f"**Too large to train here with {state.model_name} as set.** {text}", icon=":material/block:")
+        st.error(f"**Too large to train here as set.** {text}", icon=":material/block:")
     else:
-        st.warning(f"**Slow to train with {state.model_name} as set.** {text} The Train page will ask before "
+        st.warning(f"**Slow to train as set.** {text} The Train page will ask before "
                    "it starts.", icon=":material/hourglass_top:")
 
 

@@ -227,4 +227,4 @@ def test_the_data_page_says_before_training_that_a_run_would_not_fit(monkeypatch
     monkeypatch.setenv(budget.MEMORY_ENV, "100")
     at = open_page("pages/data.py")
     assert not at.exception
-    assert any("Too large to train here" in str(e.value) and "100 MiB" in str(e.value) for e in at.error)
+    assert any("Too large to train here as set" in str(e.value) and "100 MiB" in str(e.value) for e in at.error)
