@@ -172,8 +172,9 @@ def test_beyond_the_job_cap_a_run_waits_in_line_and_says_so(monkeypatch):
         # the running one's badge: its speed once measured, "starting" before (never "0 steps/s")
         badge = " ".join(str(getattr(e, "value", "")) for e in first.sidebar)
         assert re.search(r"starting|[1-9][\d,]* steps/s", badge) and not re.search(r"\b0 steps/s", badge), badge
-        line = first.get("progress")[0].proto.text  # the status line words it the same way (pages/_ui.speed)
-        assert re.search(r"· (starting|[1-9][\d,]* steps/s)$", line), line
+        line = first.get("progress")[0].proto.text  # the status line: the start's phase, then the speed as the badge
+        assert re.search(r"· (loading the data \.\.\.|first steps \.\.\.|computing the PCA reference \.\.\.|starting"
+                         r"|[1-9][\d,]* steps/s)$", line), line
         text = second.get("progress")[0].proto.text
         assert "Waiting for a free training slot: 1 run is going on this server (at most 1)" in text
         assert "number 1 in line" in text
