@@ -228,3 +228,18 @@ def test_the_data_page_says_before_training_that_a_run_would_not_fit(monkeypatch
     at = open_page("pages/data.py")
     assert not at.exception
     assert any("Too large to train here as set" in str(e.value) and "100 MiB" in str(e.value) for e in at.error)
+
+
+def test_tabs_uploading_the_same_million_feature_file_share_one_copy_and_its_preview_is_drawn():
+    from tests.app_support import app_state, elements, open_page
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.random.default_rng(0).random((4, 1_000_000), dtype=np.float32))
+    tabs = [open_page("pages/data.py"), open_page("pages/data.py")]
+    for at in tabs:
+        at.selectbox(key="data:name").set_value("Upload a file ...").run()
+        at.file_uploader(key="data:upload").set_value(("big.npy", buffer.getvalue(), "application/octet-stream")).run()
+        assert not at.exception and not at.error
+    first, second = (app_state(at).dataset for at in tabs)
+    assert first.n_features == 1_000_000 and first is second  # one copy on the server, not one per tab
+    assert elements(tabs[0], "image")  # its samples are drawn (no DecompressionBombError), bounded by core.render
