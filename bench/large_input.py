@@ -139,7 +139,8 @@ def _train_anyway(page, anyway, pid: int, watch: float, screens: Path | None) ->
     browser.wait_until(lambda: "Stopped" in browser.status(page), timeout=120, what="the run stopped")
     stopped_after = round(time.monotonic() - stopping, 1)
     time.sleep(5.0)
-    return {"stopped_after_s": stopped_after, "anyway_to_first_status_s": first, "phases": phases[:8], "atoms_shown_after_s": atoms_at,
+    return {"stopped_after_s": stopped_after, "anyway_to_first_status_s": first, "phases": phases[:8],
+            "atoms_shown_after_s": atoms_at,
             "watched_s": watch, "workers_peak_MiB": round(workers_peak / 1024)}
 
 

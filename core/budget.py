@@ -100,8 +100,8 @@ class Estimate:
         if not self.slow:
             return None
         return (f"{self.model_name} with {self.n_components:,} atoms on {self.n_samples:,} samples x "
-                f"{self.n_features:,} features will be slow on the {self.device.upper()}: {self.summary()}. Fewer atoms, fewer features (a crop) "
-                "or fewer steps make it faster.")
+                f"{self.n_features:,} features will be slow on the {self.device.upper()}: {self.summary()}. "
+                "Fewer atoms, fewer features (a crop) or fewer steps make it faster.")
 
 
 def estimate(n_samples: int, n_features: int, n_components: int | None, model_name: str, *,

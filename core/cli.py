@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, help="folder for the checkpoint, metrics.json, history.csv, atoms.png")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--yes", action="store_true",
-                       help="train even when the run is estimated to be slow (a run too large for memory is still refused)")
+                       help="train even when the run is estimated to be slow (one too large for memory is refused)")
     return parser
 
 
