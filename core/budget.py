@@ -13,8 +13,9 @@ run holds at its peak, the seconds per step and for the whole run, and a verdict
 The figures are a model of the cost, not a measurement: training holds about ``PARAM_COPIES`` float32
 matrices of n_components x n_features (weights, gradients, Adam's moments, the atoms sent to the page);
 each step costs about ``SECONDS_PER_PARAMETER`` per weight (memory-bound updates) plus its matrix
-products at ``FLOPS``. The CPU constants were measured on a 2-core machine (``bench/large_input.py``);
-the GPU ones are unmeasured guesses (no GPU was at hand), kept on the safe side.
+products at ``FLOPS``; PCA and NMF's start add an SVD, every run its PCA reference. The CPU constants were
+measured on a shared 2-core machine (bench/RESULTS.md, "Very large inputs"); the GPU ones are unmeasured
+guesses (no GPU was at hand).
 """
 
 from __future__ import annotations
@@ -43,8 +44,13 @@ BASE_BYTES = 300 * MIB
 #: seconds per weight per step (memory-bound: Adam's moments, the unit-norm projection)
 SECONDS_PER_PARAMETER = {"cpu": 40e-9, "cuda": 0.5e-9}
 #: floating-point operations per second of the matrix products
-FLOPS = {"cpu": 20e9, "cuda": 20e12}
-#: a run's set-up (initialisation, the PCA reference) counted in steps
+FLOPS = {"cpu": 75e9, "cuda": 20e12}
+#: an SVD of an n x d matrix (PCA, NMF's start) takes this per min(n, d) x n x d (measured 0.07 ns at
+#: 70,000 x 784, 0.7 ns at 2,000 x 20,000 on this CPU)
+SVD_SECONDS_PER_UNIT = {"cpu": 1e-10, "cuda": 2e-12}
+#: NMF's HALS updates each atom in turn: this per k x k x (n + d) (memory-bound)
+HALS_SECONDS_PER_UNIT = {"cpu": 0.2e-9, "cuda": 5e-12}
+#: a run's set-up (initialisation, first allocations) counted in steps, besides its SVDs
 SETUP_STEPS = 5
 
 
@@ -114,17 +120,20 @@ def estimate(n_samples: int, n_features: int, n_components: int | None, model_na
     n, d = int(n_samples), int(n_features)
     k = int(n_components) if n_components else min(n, d)
     kind = "cuda" if str(device).startswith("cuda") else "cpu"
-    per_atom, fixed, step_seconds = _costs(model_name, n, d, batch_size, tied, kind)
+    per_atom, fixed, step_seconds, setup_seconds = _costs(model_name, n, d, batch_size, tied, kind)
     memory = fixed + per_atom * k
     steps = 1 if model_name == "pca" else int(max_steps or 1)
     per_step = step_seconds(k)
     first_rows = 1 if model_name == "pca" else min(steps, int(log_every or 10))
+    # every run also computes its PCA reference (core.metrics.pca_mse: the Gram matrix of the smaller side)
+    warm_up = 0.0 if model_name == "pca" else SETUP_STEPS * per_step
+    setup = warm_up + setup_seconds + 2.0 * min(n, d) ** 2 * max(n, d) / FLOPS[kind]
     limit, source = memory_limit(kind)
     return Estimate(
         n_samples=n, n_features=d, n_components=k, model_name=model_name, device=kind,
         memory_bytes=int(memory), limit_bytes=int(limit), limit_source=source,
-        seconds_per_step=per_step, first_feedback_seconds=(SETUP_STEPS + first_rows) * per_step,
-        seconds=(SETUP_STEPS + steps) * per_step, most_atoms=max(0, int((limit - fixed) // per_atom)),
+        seconds_per_step=per_step, first_feedback_seconds=setup + first_rows * per_step,
+        seconds=setup + steps * per_step, most_atoms=max(0, int((limit - fixed) // per_atom)),
         data_bytes=int(fixed - BASE_BYTES),
     )
 
@@ -145,19 +154,21 @@ def estimate_model(model, n_samples: int, n_features: int, model_name: str | Non
 
 
 def _costs(model_name: str, n: int, d: int, batch_size: int | None, tied: bool, kind: str):
-    """(bytes per atom, fixed bytes, seconds per step as a function of the atoms) of one model family."""
+    """(bytes per atom, fixed bytes, seconds per step as a function of the atoms, seconds of set-up) of one
+    model family."""
     data = DATA_COPIES * 4 * n * d + BASE_BYTES
     flops, per_weight = FLOPS[kind], SECONDS_PER_PARAMETER[kind]
-    if model_name == "pca":  # one SVD of the (n, d) matrix, r = min(n, d)
-        r = min(n, d)
-        return 4 * 2 * d, data + 4 * 3 * r * max(n, d), lambda k: 4.0 * r * n * d / flops + per_weight * n * d
-    if model_name == "nmf":  # full batch: W (n x k), H (k x d), and X H^T, W^T X, W^T W H each step
-        return 4 * (6 * d + 6 * n), data, lambda k: 8.0 * n * k * d / flops + per_weight * 6 * k * (n + d)
+    svd = SVD_SECONDS_PER_UNIT[kind] * min(n, d) * n * d  # PCA's fit, and NMF's NNDSVD start
+    if model_name == "pca":
+        return 4 * 2 * d, data + 4 * 3 * min(n, d) * max(n, d), lambda k: svd, 0.0
+    if model_name == "nmf":  # full batch: X H^T and W^T X, then a pass per atom over W and H (HALS)
+        step = lambda k: 4.0 * n * k * d / flops + HALS_SECONDS_PER_UNIT[kind] * k * k * (n + d)  # noqa: E731
+        return 4 * (6 * d + 6 * n), data, step, svd
     matrices = 1 if tied else 2
     batch = min(int(batch_size or 256), n)
     # autoencoders: encoder and decoder, their gradients and Adam's moments, and the batch's activations
     per_atom = 4 * (PARAM_COPIES * d * matrices // 2 + 4 * batch)
-    return per_atom, data, lambda k: 6.0 * matrices * batch * k * d / flops + per_weight * matrices * k * d
+    return per_atom, data, lambda k: 6.0 * matrices * batch * k * d / flops + per_weight * matrices * k * d, 0.0
 
 
 def memory_limit(kind: str = "cpu") -> tuple[int, str]:
@@ -215,6 +226,8 @@ def format_bytes(size: float) -> str:
 
 
 def format_seconds(seconds: float) -> str:
+    if seconds < 0.001:
+        return "under 1 ms"
     if seconds < 1:
         return f"{seconds * 1000:,.0f} ms"
     if seconds < 90:
