@@ -27,7 +27,8 @@ COPY --chown=app:app app.py ./
 COPY --chown=app:app .streamlit ./.streamlit
 COPY --chown=app:app assets ./assets
 COPY --chown=app:app core ./core
-COPY --chown=app:app pages ./pages
+COPY --chown=app:app ui ./ui
+COPY --chown=app:app views ./views
 
 USER app
 # Finished runs (the SQLite index and the safetensors weights) live here: mount a volume to keep them.

@@ -10,22 +10,22 @@ import streamlit as st
 
 from core import analysis
 from core.jobs import RUNNING, WAITING, TrainingJob, get_manager
-from pages import _state, _ui
+from ui import look, session
 
-st.set_page_config(page_title="SAE/NMF Explorer", page_icon=str(_ui.ICON), layout="wide")
-st.logo(str(_ui.LOGO), size="large")
+st.set_page_config(page_title="SAE/NMF Explorer", page_icon=str(look.ICON), layout="wide")
+st.logo(str(look.LOGO), size="large")
 # the navigation first: until it is sent, the browser lists every file of pages/ as a page
 page = st.navigation([
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/dataset:", url_path="data"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
-    st.Page("pages/sweep.py", title="Sweep", icon=":material/tune:", url_path="sweep"),
-    st.Page("pages/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect"),
+    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("views/data.py", title="Data", icon=":material/dataset:", url_path="data"),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("views/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+    st.Page("views/sweep.py", title="Sweep", icon=":material/tune:", url_path="sweep"),
+    st.Page("views/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect"),
 ])
-_ui.apply_style()
+look.apply_style()
 get_manager()  # made once per process; starts its warm training worker processes
-_ui.freeze_startup_objects()  # once per process: full garbage collections skip the libraries' objects
+look.freeze_startup_objects()  # once per process: full garbage collections skip the libraries' objects
 BADGE_PERIOD = 1.0  # seconds between two badge refreshes while a run of this session goes
 # On the Train page its live panel already redraws the run 2.5 times a second: the badge can be slower there
 # (each fragment run costs every open tab a full app re-render in the browser).
@@ -35,14 +35,14 @@ BADGE_PERIOD_BESIDE_LIVE_PANEL = 2.0
 BADGE_PERIOD_IDLE = 5.0
 
 
-def _activity(state: _state.AppState) -> tuple[str, str]:
+def _activity(state: session.AppState) -> tuple[str, str]:
     """What this session's runs (Train's, Compare's, Sweep's) do now, in words, and the dot's class ('on' while
     any trains, 'wait' while they only wait for a slot, else 'off'). Reading them keeps them alive."""
     words, running, waiting = [], False, False
     job = state.job
     snap = job.snapshot() if job is not None else None
     if snap is not None and snap.state == RUNNING:
-        words.append(_ui.speed(snap))
+        words.append(look.speed(snap))
         running = True
     elif snap is not None and snap.state == WAITING:
         words.append("waiting for a slot")
@@ -77,18 +77,18 @@ def _server_load() -> str:
 def _badge(rerun_when_done: bool) -> None:
     """Device, what this session's runs do, and the server's load; while runs go this also keeps their
     heartbeats alive on every page."""
-    state = _state.get()
+    state = session.get()
     activity, css = _activity(state)
     st.html(f'<div class="device-badge" title="Where models train"><span class="dot {css}"></span>'
-            f'<b>{_ui.device_name()}</b><span class="speed">{activity}</span></div>'
+            f'<b>{look.device_name()}</b><span class="speed">{activity}</span></div>'
             f'<div class="server-load">{_server_load()}</div>')
     if rerun_when_done and not state.busy:
         st.rerun()  # this session's runs ended: one full rerun draws their final state and slows the polling
 
 
-def sidebar(state: _state.AppState, on_train_page: bool) -> None:
+def sidebar(state: session.AppState, on_train_page: bool) -> None:
     ds = state.dataset
-    data_line = f"{state.data.label}" + (f" &middot; {_ui.dataset_summary(ds)}" if ds is not None else "")
+    data_line = f"{state.data.label}" + (f" &middot; {look.dataset_summary(ds)}" if ds is not None else "")
     st.html(f'<div class="setup"><div><span>Data</span>{data_line}</div>'
             f'<div><span>Model</span>{state.model_name}</div></div>')
     if not state.busy:
@@ -101,7 +101,7 @@ def sidebar(state: _state.AppState, on_train_page: bool) -> None:
     st.fragment(run_every=period)(_badge)(state.busy and not (on_train_page and state.training))
 
 
-with _ui.frame():
+with look.frame():
     page.run()
 with st.sidebar:  # after the page, so it shows what the page just chose
-    sidebar(_state.get(), page.url_path == "train")
+    sidebar(session.get(), page.url_path == "train")

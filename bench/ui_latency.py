@@ -38,7 +38,7 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, streamlit_process, wait_unt
 TARGET_FIRST_POINT_S, TARGET_REFRESH, TARGET_WATCHED = 1.5, 2.0, 0.8
 STEPS = "10000"  # the Steps slider's last value: the run outlasts the measurement
 
-# The live loss chart says what it shows in its accessible name (pages._live.loss_chart), set by ECharts as it
+# The live loss chart says what it shows in its accessible name (ui.train_live.loss_chart), set by ECharts as it
 # draws: "MSE by training step: 73 logged points, the last at step 730: 0.009387; ...".
 CHART_LABEL_JS = """() => {
     const chart = document.querySelector('[data-testid="stEChartsChart"]');
@@ -191,10 +191,10 @@ def headless_run(device: str, window: float) -> tuple[float, dict]:
     """The same run trained as the server trains it (a worker process) with nothing reading it: steps/s."""
     from core import datasets, models
     from core.jobs import JobManager
-    from pages import _params
+    from ui import knobs
 
     ds = datasets.load("digits")
-    params = {**_params.defaults("sae-topk"), "max_steps": int(STEPS), "device": device}
+    params = {**knobs.defaults("sae-topk"), "max_steps": int(STEPS), "device": device}
     manager = JobManager(max_running=1, idle_timeout=3600, warm=True)
     (worker,) = manager.workers()
     worker.ready.wait(120)  # as in the app, whose workers are warm before anyone presses Train

@@ -8,11 +8,11 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-STATE_KEY = "_sae_nmf_explorer_state"  # pages._state keeps the AppState under this key
+STATE_KEY = "_sae_nmf_explorer_state"  # ui.session keeps the AppState under this key
 
 
 def open_page(page: str | None = None, timeout: float = 120) -> AppTest:
-    """A fresh session of the app on ``page`` (e.g. 'pages/train.py'), already run once."""
+    """A fresh session of the app on ``page`` (e.g. 'views/train.py'), already run once."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     if page:
         at.switch_page(page)

@@ -20,7 +20,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync"]
 SCREENS = Path("/tmp/screens")  # screenshots for people to look at; never in the repository
 
-# The live loss chart is an ECharts canvas; its accessible name (pages._live.loss_chart) says what it shows:
+# The live loss chart is an ECharts canvas; its accessible name (ui.train_live.loss_chart) says what it shows:
 # "MSE by training step: 73 logged points, the last at step 730: 0.009387; ...; changes marked: k = 7 at step 420."
 CHART = '[data-testid="stEChartsChart"]'
 LOSS_POINTS_JS = """() => {

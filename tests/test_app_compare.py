@@ -30,7 +30,7 @@ def _stop(at):
 
 
 def test_empty_store_renders_with_a_clear_message(store):
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     assert not at.exception
     assert "No saved runs yet" in " ".join(i.value for i in at.info)
     assert labels(at.button) == ["Train NMF and SAE side by side", "Stop"]
@@ -42,7 +42,7 @@ def test_saved_runs_are_compared_by_default_latest_nmf_and_latest_sae(store):
     nmf = _save(store, "nmf", n_components=12, max_steps=30)
     sae = _save(store, "sae-topk", n_components=12, k=4, max_steps=60)
     _save(store, "linear-ae", n_components=12, max_steps=30)  # newest, but neither NMF nor an SAE
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     assert not at.exception and not at.error
     assert at.selectbox(key="compare:left").value == nmf.id
     assert at.selectbox(key="compare:right").value == sae.id
@@ -60,7 +60,7 @@ def test_saved_runs_are_compared_by_default_latest_nmf_and_latest_sae(store):
 def test_a_linear_ae_run_gets_its_angle_to_the_principal_components(store):
     _save(store, "linear-ae", n_components=4, max_steps=40, log_every=10)
     _save(store, "pca", n_components=4)
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     at.selectbox(key="compare:left").set_value(store.list_runs(model="linear-ae")[0].id).run()
     assert any("largest principal angle" in c.value for c in at.caption)
     at.button(key="compare:trace").click().run()
@@ -70,7 +70,7 @@ def test_a_linear_ae_run_gets_its_angle_to_the_principal_components(store):
 
 
 def test_the_side_by_side_button_trains_both_and_shows_matched_pairs(store):
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     at.number_input(key="compare:n").set_value(10).run()
     at.select_slider(key="compare:steps").set_value(50).run()
     at.button(key="compare:train").click().run()
@@ -94,9 +94,9 @@ def test_the_side_by_side_button_trains_both_and_shows_matched_pairs(store):
 
 
 def test_nmf_on_signed_data_says_why_instead_of_training(store):
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     at.selectbox(key="data:name").set_value("gaussian").run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     at.button(key="compare:train").click().run()
     assert not at.exception
     assert "needs non-negative data" in at.error[0].value
@@ -124,7 +124,7 @@ def test_a_rerun_reuses_the_pairing_and_the_principal_components_until_the_runs_
     first = _save(store, "linear-ae", n_components=4, max_steps=20)
     calls = _count_calls(monkeypatch, analysis, "pair_atoms", "top_principal_components", "reconstruction_image")
     encoded = _count_calls(monkeypatch, render, "png_bytes")
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     assert (at.selectbox(key="compare:left").value, at.selectbox(key="compare:right").value) == (first.id, sae.id)
     assert not at.exception and not at.error
     assert calls == {"pair_atoms": 1, "top_principal_components": 1, "reconstruction_image": 1}
@@ -149,7 +149,7 @@ def test_the_live_panel_pairs_each_version_of_the_atoms_once(monkeypatch):
     from types import SimpleNamespace
 
     from core import analysis
-    from pages import _compare_live
+    from ui import compare_live
 
     calls = _count_calls(monkeypatch, analysis, "pair_atoms", "comparison_image")
     atoms = np.random.default_rng(0).uniform(size=(2, 4, 64))
@@ -158,10 +158,10 @@ def test_the_live_panel_pairs_each_version_of_the_atoms_once(monkeypatch):
         return SimpleNamespace(job_id=job_id, atoms_version=version, atoms=atoms[-job_id - 1], step=step,
                                image_shape=(8, 8), model_name="sae-topk")
 
-    first = _compare_live._paired(snap(-1, 1, 10), snap(-2, 1, 10))
-    assert _compare_live._paired(snap(-1, 1, 20), snap(-2, 1, 20)) is first  # a later tick, the same atoms
+    first = compare_live._paired(snap(-1, 1, 10), snap(-2, 1, 10))
+    assert compare_live._paired(snap(-1, 1, 20), snap(-2, 1, 20)) is first  # a later tick, the same atoms
     assert calls == {"pair_atoms": 1, "comparison_image": 1}
-    _compare_live._paired(snap(-1, 1, 30), snap(-2, 2, 30))  # the SAE published new atoms
+    compare_live._paired(snap(-1, 1, 30), snap(-2, 2, 30))  # the SAE published new atoms
     assert calls == {"pair_atoms": 2, "comparison_image": 2}
 
 
@@ -169,7 +169,7 @@ def test_the_settings_and_the_picked_runs_survive_a_visit_to_another_page(store)
     _save(store, "nmf", n_components=4, max_steps=20)
     sae = _save(store, "sae-topk", n_components=4, k=2, max_steps=20)
     newest = _save(store, "sae-l1", n_components=4, max_steps=20)
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     assert at.selectbox(key="compare:right").value == newest.id
     at.number_input(key="compare:n").set_value(10)
     at.number_input(key="compare:k").set_value(3)
@@ -177,8 +177,8 @@ def test_the_settings_and_the_picked_runs_survive_a_visit_to_another_page(store)
     at.selectbox(key="compare:sae").set_value("sae-batchtopk")
     at.select_slider(key="compare:steps").set_value(50)
     at.selectbox(key="compare:right").set_value(sae.id).run()
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/home.py").run()
+    at.switch_page("views/compare.py").run()
     assert not at.exception
     assert at.number_input(key="compare:n").value == 10 and at.number_input(key="compare:k").value == 3
     assert at.text_input(key="compare:samples").value == "3, 4"
@@ -186,8 +186,8 @@ def test_the_settings_and_the_picked_runs_survive_a_visit_to_another_page(store)
     assert at.select_slider(key="compare:steps").value == 50
     assert at.selectbox(key="compare:right").value == sae.id
     store.delete(sae.id)  # a remembered run that is gone: the default again, no error
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/home.py").run()
+    at.switch_page("views/compare.py").run()
     assert not at.exception and not at.error
     assert at.selectbox(key="compare:right").value == newest.id
 
@@ -195,7 +195,7 @@ def test_the_settings_and_the_picked_runs_survive_a_visit_to_another_page(store)
 def test_runs_saved_in_the_same_second_get_distinct_labels():
     from types import SimpleNamespace
 
-    from pages._export import run_label
+    from ui.stored_runs import run_label
 
     first, second = (SimpleNamespace(id=f"20261123-154312-{tag}", name="sweep k=4", model="sae-topk",
                                      status="finished") for tag in ("a1b2c3d4e5f6", "9f8e7d6c5b4a"))

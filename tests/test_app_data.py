@@ -28,17 +28,17 @@ def test_the_server_freezes_its_startup_objects_so_full_collections_skip_them():
 
     import torch
 
-    from pages import _ui
+    from ui import look
 
     at = open_page()
     assert not at.exception
-    frozen = _ui.freeze_startup_objects()  # cached per process: what the app's first run froze
+    frozen = look.freeze_startup_objects()  # cached per process: what the app's first run froze
     assert frozen > 100_000 and gc.get_freeze_count() > 100_000  # (frozen objects can still be freed)
     assert not any(obj is torch.Tensor for obj in gc.get_objects())  # collections look at generations 0-2 only
 
 
 def test_data_page_has_its_widgets_and_previews_digits():
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     assert not at.exception
     assert {"Data set", "Scale"} <= set(labels(at.selectbox))
     assert {"Samples", "Seed"} <= set(labels(at.number_input))
@@ -52,7 +52,7 @@ def test_data_page_has_its_widgets_and_previews_digits():
 
 @pytest.mark.parametrize("name", datasets.available())
 def test_data_page_renders_every_data_set(name):
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     at.selectbox(key="data:name").set_value(name).run()
     assert not at.exception
     state = app_state(at)
@@ -68,7 +68,7 @@ def test_data_page_renders_every_data_set(name):
 
 
 def test_options_of_a_data_set_reach_core():
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     at.selectbox(key="data:name").set_value("bars").run()
     at.number_input(key="data:bars:size").set_value(6).run()
     assert not at.exception
@@ -77,7 +77,7 @@ def test_options_of_a_data_set_reach_core():
 
 
 def test_bad_input_shows_cores_message_and_the_app_goes_on():
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     at.number_input(key="data:digits:n_samples").set_value(1).run()
     assert not at.exception
     assert "n_samples=1 is out of range" in messages(at)
@@ -87,9 +87,9 @@ def test_bad_input_shows_cores_message_and_the_app_goes_on():
 
 
 def test_the_choice_survives_a_visit_to_another_page():
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     at.selectbox(key="data:name").set_value("swimmer").run()
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("views/home.py").run()
+    at.switch_page("views/data.py").run()
     assert at.selectbox(key="data:name").value == "swimmer"
     assert app_state(at).dataset.name == "swimmer"

@@ -17,7 +17,7 @@ def store(tmp_path, monkeypatch):
 
 
 def test_empty_store_renders_with_its_widgets(store):
-    at = open_page("pages/sweep.py")
+    at = open_page("views/sweep.py")
     assert not at.exception
     assert "No sweeps saved yet" in " ".join(i.value for i in at.info)
     assert labels(at.selectbox) == ["Parameter"] and labels(at.multiselect) == ["Models"]
@@ -31,7 +31,7 @@ def test_empty_store_renders_with_its_widgets(store):
 
 
 def test_a_short_sweep_lands_its_runs_in_the_store_and_on_the_frontier(store):
-    at = open_page("pages/sweep.py")
+    at = open_page("views/sweep.py")
     at.text_input(key="sweep:values:k").set_value("2, 4, 8").run()
     at.number_input(key="sweep:n").set_value(16).run()
     at.select_slider(key="sweep:steps").set_value(50).run()
@@ -71,7 +71,7 @@ def test_a_short_sweep_lands_its_runs_in_the_store_and_on_the_frontier(store):
 @pytest.mark.parametrize("values, message", [("2, x", "not a number"), ("64", "more than the 32 atoms"),
                                              ("", "Type the values")])
 def test_bad_values_show_a_message_not_a_traceback(store, values, message):
-    at = open_page("pages/sweep.py")
+    at = open_page("views/sweep.py")
     at.text_input(key="sweep:values:k").set_value(values).run()
     at.button(key="sweep:start").click().run()
     assert not at.exception
@@ -80,12 +80,12 @@ def test_bad_values_show_a_message_not_a_traceback(store, values, message):
 
 
 def test_a_sweep_is_kept_alive_by_the_sidebar_while_another_page_is_shown(store):
-    at = open_page("pages/sweep.py")
+    at = open_page("views/sweep.py")
     at.select_slider(key="sweep:steps").set_value(at.select_slider(key="sweep:steps").options[-1]).run()
     at.button(key="sweep:start").click().run()
     job = at.session_state["_sweep_page"].job
     try:
-        at.switch_page("pages/home.py").run()
+        at.switch_page("views/home.py").run()
         assert not at.exception and job.active
         job.last_seen -= 3600  # as if the Sweep page had not read it for an hour
         at.run()  # any page's sidebar reads the session's runs
@@ -96,13 +96,13 @@ def test_a_sweep_is_kept_alive_by_the_sidebar_while_another_page_is_shown(store)
 
 
 def _back_and_forth(at, page: str) -> None:
-    at.switch_page("pages/home.py").run()
+    at.switch_page("views/home.py").run()
     at.switch_page(page).run()
     assert not at.exception
 
 
 def test_the_settings_survive_a_visit_to_another_page(store):
-    at = open_page("pages/sweep.py")
+    at = open_page("views/sweep.py")
     at.selectbox(key="sweep:param").set_value("l1_coef").run()
     models_ = at.multiselect(key="sweep:models:l1_coef").options[:2]
     at.multiselect(key="sweep:models:l1_coef").set_value(models_)
@@ -110,7 +110,7 @@ def test_the_settings_survive_a_visit_to_another_page(store):
     at.number_input(key="sweep:n").set_value(16)
     at.select_slider(key="sweep:steps").set_value(50)
     at.toggle(key="sweep:refs").set_value(False).run()
-    _back_and_forth(at, "pages/sweep.py")
+    _back_and_forth(at, "views/sweep.py")
     assert at.selectbox(key="sweep:param").value == "l1_coef"
     assert at.multiselect(key="sweep:models:l1_coef").value == models_
     assert at.text_input(key="sweep:values:l1_coef").value == "0.01, 0.1"
@@ -129,14 +129,14 @@ def test_the_shown_sweeps_and_atoms_survive_a_visit_to_another_page(store):
             runs[sweep, k] = store.save_run(model.fit(ds.X), dataset="digits", X=ds.X, image_shape=ds.image_shape,
                                             sweep=sweep, name=f"{sweep} k={k}",
                                             extra={"sweep_param": "k", "sweep_value": k})
-    at = open_page("pages/sweep.py")
+    at = open_page("views/sweep.py")
     at.toggle(key="sweep:refs").set_value(False).run()
     assert at.multiselect(key="sweep:shown").value == ["b"]  # the newest sweep
     at.multiselect(key="sweep:shown").set_value(["a", "b"]).run()
     at.selectbox(key="sweep:atoms").set_value(runs["a", 2].id).run()
-    _back_and_forth(at, "pages/sweep.py")
+    _back_and_forth(at, "views/sweep.py")
     assert at.multiselect(key="sweep:shown").value == ["a", "b"]
     assert at.selectbox(key="sweep:atoms").value == runs["a", 2].id
     store.delete(runs["a", 2].id)  # a remembered run that is gone: the first one shown again, no error
-    _back_and_forth(at, "pages/sweep.py")
+    _back_and_forth(at, "views/sweep.py")
     assert not at.error and at.selectbox(key="sweep:atoms").value == runs["a", 4].id

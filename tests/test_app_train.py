@@ -29,7 +29,7 @@ EXPECTED_LABELS = {  # parameter widgets the issue asks for, per model
 
 @pytest.fixture
 def train_page():
-    at = open_page("pages/train.py")
+    at = open_page("views/train.py")
     yield at
     stop_job(at)
 
@@ -49,7 +49,7 @@ def _wait_for(at, predicate, timeout=60.0):
 
 
 def test_every_model_has_a_form_in_the_model_list():
-    at = open_page("pages/train.py")
+    at = open_page("views/train.py")
     assert at.selectbox(key="train:model").options == models.available()
 
 
@@ -148,9 +148,9 @@ def test_a_diverging_run_shows_its_error_and_keeps_its_last_good_atoms(train_pag
 
 
 def test_a_model_that_needs_non_negative_data_says_so_on_signed_data():
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     at.selectbox(key="data:name").set_value("gaussian").run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     at.selectbox(key="train:model").set_value("nmf").run()
     at.button[0].click().run()
     assert not at.exception
@@ -163,7 +163,7 @@ def test_beyond_the_job_cap_a_run_waits_in_line_and_says_so(monkeypatch):
 
     manager = core.jobs.JobManager(max_running=1, idle_timeout=60.0)
     monkeypatch.setattr(core.jobs.manager, "_manager", manager)
-    first, second = open_page("pages/train.py"), open_page("pages/train.py")
+    first, second = open_page("views/train.py"), open_page("views/train.py")
     try:
         first.button[0].click().run()
         second.button[0].click().run()
@@ -190,10 +190,10 @@ def test_beyond_the_job_cap_a_run_waits_in_line_and_says_so(monkeypatch):
 
 
 def test_atoms_of_non_image_data_are_drawn_as_a_heat_map():
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     try:
         at.selectbox(key="data:name").set_value("sparse-synthetic").run()
-        at.switch_page("pages/train.py").run()
+        at.switch_page("views/train.py").run()
         at.selectbox(key="train:model").set_value("sae-l1").run()
         at.select_slider(key="param:sae-l1:max_steps").set_value(50).run()
         at.button[0].click().run()
@@ -215,13 +215,13 @@ def test_the_live_loss_chart_is_strict_json_with_gaps_for_a_diverged_value_and_s
     import json
     from types import SimpleNamespace
 
-    from pages import _live
+    from ui import train_live
 
     history = [{"step": s, "mse": v} for s, v in [(10, 0.5), (20, np.float32(0.25)), (30, float("nan")),
                                                    (40, float("inf"))]]
     snap = SimpleNamespace(history=history, reference_mse=np.float64(0.125), params={"n_components": 16},
                            events=[(20, {"k": 3}), (30, {"lr": 0.001, "k": 2})], step=40, active=True)
-    option, described = _live.loss_chart(snap, "MSE")
+    option, described = train_live.loss_chart(snap, "MSE")
     text = json.dumps(option, allow_nan=False)  # what st.echarts_chart does; raises on NaN or NumPy scalars
     series = json.loads(text)["series"][0]
     assert series["data"] == [[10, 0.5], [20, 0.25], [30, None], [40, None]]
@@ -229,5 +229,5 @@ def test_the_live_loss_chart_is_strict_json_with_gaps_for_a_diverged_value_and_s
     assert option["xAxis"]["max"] == pytest.approx(43.2)  # the axis runs ahead of a live run
     assert described == ("MSE by training step: 4 logged points, the last at step 40: inf; PCA error, rank 16 "
                          "dashed at 0.125; changes marked: k = 3 at step 20; lr = 0.001, k = 2 at step 30.")
-    empty_option, empty = _live.loss_chart(None, "Loss")
+    empty_option, empty = train_live.loss_chart(None, "Loss")
     assert empty == "Loss by training step: 0 logged points." and empty_option["series"][0]["data"] == []

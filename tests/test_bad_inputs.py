@@ -206,7 +206,7 @@ def _upload_cases(half: int) -> list[str]:
 
 @pytest.mark.parametrize("half", [0, 1])
 def test_bad_uploads_show_cores_message_and_keep_the_previous_upload(half):
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     at.selectbox(key="data:name").set_value("Upload a file ...").run()
     _upload(at, *GOOD)
     assert not at.exception and not at.error
@@ -233,7 +233,7 @@ def test_bad_uploads_show_cores_message_and_keep_the_previous_upload(half):
 
 
 def test_upload_options_from_the_page_reach_the_loader_and_errors_keep_the_built_in_choice():
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     at.selectbox(key="data:name").set_value("swimmer").run()
     assert app_state(at).dataset.name == "swimmer"
     at.selectbox(key="data:name").set_value("Upload a file ...").run()
@@ -246,14 +246,14 @@ def test_upload_options_from_the_page_reach_the_loader_and_errors_keep_the_built
     _upload(at, "keys.npz", FILES["npz with a missing key"].data)
     assert not at.exception and "no array named 'X'" in messages(at)
     assert app_state(at).data.name == "swimmer" and app_state(at).dataset.name == "swimmer"
-    at.switch_page("pages/train.py").run()  # the Train page still trains on swimmer
+    at.switch_page("views/train.py").run()  # the Train page still trains on swimmer
     assert not at.exception
     sidebar = " ".join(str(getattr(e, "value", "")) for e in at.sidebar)
     assert "swimmer" in sidebar
 
 
 def test_the_train_page_refuses_k_above_n_components_and_stays_up():
-    at = open_page("pages/train.py")
+    at = open_page("views/train.py")
     try:
         at.selectbox(key="train:model").set_value("sae-topk").run()
         at.slider(key="param:sae-topk:n_components").set_value(2).run()

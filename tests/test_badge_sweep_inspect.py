@@ -31,16 +31,16 @@ def _sidebar(at) -> str:
 
 # -- the badge ------------------------------------------------------------------------------------------------
 def test_the_badge_shows_a_compare_and_a_sweep_run_of_this_session_from_another_page(store):
-    at = open_page("pages/sweep.py")
+    at = open_page("views/sweep.py")
     at.select_slider(key="sweep:steps").set_value(at.select_slider(key="sweep:steps").options[-1]).run()
     at.button(key="sweep:start").click().run()
     sweep = at.session_state["_sweep_page"].job
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views/compare.py").run()
     at.button(key="compare:train").click().run()
     compare = list(at.session_state["_compare_page"].jobs.values())
     try:
         assert not at.exception and sweep.active and all(job.active for job in compare)
-        at.switch_page("pages/home.py").run()
+        at.switch_page("views/home.py").run()
         badge = _sidebar(at)
         assert "idle" not in badge  # it said "CPU idle" while Compare trained
         assert "Compare: " in badge and "Sweep: " in badge
@@ -133,7 +133,7 @@ def test_a_click_where_two_curves_overlap_lets_the_user_pick_the_model(store):
     topk = _saved_point(store, ds, "sae-topk", 4, 4.0, 0.300)
     batch = _saved_point(store, ds, "sae-batchtopk", 4, 4.02, 0.301)  # drawn on top of sae-topk's point
     apart = _saved_point(store, ds, "sae-topk", 2, 2.0, 0.500)
-    at = open_page("pages/sweep.py")
+    at = open_page("views/sweep.py")
     at.toggle(key="sweep:refs").set_value(False).run()
     (chart,) = elements(at, "plotly_chart")
     hover = " ".join(text for trace in json.loads(chart.proto.spec)["data"] for text in trace["hovertext"])
@@ -185,7 +185,7 @@ def test_inspect_says_what_recognition_costs_and_its_grid_download_has_a_scale(s
     ds = datasets.load("digits")
     model = models.create("sae-topk", n_components=16, k=4, max_steps=60, random_state=0, device="cpu").fit(ds.X)
     record = store.save_run(model, dataset="digits", X=ds.X, image_shape=ds.image_shape, name="scaled")
-    at = open_page("pages/inspect.py")
+    at = open_page("views/inspect.py")
     captions = " ".join(c.value for c in at.caption)
     assert "a few seconds" not in captions
     assert "Fits PCA, NMF (200 steps), SAE (60 steps) on 1,348 training samples" in captions
@@ -198,7 +198,7 @@ def test_inspect_says_what_recognition_costs_and_its_grid_download_has_a_scale(s
     at.slider(key="inspect:scale").set_value(2).run()
     png = deferred_downloads[f"{record.name}-atoms.png"]()
     assert Image.open(io.BytesIO(png)).size == render.grid_size(16, ds.image_shape, scale=2)
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     assert at.slider(key="grid:scale").label == "Scale"
-    at.switch_page("pages/inspect.py").run()
+    at.switch_page("views/inspect.py").run()
     assert at.slider(key="inspect:scale").value == 2

@@ -12,7 +12,7 @@ from app_support import elements, open_page
 from core import analysis, datasets, models, render
 from core.analysis.pairing import pair_tiles, reconstruction_panels
 from core.store import RunStore
-from pages._export import data_key
+from ui.stored_runs import data_key
 
 SHAPE, SCALE = (4, 4), 2
 
@@ -116,7 +116,7 @@ def _save(store, dataset, name, **params):
 def test_the_samples_to_reconstruct_follow_the_data_set(store):
     swimmer = [_save(store, "swimmer", "nmf"), _save(store, "swimmer", "sae-l1")]
     digits = [_save(store, "digits", "nmf"), _save(store, "digits", "sae-l1")]  # newest: shown first
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     assert at.selectbox(key="compare:data").value == data_key(digits[0])
     assert at.text_input(key="compare:samples").value == "0, 359, 718, 1077, 1436, 1796"
     at.selectbox(key="compare:data").set_value(data_key(swimmer[0])).run()
@@ -133,7 +133,7 @@ def test_the_samples_to_reconstruct_follow_the_data_set(store):
 def test_the_metrics_table_shows_the_runs_full_names(store):
     nmf = store.rename(_save(store, "digits", "nmf").id, "non-negative matrix factorisation, six parts, a long name")
     sae = store.rename(_save(store, "digits", "sae-jumprelu").id, "jumprelu sparse autoencoder with six atoms")
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     assert not at.exception and not at.error
     (table,) = at.table  # a static table, whose headers wrap, not a data grid that cuts them at its column width
     assert list(table.value.columns) == [f"Left run: {nmf.name} (nmf)", f"Right run: {sae.name} (sae-jumprelu)"]

@@ -90,8 +90,8 @@ def test_copy_sources_exist_and_are_not_ignored():
             assert (REPO / source).exists(), source
             assert not ignored(source), f"{source} is in .dockerignore"
             needed.add(source)
-    assert {"app.py", "core", "pages", "assets", ".streamlit", "requirements.txt", "constraints.txt"} <= needed
-    for path in ("core/cli.py", "pages/train.py", "assets/style.css", ".streamlit/config.toml"):
+    assert {"app.py", "core", "views", "ui", "assets", ".streamlit", "requirements.txt", "constraints.txt"} <= needed
+    for path in ("core/cli.py", "views/train.py", "ui/look.py", "assets/style.css", ".streamlit/config.toml"):
         assert not ignored(path)
     for path in (".venv", "runs", ".git", "tests", "core/__pycache__"):
         assert ignored(path), path

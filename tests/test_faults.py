@@ -136,7 +136,7 @@ APP_CHILD = textwrap.dedent("""
     from streamlit.testing.v1 import AppTest
     from core.store import RunStore
     at = AppTest.from_file(sys.argv[1], default_timeout=120)
-    at.switch_page("pages/train.py")
+    at.switch_page("views/train.py")
     at.run()
     at.select_slider(key="param:sae-topk:max_steps").set_value(50).run()
     at.button[0].click().run()
@@ -175,7 +175,7 @@ def test_the_app_killed_mid_training_restarts_with_its_finished_runs(tmp_path, m
     assert [r.status for r in runs] == [FINISHED] and runs[0].model == "sae-topk" and runs[0].steps == 50
     store.load_model(runs[0].id)
     assert store.integrity_check() == "ok" and _integrity(store.db_path) == "ok"
-    at = open_page("pages/inspect.py")  # the restarted app shows the run
+    at = open_page("views/inspect.py")  # the restarted app shows the run
     assert not at.exception and not at.error, messages(at)
     assert at.selectbox(key="inspect:run").value == runs[0].id
     assert not at.info  # not the "No saved runs yet" note
@@ -194,11 +194,11 @@ def _refuse_writes(monkeypatch, code: int, root: Path) -> None:
                                          (errno.ENOSPC, ("is full", "Free some space"))])
 def test_an_unwritable_data_folder_is_explained_and_training_still_works(tmp_path, monkeypatch, code, words):
     _refuse_writes(monkeypatch, code, tmp_path / "runs")
-    at = open_page("pages/compare.py")
+    at = open_page("views/compare.py")
     assert not at.exception
     shown = messages(at)
     assert "The run store cannot be opened" in shown and all(w in shown for w in words), shown
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     try:
         at.select_slider(key="param:sae-topk:max_steps").set_value(50).run()
         at.button[0].click().run()

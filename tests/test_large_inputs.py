@@ -199,7 +199,7 @@ def test_the_train_page_refuses_a_run_over_the_limit_and_asks_before_a_slow_one(
     from tests.app_support import app_state, messages, open_page, stop_job
 
     monkeypatch.setenv(budget.MEMORY_ENV, "100")  # MiB: below what any run needs
-    at = open_page("pages/train.py")
+    at = open_page("views/train.py")
     try:
         at.selectbox(key="train:model").set_value("sae-topk").run()
         at.button[0].click().run()  # Train
@@ -225,7 +225,7 @@ def test_the_data_page_says_before_training_that_a_run_would_not_fit(monkeypatch
     from tests.app_support import open_page
 
     monkeypatch.setenv(budget.MEMORY_ENV, "100")
-    at = open_page("pages/data.py")
+    at = open_page("views/data.py")
     assert not at.exception
     assert any("Too large to train here as set" in str(e.value) and "100 MiB" in str(e.value) for e in at.error)
 
@@ -235,7 +235,7 @@ def test_tabs_uploading_the_same_million_feature_file_share_one_copy_and_its_pre
 
     buffer = io.BytesIO()
     np.save(buffer, np.random.default_rng(0).random((4, 1_000_000), dtype=np.float32))
-    tabs = [open_page("pages/data.py"), open_page("pages/data.py")]
+    tabs = [open_page("views/data.py"), open_page("views/data.py")]
     for at in tabs:
         at.selectbox(key="data:name").set_value("Upload a file ...").run()
         at.file_uploader(key="data:upload").set_value(("big.npy", buffer.getvalue(), "application/octet-stream")).run()

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _python_files() -> list[Path]:
     files = [REPO / "app.py"]
-    for folder in ("core", "pages", "bench", "tests"):
+    for folder in ("core", "views", "ui", "bench", "tests"):
         files += sorted((REPO / folder).rglob("*.py"))
     return files
 

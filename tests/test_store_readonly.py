@@ -334,7 +334,7 @@ def test_inspect_lists_and_shows_the_runs_of_a_store_it_cannot_write(tmp_path, m
     _refuse_writes(monkeypatch, errno.EROFS)
     with pytest.raises(StoreWriteError):  # the page's store really is read-only
         RunStore(root).rename(record.id, "x")
-    at = open_page("pages/inspect.py")
+    at = open_page("views/inspect.py")
     assert not at.exception and not at.error, messages(at)
     assert at.selectbox(key="inspect:run").value == record.id
     warned = " ".join(w.value for w in at.warning)

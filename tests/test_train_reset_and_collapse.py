@@ -8,7 +8,7 @@ import pytest
 from app_support import app_state, open_page, stop_job
 from core import metrics
 from core.store import RunStore
-from pages import _params
+from ui import knobs
 
 
 # -- the rule ----------------------------------------------------------------------------------------------
@@ -53,7 +53,7 @@ def test_the_run_store_records_whether_a_run_collapsed(tmp_path):
 # -- the page ------------------------------------------------------------------------------------------------
 @pytest.fixture
 def train_page():
-    at = open_page("pages/train.py")
+    at = open_page("views/train.py")
     yield at
     stop_job(at)
 
@@ -65,7 +65,7 @@ def _reset_button(at):
 
 def test_reset_to_defaults_brings_back_the_knobs_that_carried_over_from_an_earlier_run(train_page):
     at = train_page
-    defaults = _params.defaults("sae-topk")
+    defaults = knobs.defaults("sae-topk")
     assert _reset_button(at).disabled  # nothing moved yet
     at.slider(key="param:sae-topk:k").set_value(2).run()
     at.select_slider(key="param:sae-topk:learning_rate").set_value(0.1).run()

@@ -18,7 +18,7 @@ import streamlit as st
 
 from core import analysis, datasets, render
 from core.store import RunStore, StoreError, default_root
-from pages import _state, _ui
+from ui import look, session
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -108,7 +108,7 @@ class LoadedRun:
 
 def dataset_of(record):
     """The data a run was trained on, loaded again; raises ValueError with a message when it cannot be."""
-    state = _state.get()
+    state = session.get()
     if state.dataset is not None and record.dataset == state.data.label and (
             record.data_options == {k: v for k, v in state.data.options.items()} or state.data.upload):
         return state.dataset
@@ -116,7 +116,7 @@ def dataset_of(record):
         raise ValueError(f"The data of run {record.name!r} ({record.dataset}) was an upload that is not loaded "
                          "now; upload the same file on the Data page to look at this run.")
     options = {k: tuple(v) if isinstance(v, list) else v for k, v in record.data_options.items()}
-    return _ui.load_choice(_state.DataChoice(record.dataset, options))
+    return look.load_choice(session.DataChoice(record.dataset, options))
 
 
 @st.cache_resource(show_spinner="Loading the run ...", max_entries=12)
@@ -145,7 +145,7 @@ def load_run(run_store: RunStore, record) -> LoadedRun | None:
 class RecentResults:
     """The last few results, keyed by what they were computed from, shared by every session's thread.
 
-    For what a fragment redraws several times a second from the same inputs (as ``pages._live`` does for
+    For what a fragment redraws several times a second from the same inputs (as ``ui.train_live`` does for
     the live atom grid): each input is computed once (a result of None is not kept)."""
 
     def __init__(self, kept: int = 32):
@@ -165,10 +165,10 @@ class RecentResults:
 
 
 def persist_choice(key: str, options, default) -> str:
-    """``_state.persist`` for a widget whose options come from data (saved runs, a run's size): a remembered
+    """``session.persist`` for a widget whose options come from data (saved runs, a run's size): a remembered
     value that is no longer offered falls back to ``default`` (of a multiselect's list, only the offered
     ones are kept) instead of making Streamlit raise."""
-    _state.persist(key, default)
+    session.persist(key, default)
     value = st.session_state[key]
     if isinstance(value, list):
         offered = [item for item in value if item in options]
@@ -192,7 +192,7 @@ def grid_scale_slider(key: str, container=st) -> int:
     """The atom grid's scale control (pixels per atom pixel) for a grid download; the caller remembers ``key``
     with its other widgets. One key per page: Streamlit tells apart widgets of different pages even with the
     same key, so a key shared by two pages would lose its value on the way from one to the other."""
-    return int(container.slider("Scale", 1, 16, key=_state.persist(key, 4), help="Pixels per atom pixel."))
+    return int(container.slider("Scale", 1, 16, key=session.persist(key, 4), help="Pixels per atom pixel."))
 
 
 def atoms_buttons(atoms, image_shape, stem: str, key: str, what: str = "atoms", scale: int = 4) -> None:

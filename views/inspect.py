@@ -13,9 +13,9 @@ import streamlit as st
 
 from core import analysis, metrics, models, render
 from core.jobs import call_in_worker
-from pages import _export, _state, _ui
+from ui import look, session, stored_runs
 
-_ui.require_frame()
+look.require_frame()
 st.header("Inspect")
 st.caption("Look inside one saved run: what a feature responds to, how a sample is built from atoms, and how "
            "well the codes recognise labelled samples.")
@@ -39,9 +39,9 @@ def feature_tab(run) -> None:
     table = _features(run.record.id, run.record.updated_at, run)
     density = np.array([row["density"] for row in table])
     cols = st.columns([1, 3], vertical_alignment="bottom")
-    feature = int(cols[0].number_input("Feature", 0, m - 1, key=_export.persist_choice("inspect:feature", range(m), 0),
+    feature = int(cols[0].number_input("Feature", 0, m - 1, key=stored_runs.persist_choice("inspect:feature", range(m), 0),
                                        help=f"Which latent (0 to {m - 1}): an atom is a row of components_."))
-    _state.remember("inspect:feature")
+    session.remember("inspect:feature")
     row = table[feature]
     cols[1].caption(f"Fires on {row['density']:.1%} of samples · mean activation {row['mean activation']:.3g} · "
                     f"max {row['max activation']:.3g} · Hoyer sparseness of its atom {row['atom hoyer']:.2f}")
@@ -49,16 +49,16 @@ def feature_tab(run) -> None:
     atom_col, top_col = st.columns([1, 2.2], gap="large")
     with atom_col:
         st.markdown("**Its atom**")
-        atom = render.atom_grid(run.model.components_[feature:feature + 1], shape, scale=_ui.tile_scale(shape, 160))
-        st.image(atom, width=_export.picture_width(atom))
+        atom = render.atom_grid(run.model.components_[feature:feature + 1], shape, scale=look.tile_scale(shape, 160))
+        st.image(atom, width=stored_runs.picture_width(atom))
     with top_col:
         st.markdown("**Top-activating samples**")
         order, values = analysis.top_activating(run.codes, feature, 12)
         if order.size == 0:
             st.info(f"Feature {feature} never fires on these samples (a dead latent).")
         else:
-            grid = render.sample_grid(run.X[order], shape, columns=6 if shape else None, scale=_ui.tile_scale(shape))
-            st.image(grid, width=_export.picture_width(grid),
+            grid = render.sample_grid(run.X[order], shape, columns=6 if shape else None, scale=look.tile_scale(shape))
+            st.image(grid, width=stored_runs.picture_width(grid),
                      caption="Activations, largest first: " + ", ".join(f"{v:.3g}" for v in values))
     hist_col, density_col = st.columns(2, gap="large")
     with hist_col:
@@ -88,13 +88,13 @@ def feature_tab(run) -> None:
 def sample_tab(run) -> None:
     n, m = run.X.shape[0], run.codes.shape[1]
     cols = st.columns([1, 2])
-    sample = int(cols[0].number_input("Sample", 0, n - 1, key=_export.persist_choice("inspect:sample", range(n), 0),
+    sample = int(cols[0].number_input("Sample", 0, n - 1, key=stored_runs.persist_choice("inspect:sample", range(n), 0),
                                       help=f"Which sample (0 to {n - 1})."))
     n_top = int(cols[1].slider("Top atoms", 1, min(16, m),
-                               key=_export.persist_choice("inspect:top", range(1, min(16, m) + 1), min(6, m))))
-    _state.remember("inspect:sample", "inspect:top")
+                               key=stored_runs.persist_choice("inspect:top", range(1, min(16, m) + 1), min(6, m))))
+    session.remember("inspect:sample", "inspect:top")
     parts = analysis.decompose_sample(run.model, run.X[sample], n_top)
-    shape, scale = run.image_shape, _ui.tile_scale(run.image_shape, 72)
+    shape, scale = run.image_shape, look.tile_scale(run.image_shape, 72)
     k = len(parts.indices)
     cmap = "gray" if getattr(run.dataset, "non_negative", False) else "auto"
     panels = [(run.X[sample], "original"), (parts.base, "mean / decoder bias"), (parts.partial[-1], f"+ top {k} atoms"),
@@ -194,8 +194,8 @@ def recognition_tab(run) -> None:
     st.caption("The eigenfaces recipe: fit each model on the training samples, code every sample, and give each "
                "test sample the label of its nearest training sample in code space (Euclidean).")
     cols = st.columns([1, 1, 2], vertical_alignment="bottom")
-    test_fraction = cols[0].slider("Test fraction", 0.1, 0.5, step=0.05, key=_state.persist("inspect:test", 0.25))
-    _state.remember("inspect:test")
+    test_fraction = cols[0].slider("Test fraction", 0.1, 0.5, step=0.05, key=session.persist("inspect:test", 0.25))
+    session.remember("inspect:test")
     cols[1].button("Measure recognition", type="primary", on_click=_request_recognition, key="inspect:run-recognition",
                    icon=":material/play_arrow:")
     results = st.session_state.setdefault(RECOGNITION_KEY, {})
@@ -219,22 +219,22 @@ def recognition_tab(run) -> None:
     with right:
         st.dataframe(rows, hide_index=True, width="stretch",
                      column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
-        _export.csv_button(rows, "Recognition table (CSV)", f"{_export.file_stem(run.record.name)}-recognition.csv",
+        stored_runs.csv_button(rows, "Recognition table (CSV)", f"{stored_runs.file_stem(run.record.name)}-recognition.csv",
                            key="inspect:recognition-csv")
 
 
 def inspect() -> None:
-    run_store = _export.store()
-    runs = _export.saved_runs(run_store)
+    run_store = stored_runs.store()
+    runs = stored_runs.saved_runs(run_store)
     if not runs:
         st.info("No saved runs yet. Train a model on the **Train** page, press **Train NMF and SAE side by side** "
                 "on **Compare**, or run a **Sweep**: finished runs are saved and can be inspected here.")
         return
-    labels = {r.id: f"{_export.run_label(r)} · {_export.data_label(r)}" for r in runs}
-    run_id = st.selectbox("Run", list(labels), key=_export.persist_choice("inspect:run", labels, runs[0].id),
+    labels = {r.id: f"{stored_runs.run_label(r)} · {stored_runs.data_label(r)}" for r in runs}
+    run_id = st.selectbox("Run", list(labels), key=stored_runs.persist_choice("inspect:run", labels, runs[0].id),
                           format_func=labels.get)
-    _state.remember("inspect:run")
-    run = _export.load_run(run_store, next(r for r in runs if r.id == run_id))
+    session.remember("inspect:run")
+    run = stored_runs.load_run(run_store, next(r for r in runs if r.id == run_id))
     if run is None:
         return
     feature, sample, recognition = st.tabs(["Feature", "Sample", "Recognition"])
@@ -245,16 +245,16 @@ def inspect() -> None:
     with recognition:
         recognition_tab(run)
     st.markdown("**Export**")
-    stem = _export.file_stem(run.record.name)
+    stem = stored_runs.file_stem(run.record.name)
     cols = st.columns([2, 1, 1], vertical_alignment="bottom")
     with cols[0]:
-        scale = _export.grid_scale_slider("inspect:scale")
-        _state.remember("inspect:scale")
-        _export.atoms_buttons(run.model.components_, run.image_shape, stem, key="inspect:atoms", scale=scale)
+        scale = stored_runs.grid_scale_slider("inspect:scale")
+        session.remember("inspect:scale")
+        stored_runs.atoms_buttons(run.model.components_, run.image_shape, stem, key="inspect:atoms", scale=scale)
     with cols[1]:
-        _export.weights_button(run_store, run.record, key="inspect:weights", label="Weights (safetensors)")
+        stored_runs.weights_button(run_store, run.record, key="inspect:weights", label="Weights (safetensors)")
     with cols[2]:
-        _export.csv_button(_features(run.record.id, run.record.updated_at, run), "Feature table (CSV)",
+        stored_runs.csv_button(_features(run.record.id, run.record.updated_at, run), "Feature table (CSV)",
                            f"{stem}-features.csv", key="inspect:features-csv")
 
 

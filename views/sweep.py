@@ -6,50 +6,50 @@ from __future__ import annotations
 import streamlit as st
 
 from core import analysis, render
-from pages import _export, _state, _sweep_live, _ui
+from ui import look, session, stored_runs, sweep_live
 
-_ui.require_frame()
-page = _sweep_live.get()
+look.require_frame()
+page = sweep_live.get()
 st.header("Sweep")
 st.caption("Train one model at many values of one setting and see how sparsity trades against fidelity. Points "
            "of one shape train together, one batched step for all of them; every run is saved to the run store.")
 
 with st.container(border=True):
     top = st.columns([1.2, 2, 2])
-    param = top[0].selectbox("Parameter", list(_sweep_live.PARAMS), format_func=_sweep_live.PARAMS.get,
-                             key=_export.persist_choice("sweep:param", _sweep_live.PARAMS, "k"))
-    options = _sweep_live.candidates(param)
-    models_key = _export.persist_choice(f"sweep:models:{param}", options, options[:1])
+    param = top[0].selectbox("Parameter", list(sweep_live.PARAMS), format_func=sweep_live.PARAMS.get,
+                             key=stored_runs.persist_choice("sweep:param", sweep_live.PARAMS, "k"))
+    options = sweep_live.candidates(param)
+    models_key = stored_runs.persist_choice(f"sweep:models:{param}", options, options[:1])
     top[1].multiselect("Models", options, key=models_key, help="Each model is swept over the same values.")
-    values_key = _state.persist(f"sweep:values:{param}",
+    values_key = session.persist(f"sweep:values:{param}",
                                 ", ".join(f"{v:g}" for v in analysis.default_sweep_values(param)))
     top[2].text_input("Values", key=values_key,
                       help="Numbers separated by commas, or low:high:count for log-spaced values (e.g. 1e-4:1e-1:6).")
     row = st.columns([1.2, 2, 2])
-    row[0].number_input("Atoms (n_components)", 2, 512, key=_state.persist("sweep:n", 32),
+    row[0].number_input("Atoms (n_components)", 2, 512, key=session.persist("sweep:n", 32),
                         disabled=param == "n_components",
                         help="The size of every run (unless n_components is the swept setting).")
-    row[1].select_slider("Steps per run", _ui.STEP_CHOICES,
-                         key=_export.persist_choice("sweep:steps", _ui.STEP_CHOICES, 500))
-    row[2].toggle("PCA and NMF of the same rank as reference points", key=_state.persist("sweep:refs", True))
-    _state.remember("sweep:param", models_key, values_key, "sweep:n", "sweep:steps", "sweep:refs")
+    row[1].select_slider("Steps per run", look.STEP_CHOICES,
+                         key=stored_runs.persist_choice("sweep:steps", look.STEP_CHOICES, 500))
+    row[2].toggle("PCA and NMF of the same rank as reference points", key=session.persist("sweep:refs", True))
+    session.remember("sweep:param", models_key, values_key, "sweep:n", "sweep:steps", "sweep:refs")
     buttons = st.columns([1.2, 1, 3.2])
     active = page.job is not None and page.job.snapshot(touch=False).active
     buttons[0].button("Start sweep", type="primary", icon=":material/play_arrow:", width="stretch",
-                      on_click=_sweep_live.start, key="sweep:start")
+                      on_click=sweep_live.start, key="sweep:start")
     buttons[1].button("Stop", icon=":material/stop:", width="stretch", disabled=not active,
-                      on_click=_sweep_live.stop, key="sweep:stop")
-    buttons[2].caption(f"On `{_state.get().data.label}` (change it on the Data page).")
+                      on_click=sweep_live.stop, key="sweep:stop")
+    buttons[2].caption(f"On `{session.get().data.label}` (change it on the Data page).")
     if page.error:
         st.error(page.error)
-    _sweep_live.live_panel()
+    sweep_live.live_panel()
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _thumbnail(root: str, run_id: str, image_shape) -> str | None:
     """A saved run's first atoms as a small picture for the table (a saved run's atoms never change)."""
     try:
-        return analysis.atoms_thumbnail(_export.saved_atoms(root, run_id), image_shape)
+        return analysis.atoms_thumbnail(stored_runs.saved_atoms(root, run_id), image_shape)
     except Exception:  # noqa: BLE001 - a thumbnail is a bonus; the run's own panel says what is wrong
         return None
 
@@ -58,7 +58,7 @@ def _thumbnail(root: str, run_id: str, image_shape) -> str | None:
 @st.cache_resource(show_spinner="Loading the run ...", max_entries=16)
 def _atoms(root: str, run_id: str, image_shape) -> tuple:
     """A saved run's atoms (read once for the thumbnails too) and their grid picture."""
-    atoms = _export.saved_atoms(root, run_id)
+    atoms = stored_runs.saved_atoms(root, run_id)
     return atoms, render.atom_grid(atoms, image_shape, scale=3)
 
 
@@ -66,18 +66,18 @@ def _atoms(root: str, run_id: str, image_shape) -> tuple:
 def _frontier(rows: list, references: list):
     """The frontier figure, built once per set of points: plotly checks every property (20 ms), and the page
     reruns on every click. Streamlit only reads the figure."""
-    return _sweep_live.frontier_figure(rows, references)
+    return sweep_live.frontier_figure(rows, references)
 
 
 @st.cache_data(show_spinner="Reference points: PCA and NMF of the same rank ...", max_entries=16)
 def _references(key: str, ranks: tuple, _record) -> list:
-    dataset = _export.dataset_of(_record)
+    dataset = stored_runs.dataset_of(_record)
     return analysis.reference_points(dataset.X, ranks, nmf=bool(dataset.non_negative))
 
 
 def results() -> None:
-    run_store = _export.store()
-    runs = [r for r in _export.saved_runs(run_store) if r.sweep]
+    run_store = stored_runs.store()
+    runs = [r for r in stored_runs.saved_runs(run_store) if r.sweep]
     st.subheader("Sparsity-fidelity frontier", anchor=False)
     if not runs:
         st.info("No sweeps saved yet: pick a parameter and values above and press **Start sweep**.")
@@ -90,19 +90,19 @@ def results() -> None:
         first = sweeps[sweep_id][0]
         param = first.extra.get("sweep_param", "?")
         values = sorted(r.extra.get("sweep_value") for r in sweeps[sweep_id])
-        return (f"{first.model} · {param} ∈ {{{', '.join(f'{v:g}' for v in values)}}} · {_export.data_label(first)} · "
-                f"{_export.run_label(first).rsplit('·', 1)[-1].strip()}")
+        return (f"{first.model} · {param} ∈ {{{', '.join(f'{v:g}' for v in values)}}} · {stored_runs.data_label(first)} · "
+                f"{stored_runs.run_label(first).rsplit('·', 1)[-1].strip()}")
 
     snap = page.job.snapshot(touch=False) if page.job is not None else None
     wanted = [s for s in (snap.sweep_ids if snap else []) if s in sweeps] or [next(iter(sweeps))]
     ss = st.session_state
     ss.setdefault("sweep:last_job_sweeps", wanted)  # not a widget: kept across pages
-    _state.persist("sweep:shown", wanted)
+    session.persist("sweep:shown", wanted)
     if snap and not snap.active and wanted != ss["sweep:last_job_sweeps"]:  # a sweep ended: show it, once
         ss["sweep:shown"] = ss["sweep:last_job_sweeps"] = wanted
     ss["sweep:shown"] = [s for s in ss["sweep:shown"] if s in sweeps] or wanted
     shown = st.multiselect("Sweeps to show", list(sweeps), key="sweep:shown", format_func=label)
-    _state.remember("sweep:shown")
+    session.remember("sweep:shown")
     records = [r for s in shown for r in sweeps[s]]
     if not records:
         st.info("Pick at least one sweep to show.")
@@ -124,7 +124,7 @@ def results() -> None:
             references = from_job
         else:
             try:
-                references = _references(_export.data_key(records[0]), ranks, records[0])
+                references = _references(stored_runs.data_key(records[0]), ranks, records[0])
             except Exception as error:  # noqa: BLE001 - the data cannot be loaded: no reference points
                 st.caption(f"No reference points: {error}")
     by_id = {r.id: r for r in records}
@@ -148,10 +148,10 @@ def results() -> None:
         "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
     buttons = st.columns([1, 1, 2])
     with buttons[0]:
-        _export.csv_button([{k: v for k, v in row.items() if k != "atoms"} for row in rows], "Sweep table (CSV)",
+        stored_runs.csv_button([{k: v for k, v in row.items() if k != "atoms"} for row in rows], "Sweep table (CSV)",
                            "sweep.csv", key="sweep:csv")
     with buttons[1]:
-        _export.csv_button(references, "Reference points (CSV)", "sweep-references.csv", key="sweep:refs-csv",
+        stored_runs.csv_button(references, "Reference points (CSV)", "sweep-references.csv", key="sweep:refs-csv",
                            disabled=not references)
 
 
@@ -182,21 +182,21 @@ def _pick_clicked(event, rows: list, by_id: dict) -> None:
 
 def _run_panel(run_store, ids: list, by_id: dict) -> None:
     """The chosen run's atoms and its downloads."""
-    atoms_key = _export.persist_choice("sweep:atoms", ids, ids[0])
-    run_id = st.selectbox("Show the atoms of", ids, key=atoms_key, format_func=lambda i: _export.run_label(by_id[i]))
-    _state.remember(atoms_key)
+    atoms_key = stored_runs.persist_choice("sweep:atoms", ids, ids[0])
+    run_id = st.selectbox("Show the atoms of", ids, key=atoms_key, format_func=lambda i: stored_runs.run_label(by_id[i]))
+    session.remember(atoms_key)
     record = by_id[run_id]
     try:
         atoms, picture = _atoms(str(run_store.root), run_id, record.image_shape)
     except Exception as error:  # noqa: BLE001 - the store's message
         st.error(str(error))
         return
-    st.image(picture, width=_export.picture_width(picture),
+    st.image(picture, width=stored_runs.picture_width(picture),
              caption=f"{_describe(record)}: L0 {record.metrics.get('l0', 0):.2f}, "
                      f"FVU {record.metrics.get('fvu', 0):.4f}")
-    stem = _export.file_stem(record.name)
-    _export.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
-    _export.weights_button(run_store, record, key="sweep:weights")
+    stem = stored_runs.file_stem(record.name)
+    stored_runs.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
+    stored_runs.weights_button(run_store, record, key="sweep:weights")
 
 
 results()

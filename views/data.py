@@ -9,18 +9,18 @@ import numpy as np
 import streamlit as st
 
 from core import datasets, render
-from pages import _runner, _state, _ui
+from ui import look, session, train_runner
 
 UPLOAD = "Upload a file ..."
 SCALES = {"none": None, "minmax": "minmax", "standard": "standard"}
-_ui.require_frame()
-state = _state.get()
+look.require_frame()
+state = session.get()
 st.header("Data")
 
 
 def _option_widget(label: str, key: str, default):
     """A widget for one data set option, chosen by the type of its default."""
-    _state.persist(key, default)
+    session.persist(key, default)
     if isinstance(default, bool):
         return st.toggle(label, key=key)
     if isinstance(default, int):
@@ -33,23 +33,23 @@ def _option_widget(label: str, key: str, default):
 def _common_options(name: str, cols) -> dict:
     """n_samples, scale, center and seed: accepted by every data set."""
     default_n = datasets.DEFAULT_N_SAMPLES.get(name) or 0
-    n = cols[0].number_input("Samples", min_value=0, step=100, key=_state.persist(f"data:{name}:n_samples", default_n),
+    n = cols[0].number_input("Samples", min_value=0, step=100, key=session.persist(f"data:{name}:n_samples", default_n),
                              help="How many samples to use (0 = all).")
-    scale = cols[1].selectbox("Scale", list(SCALES), key=_state.persist(f"data:{name}:scale", "none"),
+    scale = cols[1].selectbox("Scale", list(SCALES), key=session.persist(f"data:{name}:scale", "none"),
                               help="minmax: to [0, 1] over the whole set; standard: per feature.")
-    center = cols[2].toggle("Center", key=_state.persist(f"data:{name}:center", False),
+    center = cols[2].toggle("Center", key=session.persist(f"data:{name}:center", False),
                             help="Subtract the mean of each feature.")
-    seed = cols[3].number_input("Seed", min_value=0, step=1, key=_state.persist(f"data:{name}:seed", 0))
-    _state.remember(*(f"data:{name}:{k}" for k in ("n_samples", "scale", "center", "seed")))
+    seed = cols[3].number_input("Seed", min_value=0, step=1, key=session.persist(f"data:{name}:seed", 0))
+    session.remember(*(f"data:{name}:{k}" for k in ("n_samples", "scale", "center", "seed")))
     return {"n_samples": int(n) or None, "scale": SCALES[scale], "center": bool(center), "seed": int(seed)}
 
 
 def choose() -> None:
     names = datasets.available()
     current = UPLOAD if state.data.upload else state.data.name
-    choice = st.selectbox("Data set", [*names, UPLOAD], key=_state.persist("data:name", current),
+    choice = st.selectbox("Data set", [*names, UPLOAD], key=session.persist("data:name", current),
                           format_func=lambda n: n if n == UPLOAD else f"{n}: {datasets.describe(n)}")
-    _state.remember("data:name")
+    session.remember("data:name")
     if choice == UPLOAD:
         upload()
         return
@@ -62,14 +62,14 @@ def choose() -> None:
             with col:
                 key = f"data:{choice}:{opt}"
                 options[opt] = _option_widget(opt.replace("_", " ").capitalize(), key, default)
-                _state.remember(key)
+                session.remember(key)
     options = {k: v for k, v in options.items() if v is not None and v is not False or k == "center"}
-    new = _state.DataChoice(choice, options)
+    new = session.DataChoice(choice, options)
     if new.key != state.data.key:
         state.data, state.dataset = new, None
-        _ui.current_dataset()
+        look.current_dataset()
         if state.training:
-            _runner.sync(state)
+            train_runner.sync(state)
 
 
 def upload() -> None:
@@ -78,17 +78,17 @@ def upload() -> None:
     cols = st.columns(4, vertical_alignment="bottom")
     options = _common_options("upload", cols)
     shape_cols = st.columns(4)
-    height = shape_cols[0].number_input("Image height (0 = none)", 0, 4096, key=_state.persist("data:upload:h", 0))
-    width = shape_cols[1].number_input("Image width (0 = none)", 0, 4096, key=_state.persist("data:upload:w", 0))
-    npz_key = shape_cols[2].text_input("Array key (.npz)", key=_state.persist("data:upload:key", ""))
-    _state.remember("data:upload:h", "data:upload:w", "data:upload:key")
+    height = shape_cols[0].number_input("Image height (0 = none)", 0, 4096, key=session.persist("data:upload:h", 0))
+    width = shape_cols[1].number_input("Image width (0 = none)", 0, 4096, key=session.persist("data:upload:w", 0))
+    npz_key = shape_cols[2].text_input("Array key (.npz)", key=session.persist("data:upload:key", ""))
+    session.remember("data:upload:h", "data:upload:w", "data:upload:key")
     if height and width:
         options["image_shape"] = (int(height), int(width))
     if npz_key and file is not None and file.name.lower().endswith(".npz"):
         options["key"] = npz_key
     if file is None:
         return
-    new = _state.DataChoice("upload", {k: v for k, v in options.items() if v is not None},
+    new = session.DataChoice("upload", {k: v for k, v in options.items() if v is not None},
                             upload=file.name, upload_id=str(file.file_id))
     if new.key == state.data.key and state.dataset is not None:
         return
@@ -100,7 +100,7 @@ def upload() -> None:
         return
     state.data, state.dataset, state.data_error = new, dataset, None
     if state.training:
-        _runner.sync(state)
+        train_runner.sync(state)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the file ...")
@@ -112,7 +112,7 @@ def _shared_upload(digest: str, name: str, options_key: str, _file, _options: di
 
 def _cost_note(ds) -> None:
     """Before anyone presses Train: whether the chosen model, as set, can train on this data here."""
-    note = _runner.cost_note(state, ds)
+    note = train_runner.cost_note(state, ds)
     if note is None:
         return
     kind, text = note
@@ -159,7 +159,7 @@ def preview(ds) -> None:
 
 
 choose()
-ds = _ui.current_dataset() if not state.data.upload else state.dataset
+ds = look.current_dataset() if not state.data.upload else state.dataset
 if state.data_error and not state.data.upload:
     st.error(state.data_error)
 elif ds is not None:

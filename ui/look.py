@@ -13,7 +13,7 @@ import streamlit as st
 from core import datasets
 from core.device import device_label
 from core.jobs import DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING
-from pages import _state
+from ui import session
 
 #: the Steps choices of the Compare and Sweep pages (Train's own slider goes on to 10,000)
 STEP_CHOICES = (50, 100, 200, 500, 1000, 2000, 5000)
@@ -102,14 +102,14 @@ def _load_builtin(name: str, options: tuple) -> datasets.Dataset:
     return datasets.load(name, **dict(options))
 
 
-def load_choice(choice: _state.DataChoice):
+def load_choice(choice: session.DataChoice):
     """The Dataset of a built-in choice (cached across sessions); raises core's DatasetError/ValueError."""
     return _load_builtin(choice.name, tuple(sorted(choice.options.items())))
 
 
 def current_dataset():
     """This session's data set, loading it when needed; None (and ``state.data_error``) on failure."""
-    state = _state.get()
+    state = session.get()
     if state.dataset is not None:
         return state.dataset
     if state.data.upload:

@@ -10,41 +10,41 @@ import streamlit as st
 
 from core import analysis, models
 from core.jobs import call_in_worker
-from pages import _compare_live, _export, _state, _ui
+from ui import compare_live, look, session, stored_runs
 
-_ui.require_frame()
-page = _compare_live.get()
+look.require_frame()
+page = compare_live.get()
 st.header("Compare")
 st.caption("NMF parts next to SAE atoms: each atom of the left run is paired with one atom of the right run "
            "by absolute cosine (Hungarian matching), best pairs first.")
 
 # -- train NMF and an SAE side by side ----------------------------------------------------------------------
 with st.container(border=True):
-    ds = _ui.current_dataset()
+    ds = look.current_dataset()
     truth_n = len(ds.truth) if ds is not None and ds.truth is not None else None
     st.markdown(f"**Train NMF and an SAE side by side** on the current data set "
-                f"(`{_state.get().data.label}`; change it on the Data page)")
+                f"(`{session.get().data.label}`; change it on the Data page)")
     cols = st.columns([1, 1.3, 1, 1.3], vertical_alignment="bottom")
-    n_atoms = cols[0].number_input("Atoms (both runs)", 2, 256, key=_state.persist("compare:n", truth_n or 16),
+    n_atoms = cols[0].number_input("Atoms (both runs)", 2, 256, key=session.persist("compare:n", truth_n or 16),
                                    help="NMF and the SAE get this many atoms"
                                         + (f" (the data set has {truth_n} true atoms)." if truth_n else "."))
     sae_models = models.sae_models()
-    sae_model = cols[1].selectbox("SAE model", sae_models, key=_export.persist_choice(
-        "compare:sae", sae_models, _state.DEFAULT_MODEL))
+    sae_model = cols[1].selectbox("SAE model", sae_models, key=stored_runs.persist_choice(
+        "compare:sae", sae_models, session.DEFAULT_MODEL))
     k = None
     if "k" in models.default_params(sae_model):
-        k = cols[2].number_input("k (active codes)", 1, 256, key=_state.persist("compare:k", min(8, int(n_atoms))))
-    steps = cols[3].select_slider("Steps (both runs)", _ui.STEP_CHOICES,
-                                  key=_export.persist_choice("compare:steps", _ui.STEP_CHOICES, 500))
-    _state.remember("compare:n", "compare:sae", "compare:k", "compare:steps")  # kept for the next visit
+        k = cols[2].number_input("k (active codes)", 1, 256, key=session.persist("compare:k", min(8, int(n_atoms))))
+    steps = cols[3].select_slider("Steps (both runs)", look.STEP_CHOICES,
+                                  key=stored_runs.persist_choice("compare:steps", look.STEP_CHOICES, 500))
+    session.remember("compare:n", "compare:sae", "compare:k", "compare:steps")  # kept for the next visit
     buttons = st.columns([2, 1, 3])
     buttons[0].button("Train NMF and SAE side by side", type="primary", icon=":material/play_arrow:",
-                      width="stretch", key="compare:train", on_click=_compare_live.start_from_widgets)
+                      width="stretch", key="compare:train", on_click=compare_live.start_from_widgets)
     buttons[1].button("Stop", icon=":material/stop:", width="stretch", disabled=not page.active,
-                      on_click=_compare_live.stop, key="compare:stop")
+                      on_click=compare_live.stop, key="compare:stop")
     if page.error:
         st.error(page.error)
-    _compare_live.live_panel()
+    compare_live.live_panel()
 
 
 # A saved run changes only when its record's updated_at does: results are cached by (run id, updated_at), so a
@@ -61,7 +61,7 @@ def _pairing(left_key: tuple, right_key: tuple, labels: tuple, _left, _right):
     """The atoms paired one to one and their picture; the keys are (run id, updated_at)."""
     pairs = analysis.pair_atoms(_left.model.components_, _right.model.components_)
     picture = analysis.comparison_image(_left.model.components_, _right.model.components_, _left.image_shape,
-                                        pairs=pairs, labels=labels, scale=_ui.tile_scale(_left.image_shape))
+                                        pairs=pairs, labels=labels, scale=look.tile_scale(_left.image_shape))
     return pairs, picture
 
 
@@ -72,7 +72,7 @@ def _reconstructions(left_key: tuple, right_key: tuple, chosen: tuple, titles: t
     rows = _left.X[list(chosen)]
     return analysis.reconstruction_image(rows, {titles[0]: _left.model.reconstruct(rows),
                                                 titles[1]: _right.model.reconstruct(rows)}, _left.image_shape,
-                                         scale=_ui.tile_scale(_left.image_shape))
+                                         scale=look.tile_scale(_left.image_shape))
 
 
 @st.cache_data(show_spinner="Principal components of the data ...", max_entries=16)
@@ -95,8 +95,8 @@ def _seconds(run_store, record):
 
 # -- pick two saved runs on the same data -----------------------------------------------------------------
 def compare_saved() -> None:
-    run_store = _export.store()
-    runs = _export.saved_runs(run_store)
+    run_store = stored_runs.store()
+    runs = stored_runs.saved_runs(run_store)
     st.subheader("Two saved runs", anchor=False)
     if not runs:
         st.info("No saved runs yet. Press **Train NMF and SAE side by side** above, train on the **Train** page, "
@@ -105,17 +105,17 @@ def compare_saved() -> None:
 
     groups: dict[str, list] = {}
     for record in runs:  # newest first, so the first group is the data of the newest run
-        groups.setdefault(_export.data_key(record), []).append(record)
+        groups.setdefault(stored_runs.data_key(record), []).append(record)
     by_id = {record.id: record for record in runs}
     if page.select and all(run_id in by_id for run_id in page.select):
         left_id, right_id = page.select
-        st.session_state["compare:data"] = _export.data_key(by_id[left_id])
+        st.session_state["compare:data"] = stored_runs.data_key(by_id[left_id])
         st.session_state["compare:left"], st.session_state["compare:right"] = left_id, right_id
         page.select = None
     pick = st.columns([1.2, 1.6, 1.6])
-    data_key = _export.persist_choice("compare:data", groups, next(iter(groups)))
+    data_key = stored_runs.persist_choice("compare:data", groups, next(iter(groups)))
     key = pick[0].selectbox("Data set", list(groups), key=data_key,
-                            format_func=lambda k: f"{_export.data_label(groups[k][0])} · {len(groups[k])} runs")
+                            format_func=lambda k: f"{stored_runs.data_label(groups[k][0])} · {len(groups[k])} runs")
     group = groups[key]
     ids = [record.id for record in group]
 
@@ -123,17 +123,17 @@ def compare_saved() -> None:
         fallback = next((i for i in ids if i != avoid), ids[0])
         return next((r.id for r in group if predicate(r) and r.id != avoid), fallback)
 
-    left_key = _export.persist_choice("compare:left", ids, _default(lambda r: r.model == "nmf"))
-    right_key = _export.persist_choice("compare:right", ids, _default(lambda r: models.family(r.model).sae,
+    left_key = stored_runs.persist_choice("compare:left", ids, _default(lambda r: r.model == "nmf"))
+    right_key = stored_runs.persist_choice("compare:right", ids, _default(lambda r: models.family(r.model).sae,
                                                                       avoid=st.session_state[left_key]))
-    label_of = {record.id: _export.run_label(record) for record in group}
+    label_of = {record.id: stored_runs.run_label(record) for record in group}
     left_id = pick[1].selectbox("Left run", ids, key=left_key, format_func=label_of.get)
     right_id = pick[2].selectbox("Right run", ids, key=right_key, format_func=label_of.get)
-    _state.remember(data_key, left_key, right_key)
+    session.remember(data_key, left_key, right_key)
     if len(group) < 2:
         st.info("Only one run is saved on this data set; train another (e.g. with the button above) to compare.")
     left_record, right_record = by_id[left_id], by_id[right_id]
-    left, right = _export.load_run(run_store, left_record), _export.load_run(run_store, right_record)
+    left, right = stored_runs.load_run(run_store, left_record), stored_runs.load_run(run_store, right_record)
     if left is None or right is None:
         return
 
@@ -146,12 +146,12 @@ def compare_saved() -> None:
     summary[2].metric("Pairs with |cos| ≥ 0.8", int(np.sum(pairs.similarity >= 0.8)))
     summary[3].metric("Unmatched", len(pairs.left_unmatched) + len(pairs.right_unmatched))
 
-    st.image(picture, width=_export.picture_width(picture), output_format="PNG",  # JPEG would smear the colours
+    st.image(picture, width=stored_runs.picture_width(picture), output_format="PNG",  # JPEG would smear the colours
              caption="Each cell: left atom | right atom, with their |cos| below (green when ≥ 0.8); unmatched atoms "
                      "last. Both sides use one colour scale, each atom scaled on its own; a right atom whose cosine "
                      "to its partner is negative is drawn negated (the pairing ignores the sign), so that a "
                      "matched pair looks alike.")
-    stem = _export.file_stem(left_record.name, "vs", right_record.name)
+    stem = stored_runs.file_stem(left_record.name, "vs", right_record.name)
 
     # -- metrics ------------------------------------------------------------------------------------------------
     METRICS = [("MSE", "mse", "{:.4g}"), ("FVU", "fvu", "{:.4f}"), ("L0 (active codes per sample)", "l0", "{:.2f}"),
@@ -176,12 +176,12 @@ def compare_saved() -> None:
         st.markdown("**Reconstructions**")
         n = left.X.shape[0]
         default = ", ".join(str(i) for i in np.linspace(0, n - 1, min(6, n)).astype(int))
-        samples_key, typed_for = _state.persist("compare:samples", default), _state.persist("compare:samples-data", key)
+        samples_key, typed_for = session.persist("compare:samples", default), session.persist("compare:samples-data", key)
         if st.session_state[typed_for] != key:  # another data set: its own samples, not the old set's numbers
             st.session_state[samples_key], st.session_state[typed_for] = default, key
         text = st.text_input("Samples to reconstruct", key=samples_key,
                              help=f"Sample numbers from 0 to {n - 1}, separated by commas (at most 12).")
-        _state.remember(samples_key, typed_for)
+        session.remember(samples_key, typed_for)
         try:
             chosen = analysis.parse_indices(text, n)
         except ValueError as error:
@@ -231,7 +231,7 @@ def compare_saved() -> None:
             st.download_button("Angles over training (CSV)", analysis.rows_to_csv(
                 [{"step": int(s), "largest angle": float(a), **{f"PC {i + 1}": float(v) for i, v in enumerate(row)}}
                  for s, a, row in zip(trace.steps, trace.angle, trace.pc_angles)]),
-                file_name=f"{_export.file_stem(run.record.name)}-pca-angles.csv", mime="text/csv",
+                file_name=f"{stored_runs.file_stem(run.record.name)}-pca-angles.csv", mime="text/csv",
                 key="compare:angles-csv", on_click="ignore", icon=":material/table:")
 
     with st.expander("Pairs table"):
@@ -241,20 +241,20 @@ def compare_saved() -> None:
     st.markdown("**Export**")
     row1 = st.columns(3)
     with row1[0]:
-        _export.png_button(picture, "Comparison (PNG)", f"{stem}-comparison.png", key="compare:png")
+        stored_runs.png_button(picture, "Comparison (PNG)", f"{stem}-comparison.png", key="compare:png")
     with row1[1]:
-        _export.csv_button([{"metric": r["metric"], names[0]: r["left"], names[1]: r["right"]} for r in table],
+        stored_runs.csv_button([{"metric": r["metric"], names[0]: r["left"], names[1]: r["right"]} for r in table],
                            "Metrics table (CSV)", f"{stem}-metrics.csv", key="compare:csv")
     with row1[2]:
-        _export.csv_button(pairs.rows(), "Pairs table (CSV)", f"{stem}-pairs.csv", key="compare:pairs-csv")
+        stored_runs.csv_button(pairs.rows(), "Pairs table (CSV)", f"{stem}-pairs.csv", key="compare:pairs-csv")
     for side, run in (("left", left), ("right", right)):
         st.caption(f"{side.capitalize()}: {names[0 if side == 'left' else 1]}")
         cols = st.columns([2, 1])
         with cols[0]:
-            _export.atoms_buttons(run.model.components_, run.image_shape, _export.file_stem(run.record.name),
+            stored_runs.atoms_buttons(run.model.components_, run.image_shape, stored_runs.file_stem(run.record.name),
                                   key=f"compare:{side}", what=f"{side} atoms")
         with cols[1]:
-            _export.weights_button(run_store, run.record, key=f"compare:{side}:weights",
+            stored_runs.weights_button(run_store, run.record, key=f"compare:{side}:weights",
                                    label=f"{side.capitalize()} weights (safetensors)")
 
 

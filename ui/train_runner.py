@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from core import analysis, budget, models
-from pages import _params, _state, _ui
+from ui import knobs, look, session
 
 
 #: how a page user makes signed data non-negative (core.models.check_sign's ``fix``)
@@ -21,9 +21,9 @@ SIGN_FIX = "on the Data page choose scale = minmax, or pick a model that accepts
 SLOW_RUN_KEY = "train:slow-run"
 
 
-def _config(state: _state.AppState) -> tuple:
+def _config(state: session.AppState) -> tuple:
     """What defines a run apart from its live knobs: a change means a new run."""
-    live = _params.live_params(state.model_name)
+    live = knobs.live_params(state.model_name)
     params = state.params.get(state.model_name, {})
     fixed = tuple(sorted((k, repr(v)) for k, v in params.items() if k not in live))
     return state.data.key, state.model_name, fixed
@@ -33,10 +33,10 @@ def widget_key(model_name: str, param: str) -> str:
     return f"param:{model_name}:{param}"
 
 
-def current_params(state: _state.AppState) -> dict[str, Any]:
+def current_params(state: session.AppState) -> dict[str, Any]:
     """The chosen model's parameters: its defaults, overlaid with the values its widgets hold now."""
     if state.model_name not in state.params:
-        state.params[state.model_name] = _params.defaults(state.model_name)
+        state.params[state.model_name] = knobs.defaults(state.model_name)
     params = state.params[state.model_name]
     for name in params:
         key = widget_key(state.model_name, name)
@@ -45,28 +45,28 @@ def current_params(state: _state.AppState) -> dict[str, Any]:
     return params
 
 
-def changed_from_defaults(state: _state.AppState) -> dict[str, Any]:
+def changed_from_defaults(state: session.AppState) -> dict[str, Any]:
     """The chosen model's shown knobs whose values differ from the defaults (they carry over between runs)."""
-    params, defaults = current_params(state), _params.defaults(state.model_name)
-    return {name: params[name] for name in _params.shown(state.model_name)
-            if name in params and params[name] != _params.coerce(name, defaults.get(name))}
+    params, defaults = current_params(state), knobs.defaults(state.model_name)
+    return {name: params[name] for name in knobs.shown(state.model_name)
+            if name in params and params[name] != knobs.coerce(name, defaults.get(name))}
 
 
-def reset_to_defaults(state: _state.AppState) -> None:
+def reset_to_defaults(state: session.AppState) -> None:
     """Set the chosen model's knobs back to their defaults (call before the widgets are drawn: a callback)."""
-    defaults = _params.defaults(state.model_name)
+    defaults = knobs.defaults(state.model_name)
     state.params[state.model_name] = dict(defaults)
-    for name in _params.shown(state.model_name):
-        st.session_state[widget_key(state.model_name, name)] = _params.coerce(name, defaults[name])
+    for name in knobs.shown(state.model_name):
+        st.session_state[widget_key(state.model_name, name)] = knobs.coerce(name, defaults[name])
 
 
-def start(state: _state.AppState, confirmed: bool = False) -> str | None:
+def start(state: session.AppState, confirmed: bool = False) -> str | None:
     """Start a run of the chosen model on the chosen data; returns an error message, or None.
 
     A run too large for the memory limit is refused (core.budget's message); a slow one does not start
     unless ``confirmed``: it waits for the "Train anyway" of ``pending_slow_run`` instead."""
     st.session_state.pop(SLOW_RUN_KEY, None)
-    ds = _ui.current_dataset()
+    ds = look.current_dataset()
     if ds is None:
         return state.data_error or "No data set is loaded: choose one on the Data page."
     params = dict(current_params(state))
@@ -91,7 +91,7 @@ def start(state: _state.AppState, confirmed: bool = False) -> str | None:
     return None
 
 
-def cost_note(state: _state.AppState, ds) -> tuple[str, str] | None:
+def cost_note(state: session.AppState, ds) -> tuple[str, str] | None:
     """("refused" or "slow", core.budget's words) for training the chosen model, as set, on ``ds``; None
     when such a run fits and is quick (or the model's settings are refused anyway, on the Train page)."""
     try:
@@ -104,13 +104,13 @@ def cost_note(state: _state.AppState, ds) -> tuple[str, str] | None:
     return ("slow", cost.warning()) if cost.slow else None
 
 
-def pending_slow_run(state: _state.AppState) -> str | None:
+def pending_slow_run(state: session.AppState) -> str | None:
     """The warning of a slow run that waits for "Train anyway", while the settings are still those it was for."""
     pending = st.session_state.get(SLOW_RUN_KEY)
     return pending[1] if pending is not None and pending[0] == _config(state) else None
 
 
-def sync(state: _state.AppState) -> tuple[dict[str, Any], bool]:
+def sync(state: session.AppState) -> tuple[dict[str, Any], bool]:
     """Bring a running job in line with the widgets: returns (live changes applied, restarted)."""
     job = state.job
     if job is None or not job.active:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core import metrics, render
 from core.jobs import DIVERGED, RUNNING, WAITING, Snapshot, get_manager
-from pages import _export, _params, _state, _ui
+from ui import knobs, look, session, stored_runs
 
 PERIOD = 0.4  # seconds between two redraws while training: 2.5 a second (the target is at least 2)
 CURVES = {"MSE": "mse", "Loss": "loss", "L0": "l0", "Dead fraction": "dead_fraction"}
@@ -38,7 +38,7 @@ def grid_options() -> dict:
 
 
 # The atoms change a few times a second at most, the panel redraws 2.5 times a second: draw each version once.
-_PICTURES = _export.RecentResults(kept=32)
+_PICTURES = stored_runs.RecentResults(kept=32)
 
 
 def atoms_picture(snap: Snapshot, options: dict | None = None):
@@ -129,7 +129,7 @@ def loss_chart(snap: Snapshot | None, curve: str, log_scale: bool = False) -> tu
                           "label": {"formatter": "{b}", "position": "insideEndTop", "color": "#4e79a7"}})
             notes.append(f"{name} dashed at {reference:.4g}")
     changes = merged_changes(snap.history, snap.events) if snap else []
-    texts = [_params.change_text(change) for _, change in changes]
+    texts = [knobs.change_text(change) for _, change in changes]
     places = _label_places([s for s, _ in changes], texts, x_max)
     for (at, _), text, (row, align) in zip(changes, texts, places):
         label = {"show": row is not None, "formatter": "{b}", "position": "end", "align": align,
@@ -169,20 +169,20 @@ ANYWAY_KEY = "train:anyway-started"
 
 
 def _train_anyway() -> None:
-    from pages import _runner
+    from ui import train_runner
 
-    state = _state.get()
-    state.train_error = _runner.start(state, confirmed=True)
+    state = session.get()
+    state.train_error = train_runner.start(state, confirmed=True)
     st.session_state[ANYWAY_KEY] = True
 
 
 def _status(snap: Snapshot | None) -> None:
-    from pages import _runner  # only the slow-run question starts runs from this panel
+    from ui import train_runner# only the slow-run question starts runs from this panel
 
-    state = _state.get()
+    state = session.get()
     if st.session_state.pop(ANYWAY_KEY, False):
         st.rerun()  # started from this panel: the whole page reruns (Stop enabled, this panel polling)
-    slow = _runner.pending_slow_run(state) if snap is None or not snap.active else None
+    slow = train_runner.pending_slow_run(state) if snap is None or not snap.active else None
     if slow is not None:  # a slow run starts only when asked twice
         st.warning(slow, icon=":material/hourglass_top:")
         st.button("Train anyway", icon=":material/play_arrow:", key="train:anyway", on_click=_train_anyway)
@@ -195,9 +195,9 @@ def _status(snap: Snapshot | None) -> None:
         st.progress(0.0, text=f"Waiting for a free training slot: {going} going on this server (at most "
                               f"{counts['max_running']}); you are number {snap.queue_position} in line.")
         return
-    label = _ui.STATE_WORDS[snap.state]
+    label = look.STATE_WORDS[snap.state]
     # a starting run says what it is doing (a million-feature run can take a minute before its first steps)
-    rate = "" if snap.state != RUNNING else f" · {snap.phase} ..." if snap.phase else f" · {_ui.speed(snap)}"
+    rate = "" if snap.state != RUNNING else f" · {snap.phase} ..." if snap.phase else f" · {look.speed(snap)}"
     st.progress(snap.progress, text=f"**{label}** {snap.model_name} on {snap.dataset_name} · "
                                     f"step {snap.step:,} / {snap.max_steps:,}{rate}")
     if snap.error:
@@ -220,7 +220,7 @@ def _metrics(snap: Snapshot | None) -> None:
     reason = metrics.collapse(final or last)
     if reason is not None:
         st.warning(f"**This run has collapsed:** {reason}, so its codes no longer describe the data. "
-                   f"{_params.collapse_fix(snap.model_name, snap.params)}", icon=":material/warning:")
+                   f"{knobs.collapse_fix(snap.model_name, snap.params)}", icon=":material/warning:")
 
 
 def _body(snap: Snapshot | None) -> None:
@@ -234,10 +234,10 @@ def _body(snap: Snapshot | None) -> None:
         curve = st.segmented_control("Curve", available, key=CURVE_KEY, required=True,
                                      label_visibility="collapsed")
         chart = st.container()
-        log_scale = st.toggle("Log scale", key=_state.persist(LOG_KEY, False),
+        log_scale = st.toggle("Log scale", key=session.persist(LOG_KEY, False),
                               help="A logarithmic y axis: a spike (a learning rate too large) no longer flattens "
                                    "the rest of the curve.")
-        _state.remember(LOG_KEY)
+        session.remember(LOG_KEY)
         option, described = loss_chart(snap, curve, log_scale)
         chart.echarts_chart(option, key="live:loss", height=320, alt=described)
     with atoms_col:
@@ -253,7 +253,7 @@ def panel(polling: bool) -> None:
     """The fragment: snapshot under the job's lock, then draw. A queued run shows only its place in line
     (redrawing unchanging metrics, curve and grid 2.5 times a second cost each waiting tab a fifth of a
     core in the browser, and a classroom's tabs mostly wait); the same fragment draws them once it starts."""
-    job = _state.get().job
+    job = session.get().job
     snap = job.snapshot() if job is not None else None
     _status(snap)
     if snap is not None and snap.state == WAITING:
@@ -265,5 +265,5 @@ def panel(polling: bool) -> None:
 
 
 def live_panel() -> None:
-    polling = _state.get().training
+    polling = session.get().training
     st.fragment(run_every=PERIOD if polling else None)(panel)(polling)

@@ -11,11 +11,11 @@ import streamlit as st
 
 from core import analysis, models
 from core.jobs import RUNNING, WAITING, get_manager
-from pages import _export, _params, _state, _ui
+from ui import knobs, look, session, stored_runs
 
-PERIOD = 0.4  # as the Train page's live panel (pages/_live.py)
+PERIOD = 0.4  # as the Train page's live panel (pages/train_live.py)
 _KEY = "_compare_page"
-STATE_WORDS = {**_ui.STATE_WORDS, WAITING: "Waiting for a slot"}
+STATE_WORDS = {**look.STATE_WORDS, WAITING: "Waiting for a slot"}
 
 
 @dataclass
@@ -44,7 +44,7 @@ def get() -> CompareState:
 
 
 def sae_params(model_name: str, n_components: int, steps: int, k: int | None) -> dict[str, Any]:
-    params = _params.sized(model_name, n_components, steps)
+    params = knobs.sized(model_name, n_components, steps)
     if "k" in params and k is not None:
         params["k"] = int(min(k, n_components))
     return params
@@ -52,10 +52,10 @@ def sae_params(model_name: str, n_components: int, steps: int, k: int | None) ->
 
 def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
     """Start NMF and the SAE on the current data set (replacing earlier side-by-side runs)."""
-    page, app = get(), _state.get()
+    page, app = get(), session.get()
     stop()
     page.error, page.jobs, page.tickets, page.select, page.shown_saved = None, {}, {}, None, False
-    ds = _ui.current_dataset()
+    ds = look.current_dataset()
     if ds is None:
         page.error = app.data_error or "No data set is loaded: choose one on the Data page."
         return
@@ -65,7 +65,7 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
     except ValueError as error:
         page.error = str(error)
         return
-    nmf_params = _params.sized("nmf", n_components, steps)
+    nmf_params = knobs.sized("nmf", n_components, steps)
     specs = {"nmf": ("nmf", nmf_params), "sae": (sae_model, sae_params(sae_model, n_components, steps, k))}
     try:
         built = {side: (name, models.create(name, **params), params) for side, (name, params) in specs.items()}
@@ -78,7 +78,7 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
                              dataset_name=app.data.label, params=params, image_shape=ds.image_shape)
         page.jobs[side] = job
         page.tickets[side] = analysis.save_when_done(
-            job, _export.store(), dataset=app.data.label, data_options=dict(app.data.options),
+            job, stored_runs.store(), dataset=app.data.label, data_options=dict(app.data.options),
             name=f"{name} ({n_components}) side by side", extra={"compare": True})
     app.keep_alive(*page.jobs.values())  # on another page meanwhile, the sidebar keeps them going
 
@@ -86,14 +86,14 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
 def start_from_widgets() -> None:
     """The Train button's callback: runs before the script, so the same rerun draws the live runs."""
     ss = st.session_state
-    sae_model = ss.get("compare:sae", _state.DEFAULT_MODEL)
+    sae_model = ss.get("compare:sae", session.DEFAULT_MODEL)
     k = ss.get("compare:k") if "k" in models.default_params(sae_model) else None
     start(int(ss.get("compare:n", 16)), int(ss.get("compare:steps", 500)), sae_model,
           None if k is None else int(k))
 
 
 def stop() -> None:
-    page, app = get(), _state.get()
+    page, app = get(), session.get()
     for side, job in page.jobs.items():
         if job.active:
             get_manager().stop(f"{app.session_id}:compare:{side}")
@@ -102,13 +102,13 @@ def stop() -> None:
 
 # The panel redraws 2.5 times a second, the atoms change a few times a second at most: pair and draw each
 # pair of versions once (pairing costs 25-150 ms, the picture as much again).
-_PAIRED = _export.RecentResults(kept=16)
+_PAIRED = stored_runs.RecentResults(kept=16)
 
 
 def _paired(nmf, sae):
     """The pairing of two snapshots' atoms and its picture, cached by both atoms' versions. The titles
     name the steps at which these atoms were first drawn."""
-    scale = _ui.tile_scale(nmf.image_shape)
+    scale = look.tile_scale(nmf.image_shape)
 
     def compute():
         pairs = analysis.pair_atoms(nmf.atoms, sae.atoms)
@@ -126,7 +126,7 @@ def _live_grid(snaps: dict[str, Any]) -> None:
         st.caption("The atoms appear here, paired, as soon as both runs have some.")
         return
     pairs, picture = _paired(nmf, sae)
-    st.image(picture, width=_export.picture_width(picture), output_format="PNG",
+    st.image(picture, width=stored_runs.picture_width(picture), output_format="PNG",
              caption=f"Live: {pairs.n_pairs} pairs, mean |cos| {pairs.mean_similarity:.2f}")
 
 
@@ -141,7 +141,7 @@ def panel(polling: bool) -> None:
         word = STATE_WORDS.get(snap.state, snap.state)
         with col:
             st.progress(snap.progress, text=f"**{word}** {snap.model_name} · step {snap.step:,} / {snap.max_steps:,}"
-                                            + (f" · {_ui.speed(snap)}" if snap.state == RUNNING else ""))
+                                            + (f" · {look.speed(snap)}" if snap.state == RUNNING else ""))
             if snap.error:
                 st.error(snap.error)
     if any(snap.active for snap in snaps.values()):

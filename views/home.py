@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from pages import _ui
+from ui import look
 
-_ui.require_frame()
+look.require_frame()
 
 st.title("SAE/NMF Explorer")
 st.markdown(
@@ -13,5 +13,5 @@ st.markdown(
     "**2.** Pick a model on **Train**, press **Train**, move the live knobs while it runs, and download the atoms."
 )
 left, right, _ = st.columns([1, 1, 3])
-left.page_link("pages/data.py", label="Choose data", icon=":material/dataset:")
-right.page_link("pages/train.py", label="Start training", icon=":material/model_training:")
+left.page_link("views/data.py", label="Choose data", icon=":material/dataset:")
+right.page_link("views/train.py", label="Start training", icon=":material/model_training:")

@@ -8,10 +8,10 @@ import streamlit as st
 
 from core import models, render
 from core.jobs import WAITING
-from pages import _export, _live, _params, _runner, _state, _theory, _ui
+from ui import knobs, look, session, stored_runs, theory, train_live, train_runner
 
-_ui.require_frame()
-state = _state.get()
+look.require_frame()
+state = session.get()
 MODEL_KEY = "train:model"
 
 
@@ -23,7 +23,7 @@ def _on_model_change() -> None:
 def _on_train() -> None:
     """Runs before the script, so this very rerun already draws the new run (and an enabled Stop)."""
     _on_model_change()
-    state.train_error = _runner.start(state)
+    state.train_error = train_runner.start(state)
 
 
 def _on_stop() -> None:
@@ -31,87 +31,87 @@ def _on_stop() -> None:
 
 
 def _on_reset() -> None:
-    _runner.reset_to_defaults(state)
+    train_runner.reset_to_defaults(state)
 
 
 st.header("Train")
 names = models.available()
-_state.persist(MODEL_KEY, state.model_name if state.model_name in names else names[0])
+session.persist(MODEL_KEY, state.model_name if state.model_name in names else names[0])
 top = st.columns([2.2, 0.8, 0.8, 3.2], vertical_alignment="bottom")
 top[0].selectbox("Model", names, key=MODEL_KEY, on_change=_on_model_change,
                  format_func=lambda n: f"{n}", help="Every model of core.models.")
-_state.remember(MODEL_KEY)
+session.remember(MODEL_KEY)
 state.model_name = st.session_state[MODEL_KEY]
 top[1].button("Train", type="primary", icon=":material/play_arrow:", width="stretch", on_click=_on_train,
               help="Start a new run with these settings (a running one is replaced).")
 top[2].button("Stop", icon=":material/stop:", width="stretch", disabled=not state.training, on_click=_on_stop)
 top[3].caption(models.describe(state.model_name))
 
-ds = _ui.current_dataset()
+ds = look.current_dataset()
 if ds is None:
     st.error(state.data_error or "No data set is loaded: choose one on the Data page.")
 if state.train_error:
     st.error(state.train_error)
 
 # -- the knobs, built from default_params + the one table in _params ------------------------------
-params = _runner.current_params(state)
-live = _params.live_params(state.model_name)
-shown = _params.shown(state.model_name)
+params = train_runner.current_params(state)
+live = knobs.live_params(state.model_name)
+shown = knobs.shown(state.model_name)
 knobs, panel = st.columns([1, 3.4], gap="large")
 
 
 def _draw(param_names: list[str]) -> None:
     for name in param_names:
-        key = _runner.widget_key(state.model_name, name)
-        params[name] = _params.widget(name, key, params[name], live=name in live)
+        key = train_runner.widget_key(state.model_name, name)
+        params[name] = knobs.widget(name, key, params[name], live=name in live)
 
 
 with knobs:
-    live_shown = [p for p in shown if p in live and _params.KNOBS[p].basic]
+    live_shown = [p for p in shown if p in live and knobs.KNOBS[p].basic]
     if live_shown:
         st.markdown("**Live knobs**", help="Moving these while a run goes changes that run at once; "
                                            "the change is marked on the loss curve.")
         _draw(live_shown)
     st.markdown("**Run settings**", help="Changing these while a run goes starts a new run.")
-    _draw([p for p in shown if p not in live and _params.KNOBS[p].basic])
-    more = [p for p in shown if not _params.KNOBS[p].basic]
+    _draw([p for p in shown if p not in live and knobs.KNOBS[p].basic])
+    more = [p for p in shown if not knobs.KNOBS[p].basic]
     if more:
         with st.expander("More settings"):
             _draw(more)
-    moved = _runner.changed_from_defaults(state)
+    moved = train_runner.changed_from_defaults(state)
     st.button("Reset to defaults", icon=":material/restart_alt:", on_click=_on_reset, disabled=not moved,
-              help=(f"Knobs keep their values from run to run. Moved now: {_params.change_text(moved)}."
+              help=(f"Knobs keep their values from run to run. Moved now: {knobs.change_text(moved)}."
                     if moved else "Every knob of this model is at its default."))
 
 # -- a running run follows the knobs: live ones change it, the others start a new run -------------
 if state.training:
-    applied, restarted = _runner.sync(state)
+    applied, restarted = train_runner.sync(state)
     if applied:
-        st.toast("Applied to the running run: " + _params.change_text(applied))
+        st.toast("Applied to the running run: " + knobs.change_text(applied))
     if restarted:
         st.toast("Settings changed: a new run started.")
 
 with panel:
-    _live.live_panel()
+    train_live.live_panel()
 
     # -- downloads: the grid's look also drives the live grid -------------------------------------
     st.markdown("**Atom grid and weights**")
     look = st.columns(3)
-    look[0].number_input("Columns", 0, 64, key=_state.persist("grid:columns", 0),
+    look[0].number_input("Columns", 0, 64, key=session.persist("grid:columns", 0),
                          help="Atoms per row; 0 = automatic (square grid).")
-    _export.grid_scale_slider("grid:scale", look[1])
-    look[2].selectbox("Colour map", render.CMAPS, key=_state.persist("grid:cmap", "auto"),
+    stored_runs.grid_scale_slider("grid:scale", look[1])
+    look[2].selectbox("Colour map", render.CMAPS, key=session.persist("grid:cmap", "auto"),
                       help="auto: diverging for signed atoms, else gray.")
-    _state.remember("grid:columns", "grid:scale", "grid:cmap")
+    session.remember("grid:columns", "grid:scale", "grid:cmap")
     job = state.job
 
-    grid_look = _live.grid_options()  # read now: the download's callable runs outside the script (no session state)
+    grid_look = train_live.grid_options()  # read now: the download's callable runs outside the script (no session state)
 
     def _grid_png() -> bytes:  # the latest atoms, when clicked (mid-run too)
         deadline = time.monotonic() + 10  # clicked as the run starts: its first atoms come within a second
         while (snap := job.snapshot()).atoms is None and snap.active and time.monotonic() < deadline:
             time.sleep(0.1)
-        picture = _live.atoms_picture(snap, grid_look)
+        picture = train_live.atoms_picture(snap, grid_look)
         return render.png_bytes(picture) if picture is not None else b""
 
     def _weights() -> bytes:
@@ -119,7 +119,7 @@ with panel:
 
         return checkpoint.to_bytes(job.model, extra_config={"dataset": job.dataset_name})
 
-    name = _export.file_stem(job.model_name, job.dataset_name) if job is not None else "atoms"
+    name = stored_runs.file_stem(job.model_name, job.dataset_name) if job is not None else "atoms"
     # Drawn outside the polling panel (a widget there costs every tick): ready from the run's start, it
     # takes the atoms of the moment it is clicked. A run that waited in line gets it at its end.
     drawable = job is not None and job.state != WAITING  # (no snapshot: it would copy the run's history)
@@ -138,4 +138,4 @@ with panel:
         st.warning(f"{ticket.error} The run is not in the run store (Compare and Inspect will not list it); "
                    "download its weights above to keep them.", icon=":material/save:")
 
-_theory.theory_panel(state.model_name)
+theory.theory_panel(state.model_name)

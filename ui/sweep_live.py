@@ -10,14 +10,14 @@ import streamlit as st
 
 from core import analysis, models
 from core.jobs import RUNNING
-from pages import _export, _params, _state, _ui
+from ui import knobs, look, session, stored_runs
 
 PERIOD = 0.5
 _KEY = "_sweep_page"
 PARAMS = {"k": "k (TopK active codes)", "l1_coef": "L1 weight", "n_components": "n_components (atoms)",
           "sparsity_target": "rho (KL sparsity target)"}
 COLORS = ["#e15759", "#4e79a7", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2", "#edc948"]
-STATE_WORDS = {**_ui.STATE_WORDS, RUNNING: "Sweeping"}
+STATE_WORDS = {**look.STATE_WORDS, RUNNING: "Sweeping"}
 
 
 @dataclass
@@ -40,18 +40,18 @@ def candidates(param: str) -> list[str]:
 
 
 def base_params(model_name: str, param: str, n_components: int, steps: int) -> dict[str, Any]:
-    return _params.sized(model_name, None if param == "n_components" else n_components, steps)
+    return knobs.sized(model_name, None if param == "n_components" else n_components, steps)
 
 
 def start() -> None:
     """Start button callback: read the widgets, build the sweep (errors shown in the page), start it."""
-    page, app, ss = get(), _state.get(), st.session_state
+    page, app, ss = get(), session.get(), st.session_state
     if page.job is not None and page.job.snapshot(touch=False).active:
         page.job.stop()
     page.error = None
     param = ss.get("sweep:param", "k")
     chosen = ss.get(f"sweep:models:{param}") or []
-    ds = _ui.current_dataset()
+    ds = look.current_dataset()
     try:
         if ds is None:
             raise ValueError(app.data_error or "No data set is loaded: choose one on the Data page.")
@@ -63,7 +63,7 @@ def start() -> None:
         n, steps = int(ss.get("sweep:n", 32)), int(ss.get("sweep:steps", 500))
         job = analysis.SweepJob(
             ds.X, models_=chosen, param=param, values=values,
-            base_params={m: base_params(m, param, n, steps) for m in chosen}, store=_export.store(),
+            base_params={m: base_params(m, param, n, steps) for m in chosen}, store=stored_runs.store(),
             dataset=app.data.label, data_options=dict(app.data.options), image_shape=ds.image_shape,
             references=bool(ss.get("sweep:refs", True)))
     except Exception as error:  # noqa: BLE001 - core's message, shown in the page
