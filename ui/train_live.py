@@ -12,7 +12,7 @@ import streamlit as st
 
 from core import metrics, render
 from core.jobs import DIVERGED, RUNNING, WAITING, Snapshot, get_manager
-from ui import knobs, look, session, stored_runs
+from ui import knobs, look, session, stored_runs, train_runner
 
 PERIOD = 0.4  # seconds between two redraws while training: 2.5 a second (the target is at least 2)
 CURVES = {"MSE": "mse", "Loss": "loss", "L0": "l0", "Dead fraction": "dead_fraction"}
@@ -169,16 +169,13 @@ ANYWAY_KEY = "train:anyway-started"
 
 
 def _train_anyway() -> None:
-    from ui import train_runner
-
+    """The slow run's "Train anyway": start it, and have the panel rerun the whole page (see ``_status``)."""
     state = session.get()
     state.train_error = train_runner.start(state, confirmed=True)
     st.session_state[ANYWAY_KEY] = True
 
 
 def _status(snap: Snapshot | None) -> None:
-    from ui import train_runner# only the slow-run question starts runs from this panel
-
     state = session.get()
     if st.session_state.pop(ANYWAY_KEY, False):
         st.rerun()  # started from this panel: the whole page reruns (Stop enabled, this panel polling)
