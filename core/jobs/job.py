@@ -119,7 +119,7 @@ class TrainingJob:
 
     def touch(self) -> None:
         """Refresh the heartbeat: somebody is still looking at this job."""
-        pass  # BROKEN VARIANT
+        self.last_seen = time.monotonic()
 
     def snapshot(self, touch: bool = True) -> Snapshot:
         """Copy the job's state under the lock (and refresh the heartbeat unless ``touch=False``)."""
