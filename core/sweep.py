@@ -268,11 +268,11 @@ class BatchedSAEStack:
     @property
     def params(self) -> dict[str, torch.Tensor]:
         """The stacked weights (S x ...), by the class's own names (W_dec, W_enc, b_enc, b_dec, ...)."""
-        return self.model._t_params
+        return self.model._t.params
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
-        return self.model._t_optimizer
+        return self.model._t.optimizer
 
     def _copy_state(self) -> dict[str, torch.Tensor]:
         return {name: t.detach().clone() for name, t in self.model._state().items()}
@@ -329,7 +329,7 @@ class BatchedSAEStack:
         for name in type(estimator)._weight_names:
             stacked = getattr(self.model, name)[s]
             weights[name] = stacked if name in ("components_", "encoder_weight_") else stacked.reshape(-1)
-        estimator.set_weights(weights, self.model._t_X.shape[1])
+        estimator.set_weights(weights, self.model._t.X.shape[1])
         estimator.history_ = self.histories[s]
         estimator.n_steps_ = int(steps_done)
         return estimator

@@ -121,16 +121,17 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
         reason = divergence(row, scale)
         if reason:
             model._restore_good_state()
-            model._end_fit(steps_done=model._good_step)
+            good_step = model._t.good_step
+            model._end_fit(steps_done=good_step)
             raise TrainingDiverged(
                 f"Training diverged at step {step}: {reason}. "
-                f"The model keeps its weights from step {model._good_step}. "
+                f"The model keeps its weights from step {good_step}. "
                 "Lower the learning rate (or the sparsity weight) and train again."
             )
         model._commit_good_state()
         model.history_.append(row)
         yield row
-        # a model that converged (NMF's tol) sets _t_converged; stop after logging that step's row
-        if getattr(model, "_t_converged", False):
+        # a model that converged (NMF's tol) says so in its training state; stop after logging that step's row
+        if model._t.converged:
             break
     model._end_fit(steps_done=step)

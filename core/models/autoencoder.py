@@ -23,11 +23,13 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
-from core.models.base import IterativeEstimator
+from core.models.base import IterativeEstimator, TrainingState
 from core.training import is_log_step, log_every_of
 
 #: values of a model's ``precision`` parameter; 'auto' is 'tf32' on CUDA and 'fp32' on the CPU
@@ -97,6 +99,21 @@ def autocast(precision: str, device: torch.device):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+@dataclass(slots=True)
+class AutoencoderState(TrainingState):
+    """An autoencoder's fit: its weights and Adam, the minibatch stream, and how it steps."""
+
+    gen: torch.Generator | None = None  # the model's own RNG: initial atoms, then minibatches
+    perm: torch.Tensor | None = None  # this epoch's order of the samples
+    cursor: int = 0  # where the next minibatch starts in ``perm``
+    params: dict[str, torch.Tensor] = field(default_factory=dict)  # W_dec, W_enc, b_enc, b_dec (what exists)
+    optimizer: Any = None
+    precision: str = "fp32"  # resolved: 'fp32', 'tf32' or 'bf16'
+    rows: int = 0  # minibatch size
+    log_every: int = 10
+    last_step: int = 0
+
+
 class BaseAutoencoder(IterativeEstimator):
     """Shared machinery of every autoencoder; not registered itself.
 
@@ -116,6 +133,8 @@ class BaseAutoencoder(IterativeEstimator):
     _non_negative_atoms = False
     #: True for models whose forward casts to the compute dtype itself (no bf16 autocast around it)
     _explicit_casts = False
+    #: the family's training state (``TrainingState``)
+    _State = AutoencoderState
 
     # ---- things subclasses override -----------------------------------------------------------
     def _activate(self, pre: torch.Tensor) -> torch.Tensor:
@@ -167,8 +186,9 @@ class BaseAutoencoder(IterativeEstimator):
         *stack, n_latents, n_features = W_dec.shape
         bias_shape = (*stack, 1) if stack else ()  # a stack's biases broadcast over its batch dimension
         dev = X.device
-        self._t_X, self._t_gen = X, gen
-        self._t_perm, self._t_cursor = None, n_samples
+        self._t = self._State(X=X)
+        self._t.X, self._t.gen = X, gen
+        self._t.perm, self._t.cursor = None, n_samples
         params = {"W_dec": torch.nn.Parameter(W_dec)}
         if not self._is_tied():
             params["W_enc"] = torch.nn.Parameter(W_dec.clone())
@@ -177,15 +197,15 @@ class BaseAutoencoder(IterativeEstimator):
             if self._has_decoder_bias:
                 b_dec = self._init_decoder_bias(X)
                 params["b_dec"] = torch.nn.Parameter(b_dec.expand(*bias_shape, n_features).clone())
-        self._t_params = params
+        self._t.params = params
         # Fused Adam: one kernel per parameter instead of a dozen (on the CPU too: 2.5x faster there, and
         # within float rounding, ~1e-7 after 200 steps, of the unfused update)
-        self._t_optimizer = torch.optim.Adam(params.values(), lr=self._lr_at(1), fused=True)
-        self._t_precision = resolve_precision(getattr(self, "precision", "fp32"), dev)
-        self._t_rows = min(int(self.batch_size), n_samples)
-        self._t_log_every = log_every_of(self)
-        self._t_last_step = int(self._total_steps())
-        self._t_extra_setup(X)
+        self._t.optimizer = torch.optim.Adam(params.values(), lr=self._lr_at(1), fused=True)
+        self._t.precision = resolve_precision(getattr(self, "precision", "fp32"), dev)
+        self._t.rows = min(int(self.batch_size), n_samples)
+        self._t.log_every = log_every_of(self)
+        self._t.last_step = int(self._total_steps())
+        self._setup_extra(X)
 
     def _init_atoms(self, n_latents, n_features, gen, dev) -> torch.Tensor:
         # Random directions scaled so that a pre-activation w.x/sqrt(D) starts O(1), as in Refinetti & Goldt.
@@ -196,7 +216,7 @@ class BaseAutoencoder(IterativeEstimator):
             return W / W.norm(dim=1, keepdim=True).clamp_min(1e-8)
         return W / math.sqrt(n_features)
 
-    def _t_extra_setup(self, X: torch.Tensor) -> None:
+    def _setup_extra(self, X: torch.Tensor) -> None:
         """Hook for subclasses' own training state (dead-latent counters, thresholds)."""
 
     def _lr_at(self, step: int) -> float:
@@ -205,37 +225,37 @@ class BaseAutoencoder(IterativeEstimator):
         return float(self.learning_rate) * scale
 
     def _next_batch(self) -> torch.Tensor:
-        n = self._t_X.shape[0]
+        n = self._t.X.shape[0]
         size = min(int(self.batch_size), n)
-        if self._t_cursor + size > n:  # new epoch: a fresh permutation, drawn on the model's own RNG
-            self._t_perm = torch.randperm(n, generator=self._t_gen, device=self._t_X.device)
-            self._t_cursor = 0
-        idx = self._t_perm[self._t_cursor:self._t_cursor + size]
-        self._t_cursor += size
-        return self._t_X.index_select(0, idx)  # = X[idx], several times faster on the CPU
+        if self._t.cursor + size > n:  # new epoch: a fresh permutation, drawn on the model's own RNG
+            self._t.perm = torch.randperm(n, generator=self._t.gen, device=self._t.X.device)
+            self._t.cursor = 0
+        idx = self._t.perm[self._t.cursor:self._t.cursor + size]
+        self._t.cursor += size
+        return self._t.X.index_select(0, idx)  # = X[idx], several times faster on the CPU
 
     def _is_log_step(self, step: int) -> bool:
         """Whether ``core.training`` logs this step (it reads the metrics of no other step)."""
-        return is_log_step(step, self._t_log_every, self._t_last_step)
+        return is_log_step(step, self._t.log_every, self._t.last_step)
 
     def _train_step(self, step: int) -> dict[str, torch.Tensor]:
         x = self._next_batch()
         lr = self._lr_at(step)
-        for group in self._t_optimizer.param_groups:
+        for group in self._t.optimizer.param_groups:
             group["lr"] = lr
-        self._t_step = step
-        with matmul_precision(self._t_precision, x.device):
-            with autocast("fp32" if self._explicit_casts else self._t_precision, x.device):
-                p = self._weights_for_forward(self._t_params)
+        self._t.step = step
+        with matmul_precision(self._t.precision, x.device):
+            with autocast("fp32" if self._explicit_casts else self._t.precision, x.device):
+                p = self._weights_for_forward(self._t.params)
                 x_hat, codes, pre = self._forward(x, p)
                 mse = (x - x_hat).pow(2).mean((-2, -1))
                 extras = self._extra_loss(codes, pre, x, x_hat)
                 loss = mse + sum(extras.values()) if extras else mse
-            self._t_optimizer.zero_grad(set_to_none=True)
+            self._t.optimizer.zero_grad(set_to_none=True)
             # a stack's models share no weights: the sum gives each the gradient of its own loss
             (loss.sum() if loss.dim() else loss).backward()
             self._before_optimizer_step()
-            self._t_optimizer.step()
+            self._t.optimizer.step()
             self._after_optimizer_step()
         with torch.no_grad():
             step_metrics = self._step_metrics(codes)  # every step: it keeps the dead-latent counters
@@ -266,20 +286,20 @@ class BaseAutoencoder(IterativeEstimator):
 
     @torch.no_grad()
     def _after_optimizer_step(self) -> None:
-        W = self._t_params["W_dec"]
+        W = self._t.params["W_dec"]
         if self._non_negative_atoms:
             W.clamp_(min=0)
         if self._unit_norm_atoms:
             W.div_(W.norm(dim=-1, keepdim=True).clamp_min(1e-8))
 
     def _state(self) -> dict[str, torch.Tensor]:
-        return dict(self._t_params)
+        return dict(self._t.params)
 
     def _current_components(self) -> torch.Tensor:
-        return self._t_params["W_dec"].detach()
+        return self._t.params["W_dec"].detach()
 
     def _finish(self) -> None:
-        p = self._weights_for_forward(self._t_params)
+        p = self._weights_for_forward(self._t.params)
         to_np = lambda t: t.detach().float().cpu().numpy().copy()  # noqa: E731
         self.components_ = to_np(p["W_dec"])
         self.encoder_weight_ = to_np(p["W_enc"])

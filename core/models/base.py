@@ -6,6 +6,7 @@ Every model is a scikit-learn estimator: ``fit``, ``transform`` (codes), ``inver
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
@@ -126,16 +127,38 @@ class TorchEstimator(TransformerMixin, BaseEstimator):
         return self
 
 
+@dataclass(slots=True)
+class TrainingState:
+    """What a fit keeps between two steps and drops when it ends: the data on the device, the step, and the
+    last good weights (core.training restores them when a run diverges). Each model family extends it with
+    its own fields (optimiser, minibatch cursor, dead-latent counters, NMF's H, ...), declared there: a
+    typo is an error, not a new attribute.
+
+    ``IterativeEstimator._setup`` makes it (``self._t``), the steps read and change it, ``_teardown``
+    drops it; it is never pickled. The estimator itself keeps only its parameters and fitted attributes.
+    """
+
+    X: Any
+    step: int = 0
+    converged: bool = False  # a model that converged (NMF's tol): core.training stops after this step's row
+    good_step: int = 0  # the step whose weights ``good`` holds
+    good: dict | None = None
+    staged: tuple | None = None  # (step, weights) waiting for their logged loss to be seen finite
+    spare: dict | None = None  # buffers reused for the next staged copy
+
+
 class IterativeEstimator(TorchEstimator):
     """A model trained step by step by ``core.training.train_steps``.
 
-    Subclasses implement the hooks ``_setup(X)`` (make the training state from a float32 tensor),
+    Subclasses implement the hooks ``_setup(X)`` (make the training state ``self._t``, a ``TrainingState``
+    of the family, from a float32 tensor),
     ``_train_step(step) -> dict of 0-d tensors`` (at least ``loss`` and ``mse``), ``_state()`` (the
     tensors that define the model, returned by reference) and ``_finish()`` (write fitted numpy
     attributes from the state). ``fit_iter`` yields metric rows for a live view.
     """
 
     log_every: int = 10
+    _t: TrainingState | None = None  # the training state, only while a fit runs
 
     def fit(self, X, y=None):
         for _ in self.fit_iter(X):
@@ -162,7 +185,7 @@ class IterativeEstimator(TorchEstimator):
         """Copy the weights as they are before ``step + 1``: the loss logged at step + 1 is theirs, so
         they are trusted (committed) only once that loss is seen to be finite."""
         state = self._state()
-        spare = getattr(self, "_spare", None)
+        spare = self._t.spare
         if spare is None or spare.keys() != state.keys() or any(
                 spare[k].shape != v.shape or spare[k].dtype != v.dtype for k, v in state.items()):
             spare = {k: v.detach().clone() for k, v in state.items()}
@@ -170,22 +193,22 @@ class IterativeEstimator(TorchEstimator):
             with torch.no_grad():
                 for name, tensor in state.items():
                     spare[name].copy_(tensor.detach())
-        self._staged = (step, spare)
+        self._t.staged = (step, spare)
 
     def _commit_good_state(self) -> None:
-        previous = getattr(self, "_good", None)
-        self._good_step, self._good = self._staged
-        self._spare = previous if previous is not self._good else None
+        t = self._t
+        previous = t.good
+        t.good_step, t.good = t.staged
+        t.spare = previous if previous is not t.good else None
 
     def _restore_good_state(self) -> None:
         with torch.no_grad():
             for name, tensor in self._state().items():
-                tensor.copy_(self._good[name])
+                tensor.copy_(self._t.good[name])
 
     def _end_fit(self, steps_done: int) -> None:
         self.n_steps_ = int(steps_done)
         self._finish()
-        self._good = self._staged = self._spare = None
         self._teardown()
 
     def _apply_live_updates(self, updates: dict[str, Any]) -> dict[str, Any]:
@@ -213,8 +236,7 @@ class IterativeEstimator(TorchEstimator):
 
     def _teardown(self) -> None:
         """Drop training-only state (optimiser, data on the device) once the fit ends."""
-        for name in [n for n in vars(self) if n.startswith("_t_")]:
-            delattr(self, name)
+        self._t = None
         self._training = False
 
     # subclass hooks -----------------------------------------------------------------------------
@@ -235,5 +257,5 @@ class IterativeEstimator(TorchEstimator):
 
     def __getstate__(self):
         state = super().__getstate__()
-        return {k: v for k, v in state.items() if not k.startswith(("_t_", "_good", "_staged", "_spare"))}
+        return {k: v for k, v in state.items() if k != "_t"}
 

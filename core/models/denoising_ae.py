@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from core.models.ae import ShallowAutoencoder
-from core.models.autoencoder import check_positive
+from core.models.autoencoder import AutoencoderState, check_positive
 
 NOISE_KINDS = ("gaussian", "salt-pepper", "masking")
+
+
+@dataclass(slots=True)
+class DenoisingState(AutoencoderState):
+    low: torch.Tensor | None = None  # the data's smallest and largest values (salt-and-pepper noise)
+    high: torch.Tensor | None = None
 
 
 class DenoisingAutoencoder(ShallowAutoencoder):
@@ -19,6 +27,7 @@ class DenoisingAutoencoder(ShallowAutoencoder):
     """
 
     _live_params = ("learning_rate", "noise_level")
+    _State = DenoisingState
 
     def __init__(self, n_components=16, *, noise="gaussian", noise_level=0.3, activation="sigmoid",
                  tied=False, bias=True, max_steps=2000, batch_size=128, learning_rate=3e-3,
@@ -35,17 +44,17 @@ class DenoisingAutoencoder(ShallowAutoencoder):
             raise ValueError(f"Unknown noise {self.noise!r}; choose one of {', '.join(NOISE_KINDS)}.")
         check_positive("noise_level", self.noise_level, allow_zero=True)
 
-    def _t_extra_setup(self, X: torch.Tensor) -> None:
-        self._t_low, self._t_high = X.min(), X.max()
+    def _setup_extra(self, X: torch.Tensor) -> None:
+        self._t.low, self._t.high = X.min(), X.max()
 
     def _corrupt(self, x: torch.Tensor) -> torch.Tensor:
         level = float(self.noise_level)
         if level == 0:
             return x
         if self.noise == "gaussian":
-            return x + level * torch.randn(x.shape, generator=self._t_gen, device=x.device)
-        hit = torch.rand(x.shape, generator=self._t_gen, device=x.device) < min(level, 1.0)
+            return x + level * torch.randn(x.shape, generator=self._t.gen, device=x.device)
+        hit = torch.rand(x.shape, generator=self._t.gen, device=x.device) < min(level, 1.0)
         if self.noise == "masking":
             return x.masked_fill(hit, 0.0)
-        salt = torch.rand(x.shape, generator=self._t_gen, device=x.device) < 0.5
-        return torch.where(hit, torch.where(salt, self._t_high, self._t_low), x)
+        salt = torch.rand(x.shape, generator=self._t.gen, device=x.device) < 0.5
+        return torch.where(hit, torch.where(salt, self._t.high, self._t.low), x)

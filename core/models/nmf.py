@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,7 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from core.models.base import IterativeEstimator
+from core.models.base import IterativeEstimator, TrainingState
 from core.models.pca import singular_axes
 
 # denominators of the multiplicative updates are kept above this (scikit-learn uses float32 eps too)
@@ -19,6 +20,18 @@ _CHECK_EVERY = 10
 # HALS sweeps over the codes in transform(), after a projected least-squares start
 _TRANSFORM_SWEEPS = 100
 _CHUNK_ROWS = 8192
+
+
+@dataclass(slots=True)
+class NMFState(TrainingState):
+    """An NMF fit: the factors (W kept transposed), and what the loss and the updates reuse."""
+
+    Wt: torch.Tensor | None = None  # W^T, rank x n_samples
+    H: torch.Tensor | None = None  # rank x n_features
+    X_sq: torch.Tensor | None = None  # ||X||^2 in float64, for the loss
+    reg: tuple = (0.0, 0.0, 0.0, 0.0)  # (l1_W, l1_H, l2_W, l2_H)
+    previous_loss: float | None = None  # for the convergence test (tol)
+    HHt: torch.Tensor | None = None  # H H^T of this step, shared by the W update and the loss
 
 
 class NMF(IterativeEstimator):
@@ -139,34 +152,34 @@ class NMF(IterativeEstimator):
                 "Use init='nndsvda' or 'random', or fewer components."
             )
         self.n_components_ = rank
-        self._t_X = X
-        W, self._t_H = _initialize(X, rank, self.init, self._generator)
+        self._t = NMFState(X=X)
+        W, self._t.H = _initialize(X, rank, self.init, self._generator)
         # W is kept transposed (rank x n_samples, rows contiguous): both HALS sweeps then update
         # contiguous rows, and every product below reads it without a copy
-        self._t_Wt = W.T.contiguous()
+        self._t.Wt = W.T.contiguous()
         del W
-        self._t_X_sq = (X.double() ** 2).sum()
-        self._t_reg = self._regularization(n_samples, n_features)
-        Wt, H = self._t_Wt, self._t_H
-        self._t_previous_loss = float(self._loss(Wt @ X, Wt @ Wt.T, H)[0])
-        self._t_converged = False
+        self._t.X_sq = (X.double() ** 2).sum()
+        self._t.reg = self._regularization(n_samples, n_features)
+        Wt, H = self._t.Wt, self._t.H
+        self._t.previous_loss = float(self._loss(Wt @ X, Wt @ Wt.T, H)[0])
+        self._t.converged = False
 
     def _on_live_update(self, applied) -> None:
-        self._t_reg = self._regularization(*self._t_X.shape)
-        self._t_previous_loss = None  # the objective changed: restart the convergence window
+        self._t.reg = self._regularization(*self._t.X.shape)
+        self._t.previous_loss = None  # the objective changed: restart the convergence window
 
     def _train_step(self, step: int) -> dict[str, torch.Tensor]:
-        X, Wt, H = self._t_X, self._t_Wt, self._t_H
-        l1_W, l1_H, l2_W, l2_H = self._t_reg
+        X, Wt, H = self._t.X, self._t.Wt, self._t.H
+        l1_W, l1_H, l2_W, l2_H = self._t.reg
         if self.solver == "hals":
             HXt = H @ X.T  # (X H^T)^T
             if l1_W:
                 HXt -= l1_W
-            _hals_rows(Wt, HXt, _with_ridge(self._t_HHt, l2_W))
+            _hals_rows(Wt, HXt, _with_ridge(self._t.HHt, l2_W))
             WtX, WtW = Wt @ X, Wt @ Wt.T
             _hals_rows(H, WtX - l1_H if l1_H else WtX, _with_ridge(WtW, l2_H))
         else:  # Lee & Seung's multiplicative updates, W's written transposed: (W HH^T)^T = HH^T W^T
-            Wt.mul_((H @ X.T) / _penalised(self._t_HHt @ Wt, Wt, l1_W, l2_W).clamp_min(_EPS))
+            Wt.mul_((H @ X.T) / _penalised(self._t.HHt @ Wt, Wt, l1_W, l2_W).clamp_min(_EPS))
             WtX, WtW = Wt @ X, Wt @ Wt.T
             H.mul_(WtX / _penalised(WtW @ H, H, l1_H, l2_H).clamp_min(_EPS))
         loss, mse = self._loss(WtX, WtW, H)
@@ -180,13 +193,13 @@ class NMF(IterativeEstimator):
         ||X - WH||^2 = ||X||^2 - 2 <H, W^T X> + <H H^T, W^T W>, summed in float64 against cancellation.
         H H^T is kept for the next step's update of W (H does not change in between).
         """
-        X, Wt = self._t_X, self._t_Wt
+        X, Wt = self._t.X, self._t.Wt
         size = X.numel()
-        self._t_HHt = H @ H.T
-        residual = self._t_X_sq - 2 * (H.double() * WtX.double()).sum() + (self._t_HHt.double() * WtW.double()).sum()
+        self._t.HHt = H @ H.T
+        residual = self._t.X_sq - 2 * (H.double() * WtX.double()).sum() + (self._t.HHt.double() * WtW.double()).sum()
         residual = residual.clamp_min(0)
         objective = 0.5 * residual
-        l1_W, l1_H, l2_W, l2_H = self._t_reg
+        l1_W, l1_H, l2_W, l2_H = self._t.reg
         if l1_W or l2_W:
             objective = objective + l1_W * Wt.sum() + 0.5 * l2_W * WtW.trace()
         if l1_H or l2_H:
@@ -194,20 +207,20 @@ class NMF(IterativeEstimator):
         return (2 * objective / size).float(), (residual / size).float()
 
     def _check_convergence(self, loss: float) -> None:
-        previous, self._t_previous_loss = self._t_previous_loss, loss
+        previous, self._t.previous_loss = self._t.previous_loss, loss
         if previous is None:
             return
         if previous <= 0 or (previous - loss) / previous < self.tol:
-            self._t_converged = True  # core.training ends the run after this step's log row
+            self._t.converged = True  # core.training ends the run after this step's log row
 
     def _state(self) -> dict[str, torch.Tensor]:
-        return {"Wt": self._t_Wt, "H": self._t_H}
+        return {"Wt": self._t.Wt, "H": self._t.H}
 
     def _current_components(self) -> torch.Tensor:
-        return self._t_H
+        return self._t.H
 
     def _finish(self) -> None:
-        X, W, H = self._t_X, self._t_Wt.T, self._t_H
+        X, W, H = self._t.X, self._t.Wt.T, self._t.H
         squared_error = sum(((chunk - W_chunk @ H) ** 2).sum(dtype=torch.float64)
                             for chunk, W_chunk in zip(X.split(_CHUNK_ROWS), W.split(_CHUNK_ROWS)))
         self.reconstruction_err_ = float(torch.as_tensor(squared_error).sqrt())

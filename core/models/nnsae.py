@@ -31,16 +31,16 @@ class NonNegativeSAE(L1SAE):
         self.tied = tied
 
     @torch.no_grad()
-    def _t_extra_setup(self, X: torch.Tensor) -> None:
-        super()._t_extra_setup(X)
+    def _setup_extra(self, X: torch.Tensor) -> None:
+        super()._setup_extra(X)
         # With non-negative atoms and no decoder bias, the transposed-decoder encoder starts with every
         # code on, and the reconstruction overshoots the data many times over; the first steps then drive
         # the encoder biases so low that all codes die for good. Scale the encoder by the least-squares
         # factor that makes the first reconstruction the data's size (ReLU codes scale with it).
-        p = self._weights_for_forward(self._t_params)
+        p = self._weights_for_forward(self._t.params)
         x = X[: 4096]
         x_hat = self._activate(self._pre_activation(x, p)) @ p["W_dec"]
         # one factor per model (a stack of models gets one each: sums over each model's own batch)
         scale = (x * x_hat).sum((-2, -1), keepdim=True) / x_hat.pow(2).sum((-2, -1), keepdim=True).clamp_min(1e-12)
-        if "W_enc" in self._t_params:  # tied weights share the decoder's scale, which stays unit-norm
-            self._t_params["W_enc"].mul_(scale.clamp_min(1e-6))
+        if "W_enc" in self._t.params:  # tied weights share the decoder's scale, which stays unit-norm
+            self._t.params["W_enc"].mul_(scale.clamp_min(1e-6))

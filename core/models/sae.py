@@ -10,9 +10,11 @@ count of samples since each latent last fired (a latent is dead when it has not 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from core.models.autoencoder import BaseAutoencoder, check_positive
+from core.models.autoencoder import AutoencoderState, BaseAutoencoder, check_positive
 
 DECODER_BIAS_INITS = ("mean", "median")
 
@@ -26,8 +28,15 @@ def geometric_median(X: torch.Tensor, n_iter: int = 50, eps: float = 1e-6) -> to
     return median
 
 
+@dataclass(slots=True)
+class SAEState(AutoencoderState):
+    since_fired: torch.Tensor | None = None  # samples seen since each latent last fired
+
+
 class BaseSAE(BaseAutoencoder):
     """Shared machinery of sparse autoencoders; subclasses define the activation and the penalty."""
+
+    _State = SAEState
 
     _center_with_decoder_bias = True
     _unit_norm_atoms = True
@@ -59,12 +68,12 @@ class BaseSAE(BaseAutoencoder):
             return geometric_median(X)
         return X.mean(0)
 
-    def _t_extra_setup(self, X: torch.Tensor) -> None:
+    def _setup_extra(self, X: torch.Tensor) -> None:
         # samples seen since each latent last fired; starts at 0 so nothing is dead before the window
-        self._t_since_fired = torch.zeros(self._t_params["W_dec"].shape[:-1], device=X.device)
+        self._t.since_fired = torch.zeros(self._t.params["W_dec"].shape[:-1], device=X.device)
 
     def _dead_mask(self) -> torch.Tensor:
-        return self._t_since_fired >= self.dead_window
+        return self._t.since_fired >= self.dead_window
 
     def _firing(self, codes: torch.Tensor) -> torch.Tensor:
         """Which codes count as a latent firing (non-zero; sigmoid codes override this)."""
@@ -76,20 +85,20 @@ class BaseSAE(BaseAutoencoder):
 
     def _dead_fraction(self) -> dict[str, torch.Tensor]:
         """{'dead_fraction': ...} at log steps; {} at the others (core.training does not read them)."""
-        if not self._is_log_step(getattr(self, "_t_step", 0)):
+        if not self._is_log_step(self._t.step):
             return {}
         return {"dead_fraction": self._dead_mask().float().mean(-1)}
 
     def _update_since_fired(self, fired: torch.Tensor, n_samples: int) -> None:
         # masked_fill_, not boolean indexing: indexing by a mask needs its count on the host (a sync)
-        self._t_since_fired += n_samples
-        self._t_since_fired.masked_fill_(fired, 0)
+        self._t.since_fired += n_samples
+        self._t.since_fired.masked_fill_(fired, 0)
 
     @torch.no_grad()
     def _before_optimizer_step(self) -> None:
         # Remove the gradient component parallel to each (unit-norm) atom: a step then rotates atoms
         # instead of growing them, so renormalising afterwards loses little.
-        W = self._t_params["W_dec"]
+        W = self._t.params["W_dec"]
         if W.grad is None:
             return
         along = (W.grad * W).sum(-1, keepdim=True)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from core.models.sae_topk import TopKSAE, largest
+from core.models.sae_topk import TopKSAE, TopKState, largest
+
+
+@dataclass(slots=True)
+class BatchTopKState(TopKState):
+    threshold: torch.Tensor | None = None  # running estimate of the inference threshold
+    threshold_seen: torch.Tensor | None = None  # 0 until the first batch set it (then the average starts)
 
 
 class BatchTopKSAE(TopKSAE):
@@ -15,11 +23,12 @@ class BatchTopKSAE(TopKSAE):
     """
 
     _weight_names = TopKSAE._weight_names + ("threshold_",)
+    _State = BatchTopKState
 
-    def _t_extra_setup(self, X: torch.Tensor) -> None:
-        super()._t_extra_setup(X)
-        self._t_threshold = torch.zeros(self._t_params["W_dec"].shape[:-2], device=X.device)
-        self._t_threshold_seen = torch.zeros((), device=X.device)
+    def _setup_extra(self, X: torch.Tensor) -> None:
+        super()._setup_extra(X)
+        self._t.threshold = torch.zeros(self._t.params["W_dec"].shape[:-2], device=X.device)
+        self._t.threshold_seen = torch.zeros((), device=X.device)
 
     def _select(self, pre: torch.Tensor) -> torch.Tensor:
         # the number of codes per sample varies: kept dense (decoded by a product)
@@ -27,7 +36,7 @@ class BatchTopKSAE(TopKSAE):
 
     def _state(self) -> dict[str, torch.Tensor]:
         # a diverged run restores the threshold with the weights it was estimated for
-        return {**super()._state(), "threshold": self._t_threshold}
+        return {**super()._state(), "threshold": self._t.threshold}
 
     def _activate(self, pre: torch.Tensor) -> torch.Tensor:
         flat = torch.relu(pre).flatten(-2)  # each model's whole batch (pre: (..., batch, n_latents))
@@ -39,9 +48,9 @@ class BatchTopKSAE(TopKSAE):
             with torch.no_grad():  # running estimate of the inference threshold
                 smallest = torch.where(values > 0, values, torch.full_like(values, float("inf"))).min(-1).values
                 smallest = torch.where(torch.isinf(smallest), torch.zeros_like(smallest), smallest)
-                momentum = torch.where(self._t_threshold_seen > 0, 0.99, 0.0)
-                self._t_threshold.mul_(momentum).add_((1 - momentum) * smallest)
-                self._t_threshold_seen.fill_(1)
+                momentum = torch.where(self._t.threshold_seen > 0, 0.99, 0.0)
+                self._t.threshold.mul_(momentum).add_((1 - momentum) * smallest)
+                self._t.threshold_seen.fill_(1)
         return codes
 
     def _inference_activate(self, pre: torch.Tensor) -> torch.Tensor:
@@ -49,4 +58,4 @@ class BatchTopKSAE(TopKSAE):
         return torch.where(pre > threshold, pre, torch.zeros_like(pre)).clamp_min(0)
 
     def _finish_extra(self) -> None:
-        self.threshold_ = self._t_threshold.detach().cpu().numpy().reshape(*self._t_threshold.shape, 1).copy()
+        self.threshold_ = self._t.threshold.detach().cpu().numpy().reshape(*self._t.threshold.shape, 1).copy()

@@ -80,20 +80,20 @@ class JumpReLUSAE(BaseSAE):
         check_positive("threshold_init", self.threshold_init)
         check_positive("bandwidth", self.bandwidth)
 
-    def _t_extra_setup(self, X: torch.Tensor) -> None:
-        super()._t_extra_setup(X)
-        latents = self._t_params["W_dec"].shape[:-1]
+    def _setup_extra(self, X: torch.Tensor) -> None:
+        super()._setup_extra(X)
+        latents = self._t.params["W_dec"].shape[:-1]
         init = hyper(self.threshold_init, 1)
         if isinstance(init, torch.Tensor):  # a stack: each model's own initial threshold
             log_theta = init.double().log().float().expand(latents).clone()
         else:
             log_theta = torch.full(latents, math.log(init), device=X.device)
-        self._t_params["log_threshold"] = torch.nn.Parameter(log_theta)
-        self._t_optimizer.add_param_group({"params": [self._t_params["log_threshold"]]})
+        self._t.params["log_threshold"] = torch.nn.Parameter(log_theta)
+        self._t.optimizer.add_param_group({"params": [self._t.params["log_threshold"]]})
 
     def _threshold(self) -> torch.Tensor:
-        if getattr(self, "_training", False) or "log_threshold" in getattr(self, "_t_params", {}):
-            return self._t_params["log_threshold"].exp()
+        if self._t is not None:  # training, or writing the fitted threshold at its end
+            return self._t.params["log_threshold"].exp()
         return torch.as_tensor(self.threshold_)
 
     def _activate(self, pre: torch.Tensor) -> torch.Tensor:
@@ -108,4 +108,4 @@ class JumpReLUSAE(BaseSAE):
         return {"l0_penalty": hyper(self.l0_coef) * l0}
 
     def _finish_extra(self) -> None:
-        self.threshold_ = self._t_params["log_threshold"].detach().exp().float().cpu().numpy().copy()
+        self.threshold_ = self._t.params["log_threshold"].detach().exp().float().cpu().numpy().copy()

@@ -50,7 +50,7 @@ class KLSAE(BaseSAE):
         rho = hyper(self.sparsity_target, 1)
         rho_hat = codes.mean(-2).clamp(1e-6, 1 - 1e-6)
         kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
-        weights = {id(w): w for w in (self._t_params.get("W_enc"), self._t_params["W_dec"]) if w is not None}
+        weights = {id(w): w for w in (self._t.params.get("W_enc"), self._t.params["W_dec"]) if w is not None}
         decay = sum(w.pow(2).sum((-2, -1)) for w in weights.values())
         return {"kl": hyper(self.sparsity_weight) * kl.sum(-1), "weight_decay": 0.5 * hyper(self.weight_decay) * decay}
 

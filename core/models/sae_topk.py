@@ -12,13 +12,14 @@ products to bfloat16 while the weights, Adam and the loss stay fp32.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from core.models.autoencoder import check_positive, hyper, resolve_precision
-from core.models.sae import BaseSAE
+from core.models.sae import BaseSAE, SAEState
 
 #: steps between two host checks of "is any latent dead?" once some are (AuxK runs in between)
 _AUXK_RECHECK = 100
@@ -130,6 +131,14 @@ class _CenteredLinear(torch.autograd.Function):
         return grad_x, grad_b_dec, grad_W, grad_b, None
 
 
+@dataclass(slots=True)
+class TopKState(SAEState):
+    compute_dtype: torch.dtype | None = None  # bf16 for the two big products, None: fp32
+    auxk_check_at: int = 1  # the step of the next host check "could a latent be dead?"
+    auxk_active: bool = False  # its answer until then
+    W_dec_c: torch.Tensor | None = None  # this step's (cast) atoms, for AuxK
+
+
 class TopKSAE(BaseSAE):
     """Minimise mean ||x - x_hat||^2 / d + auxk_coef * AuxK, with h = TopK(pre-activation): exactly k
     codes per sample may be non-zero, so sparsity is set directly instead of through a penalty.
@@ -145,6 +154,7 @@ class TopKSAE(BaseSAE):
 
     _live_params = ("learning_rate", "k")
     _explicit_casts = True
+    _State = TopKState
     #: 'auto', 'dense' or 'sparse' (see ``sparse_decode_is_faster``); not a parameter: results agree
     _decoder = "auto"
 
@@ -177,7 +187,7 @@ class TopKSAE(BaseSAE):
 
     def _apply_live_updates(self, updates):
         if "k" in updates:
-            n_latents = self._t_params["W_dec"].shape[-2]
+            n_latents = self._t.params["W_dec"].shape[-2]
             updates = {**updates, "k": int(min(max(1, int(updates["k"])), n_latents))}
         return super()._apply_live_updates(updates)
 
@@ -188,18 +198,18 @@ class TopKSAE(BaseSAE):
         return min(n_latents, int(self.auxk) if self.auxk is not None else max(1, n_features // 2))
 
     # ---- the training step ------------------------------------------------------------------------
-    def _t_extra_setup(self, X: torch.Tensor) -> None:
-        super()._t_extra_setup(X)
-        self._t_compute_dtype = torch.bfloat16 if self._t_precision == "bf16" else None
-        self._t_auxk_check_at, self._t_auxk_active = 1, False
-        self._t_W_dec_c = None
+    def _setup_extra(self, X: torch.Tensor) -> None:
+        super()._setup_extra(X)
+        self._t.compute_dtype = torch.bfloat16 if self._t.precision == "bf16" else None
+        self._t.auxk_check_at, self._t.auxk_active = 1, False
+        self._t.W_dec_c = None
 
     def _sparse_decode(self, k: int) -> bool:
         if self._decoder != "auto":
             return self._decoder == "sparse"
-        n_latents, n_features = self._t_params["W_dec"].shape[-2:]
-        return sparse_decode_is_faster(self._t_rows, n_latents, n_features, k, self._t_since_fired.device,
-                                       self._t_precision)
+        n_latents, n_features = self._t.params["W_dec"].shape[-2:]
+        return sparse_decode_is_faster(self._t.rows, n_latents, n_features, k, self._t.since_fired.device,
+                                       self._t.precision)
 
     def _select(self, pre: torch.Tensor):
         """The batch's codes from its pre-activations: TopKCodes here, a dense tensor for BatchTopK."""
@@ -215,11 +225,11 @@ class TopKSAE(BaseSAE):
         return codes.to(W_dec.dtype) @ W_dec
 
     def _forward(self, x: torch.Tensor, p: dict[str, torch.Tensor]):
-        dtype = self._t_compute_dtype
+        dtype = self._t.compute_dtype
         pre = _CenteredLinear.apply(self._corrupt(x), p["b_dec"], p["W_enc"], p["b_enc"], dtype)
         codes = self._select(pre)
         W_dec = p["W_dec"] if dtype is None else p["W_dec"].to(dtype)
-        self._t_W_dec_c = W_dec  # AuxK decodes with the same (cast) atoms
+        self._t.W_dec_c = W_dec  # AuxK decodes with the same (cast) atoms
         x_hat = self._decode_codes(codes, W_dec) + p["b_dec"]
         return x_hat, codes, pre
 
@@ -229,7 +239,7 @@ class TopKSAE(BaseSAE):
         return super()._l0(codes)
 
     def _step_metrics(self, codes) -> dict[str, torch.Tensor]:
-        self._t_W_dec_c = None  # the step is over: let the cast atoms go
+        self._t.W_dec_c = None  # the step is over: let the cast atoms go
         if not isinstance(codes, TopKCodes):
             return super()._step_metrics(codes)
         stack = codes.values.shape[:-2]
@@ -246,19 +256,19 @@ class TopKSAE(BaseSAE):
         latents are dead (or, on a GPU, when the horizon is too short to be worth a sync), AuxK runs, its
         term masked on the device as before, and the check comes back every ``_AUXK_RECHECK`` steps.
         """
-        step = self._t_step
-        if step < self._t_auxk_check_at:
-            return self._t_auxk_active
+        step = self._t.step
+        if step < self._t.auxk_check_at:
+            return self._t.auxk_active
         window = float(self.dead_window)
-        oldest = float(self._t_since_fired.max())
-        safe_steps = math.ceil((window - oldest) / self._t_rows)  # steps that cannot see a dead latent
+        oldest = float(self._t.since_fired.max())
+        safe_steps = math.ceil((window - oldest) / self._t.rows)  # steps that cannot see a dead latent
         # On a GPU a sync stalls the queue: skipping AuxK must pay for it (a window shorter than a few
         # batches would otherwise mean a sync every step). On the CPU a check costs nothing.
-        if oldest >= window or safe_steps < (_AUXK_MIN_SKIP if self._t_since_fired.is_cuda else 1):
-            self._t_auxk_active, self._t_auxk_check_at = True, step + _AUXK_RECHECK
+        if oldest >= window or safe_steps < (_AUXK_MIN_SKIP if self._t.since_fired.is_cuda else 1):
+            self._t.auxk_active, self._t.auxk_check_at = True, step + _AUXK_RECHECK
         else:
-            self._t_auxk_active, self._t_auxk_check_at = False, step + safe_steps
-        return self._t_auxk_active
+            self._t.auxk_active, self._t.auxk_check_at = False, step + safe_steps
+        return self._t.auxk_active
 
     def _extra_loss(self, codes, pre, x, x_hat):
         coef = hyper(self.auxk_coef)  # a stack's (S,) tensor holds some non-zero (equal values stay a float)
@@ -266,7 +276,7 @@ class TopKSAE(BaseSAE):
             return {}
         if not self._auxk_needed():
             return {"auxk": torch.zeros(x_hat.shape[:-2], device=x.device)}
-        W_dec = self._t_W_dec_c if self._t_W_dec_c is not None else self._t_params["W_dec"]
+        W_dec = self._t.W_dec_c if self._t.W_dec_c is not None else self._t.params["W_dec"]
         dead = self._dead_mask()
         size = self._auxk_size(*W_dec.shape[-2:])
         # Fixed-size top-k over dead latents only (live ones masked to -inf, giving ReLU 0): no host sync.
