@@ -10,11 +10,12 @@ import streamlit as st
 
 from core import analysis
 from core.jobs import RUNNING, WAITING, TrainingJob, get_manager
-from ui import look, session
+from ui import data_loading, look, session
 
 st.set_page_config(page_title="SAE/NMF Explorer", page_icon=str(look.ICON), layout="wide")
 st.logo(str(look.LOGO), size="large")
-# the navigation first: until it is sent, the browser lists every file of pages/ as a page
+# The page scripts live in views/: a folder named pages/ next to app.py would start Streamlit in its old
+# multipage mode, where a fresh server's first visitor of e.g. /train gets the page without this frame.
 page = st.navigation([
     st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("views/data.py", title="Data", icon=":material/dataset:", url_path="data"),
@@ -88,7 +89,7 @@ def _badge(rerun_when_done: bool) -> None:
 
 def sidebar(state: session.AppState, on_train_page: bool) -> None:
     ds = state.dataset
-    data_line = f"{state.data.label}" + (f" &middot; {look.dataset_summary(ds)}" if ds is not None else "")
+    data_line = f"{state.data.label}" + (f" &middot; {data_loading.dataset_summary(ds)}" if ds is not None else "")
     st.html(f'<div class="setup"><div><span>Data</span>{data_line}</div>'
             f'<div><span>Model</span>{state.model_name}</div></div>')
     if not state.busy:
@@ -101,7 +102,6 @@ def sidebar(state: session.AppState, on_train_page: bool) -> None:
     st.fragment(run_every=period)(_badge)(state.busy and not (on_train_page and state.training))
 
 
-with look.frame():
-    page.run()
+page.run()
 with st.sidebar:  # after the page, so it shows what the page just chose
     sidebar(session.get(), page.url_path == "train")

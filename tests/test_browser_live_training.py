@@ -197,13 +197,14 @@ def test_a_closed_tab_stops_its_run(browser, server):
 
 
 def test_a_fresh_servers_first_visit_to_a_page_gets_the_whole_app(browser, tmp_path):
-    # a pages/ folder puts Streamlit in its old multipage mode until app.py's navigation runs once
+    # a folder named pages/ next to app.py would put Streamlit in its old multipage mode (app.py keeps its
+    # pages in views/): the first visitor of a fresh server must still get app.py's navigation and frame
     with streamlit_server(tmp_path / "fresh.log") as fresh:
         context = _context(browser)
         page = open_app(context, fresh, "train")  # waits for the app's navigation and device badge
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "Home" in nav and "Data" in nav
-        assert "_live" not in nav and "runner" not in nav  # not the files of pages/
+        assert "_live" not in nav and "runner" not in nav  # not the files of ui/
         page.get_by_role("button", name="Train", exact=True).wait_for()
         context.close()
 

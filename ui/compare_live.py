@@ -11,9 +11,9 @@ import streamlit as st
 
 from core import analysis, models
 from core.jobs import RUNNING, WAITING, get_manager
-from ui import knobs, look, session, stored_runs
+from ui import caches, data_loading, knobs, look, session, stored_runs
 
-PERIOD = 0.4  # as the Train page's live panel (pages/train_live.py)
+PERIOD = 0.4  # as the Train page's live panel (ui/train_live.py)
 _KEY = "_compare_page"
 STATE_WORDS = {**look.STATE_WORDS, WAITING: "Waiting for a slot"}
 
@@ -55,7 +55,7 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
     page, app = get(), session.get()
     stop()
     page.error, page.jobs, page.tickets, page.select, page.shown_saved = None, {}, {}, None, False
-    ds = look.current_dataset()
+    ds = data_loading.current_dataset()
     if ds is None:
         page.error = app.data_error or "No data set is loaded: choose one on the Data page."
         return
@@ -102,7 +102,7 @@ def stop() -> None:
 
 # The panel redraws 2.5 times a second, the atoms change a few times a second at most: pair and draw each
 # pair of versions once (pairing costs 25-150 ms, the picture as much again).
-_PAIRED = stored_runs.RecentResults(kept=16)
+_PAIRED = caches.RecentResults(kept=16)
 
 
 def _paired(nmf, sae):
@@ -126,7 +126,7 @@ def _live_grid(snaps: dict[str, Any]) -> None:
         st.caption("The atoms appear here, paired, as soon as both runs have some.")
         return
     pairs, picture = _paired(nmf, sae)
-    st.image(picture, width=stored_runs.picture_width(picture), output_format="PNG",
+    st.image(picture, width=look.picture_width(picture), output_format="PNG",
              caption=f"Live: {pairs.n_pairs} pairs, mean |cos| {pairs.mean_similarity:.2f}")
 
 

@@ -111,3 +111,18 @@ def remember(*keys: str) -> None:
     for key in keys:
         if key in st.session_state:
             state.widgets[key] = st.session_state[key]
+
+
+def persist_choice(key: str, options, default) -> str:
+    """``persist`` for a widget whose options come from data (saved runs, a run's size): a remembered
+    value that is no longer offered falls back to ``default`` (of a multiselect's list, only the offered
+    ones are kept) instead of making Streamlit raise."""
+    persist(key, default)
+    value = st.session_state[key]
+    if isinstance(value, list):
+        offered = [item for item in value if item in options]
+        if offered != value:
+            st.session_state[key] = offered
+    elif value not in options:
+        st.session_state[key] = default
+    return key

@@ -1,24 +1,20 @@
-"""What the Compare, Sweep and Inspect pages share: the run store, a saved run with its data, caches,
-remembered widget values whose options come from data, downloads.
+"""Run-store access for the Compare, Sweep and Inspect pages: the store, its saved runs and their labels,
+and a saved run loaded with its data and codes, cached across sessions.
 
-Thin: the math lives in ``core.analysis``; this module only caches, picks and draws download buttons.
+Thin: the math lives in ``core.analysis``; this module only opens, caches and picks.
 """
 
 from __future__ import annotations
 
-import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from core import analysis, datasets, render
+from core import analysis, datasets
 from core.store import RunStore, StoreError, default_root
-from ui import look, session
+from ui import data_loading, session
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -77,8 +73,6 @@ def run_label(record) -> str:
             + ("" if record.status == "finished" else f" [{record.status}]"))
 
 
-def file_stem(*parts: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=-]+", "_", "-".join(parts)).strip("_")[:80] or "export"
 
 
 @dataclass
@@ -116,7 +110,7 @@ def dataset_of(record):
         raise ValueError(f"The data of run {record.name!r} ({record.dataset}) was an upload that is not loaded "
                          "now; upload the same file on the Data page to look at this run.")
     options = {k: tuple(v) if isinstance(v, list) else v for k, v in record.data_options.items()}
-    return look.load_choice(session.DataChoice(record.dataset, options))
+    return data_loading.load_choice(session.DataChoice(record.dataset, options))
 
 
 @st.cache_resource(show_spinner="Loading the run ...", max_entries=12)
@@ -139,86 +133,3 @@ def load_run(run_store: RunStore, record) -> LoadedRun | None:
     except Exception as error:  # noqa: BLE001 - core's message, shown in the page; the app goes on
         st.error(str(error))
         return None
-
-
-# -- caches and remembered choices --------------------------------------------------------------------------
-class RecentResults:
-    """The last few results, keyed by what they were computed from, shared by every session's thread.
-
-    For what a fragment redraws several times a second from the same inputs (as ``ui.train_live`` does for
-    the live atom grid): each input is computed once (a result of None is not kept)."""
-
-    def __init__(self, kept: int = 32):
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._kept = kept
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        value = self._items.get(key)  # read once, no check-then-index: another thread may trim meanwhile
-        if value is None:
-            value = compute()
-            with self._lock:  # two threads trimming at once could pop from an emptied dict
-                self._items[key] = value
-                while len(self._items) > self._kept:
-                    self._items.popitem(last=False)
-        return value
-
-
-def persist_choice(key: str, options, default) -> str:
-    """``session.persist`` for a widget whose options come from data (saved runs, a run's size): a remembered
-    value that is no longer offered falls back to ``default`` (of a multiselect's list, only the offered
-    ones are kept) instead of making Streamlit raise."""
-    session.persist(key, default)
-    value = st.session_state[key]
-    if isinstance(value, list):
-        offered = [item for item in value if item in options]
-        if offered != value:
-            st.session_state[key] = offered
-    elif value not in options:
-        st.session_state[key] = default
-    return key
-
-
-# -- downloads ----------------------------------------------------------------------------------------------
-def png_button(picture, label: str, file_name: str, key: str, **kwargs) -> None:
-    """A PNG download of ``picture`` (a PIL image, or a function making one), encoded only when clicked:
-    encoding costs up to 120 ms, and the page reruns on every widget change."""
-    make = picture if callable(picture) else lambda: picture
-    st.download_button(label, lambda: render.png_bytes(make()), file_name=file_name, mime="image/png", key=key,
-                       on_click="ignore", icon=":material/image:", width="stretch", **kwargs)
-
-
-def grid_scale_slider(key: str, container=st) -> int:
-    """The atom grid's scale control (pixels per atom pixel) for a grid download; the caller remembers ``key``
-    with its other widgets. One key per page: Streamlit tells apart widgets of different pages even with the
-    same key, so a key shared by two pages would lose its value on the way from one to the other."""
-    return int(container.slider("Scale", 1, 16, key=session.persist(key, 4), help="Pixels per atom pixel."))
-
-
-def atoms_buttons(atoms, image_shape, stem: str, key: str, what: str = "atoms", scale: int = 4) -> None:
-    """Two buttons: the atom grid as PNG (``scale`` pixels per atom pixel) and a ZIP of one PNG per atom
-    (both made when clicked)."""
-    left, right = st.columns(2)
-    with left:
-        png_button(lambda: render.atom_grid(atoms, image_shape, scale=scale), f"Grid of {what} (PNG)",
-                   f"{stem}-atoms.png", key=f"{key}:png")
-    with right:
-        st.download_button(f"Single {what} (ZIP of PNGs)", lambda: render.atoms_zip_bytes(atoms, image_shape),
-                           file_name=f"{stem}-atoms.zip", mime="application/zip", key=f"{key}:zip",
-                           on_click="ignore", icon=":material/folder_zip:", width="stretch")
-
-
-def weights_button(run_store: RunStore, record, key: str, label: str | None = None) -> None:
-    st.download_button(label or "Weights (safetensors + JSON config)", lambda: run_store.checkpoint_bytes(record.id),
-                       file_name=f"{file_stem(record.name)}-weights.zip", mime="application/zip", key=key,
-                       on_click="ignore", icon=":material/download:", width="stretch",
-                       help="A zip with weights.safetensors and config.json (core.checkpoint).")
-
-
-def csv_button(rows, label: str, file_name: str, key: str, **kwargs) -> None:
-    st.download_button(label, analysis.rows_to_csv(rows), file_name=file_name, mime="text/csv", key=key,
-                       on_click="ignore", icon=":material/table:", width="stretch", **kwargs)
-
-
-def picture_width(picture) -> str:
-    return "stretch" if picture.width > 320 else "content"

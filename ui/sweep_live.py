@@ -10,7 +10,7 @@ import streamlit as st
 
 from core import analysis, models
 from core.jobs import RUNNING
-from ui import knobs, look, session, stored_runs
+from ui import data_loading, knobs, look, session, stored_runs
 
 PERIOD = 0.5
 _KEY = "_sweep_page"
@@ -51,7 +51,7 @@ def start() -> None:
     page.error = None
     param = ss.get("sweep:param", "k")
     chosen = ss.get(f"sweep:models:{param}") or []
-    ds = look.current_dataset()
+    ds = data_loading.current_dataset()
     try:
         if ds is None:
             raise ValueError(app.data_error or "No data set is loaded: choose one on the Data page.")

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core import metrics, render
 from core.jobs import DIVERGED, RUNNING, WAITING, Snapshot, get_manager
-from ui import knobs, look, session, stored_runs, train_runner
+from ui import caches, knobs, look, session, train_runner
 
 PERIOD = 0.4  # seconds between two redraws while training: 2.5 a second (the target is at least 2)
 CURVES = {"MSE": "mse", "Loss": "loss", "L0": "l0", "Dead fraction": "dead_fraction"}
@@ -38,7 +38,7 @@ def grid_options() -> dict:
 
 
 # The atoms change a few times a second at most, the panel redraws 2.5 times a second: draw each version once.
-_PICTURES = stored_runs.RecentResults(kept=32)
+_PICTURES = caches.RecentResults(kept=32)
 
 
 def atoms_picture(snap: Snapshot, options: dict | None = None):

@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from core import analysis, budget, models
-from ui import knobs, look, session
+from ui import data_loading, knobs, session
 
 
 #: how a page user makes signed data non-negative (core.models.check_sign's ``fix``)
@@ -66,7 +66,7 @@ def start(state: session.AppState, confirmed: bool = False) -> str | None:
     A run too large for the memory limit is refused (core.budget's message); a slow one does not start
     unless ``confirmed``: it waits for the "Train anyway" of ``pending_slow_run`` instead."""
     st.session_state.pop(SLOW_RUN_KEY, None)
-    ds = look.current_dataset()
+    ds = data_loading.current_dataset()
     if ds is None:
         return state.data_error or "No data set is loaded: choose one on the Data page."
     params = dict(current_params(state))

@@ -10,9 +10,8 @@ import streamlit as st
 
 from core import analysis, models
 from core.jobs import call_in_worker
-from ui import compare_live, look, session, stored_runs
+from ui import compare_live, data_loading, downloads, look, session, stored_runs
 
-look.require_frame()
 page = compare_live.get()
 st.header("Compare")
 st.caption("NMF parts next to SAE atoms: each atom of the left run is paired with one atom of the right run "
@@ -20,7 +19,7 @@ st.caption("NMF parts next to SAE atoms: each atom of the left run is paired wit
 
 # -- train NMF and an SAE side by side ----------------------------------------------------------------------
 with st.container(border=True):
-    ds = look.current_dataset()
+    ds = data_loading.current_dataset()
     truth_n = len(ds.truth) if ds is not None and ds.truth is not None else None
     st.markdown(f"**Train NMF and an SAE side by side** on the current data set "
                 f"(`{session.get().data.label}`; change it on the Data page)")
@@ -29,13 +28,13 @@ with st.container(border=True):
                                    help="NMF and the SAE get this many atoms"
                                         + (f" (the data set has {truth_n} true atoms)." if truth_n else "."))
     sae_models = models.sae_models()
-    sae_model = cols[1].selectbox("SAE model", sae_models, key=stored_runs.persist_choice(
+    sae_model = cols[1].selectbox("SAE model", sae_models, key=session.persist_choice(
         "compare:sae", sae_models, session.DEFAULT_MODEL))
     k = None
     if "k" in models.default_params(sae_model):
         k = cols[2].number_input("k (active codes)", 1, 256, key=session.persist("compare:k", min(8, int(n_atoms))))
     steps = cols[3].select_slider("Steps (both runs)", look.STEP_CHOICES,
-                                  key=stored_runs.persist_choice("compare:steps", look.STEP_CHOICES, 500))
+                                  key=session.persist_choice("compare:steps", look.STEP_CHOICES, 500))
     session.remember("compare:n", "compare:sae", "compare:k", "compare:steps")  # kept for the next visit
     buttons = st.columns([2, 1, 3])
     buttons[0].button("Train NMF and SAE side by side", type="primary", icon=":material/play_arrow:",
@@ -113,7 +112,7 @@ def compare_saved() -> None:
         st.session_state["compare:left"], st.session_state["compare:right"] = left_id, right_id
         page.select = None
     pick = st.columns([1.2, 1.6, 1.6])
-    data_key = stored_runs.persist_choice("compare:data", groups, next(iter(groups)))
+    data_key = session.persist_choice("compare:data", groups, next(iter(groups)))
     key = pick[0].selectbox("Data set", list(groups), key=data_key,
                             format_func=lambda k: f"{stored_runs.data_label(groups[k][0])} · {len(groups[k])} runs")
     group = groups[key]
@@ -123,8 +122,8 @@ def compare_saved() -> None:
         fallback = next((i for i in ids if i != avoid), ids[0])
         return next((r.id for r in group if predicate(r) and r.id != avoid), fallback)
 
-    left_key = stored_runs.persist_choice("compare:left", ids, _default(lambda r: r.model == "nmf"))
-    right_key = stored_runs.persist_choice("compare:right", ids, _default(lambda r: models.family(r.model).sae,
+    left_key = session.persist_choice("compare:left", ids, _default(lambda r: r.model == "nmf"))
+    right_key = session.persist_choice("compare:right", ids, _default(lambda r: models.family(r.model).sae,
                                                                       avoid=st.session_state[left_key]))
     label_of = {record.id: stored_runs.run_label(record) for record in group}
     left_id = pick[1].selectbox("Left run", ids, key=left_key, format_func=label_of.get)
@@ -146,12 +145,12 @@ def compare_saved() -> None:
     summary[2].metric("Pairs with |cos| ≥ 0.8", int(np.sum(pairs.similarity >= 0.8)))
     summary[3].metric("Unmatched", len(pairs.left_unmatched) + len(pairs.right_unmatched))
 
-    st.image(picture, width=stored_runs.picture_width(picture), output_format="PNG",  # JPEG would smear the colours
+    st.image(picture, width=look.picture_width(picture), output_format="PNG",  # JPEG would smear the colours
              caption="Each cell: left atom | right atom, with their |cos| below (green when ≥ 0.8); unmatched atoms "
                      "last. Both sides use one colour scale, each atom scaled on its own; a right atom whose cosine "
                      "to its partner is negative is drawn negated (the pairing ignores the sign), so that a "
                      "matched pair looks alike.")
-    stem = stored_runs.file_stem(left_record.name, "vs", right_record.name)
+    stem = downloads.file_stem(left_record.name, "vs", right_record.name)
 
     # -- metrics ------------------------------------------------------------------------------------------------
     METRICS = [("MSE", "mse", "{:.4g}"), ("FVU", "fvu", "{:.4f}"), ("L0 (active codes per sample)", "l0", "{:.2f}"),
@@ -176,7 +175,8 @@ def compare_saved() -> None:
         st.markdown("**Reconstructions**")
         n = left.X.shape[0]
         default = ", ".join(str(i) for i in np.linspace(0, n - 1, min(6, n)).astype(int))
-        samples_key, typed_for = session.persist("compare:samples", default), session.persist("compare:samples-data", key)
+        samples_key = session.persist("compare:samples", default)
+        typed_for = session.persist("compare:samples-data", key)
         if st.session_state[typed_for] != key:  # another data set: its own samples, not the old set's numbers
             st.session_state[samples_key], st.session_state[typed_for] = default, key
         text = st.text_input("Samples to reconstruct", key=samples_key,
@@ -231,7 +231,7 @@ def compare_saved() -> None:
             st.download_button("Angles over training (CSV)", analysis.rows_to_csv(
                 [{"step": int(s), "largest angle": float(a), **{f"PC {i + 1}": float(v) for i, v in enumerate(row)}}
                  for s, a, row in zip(trace.steps, trace.angle, trace.pc_angles)]),
-                file_name=f"{stored_runs.file_stem(run.record.name)}-pca-angles.csv", mime="text/csv",
+                file_name=f"{downloads.file_stem(run.record.name)}-pca-angles.csv", mime="text/csv",
                 key="compare:angles-csv", on_click="ignore", icon=":material/table:")
 
     with st.expander("Pairs table"):
@@ -241,20 +241,20 @@ def compare_saved() -> None:
     st.markdown("**Export**")
     row1 = st.columns(3)
     with row1[0]:
-        stored_runs.png_button(picture, "Comparison (PNG)", f"{stem}-comparison.png", key="compare:png")
+        downloads.png_button(picture, "Comparison (PNG)", f"{stem}-comparison.png", key="compare:png")
     with row1[1]:
-        stored_runs.csv_button([{"metric": r["metric"], names[0]: r["left"], names[1]: r["right"]} for r in table],
+        downloads.csv_button([{"metric": r["metric"], names[0]: r["left"], names[1]: r["right"]} for r in table],
                            "Metrics table (CSV)", f"{stem}-metrics.csv", key="compare:csv")
     with row1[2]:
-        stored_runs.csv_button(pairs.rows(), "Pairs table (CSV)", f"{stem}-pairs.csv", key="compare:pairs-csv")
+        downloads.csv_button(pairs.rows(), "Pairs table (CSV)", f"{stem}-pairs.csv", key="compare:pairs-csv")
     for side, run in (("left", left), ("right", right)):
         st.caption(f"{side.capitalize()}: {names[0 if side == 'left' else 1]}")
         cols = st.columns([2, 1])
         with cols[0]:
-            stored_runs.atoms_buttons(run.model.components_, run.image_shape, stored_runs.file_stem(run.record.name),
+            downloads.atoms_buttons(run.model.components_, run.image_shape, downloads.file_stem(run.record.name),
                                   key=f"compare:{side}", what=f"{side} atoms")
         with cols[1]:
-            stored_runs.weights_button(run_store, run.record, key=f"compare:{side}:weights",
+            downloads.weights_button(run_store, run.record, key=f"compare:{side}:weights",
                                    label=f"{side.capitalize()} weights (safetensors)")
 
 

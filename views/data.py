@@ -9,11 +9,10 @@ import numpy as np
 import streamlit as st
 
 from core import datasets, render
-from ui import look, session, train_runner
+from ui import data_loading, session, train_runner
 
 UPLOAD = "Upload a file ..."
 SCALES = {"none": None, "minmax": "minmax", "standard": "standard"}
-look.require_frame()
 state = session.get()
 st.header("Data")
 
@@ -67,7 +66,7 @@ def choose() -> None:
     new = session.DataChoice(choice, options)
     if new.key != state.data.key:
         state.data, state.dataset = new, None
-        look.current_dataset()
+        data_loading.current_dataset()
         if state.training:
             train_runner.sync(state)
 
@@ -159,7 +158,7 @@ def preview(ds) -> None:
 
 
 choose()
-ds = look.current_dataset() if not state.data.upload else state.dataset
+ds = data_loading.current_dataset() if not state.data.upload else state.dataset
 if state.data_error and not state.data.upload:
     st.error(state.data_error)
 elif ds is not None:

@@ -2,10 +2,6 @@
 
 import streamlit as st
 
-from ui import look
-
-look.require_frame()
-
 st.title("SAE/NMF Explorer")
 st.markdown(
     "Train **autoencoders, sparse autoencoders and NMF** on real data and watch their features form, live.  \n"

@@ -13,9 +13,8 @@ import streamlit as st
 
 from core import analysis, metrics, models, render
 from core.jobs import call_in_worker
-from ui import look, session, stored_runs
+from ui import downloads, look, session, stored_runs
 
-look.require_frame()
 st.header("Inspect")
 st.caption("Look inside one saved run: what a feature responds to, how a sample is built from atoms, and how "
            "well the codes recognise labelled samples.")
@@ -39,7 +38,7 @@ def feature_tab(run) -> None:
     table = _features(run.record.id, run.record.updated_at, run)
     density = np.array([row["density"] for row in table])
     cols = st.columns([1, 3], vertical_alignment="bottom")
-    feature = int(cols[0].number_input("Feature", 0, m - 1, key=stored_runs.persist_choice("inspect:feature", range(m), 0),
+    feature = int(cols[0].number_input("Feature", 0, m - 1, key=session.persist_choice("inspect:feature", range(m), 0),
                                        help=f"Which latent (0 to {m - 1}): an atom is a row of components_."))
     session.remember("inspect:feature")
     row = table[feature]
@@ -50,7 +49,7 @@ def feature_tab(run) -> None:
     with atom_col:
         st.markdown("**Its atom**")
         atom = render.atom_grid(run.model.components_[feature:feature + 1], shape, scale=look.tile_scale(shape, 160))
-        st.image(atom, width=stored_runs.picture_width(atom))
+        st.image(atom, width=look.picture_width(atom))
     with top_col:
         st.markdown("**Top-activating samples**")
         order, values = analysis.top_activating(run.codes, feature, 12)
@@ -58,7 +57,7 @@ def feature_tab(run) -> None:
             st.info(f"Feature {feature} never fires on these samples (a dead latent).")
         else:
             grid = render.sample_grid(run.X[order], shape, columns=6 if shape else None, scale=look.tile_scale(shape))
-            st.image(grid, width=stored_runs.picture_width(grid),
+            st.image(grid, width=look.picture_width(grid),
                      caption="Activations, largest first: " + ", ".join(f"{v:.3g}" for v in values))
     hist_col, density_col = st.columns(2, gap="large")
     with hist_col:
@@ -88,10 +87,10 @@ def feature_tab(run) -> None:
 def sample_tab(run) -> None:
     n, m = run.X.shape[0], run.codes.shape[1]
     cols = st.columns([1, 2])
-    sample = int(cols[0].number_input("Sample", 0, n - 1, key=stored_runs.persist_choice("inspect:sample", range(n), 0),
+    sample = int(cols[0].number_input("Sample", 0, n - 1, key=session.persist_choice("inspect:sample", range(n), 0),
                                       help=f"Which sample (0 to {n - 1})."))
     n_top = int(cols[1].slider("Top atoms", 1, min(16, m),
-                               key=stored_runs.persist_choice("inspect:top", range(1, min(16, m) + 1), min(6, m))))
+                               key=session.persist_choice("inspect:top", range(1, min(16, m) + 1), min(6, m))))
     session.remember("inspect:sample", "inspect:top")
     parts = analysis.decompose_sample(run.model, run.X[sample], n_top)
     shape, scale = run.image_shape, look.tile_scale(run.image_shape, 72)
@@ -219,7 +218,7 @@ def recognition_tab(run) -> None:
     with right:
         st.dataframe(rows, hide_index=True, width="stretch",
                      column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
-        stored_runs.csv_button(rows, "Recognition table (CSV)", f"{stored_runs.file_stem(run.record.name)}-recognition.csv",
+        downloads.csv_button(rows, "Recognition table (CSV)", f"{downloads.file_stem(run.record.name)}-recognition.csv",
                            key="inspect:recognition-csv")
 
 
@@ -231,7 +230,7 @@ def inspect() -> None:
                 "on **Compare**, or run a **Sweep**: finished runs are saved and can be inspected here.")
         return
     labels = {r.id: f"{stored_runs.run_label(r)} · {stored_runs.data_label(r)}" for r in runs}
-    run_id = st.selectbox("Run", list(labels), key=stored_runs.persist_choice("inspect:run", labels, runs[0].id),
+    run_id = st.selectbox("Run", list(labels), key=session.persist_choice("inspect:run", labels, runs[0].id),
                           format_func=labels.get)
     session.remember("inspect:run")
     run = stored_runs.load_run(run_store, next(r for r in runs if r.id == run_id))
@@ -245,16 +244,16 @@ def inspect() -> None:
     with recognition:
         recognition_tab(run)
     st.markdown("**Export**")
-    stem = stored_runs.file_stem(run.record.name)
+    stem = downloads.file_stem(run.record.name)
     cols = st.columns([2, 1, 1], vertical_alignment="bottom")
     with cols[0]:
-        scale = stored_runs.grid_scale_slider("inspect:scale")
+        scale = downloads.grid_scale_slider("inspect:scale")
         session.remember("inspect:scale")
-        stored_runs.atoms_buttons(run.model.components_, run.image_shape, stem, key="inspect:atoms", scale=scale)
+        downloads.atoms_buttons(run.model.components_, run.image_shape, stem, key="inspect:atoms", scale=scale)
     with cols[1]:
-        stored_runs.weights_button(run_store, run.record, key="inspect:weights", label="Weights (safetensors)")
+        downloads.weights_button(run_store, run.record, key="inspect:weights", label="Weights (safetensors)")
     with cols[2]:
-        stored_runs.csv_button(_features(run.record.id, run.record.updated_at, run), "Feature table (CSV)",
+        downloads.csv_button(_features(run.record.id, run.record.updated_at, run), "Feature table (CSV)",
                            f"{stem}-features.csv", key="inspect:features-csv")
 
 

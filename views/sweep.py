@@ -6,9 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core import analysis, render
-from ui import look, session, stored_runs, sweep_live
+from ui import downloads, look, session, stored_runs, sweep_live
 
-look.require_frame()
 page = sweep_live.get()
 st.header("Sweep")
 st.caption("Train one model at many values of one setting and see how sparsity trades against fidelity. Points "
@@ -17,9 +16,9 @@ st.caption("Train one model at many values of one setting and see how sparsity t
 with st.container(border=True):
     top = st.columns([1.2, 2, 2])
     param = top[0].selectbox("Parameter", list(sweep_live.PARAMS), format_func=sweep_live.PARAMS.get,
-                             key=stored_runs.persist_choice("sweep:param", sweep_live.PARAMS, "k"))
+                             key=session.persist_choice("sweep:param", sweep_live.PARAMS, "k"))
     options = sweep_live.candidates(param)
-    models_key = stored_runs.persist_choice(f"sweep:models:{param}", options, options[:1])
+    models_key = session.persist_choice(f"sweep:models:{param}", options, options[:1])
     top[1].multiselect("Models", options, key=models_key, help="Each model is swept over the same values.")
     values_key = session.persist(f"sweep:values:{param}",
                                 ", ".join(f"{v:g}" for v in analysis.default_sweep_values(param)))
@@ -30,7 +29,7 @@ with st.container(border=True):
                         disabled=param == "n_components",
                         help="The size of every run (unless n_components is the swept setting).")
     row[1].select_slider("Steps per run", look.STEP_CHOICES,
-                         key=stored_runs.persist_choice("sweep:steps", look.STEP_CHOICES, 500))
+                         key=session.persist_choice("sweep:steps", look.STEP_CHOICES, 500))
     row[2].toggle("PCA and NMF of the same rank as reference points", key=session.persist("sweep:refs", True))
     session.remember("sweep:param", models_key, values_key, "sweep:n", "sweep:steps", "sweep:refs")
     buttons = st.columns([1.2, 1, 3.2])
@@ -90,7 +89,8 @@ def results() -> None:
         first = sweeps[sweep_id][0]
         param = first.extra.get("sweep_param", "?")
         values = sorted(r.extra.get("sweep_value") for r in sweeps[sweep_id])
-        return (f"{first.model} · {param} ∈ {{{', '.join(f'{v:g}' for v in values)}}} · {stored_runs.data_label(first)} · "
+        shown_values = ", ".join(f"{v:g}" for v in values)
+        return (f"{first.model} · {param} ∈ {{{shown_values}}} · {stored_runs.data_label(first)} · "
                 f"{stored_runs.run_label(first).rsplit('·', 1)[-1].strip()}")
 
     snap = page.job.snapshot(touch=False) if page.job is not None else None
@@ -148,10 +148,10 @@ def results() -> None:
         "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
     buttons = st.columns([1, 1, 2])
     with buttons[0]:
-        stored_runs.csv_button([{k: v for k, v in row.items() if k != "atoms"} for row in rows], "Sweep table (CSV)",
+        downloads.csv_button([{k: v for k, v in row.items() if k != "atoms"} for row in rows], "Sweep table (CSV)",
                            "sweep.csv", key="sweep:csv")
     with buttons[1]:
-        stored_runs.csv_button(references, "Reference points (CSV)", "sweep-references.csv", key="sweep:refs-csv",
+        downloads.csv_button(references, "Reference points (CSV)", "sweep-references.csv", key="sweep:refs-csv",
                            disabled=not references)
 
 
@@ -182,8 +182,9 @@ def _pick_clicked(event, rows: list, by_id: dict) -> None:
 
 def _run_panel(run_store, ids: list, by_id: dict) -> None:
     """The chosen run's atoms and its downloads."""
-    atoms_key = stored_runs.persist_choice("sweep:atoms", ids, ids[0])
-    run_id = st.selectbox("Show the atoms of", ids, key=atoms_key, format_func=lambda i: stored_runs.run_label(by_id[i]))
+    atoms_key = session.persist_choice("sweep:atoms", ids, ids[0])
+    run_id = st.selectbox("Show the atoms of", ids, key=atoms_key,
+                          format_func=lambda i: stored_runs.run_label(by_id[i]))
     session.remember(atoms_key)
     record = by_id[run_id]
     try:
@@ -191,12 +192,12 @@ def _run_panel(run_store, ids: list, by_id: dict) -> None:
     except Exception as error:  # noqa: BLE001 - the store's message
         st.error(str(error))
         return
-    st.image(picture, width=stored_runs.picture_width(picture),
+    st.image(picture, width=look.picture_width(picture),
              caption=f"{_describe(record)}: L0 {record.metrics.get('l0', 0):.2f}, "
                      f"FVU {record.metrics.get('fvu', 0):.4f}")
-    stem = stored_runs.file_stem(record.name)
-    stored_runs.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
-    stored_runs.weights_button(run_store, record, key="sweep:weights")
+    stem = downloads.file_stem(record.name)
+    downloads.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
+    downloads.weights_button(run_store, record, key="sweep:weights")
 
 
 results()

@@ -8,9 +8,8 @@ import streamlit as st
 
 from core import models, render
 from core.jobs import WAITING
-from ui import knobs, look, session, stored_runs, theory, train_live, train_runner
+from ui import data_loading, downloads, knobs, session, theory, train_live, train_runner
 
-look.require_frame()
 state = session.get()
 MODEL_KEY = "train:model"
 
@@ -47,17 +46,17 @@ top[1].button("Train", type="primary", icon=":material/play_arrow:", width="stre
 top[2].button("Stop", icon=":material/stop:", width="stretch", disabled=not state.training, on_click=_on_stop)
 top[3].caption(models.describe(state.model_name))
 
-ds = look.current_dataset()
+ds = data_loading.current_dataset()
 if ds is None:
     st.error(state.data_error or "No data set is loaded: choose one on the Data page.")
 if state.train_error:
     st.error(state.train_error)
 
-# -- the knobs, built from default_params + the one table in _params ------------------------------
+# -- the knobs, built from default_params + the one table in ui/knobs.py ---------------------------
 params = train_runner.current_params(state)
 live = knobs.live_params(state.model_name)
 shown = knobs.shown(state.model_name)
-knobs, panel = st.columns([1, 3.4], gap="large")
+knob_column, panel = st.columns([1, 3.4], gap="large")
 
 
 def _draw(param_names: list[str]) -> None:
@@ -66,7 +65,7 @@ def _draw(param_names: list[str]) -> None:
         params[name] = knobs.widget(name, key, params[name], live=name in live)
 
 
-with knobs:
+with knob_column:
     live_shown = [p for p in shown if p in live and knobs.KNOBS[p].basic]
     if live_shown:
         st.markdown("**Live knobs**", help="Moving these while a run goes changes that run at once; "
@@ -96,16 +95,17 @@ with panel:
 
     # -- downloads: the grid's look also drives the live grid -------------------------------------
     st.markdown("**Atom grid and weights**")
-    look = st.columns(3)
-    look[0].number_input("Columns", 0, 64, key=session.persist("grid:columns", 0),
+    grid_controls = st.columns(3)
+    grid_controls[0].number_input("Columns", 0, 64, key=session.persist("grid:columns", 0),
                          help="Atoms per row; 0 = automatic (square grid).")
-    stored_runs.grid_scale_slider("grid:scale", look[1])
-    look[2].selectbox("Colour map", render.CMAPS, key=session.persist("grid:cmap", "auto"),
+    downloads.grid_scale_slider("grid:scale", grid_controls[1])
+    grid_controls[2].selectbox("Colour map", render.CMAPS, key=session.persist("grid:cmap", "auto"),
                       help="auto: diverging for signed atoms, else gray.")
     session.remember("grid:columns", "grid:scale", "grid:cmap")
     job = state.job
 
-    grid_look = train_live.grid_options()  # read now: the download's callable runs outside the script (no session state)
+    # read now: the download's callable runs outside the script (no session state)
+    grid_look = train_live.grid_options()
 
     def _grid_png() -> bytes:  # the latest atoms, when clicked (mid-run too)
         deadline = time.monotonic() + 10  # clicked as the run starts: its first atoms come within a second
@@ -119,7 +119,7 @@ with panel:
 
         return checkpoint.to_bytes(job.model, extra_config={"dataset": job.dataset_name})
 
-    name = stored_runs.file_stem(job.model_name, job.dataset_name) if job is not None else "atoms"
+    name = downloads.file_stem(job.model_name, job.dataset_name) if job is not None else "atoms"
     # Drawn outside the polling panel (a widget there costs every tick): ready from the run's start, it
     # takes the atoms of the moment it is clicked. A run that waited in line gets it at its end.
     drawable = job is not None and job.state != WAITING  # (no snapshot: it would copy the run's history)
