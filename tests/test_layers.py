@@ -1,7 +1,7 @@
-"""The upper layers of README's Architecture section: app.py and views/ (the pages) -> ui/ (their shared parts)
--> core/ (test_architecture.py checks that core imports no user interface). ui/ never imports a page; no folder named pages/ sits next to app.py, where it would
-start Streamlit's old multipage mode (a fresh server's first visitor of /train got the page without the
-app's navigation and sidebar)."""
+"""The upper layers of README's Architecture section: app.py and views/ (the pages) -> ui/ (their shared
+parts) -> core/ (test_architecture.py checks that core imports no user interface). ui/ never imports a page,
+and no folder named pages/ sits next to app.py, where it would start Streamlit's old multipage mode (a fresh
+server's first visitor of /train got the page without the app's navigation and sidebar)."""
 
 from __future__ import annotations
 
