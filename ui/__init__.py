@@ -1,3 +1,3 @@
-"""The parts the pages in views/ share: session state, the knob table, the Train runner and live panels,
-run-store access and caches, downloads, theory texts, the look and the data loaders. Imports core, never
-the pages; core never imports this package."""
+"""The parts the pages in views/ share: session state (session), the knob table (knobs), the Train runner and
+the live panels (train_runner, train_live, compare_live, sweep_live), run-store access (stored_runs), downloads,
+caches, data loading, theory texts and the look. Imports core, never the pages; core never imports this package."""
