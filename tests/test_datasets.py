@@ -59,8 +59,8 @@ def test_digits_are_scaled_to_unit_range_with_labels():
     assert set(np.unique(data.labels)) == set(range(10))
 
 
-def test_faces_has_100_faces_then_100_non_faces():
-    data = load("faces")
+def test_faces_with_non_faces_has_100_faces_then_100_non_faces():
+    data = load("faces", include_non_faces=True)
     assert data.X.shape == (200, 625) and data.image_shape == (25, 25)
     assert 0.0 <= data.X.min() and data.X.max() <= 1.0
     assert data.labels[:100].tolist() == [1] * 100 and data.labels[100:].tolist() == [0] * 100

@@ -1,7 +1,7 @@
 """Data sets: ``available()`` lists names, ``load(name_or_path, **options)`` returns a ``Dataset``.
 
-Built-in sets (``available()``, 'digits' first): digits, faces, patches, swimmer, bars, sparse-synthetic,
-gaussian, and the download-once olivetti and mnist. ``DATASET_OPTIONS[name]`` holds the extra options
+Built-in sets (``available()``, 'digits' first): digits, faces, face-parts, patches, swimmer, bars,
+sparse-synthetic, gaussian, and the download-once olivetti and mnist. ``DATASET_OPTIONS[name]`` holds the extra options
 each accepts with their defaults. A path loads a .npy, .npz (option ``key``), .csv, .zip of images or
 a folder of images; ``load_bytes`` does the same for an upload.
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 import numpy as np
 
 from .base import Dataset, check_bool, check_float, check_int
+from .face_parts import make_face_parts
 from .online import load_online
 from .preprocess import cs294a_normalize, remove_dc, zca_whiten
 from .synthetic import make_bars, make_sparse_synthetic, make_spiked_gaussian, make_swimmer
@@ -28,12 +29,28 @@ def make_digits() -> Dataset:
     )
 
 
-def make_faces() -> Dataset:
-    """scikit-image's LFW subset: 100 faces then 100 non-face crops, 25x25 in [0, 1]."""
+def make_faces(*, include_non_faces: bool = False) -> Dataset:
+    """scikit-image's LFW subset: its 100 faces, 25x25 in [0, 1]; ``include_non_faces`` adds its 100 non-face crops.
+
+    The non-faces (the subset's second half) are there for face detection; mixed in, they hide the faces'
+    structure from a factorisation, so they come only on request, with labels 1 = face, 0 = non-face.
+    """
     from skimage.data import lfw_subset
 
+    include_non_faces = check_bool("include_non_faces", include_non_faces)
     images = lfw_subset()
     n_faces = images.shape[0] // 2  # skimage documents the first half as faces, the second as non-faces
+    if not include_non_faces:
+        images = images[:n_faces]
+        return Dataset(
+            X=images.reshape(n_faces, -1).astype(np.float32),
+            name="faces",
+            description=(
+                f"Faces (LFW subset, scikit-image): {n_faces} faces, 25x25 in [0, 1] "
+                "(include_non_faces adds its 100 non-face crops)."
+            ),
+            image_shape=images.shape[1:],
+        )
     labels = np.r_[np.ones(n_faces, dtype=np.int64), np.zeros(images.shape[0] - n_faces, dtype=np.int64)]
     return Dataset(
         X=images.reshape(images.shape[0], -1).astype(np.float32),
@@ -119,7 +136,18 @@ class BuiltinSet:
 
 BUILTIN_SETS: dict[str, BuiltinSet] = {
     "digits": BuiltinSet(make_digits, "1,797 handwritten digits, 8x8, in [0, 1], with labels (offline)."),
-    "faces": BuiltinSet(make_faces, "200 LFW crops, 25x25: 100 faces and 100 non-faces, with labels (offline)."),
+    "faces": BuiltinSet(
+        make_faces,
+        "100 LFW faces, 25x25 (include_non_faces adds 100 non-face crops, labelled) (offline).",
+        {"include_non_faces": False},
+    ),
+    "face-parts": BuiltinSet(
+        make_face_parts,
+        "Cartoon faces, 32x32: outline + one of 3 brows, eyes, noses, mouths; truth = the 13 parts (offline).",
+        {"likeness": 0.5, "strength_spread": 0.5},
+        generated=True,
+        default_n_samples=1_000,
+    ),
     "patches": BuiltinSet(
         make_patches,
         "Random natural image patches (CS294A), normalised to [0.1, 0.9] or ZCA-whitened (offline).",
