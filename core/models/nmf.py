@@ -19,6 +19,8 @@ _EPS = float(np.finfo(np.float32).eps)
 _CHECK_EVERY = 10
 # HALS sweeps over the codes in transform(), after a projected least-squares start
 _TRANSFORM_SWEEPS = 100
+# an atom whose part of WH (||w_j|| ||h_j||) is below this fraction of the largest one's is dead
+_DEAD_FRACTION = 1e-2
 _CHUNK_ROWS = 8192
 
 
@@ -30,7 +32,9 @@ class NMFState(TrainingState):
     H: torch.Tensor | None = None  # rank x n_features
     X_sq: torch.Tensor | None = None  # ||X||^2 in float64, for the loss
     reg: tuple = (0.0, 0.0, 0.0, 0.0)  # (l1_W, l1_H, l2_W, l2_H)
-    previous_loss: float | None = None  # for the convergence test (tol)
+    initial_error: float = 0.0  # sqrt(2 objective) at the start: the scale of the convergence test (tol)
+    previous_error: float | None = None  # at the last convergence check
+    revivals: int = 0  # dead atoms restarted so far (at most n_components per fit)
     HHt: torch.Tensor | None = None  # H H^T of this step, shared by the W update and the loss
 
 
@@ -61,8 +65,8 @@ class NMF(IterativeEstimator):
         value. 'random': |N(0, 1)| * sqrt(mean(X) / r).
     max_steps : int, default=200
     tol : float, default=1e-4
-        Every 10 steps, stop when the objective fell by a fraction less than ``tol`` over those
-        10 steps. 0 always runs ``max_steps``.
+        scikit-learn's rule: every 10 steps, stop when the error ``sqrt(2 * objective)`` fell by less
+        than ``tol`` times its value at the start over those 10 steps. 0 always runs ``max_steps``.
     alpha_W : float, default=0.0
     alpha_H : float or 'same', default='same'
     l1_ratio : float in [0, 1], default=0.0
@@ -90,6 +94,14 @@ class NMF(IterativeEstimator):
     ``transform`` solves the convex problem for W with H fixed: a projected least-squares start
     ``max(0, (X H^T - l1) (H H^T + l2 I)^+)`` then 100 HALS sweeps (HALS whatever ``solver``; the
     problem and its solution do not depend on it). Deterministic, and row by row independent.
+
+    Dead atoms are revived: at each convergence check, without regularisation, an atom whose part of
+    WH is under 1% of the largest one's restarts as the positive part of the worst-fitted sample's
+    residual, with its optimal codes (the objective only falls; at most ``n_components`` revivals per
+    fit, and none once the fit is exact). Such an atom is a local minimum that no HALS or MU step
+    leaves: on the swimmer at rank 17 (whose equal singular values make NNDSVD's start arbitrary) the
+    NNDSVDa start, and random starts for half of the seeds, otherwise keep one or two atoms empty
+    and miss parts.
     """
 
     _requires_non_negative = True
@@ -161,12 +173,12 @@ class NMF(IterativeEstimator):
         self._t.X_sq = (X.double() ** 2).sum()
         self._t.reg = self._regularization(n_samples, n_features)
         Wt, H = self._t.Wt, self._t.H
-        self._t.previous_loss = float(self._loss(Wt @ X, Wt @ Wt.T, H)[0])
+        self._t.initial_error = self._t.previous_error = self._error(self._loss(Wt @ X, Wt @ Wt.T, H)[0])
         self._t.converged = False
 
     def _on_live_update(self, applied) -> None:
         self._t.reg = self._regularization(*self._t.X.shape)
-        self._t.previous_loss = None  # the objective changed: restart the convergence window
+        self._t.previous_error = None  # the objective changed: restart the convergence window
 
     def _train_step(self, step: int) -> dict[str, torch.Tensor]:
         X, Wt, H = self._t.X, self._t.Wt, self._t.H
@@ -183,9 +195,25 @@ class NMF(IterativeEstimator):
             WtX, WtW = Wt @ X, Wt @ Wt.T
             H.mul_(WtX / _penalised(WtW @ H, H, l1_H, l2_H).clamp_min(_EPS))
         loss, mse = self._loss(WtX, WtW, H)
-        if step % _CHECK_EVERY == 0 and self.tol > 0:
-            self._check_convergence(float(loss))
+        if step % _CHECK_EVERY == 0:
+            self._check(loss, mse)
         return {"loss": loss, "mse": mse}
+
+    def _check(self, loss: torch.Tensor, mse: torch.Tensor) -> None:
+        """Every 10 steps: stop on the tolerance, unless swapping the weakest atom still lowers the error."""
+        error, previous = self._error(loss), self._t.previous_error
+        self._t.previous_error = error
+        # scikit-learn's rule; previous is None when the window restarts (live update, swapped atom)
+        stalled = self.tol > 0 and previous is not None and (
+            previous <= 0 or (previous - error) / self._t.initial_error < self.tol)
+        if (stalled or self._weakest_atom_is_dead()) and self._swap_weakest_atom(float(mse)):
+            self._t.previous_error = None  # the new atom is still being fitted
+        elif stalled:
+            self._t.converged = True  # core.training ends the run after this step's log row
+
+    def _error(self, loss: torch.Tensor) -> float:
+        """scikit-learn's error sqrt(2 objective) (= ||X - WH||_F unregularised), from the logged loss."""
+        return float(loss) ** 0.5 * self._t.X.numel() ** 0.5
 
     def _loss(self, WtX: torch.Tensor, WtW: torch.Tensor, H: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss, mse) from r x r and r x n_features products only, without forming WH.
@@ -206,12 +234,47 @@ class NMF(IterativeEstimator):
             objective = objective + l1_H * H.sum() + 0.5 * l2_H * (H * H).sum()
         return (2 * objective / size).float(), (residual / size).float()
 
-    def _check_convergence(self, loss: float) -> None:
-        previous, self._t.previous_loss = self._t.previous_loss, loss
-        if previous is None:
-            return
-        if previous <= 0 or (previous - loss) / previous < self.tol:
-            self._t.converged = True  # core.training ends the run after this step's log row
+    def _weakest_atom_is_dead(self) -> bool:
+        contribution = self._t.Wt.norm(dim=1) * self._t.H.norm(dim=1)
+        return bool(contribution.min() < _DEAD_FRACTION * contribution.max())
+
+    def _swap_weakest_atom(self, mse: float) -> bool:
+        """Replace the atom with the smallest part of WH by the positive part of the worst-fitted sample's
+        residual, with its optimal codes, when that lowers the error; True when it did (see the class notes)."""
+        X, Wt, H = self._t.X, self._t.Wt, self._t.H
+        squared_error = mse * X.numel()
+        # under a penalty an empty atom may be the point; an exact fit leaves nothing to explain
+        if (any(self._t.reg) or self._t.revivals >= self.n_components_ or H.shape[0] < 2
+                or squared_error <= 1e-7 * float(self._t.X_sq)):
+            return False
+        weakest = int((Wt.norm(dim=1) * H.norm(dim=1)).argmin())
+        kept = torch.ones(H.shape[0], dtype=torch.bool, device=H.device)
+        kept[weakest] = False
+        H_kept = H[kept]
+
+        def residuals():  # of the fit without the weakest atom, a block of samples at a time
+            for chunk, Wt_chunk in zip(X.split(_CHUNK_ROWS), Wt[kept].split(_CHUNK_ROWS, dim=1)):
+                yield chunk - Wt_chunk.T @ H_kept
+
+        without_weakest, atom, worst = 0.0, None, -1.0
+        for residual in residuals():
+            errors = (residual * residual).sum(dim=1, dtype=torch.float64)
+            without_weakest += float(errors.sum())
+            index = int(errors.argmax())
+            if float(errors[index]) > worst:
+                atom, worst = residual[index].clamp_min(0), float(errors[index])
+        atom_sq = float((atom * atom).sum())
+        if atom_sq == 0:
+            return False
+        # with h fixed, the codes minimising ||R - w h^T|| are w = max(0, R h) / ||h||^2, a gain of ||w||^2 ||h||^2
+        codes = torch.cat([(residual @ atom).clamp_min(0) / atom_sq for residual in residuals()])
+        gain = float((codes.double() ** 2).sum()) * atom_sq
+        if without_weakest - gain >= squared_error * (1 - 1e-3):  # not worth a restart of the window
+            return False
+        H[weakest], Wt[weakest] = atom, codes
+        self._t.HHt = H @ H.T  # the next W update reads it
+        self._t.revivals += 1
+        return True
 
     def _state(self) -> dict[str, torch.Tensor]:
         return {"Wt": self._t.Wt, "H": self._t.H}
