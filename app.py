@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import analysis
 from core.jobs import RUNNING, WAITING, TrainingJob, get_manager
+from core.jobs.sweep import SweepJob
 from ui import data_loading, look, session
 
 st.set_page_config(page_title="SAE/NMF Explorer", page_icon=str(look.ICON), layout="wide")
@@ -49,7 +49,7 @@ def _activity(state: session.AppState) -> tuple[str, str]:
         words.append("waiting for a slot")
         waiting = True
     compare = [j for j in state.background if isinstance(j, TrainingJob) and j.active]
-    sweeps = [j for j in state.background if isinstance(j, analysis.SweepJob) and j.active]
+    sweeps = [j for j in state.background if isinstance(j, SweepJob) and j.active]
     for background in compare + sweeps:  # read here too, so a run goes on while its page is not shown
         background.touch()
     if compare:
@@ -70,7 +70,7 @@ def _activity(state: session.AppState) -> tuple[str, str]:
 def _server_load() -> str:
     counts = get_manager().counts()
     waiting = f", {counts['waiting']} waiting" if counts["waiting"] else ""
-    sweeps = analysis.sweeps_training()
+    sweeps = get_manager().running_of("sweep")
     sweeping = f" · {sweeps} sweep{'s' if sweeps > 1 else ''}" if sweeps else ""
     return f"Runs on this server: {counts['running']} of {counts['max_running']}{waiting}{sweeping}"
 

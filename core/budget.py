@@ -24,6 +24,8 @@ import math
 import os
 from dataclasses import dataclass
 
+from core import models
+
 MIB = 2**20
 GIB = 2**30
 MEMORY_ENV = "SAE_EXPLORER_RUN_MEMORY"
@@ -122,11 +124,12 @@ def estimate(n_samples: int, n_features: int, n_components: int | None, model_na
     kind = "cuda" if str(device).startswith("cuda") else "cpu"
     per_atom, fixed, step_seconds, setup_seconds = _costs(model_name, n, d, batch_size, tied, kind)
     memory = fixed + per_atom * k
-    steps = 1 if model_name == "pca" else int(max_steps or 1)
+    closed_form = not models.family(model_name).iterative  # PCA: one solve
+    steps = 1 if closed_form else int(max_steps or 1)
     per_step = step_seconds(k)
-    first_rows = 1 if model_name == "pca" else min(steps, int(log_every or 10))
+    first_rows = 1 if closed_form else min(steps, int(log_every or 10))
     # every run also computes its PCA reference (core.metrics.pca_mse: the Gram matrix of the smaller side)
-    warm_up = 0.0 if model_name == "pca" else SETUP_STEPS * per_step
+    warm_up = 0.0 if closed_form else SETUP_STEPS * per_step
     setup = warm_up + setup_seconds + 2.0 * min(n, d) ** 2 * max(n, d) / FLOPS[kind]
     limit, source = memory_limit(kind)
     return Estimate(
@@ -140,7 +143,6 @@ def estimate(n_samples: int, n_features: int, n_components: int | None, model_na
 
 def estimate_model(model, n_samples: int, n_features: int, model_name: str | None = None) -> Estimate:
     """``estimate`` for a created (unfitted) model of ``core.models``, from its parameters."""
-    from core import models
     from core.device import resolve_device
 
     params = model.get_params()
@@ -159,9 +161,10 @@ def _costs(model_name: str, n: int, d: int, batch_size: int | None, tied: bool, 
     data = DATA_COPIES * 4 * n * d + BASE_BYTES
     flops, per_weight = FLOPS[kind], SECONDS_PER_PARAMETER[kind]
     svd = SVD_SECONDS_PER_UNIT[kind] * min(n, d) * n * d  # PCA's fit, and NMF's NNDSVD start
-    if model_name == "pca":
+    family = models.family(model_name)
+    if not family.iterative:  # PCA
         return 4 * 2 * d, data + 4 * 3 * min(n, d) * max(n, d), lambda k: svd, 0.0
-    if model_name == "nmf":  # full batch: X H^T and W^T X, then a pass per atom over W and H (HALS)
+    if family.factorisation:  # NMF, full batch: X H^T and W^T X, then a pass per atom over W and H (HALS)
         step = lambda k: 4.0 * n * k * d / flops + HALS_SECONDS_PER_UNIT[kind] * k * k * (n + d)  # noqa: E731
         return 4 * (6 * d + 6 * n), data, step, svd
     matrices = 1 if tied else 2

@@ -241,8 +241,8 @@ class AtomMatching:
 
     @property
     def mean_similarity(self) -> float:
-        """``(1 / k) sum_k similarity[k]`` over the ``k = min(n_a, n_b)`` matched pairs."""
-        return float(np.mean(self.similarity))
+        """``(1 / k) sum_k similarity[k]`` over the ``k = min(n_a, n_b)`` matched pairs (NaN when none)."""
+        return float(np.mean(self.similarity)) if self.similarity.size else math.nan
 
 
 def match_atoms(A, B) -> AtomMatching:

@@ -12,7 +12,7 @@ says so).
 
 ``Sweep.steps(X, control)`` yields progress rows like ``core.training.train_steps`` and honours a stop
 request; ``Sweep.estimators()`` then holds one fitted ``core.models`` estimator per point, ready for
-``core.metrics.evaluate`` and ``Sweep.save_to(store, ...)``.
+``core.metrics.evaluate`` and ``core.jobs.saving.save_sweep(store, sweep, ...)``.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ import numpy as np
 import torch
 
 from core import models
+from core.states import DIVERGED, FINISHED, PENDING, SKIPPED, STOPPED
 from core.training import TrainControl, TrainingDiverged, divergence, mean_square
 
 #: parameters that may differ between the points of one batched group (n_components makes the groups)
 PER_POINT_PARAMS = ("k", "l1_coef", "sparsity_target", "sparsity_weight", "weight_decay", "auxk_coef", "l0_coef",
                     "threshold_init", "n_components")
-PENDING, FINISHED, STOPPED, DIVERGED, SKIPPED = "pending", "finished", "stopped", "diverged", "skipped"
 
 
 @dataclass
@@ -184,41 +184,6 @@ class Sweep:
                 point.note = (f"Training diverged at step {stack.diverged_at[s]}; the point keeps its last good "
                               "weights. Lower the learning rate or the sparsity weight.")
             point.seconds = (time.perf_counter() - started) / len(points)
-
-    # -- results -------------------------------------------------------------------------------------
-    def table(self, X=None) -> list[dict[str, Any]]:
-        """One row per point: its value, status and metrics (``core.metrics.evaluate`` on ``X`` when given,
-        else the last logged training row)."""
-        from core.metrics import evaluate
-
-        rows = []
-        for point in self.points:
-            row = {"point": point.index, self.config.param: point.value, "model": self.config.model,
-                   "status": point.status, "seconds": point.seconds}
-            estimator = point.estimator
-            if estimator is not None:
-                history = getattr(estimator, "history_", None) or [{}]
-                row.update({k: v for k, v in history[-1].items() if k not in ("event", "seconds")})
-                if X is not None:
-                    row.update(evaluate(estimator, X))
-            rows.append(row)
-        return rows
-
-    def save_to(self, store, *, dataset: str, data_options: dict[str, Any] | None = None, X=None,
-                image_shape=None) -> list[Any]:
-        """Save every trained point to a ``core.store.RunStore`` (grouped by this sweep's id); returns
-        the records. Metrics come from ``X`` when given. Diverged points are saved as ``stopped``."""
-        records = []
-        for point in self.points:
-            if point.estimator is None:
-                continue
-            records.append(store.save_run(
-                point.estimator, dataset=dataset, data_options=data_options, X=X, image_shape=image_shape,
-                name=f"{self.config.model} {self.config.param}={point.value}",
-                status="finished" if point.status == FINISHED else "stopped", sweep=self.id,
-                extra={"sweep_param": self.config.param, "sweep_value": point.value, "sweep_point": point.index,
-                       "sweep_status": point.status, "batched": self.batched}))
-        return records
 
 
 class BatchedSAEStack:

@@ -15,8 +15,10 @@ from PIL import Image
 
 from browser_support import wait_until
 from core import analysis, models, render
-from core.jobs import TrainingJob
+from core.jobs import TrainingJob, saving
+from core.jobs import sweep as sweep_jobs
 from core.store import RunStore
+from ui import typed_input
 
 
 # -- geometry ---------------------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ def test_pair_atoms_recovers_a_permuted_sign_flipped_copy_best_first():
     assert pairs.left[-1] == 3 and pairs.n_pairs == 5
     uneven = analysis.pair_atoms(A, B[:3])
     assert uneven.n_pairs == 3 and sorted(uneven.left_unmatched.tolist()) == [1, 2]
-    rows = uneven.rows()
+    rows = uneven.table()
     assert len(rows) == 5 and rows[-1]["right atom"] is None
 
 
@@ -154,17 +156,17 @@ def test_reconstruction_image_has_one_panel_per_model():
 
 # -- tables and text ---------------------------------------------------------------------------------------------------------
 def test_parse_values_and_indices():
-    assert analysis.parse_values("2, 4,8", "k") == [2, 4, 8]
-    assert analysis.parse_values("1e-4:1e-2:3", "l1_coef") == pytest.approx([1e-4, 1e-3, 1e-2])
-    assert analysis.parse_values("0.05; 0.1", "sparsity_target") == [0.05, 0.1]
+    assert typed_input.parse_values("2, 4,8", "k") == [2, 4, 8]
+    assert typed_input.parse_values("1e-4:1e-2:3", "l1_coef") == pytest.approx([1e-4, 1e-3, 1e-2])
+    assert typed_input.parse_values("0.05; 0.1", "sparsity_target") == [0.05, 0.1]
     for text, param, message in [("", "k", "Type the values"), ("2, x", "k", "not a number"),
                                  ("2.5", "k", "whole numbers"), ("1.5", "sparsity_target", "between 0 and 1"),
                                  ("-1", "l1_coef", "non-negative")]:
         with pytest.raises(ValueError, match=message):
-            analysis.parse_values(text, param)
-    assert analysis.parse_indices("3, 1, 3", 5) == [3, 1]
+            typed_input.parse_values(text, param)
+    assert typed_input.parse_indices("3, 1, 3", 5) == [3, 1]
     with pytest.raises(ValueError, match="does not exist"):
-        analysis.parse_indices("9", 5)
+        typed_input.parse_indices("9", 5)
 
 
 def test_rows_to_csv_feature_table_and_top_activating():
@@ -217,7 +219,7 @@ def test_save_when_done_saves_a_finished_job_to_the_store(tmp_path):
     model = models.create("sae-topk", n_components=8, k=2, max_steps=30, random_state=0, device="cpu")
     job = TrainingJob(model, X, model_name="sae-topk", dataset_name="digits", image_shape=(4, 4))
     store = RunStore(tmp_path)
-    ticket = analysis.save_when_done(job, store, data_options={"n_samples": 100})
+    ticket = saving.save_when_done(job, store, data_options={"n_samples": 100})
     job.start()
     assert ticket.done.wait(60) and ticket.error is None
     record = store.get(ticket.run_id)
@@ -232,7 +234,7 @@ def test_a_job_is_recorded_at_its_start_and_completed_in_place(tmp_path):
     model = models.create("sae-topk", n_components=8, k=2, max_steps=100_000, random_state=0, device="cpu")
     job = TrainingJob(model, X, model_name="sae-topk", dataset_name="digits", image_shape=(4, 4))
     store = RunStore(tmp_path)
-    ticket = analysis.save_when_done(job, store)
+    ticket = saving.save_when_done(job, store)
     # recorded before it returns: a process killed from here on leaves the run 'interrupted'
     assert ticket.recorded.is_set()
     (running,) = store.list_runs(status="running")
@@ -249,7 +251,7 @@ def test_a_failed_job_closes_its_run_without_weights(tmp_path):
     X = np.random.default_rng(8).uniform(size=(100, 16)).astype(np.float32) - 0.5  # negative: NMF refuses it
     job = TrainingJob(models.create("nmf", n_components=4, device="cpu"), X, model_name="nmf", dataset_name="noise")
     store = RunStore(tmp_path)
-    ticket = analysis.save_when_done(job, store)
+    ticket = saving.save_when_done(job, store)
     job.start()
     assert ticket.done.wait(60) and ticket.record is None and ticket.error is None
     (closed,) = store.list_runs()
@@ -260,7 +262,7 @@ def test_a_sweep_job_saves_its_points_and_reference_points(tmp_path):
     X = np.random.default_rng(9).uniform(size=(120, 16)).astype(np.float32)
     store = RunStore(tmp_path)
     base = {"n_components": 8, "max_steps": 20, "log_every": 10, "device": "cpu"}
-    job = analysis.SweepJob(X, models_=["sae-topk"], param="k", values=[1, 2, 4], base_params={"sae-topk": base},
+    job = sweep_jobs.SweepJob(X, models_=["sae-topk"], param="k", values=[1, 2, 4], base_params={"sae-topk": base},
                             store=store, dataset="bars", image_shape=(4, 4), reference_steps=10).start()
     assert job.wait(120)
     snap = job.snapshot()
@@ -270,12 +272,12 @@ def test_a_sweep_job_saves_its_points_and_reference_points(tmp_path):
     assert len(saved) == 3 and all(r.metrics["seconds"] is not None for r in saved)
     assert {p["model"] for p in snap.references} == {"pca", "nmf"}
     with pytest.raises(ValueError, match="more than the 8 atoms"):
-        analysis.SweepJob(X, models_=["sae-topk"], param="k", values=[16], base_params={"sae-topk": base})
+        sweep_jobs.SweepJob(X, models_=["sae-topk"], param="k", values=[16], base_params={"sae-topk": base})
 
 
 def test_a_stopped_sweep_job_says_so(tmp_path):
     X = np.random.default_rng(10).uniform(size=(120, 16)).astype(np.float32)
-    job = analysis.SweepJob(X, models_=["sae-l1"], param="l1_coef", values=[1e-3, 1e-2],
+    job = sweep_jobs.SweepJob(X, models_=["sae-l1"], param="l1_coef", values=[1e-3, 1e-2],
                             base_params={"sae-l1": {"n_components": 8, "max_steps": 100000, "device": "cpu"}},
                             store=RunStore(tmp_path), dataset="bars").start()
     wait_until(lambda: job.snapshot().progress > 0, 120, "the sweep's first logged step", every=0.02)
@@ -307,7 +309,7 @@ def test_a_sweep_on_a_store_that_cannot_be_written_still_trains_and_says_why(tmp
     monkeypatch.setattr(layout, "write_file", full)
     base = {"n_components": 8, "max_steps": 20, "log_every": 10, "device": "cpu"}
     # in this process: the store's writes are refused by monkeypatching, which a worker process would not see
-    job = analysis.SweepJob(X, models_=["sae-topk"], param="k", values=[1, 2], base_params={"sae-topk": base},
+    job = sweep_jobs.SweepJob(X, models_=["sae-topk"], param="k", values=[1, 2], base_params={"sae-topk": base},
                             store=store, dataset="bars", references=False, processes=False).start()
     assert job.wait(120)
     snap = job.snapshot()
@@ -334,7 +336,7 @@ def _sweep_workers() -> list[int]:
 def test_a_sweep_trains_in_a_worker_process_and_a_closed_tab_stops_it(tmp_path):
     X = np.random.default_rng(12).uniform(size=(120, 16)).astype(np.float32)
     before = set(_sweep_workers())
-    job = analysis.SweepJob(X, models_=["sae-l1"], param="l1_coef", values=[1e-3, 1e-2],
+    job = sweep_jobs.SweepJob(X, models_=["sae-l1"], param="l1_coef", values=[1e-3, 1e-2],
                             base_params={"sae-l1": {"n_components": 8, "max_steps": 100000, "device": "cpu"}},
                             store=RunStore(tmp_path), dataset="bars", idle_timeout=3.0, processes=True).start()
     # read like an open tab (each snapshot touches the job) until the first step is logged

@@ -232,7 +232,7 @@ def test_a_full_disk_under_out_keeps_the_metrics_line_and_says_so(tmp_path, monk
 
 
 def test_a_diverging_job_is_saved_with_its_last_good_weights(tmp_path):
-    from core import analysis
+    from core.jobs import saving
     from core.jobs import DIVERGED, TrainingJob
     from core.training import TrainControl, train_steps
 
@@ -244,7 +244,7 @@ def test_a_diverging_job_is_saved_with_its_last_good_weights(tmp_path):
     snap = job.snapshot()
     assert snap.state == DIVERGED and "diverged" in snap.error.lower()
     store = RunStore(tmp_path / "runs")
-    record = analysis.save_job(store, job)
+    record = saving.save_job(store, job)
     assert record.status == "stopped" and record.extra["job_state"] == DIVERGED
     saved = store.load_model(record.id)
     assert all(np.isfinite(w).all() for w in saved.get_weights().values())

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from core import datasets, models
+from core.jobs.saving import save_sweep
 from core.metrics import evaluate, mcc
 from core.store import RunStore
 from core.sweep import FINISHED, SKIPPED, STOPPED, BatchedSAEStack, Sweep, SweepConfig
@@ -97,7 +98,7 @@ def test_progress_rows_cover_every_point_and_reach_one(X):
     progress = [r["progress"] for r in rows]
     assert progress == sorted(progress) and progress[-1] == 1.0
     assert [r["value"] for r in rows[:2]] == [1e-3, 3e-3]
-    table = sweep.table(X)
+    table = [{"l1_coef": point.value, **evaluate(point.estimator, X)} for point in sweep.points]
     assert [row["l1_coef"] for row in table] == [1e-3, 3e-3] and table[0]["l0"] > table[1]["l0"]
 
 
@@ -189,8 +190,8 @@ def test_sweep_results_round_trip_through_the_store(tmp_path, X):
     sweep = Sweep(SweepConfig("sae-batchtopk", "k", [2, 5], BASE))
     estimators = sweep.run(X)
     store = RunStore(tmp_path / "runs")
-    records = sweep.save_to(store, dataset="digits", data_options={"scale": "minmax", "n_samples": 400}, X=X,
-                            image_shape=(8, 8))
+    records = save_sweep(store, sweep, dataset="digits", data_options={"scale": "minmax", "n_samples": 400}, X=X,
+                         image_shape=(8, 8))
     assert [r.id for r in reversed(store.list_runs(sweep=sweep.id))] == [r.id for r in records]
     for record, estimator, k in zip(records, estimators, [2, 5]):
         assert record.extra["sweep_value"] == k and record.params["k"] == k and record.image_shape == (8, 8)

@@ -1,6 +1,6 @@
 """The Compare page's side-by-side training: NMF and an SAE of the same size on the current data set,
 two background jobs (``core.jobs``), drawn live by a fragment, each saved to the run store when it ends
-(``core.analysis.save_when_done``)."""
+(``core.jobs.saving.save_when_done``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from core import analysis, models
-from core.jobs import RUNNING, WAITING, get_manager
+from core.jobs import RUNNING, WAITING, get_manager, saving
 from ui import caches, data_loading, knobs, look, session, stored_runs
 
 PERIOD = 0.4  # as the Train page's live panel (ui/train_live.py)
@@ -23,7 +23,7 @@ class CompareState:
     """The Compare page's own state: the side-by-side jobs, their save tickets, and the runs to show."""
 
     jobs: dict[str, Any] = field(default_factory=dict)  # 'nmf' / 'sae' -> TrainingJob
-    tickets: dict[str, analysis.SaveTicket] = field(default_factory=dict)
+    tickets: dict[str, saving.SaveTicket] = field(default_factory=dict)
     select: tuple[str, str] | None = None  # run ids to pick once the side-by-side runs are saved
     error: str | None = None
     shown_saved: bool = False
@@ -77,7 +77,7 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
         job = manager.submit(f"{app.session_id}:compare:{side}", model, ds.X, model_name=name,
                              dataset_name=app.data.label, params=params, image_shape=ds.image_shape)
         page.jobs[side] = job
-        page.tickets[side] = analysis.save_when_done(
+        page.tickets[side] = saving.save_when_done(
             job, stored_runs.store(), dataset=app.data.label, data_options=dict(app.data.options),
             name=f"{name} ({n_components}) side by side", extra={"compare": True})
     app.keep_alive(*page.jobs.values())  # on another page meanwhile, the sidebar keeps them going

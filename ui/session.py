@@ -57,7 +57,7 @@ class AppState:
     train_error: str | None = None  # why the last press of Train started nothing
     run_config: tuple | None = None  # what defined the current run, apart from its live knobs
     runs: list[TrainingJob] = field(default_factory=list)
-    save_ticket: Any = None  # core.analysis.SaveTicket of the current run: did it reach the run store?
+    save_ticket: Any = None  # core.jobs.saving.SaveTicket of the current run: did it reach the run store?
     background: list[Any] = field(default_factory=list)  # Compare's and Sweep's jobs: kept alive from any page
     widgets: dict[str, Any] = field(default_factory=dict)  # remembered widget values
 

@@ -8,9 +8,10 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import analysis, models
-from core.jobs import RUNNING
-from ui import data_loading, knobs, look, session, stored_runs
+from core import models
+from core.jobs import RUNNING, get_manager
+from core.jobs.sweep import SweepJob
+from ui import data_loading, knobs, look, session, stored_runs, typed_input
 
 PERIOD = 0.5
 _KEY = "_sweep_page"
@@ -22,7 +23,7 @@ STATE_WORDS = {**look.STATE_WORDS, RUNNING: "Sweeping"}
 
 @dataclass
 class SweepPage:
-    job: analysis.SweepJob | None = None
+    job: SweepJob | None = None
     error: str | None = None
 
 
@@ -57,11 +58,11 @@ def start() -> None:
             raise ValueError(app.data_error or "No data set is loaded: choose one on the Data page.")
         if not chosen:
             raise ValueError("Pick at least one model to sweep.")
-        values = analysis.parse_values(ss.get(f"sweep:values:{param}", ""), param)
+        values = typed_input.parse_values(ss.get(f"sweep:values:{param}", ""), param)
         models.check_sign(chosen, ds.non_negative, app.data.label,
                           "on the Data page choose scale = minmax, or drop those models.")
         n, steps = int(ss.get("sweep:n", 32)), int(ss.get("sweep:steps", 500))
-        job = analysis.SweepJob(
+        job = SweepJob(
             ds.X, models_=chosen, param=param, values=values,
             base_params={m: base_params(m, param, n, steps) for m in chosen}, store=stored_runs.store(),
             dataset=app.data.label, data_options=dict(app.data.options), image_shape=ds.image_shape,
@@ -69,7 +70,7 @@ def start() -> None:
     except Exception as error:  # noqa: BLE001 - core's message, shown in the page
         page.error = str(error)
         return
-    page.job = job.start()
+    page.job = get_manager().submit_job(f"{app.session_id}:sweep", job)  # a slot, the timeout, Stop
     app.keep_alive(page.job)  # on another page meanwhile, the sidebar keeps it going
 
 

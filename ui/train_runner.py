@@ -11,7 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from core import analysis, budget, models
+from core import budget, models
+from core.jobs import saving
 from ui import data_loading, knobs, session
 
 
@@ -85,7 +86,7 @@ def start(state: session.AppState, confirmed: bool = False) -> str | None:
     job = state.start_job(model, ds.X, model_name=state.model_name, dataset_name=state.data.label,
                           params=params, image_shape=ds.image_shape)
     # every finished or stopped run lands in the run store, for Compare and Inspect
-    state.save_ticket = analysis.save_when_done(job, dataset=state.data.label,
+    state.save_ticket = saving.save_when_done(job, dataset=state.data.label,
                                                 data_options=dict(state.data.options))
     state.run_config = _config(state)
     return None

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core import analysis, models
 from core.jobs import call_in_worker
-from ui import compare_live, data_loading, downloads, look, session, stored_runs
+from ui import compare_live, data_loading, downloads, look, session, stored_runs, typed_input
 
 page = compare_live.get()
 st.header("Compare")
@@ -122,7 +122,7 @@ def compare_saved() -> None:
         fallback = next((i for i in ids if i != avoid), ids[0])
         return next((r.id for r in group if predicate(r) and r.id != avoid), fallback)
 
-    left_key = session.persist_choice("compare:left", ids, _default(lambda r: r.model == "nmf"))
+    left_key = session.persist_choice("compare:left", ids, _default(lambda r: models.family(r.model).factorisation))
     right_key = session.persist_choice("compare:right", ids, _default(lambda r: models.family(r.model).sae,
                                                                       avoid=st.session_state[left_key]))
     label_of = {record.id: stored_runs.run_label(record) for record in group}
@@ -183,7 +183,7 @@ def compare_saved() -> None:
                              help=f"Sample numbers from 0 to {n - 1}, separated by commas (at most 12).")
         session.remember(samples_key, typed_for)
         try:
-            chosen = analysis.parse_indices(text, n)
+            chosen = typed_input.parse_indices(text, n)
         except ValueError as error:
             st.error(str(error))
             chosen = []
@@ -198,7 +198,7 @@ def compare_saved() -> None:
                              "all three columns: a value has the same colour in each.")
 
     # -- linear AE vs PCA ------------------------------------------------------------------------------------------------
-    linear = [r for r in (left, right) if r.record.model == "linear-ae"]
+    linear = [r for r in (left, right) if models.family(r.record.model).linear_autoencoder]
     if linear:
         run = linear[0]
         st.markdown("**Linear AE vs PCA: the angle between its atoms' span and the top principal components**")
@@ -235,7 +235,7 @@ def compare_saved() -> None:
                 key="compare:angles-csv", on_click="ignore", icon=":material/table:")
 
     with st.expander("Pairs table"):
-        st.dataframe(pairs.rows(), hide_index=True, width="stretch")
+        st.dataframe(pairs.table(), hide_index=True, width="stretch")
 
     # -- export ---------------------------------------------------------------------------------------------------------------
     st.markdown("**Export**")
@@ -246,7 +246,7 @@ def compare_saved() -> None:
         downloads.csv_button([{"metric": r["metric"], names[0]: r["left"], names[1]: r["right"]} for r in table],
                            "Metrics table (CSV)", f"{stem}-metrics.csv", key="compare:csv")
     with row1[2]:
-        downloads.csv_button(pairs.rows(), "Pairs table (CSV)", f"{stem}-pairs.csv", key="compare:pairs-csv")
+        downloads.csv_button(pairs.table(), "Pairs table (CSV)", f"{stem}-pairs.csv", key="compare:pairs-csv")
     for side, run in (("left", left), ("right", right)):
         st.caption(f"{side.capitalize()}: {names[0 if side == 'left' else 1]}")
         cols = st.columns([2, 1])

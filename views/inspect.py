@@ -135,11 +135,11 @@ def _estimators(run) -> dict:
         own["max_steps"] = min(int(own["max_steps"]), REFIT_MAX_STEPS)
     chosen = {"PCA": models.create("pca", n_components=n)}
     if run.dataset.non_negative:
-        chosen["NMF"] = models.create("nmf", **(own if record.model == "nmf" else
+        chosen["NMF"] = models.create("nmf", **(own if models.family(record.model).factorisation else
                                                 {"n_components": n, "max_steps": 200, "random_state": 0}))
     chosen["SAE"] = models.create(record.model, **own) if models.family(record.model).sae else models.create(
         "sae-topk", n_components=n, k=min(8, n), max_steps=500, random_state=0)
-    if record.model not in ("pca", "nmf") and not models.family(record.model).sae:
+    if models.family(record.model).autoencoder and not models.family(record.model).sae:
         chosen[f"this run ({record.model})"] = models.create(record.model, **own)
     return chosen
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import analysis, render
-from ui import downloads, look, session, stored_runs, sweep_live
+from ui import downloads, look, session, stored_runs, sweep_live, typed_input
 
 page = sweep_live.get()
 st.header("Sweep")
@@ -21,7 +21,7 @@ with st.container(border=True):
     models_key = session.persist_choice(f"sweep:models:{param}", options, options[:1])
     top[1].multiselect("Models", options, key=models_key, help="Each model is swept over the same values.")
     values_key = session.persist(f"sweep:values:{param}",
-                                ", ".join(f"{v:g}" for v in analysis.default_sweep_values(param)))
+                                ", ".join(f"{v:g}" for v in typed_input.default_sweep_values(param)))
     top[2].text_input("Values", key=values_key,
                       help="Numbers separated by commas, or low:high:count for log-spaced values (e.g. 1e-4:1e-1:6).")
     row = st.columns([1.2, 2, 2])

@@ -35,7 +35,7 @@ def _install() -> None:
                         runner._run_script)
 
     def first_run(*args, **kwargs):  # the app's folder is importable from here on: time its saves too
-        import core.analysis.background as background
+        import core.jobs.saving as background
 
         with lock:  # sessions start their first runs at once
             if runner._run_script is first_run:

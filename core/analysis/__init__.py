@@ -9,8 +9,9 @@
 * Metrics of a stored run (``run_metrics``), reference points for a sweep frontier (``reference_points``),
   thumbnails of atoms for tables (``atoms_thumbnail``), the runs a click on a frontier may have meant
   (``points_near``), CSV bytes of a table (``rows_to_csv``).
-* Background work owned by core: ``SweepJob`` (sweeps in a thread, saved to the run store, stoppable)
-  and ``save_when_done`` (save a ``core.jobs.TrainingJob`` to the run store when it ends).
+
+Functions of arrays and models, no threads: background work (sweeps, saving a job when it ends) is in
+``core.jobs``.
 
 Every model of ``core.models`` decodes affinely (``x_hat = codes @ W + b``), which is what the
 decomposition of a sample relies on; ``effective_atoms`` reads ``W`` and ``b`` through
@@ -22,15 +23,13 @@ from __future__ import annotations
 from core.analysis.geometry import SubspaceTrace, pc_angles, principal_angles, subspace_angle, subspace_trace, top_principal_components
 from core.analysis.decomposition import SampleDecomposition, decompose_sample, effective_atoms, nearest_neighbour_accuracy, recognition, split_indices
 from core.analysis.pairing import AtomPairs, comparison_image, pair_atoms, reconstruction_image
-from core.analysis.tables import analysis_rows, atoms_thumbnail, default_sweep_values, feature_table, parse_indices, parse_values, points_near, reference_points, rows_to_csv, run_metrics, top_activating, training_seconds
-from core.analysis.background import SaveTicket, save_job, save_when_done
-from core.analysis.sweep_job import SweepJob, SweepSnapshot, sweeps_training
+from core.analysis.tables import analysis_rows, atoms_thumbnail, feature_table, points_near, reference_points, rows_to_csv, run_metrics, top_activating, training_seconds
 
 __all__ = [
-    "AtomPairs", "SampleDecomposition", "SaveTicket", "SubspaceTrace", "SweepJob", "SweepSnapshot",
-    "analysis_rows", "atoms_thumbnail", "comparison_image", "decompose_sample", "default_sweep_values",
-    "effective_atoms", "feature_table", "nearest_neighbour_accuracy", "pair_atoms", "parse_values", "pc_angles",
-    "points_near", "principal_angles", "reconstruction_image", "recognition", "reference_points", "parse_indices",
-    "rows_to_csv", "run_metrics", "save_job", "save_when_done", "split_indices", "subspace_angle", "subspace_trace",
-    "sweeps_training", "top_activating", "top_principal_components", "training_seconds",
+    "AtomPairs", "SampleDecomposition", "SubspaceTrace",
+    "analysis_rows", "atoms_thumbnail", "comparison_image", "decompose_sample",
+    "effective_atoms", "feature_table", "nearest_neighbour_accuracy", "pair_atoms", "pc_angles",
+    "points_near", "principal_angles", "reconstruction_image", "recognition", "reference_points",
+    "rows_to_csv", "run_metrics", "split_indices", "subspace_angle", "subspace_trace",
+    "top_activating", "top_principal_components", "training_seconds",
 ]

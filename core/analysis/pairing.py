@@ -14,31 +14,25 @@ from core import metrics, render
 
 # -- pairing two dictionaries --------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class AtomPairs:
-    """Atoms of two models paired one to one by absolute cosine (Hungarian), best pair first.
-
-    ``left[k]`` pairs with ``right[k]`` at ``similarity[k]`` (decreasing); ``signs[k]`` is the sign of their
-    cosine (+1 or -1: an atom and its negation span the same line, so the pairing ignores it);
-    ``left_unmatched`` and ``right_unmatched`` are the atoms left over when the counts differ, in their
-    original order.
+class AtomPairs(metrics.AtomMatching):
+    """``core.metrics.AtomMatching`` of two models' atoms (A: left, B: right), best pair first, with what a
+    side-by-side display needs: ``signs[k]``, the sign of pair k's cosine (+1 or -1: an atom and its negation
+    span the same line, so the matching by |cos| ignores it), a table and the right atoms turned to match.
+    ``left``/``right``/``left_unmatched``/``right_unmatched`` name the matching's sides as the pages do.
     """
 
-    left: np.ndarray
-    right: np.ndarray
-    similarity: np.ndarray
     signs: np.ndarray
-    left_unmatched: np.ndarray
-    right_unmatched: np.ndarray
+
+    left = property(lambda self: self.rows)
+    right = property(lambda self: self.cols)
+    left_unmatched = property(lambda self: self.unmatched_a)
+    right_unmatched = property(lambda self: self.unmatched_b)
 
     @property
     def n_pairs(self) -> int:
-        return int(self.left.size)
+        return int(self.rows.size)
 
-    @property
-    def mean_similarity(self) -> float:
-        return float(self.similarity.mean()) if self.similarity.size else math.nan
-
-    def rows(self) -> list[dict[str, Any]]:
+    def table(self) -> list[dict[str, Any]]:
         """A table: one row per pair (rank, left atom, right atom, |cos|, the sign of the cosine), then the
         unmatched atoms."""
         table = [{"pair": k + 1, "left atom": int(a), "right atom": int(b), "|cos|": float(s),
@@ -64,8 +58,7 @@ def pair_atoms(left, right) -> AtomPairs:
     left_rows = np.asarray(metrics.as_numpy(left), dtype=np.float64)[matching.rows]
     right_rows = np.asarray(metrics.as_numpy(right), dtype=np.float64)[matching.cols]
     signs = np.where(np.einsum("ij,ij->i", left_rows, right_rows) < 0, -1.0, 1.0)  # the sign of each pair's cosine
-    return AtomPairs(left=matching.rows, right=matching.cols, similarity=matching.similarity, signs=signs,
-                     left_unmatched=matching.unmatched_a, right_unmatched=matching.unmatched_b)
+    return AtomPairs(**vars(matching), signs=signs)
 
 
 def pair_tiles(left, right, image_shape=None, *, pairs: AtomPairs | None = None, cmap: str = "auto",

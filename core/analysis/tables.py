@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import math
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -55,27 +54,6 @@ def rows_to_csv(rows: Sequence[dict[str, Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def parse_indices(text: str, n: int, limit: int = 12) -> list[int]:
-    """Sample indices typed as ``0, 5, 12`` (each in ``0 .. n-1``, at most ``limit``); ValueError otherwise."""
-    values = []
-    for part in (text or "").replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if not part.isdigit():
-            raise ValueError(f"{part!r} is not a sample number; type whole numbers from 0 to {n - 1}, "
-                             "separated by commas.")
-        if int(part) >= n:
-            raise ValueError(f"Sample {part} does not exist: this data set has {n} samples (0 to {n - 1}).")
-        values.append(int(part))
-    values = list(dict.fromkeys(values))
-    if not values:
-        raise ValueError(f"Type at least one sample number (0 to {n - 1}).")
-    if len(values) > limit:
-        raise ValueError(f"At most {limit} samples at once; {len(values)} were given.")
-    return values
-
-
 def feature_table(codes, atoms=None) -> list[dict[str, Any]]:
     """Per feature: firing density, mean and max activation (over samples), and the Hoyer sparseness of its atom."""
     codes = np.asarray(metrics.as_numpy(codes), dtype=np.float64)
@@ -95,61 +73,7 @@ def top_activating(codes, feature: int, n: int = 16) -> tuple[np.ndarray, np.nda
     return order, column[order]
 
 
-# -- sweeps: values, reference points, points and thumbnails -----------------------------------------------------------
-_DEFAULT_VALUES = {"k": [2, 4, 8, 16, 32], "l1_coef": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
-                   "n_components": [8, 16, 32, 64], "sparsity_target": [0.02, 0.05, 0.1, 0.2]}
-_INTEGER_PARAMS = ("k", "n_components")
-
-
-def default_sweep_values(param: str) -> list[float]:
-    return list(_DEFAULT_VALUES.get(param, []))
-
-
-def parse_values(text: str, param: str) -> list[Any]:
-    """Sweep values typed as ``2, 4, 8`` (or ``a:b:n`` for n log-spaced values from a to b), checked.
-
-    k and n_components must be positive whole numbers; l1_coef >= 0; sparsity_target strictly in (0, 1).
-    Raises ValueError with the problem and the fix.
-    """
-    text = (text or "").strip()
-    if not text:
-        raise ValueError("Type the values to sweep, separated by commas (e.g. 2, 4, 8, 16).")
-    if text.count(":") == 2 and "," not in text:
-        try:
-            low, high, count = (float(part) for part in text.split(":"))
-        except ValueError:
-            raise ValueError(f"{text!r}: a range is low:high:count, e.g. 1e-4:1e-1:6.") from None
-        if low <= 0 or high <= 0 or count < 1 or count != int(count):
-            raise ValueError("A range low:high:count needs low, high > 0 and a whole count >= 1.")
-        values = list(np.geomspace(low, high, int(count)))
-    else:
-        values = []
-        for part in text.replace(";", ",").split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                values.append(float(part))
-            except ValueError:
-                raise ValueError(f"{part!r} is not a number; type numbers separated by commas.") from None
-    if not values:
-        raise ValueError("Type at least one value to sweep.")
-    if param in _INTEGER_PARAMS:
-        if any(v != int(v) or v < 1 for v in values):
-            raise ValueError(f"{param} takes whole numbers of at least 1; got {text!r}.")
-        values = [int(v) for v in values]
-    elif param == "sparsity_target" and any(not 0 < v < 1 for v in values):
-        raise ValueError(f"rho (sparsity_target) must lie strictly between 0 and 1; got {text!r}.")
-    elif any(v < 0 or not math.isfinite(v) for v in values):
-        raise ValueError(f"{param} takes non-negative numbers; got {text!r}.")
-    else:
-        values = [float(f"{v:.6g}") for v in values]
-    unique = list(dict.fromkeys(values))
-    if len(unique) > 32:
-        raise ValueError(f"{len(unique)} values is too many for one sweep; use at most 32.")
-    return unique
-
-
+# -- sweeps: reference points, points and thumbnails -----------------------------------------------------------
 def reference_points(X, ranks: Iterable[int], *, nmf: bool = True, nmf_steps: int = 200,
                      max_rows: int | None = 5000) -> list[dict[str, Any]]:
     """PCA and NMF of each rank as reference points for an L0-FVU frontier.

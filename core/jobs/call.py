@@ -11,9 +11,11 @@ reference (its module and name) and must be importable: a ``core`` function, not
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from typing import Any, Callable
+
+from core.jobs.settings import job_settings
+from core.jobs.worker import Worker, register_task
 
 _ids = itertools.count(1)
 _REPORT = "__report_to_the_caller__"  # stands for ``report`` on the way to the worker (a callable cannot travel)
@@ -35,7 +37,7 @@ class _Call:
 
     def task(self) -> tuple:
         kwargs = self.kwargs if self.on_progress is None else {**self.kwargs, "report": _REPORT}
-        return ("call", self.function, self.args, kwargs)
+        return (__name__, "call", self.function, self.args, kwargs)
 
     def finish(self, ok: bool, value: Any) -> None:
         self.outcome = (ok, value)
@@ -52,11 +54,10 @@ def call_in_worker(function: Callable, *args: Any, processes: bool | None = None
     same message (a core error names the problem and the fix). With ``on_progress`` the function is also
     given ``report=``, a callable whose calls reach ``on_progress``."""
     if processes is None:
-        processes = os.environ.get("SAE_EXPLORER_JOB_PROCESSES", "1").strip() != "0"
+        processes = job_settings().processes
     if not processes:
         return function(*args, **kwargs) if on_progress is None else function(*args, report=on_progress, **kwargs)
     from core.jobs.job import torch_threads
-    from core.jobs.worker import Worker
 
     call = _Call(function, args, kwargs, on_progress)
     worker = Worker(torch_threads())
@@ -85,3 +86,6 @@ def run_call(events, job_id: int, control, function: Callable, args: tuple, kwar
         events.send(("end", job_id, *result))
     except Exception as error:  # noqa: BLE001 - a result that cannot travel back
         events.send(("end", job_id, False, f"The result could not be returned: {error}"))
+
+
+register_task("call", run_call)

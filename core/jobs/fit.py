@@ -15,10 +15,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from core.metrics import evaluate, pca_mse
+from core.states import ACTIVE_STATES, DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING  # noqa: F401 - core.jobs' names
+from core.jobs.worker import EventSink, register_task
 from core.training import TrainControl, TrainingDiverged
 
-WAITING, RUNNING, DONE, STOPPED, DIVERGED, FAILED = "waiting", "running", "done", "stopped", "diverged", "failed"
-ACTIVE_STATES = (WAITING, RUNNING)
 #: the phases of a run's start, in the words a page shows
 LOADING, FIRST_STEPS, PCA_REFERENCE = "loading the data", "first steps", "computing the PCA reference"
 
@@ -100,3 +100,19 @@ def final_metrics(model, X) -> dict[str, float]:
         return {k: float(v) for k, v in evaluate(model, X).items()}
     except Exception:  # noqa: BLE001 - metrics are a bonus; the history has the essentials
         return {}
+
+
+def fit_task(events, job_id: int, control, model, X, atoms_every: float) -> None:
+    """The worker's ``fit`` task: ``run_fit``, then the fitted model back to the parent."""
+    if control.stop_requested:  # stopped while it waited for this process to warm up
+        state, error, metrics = STOPPED, None, {}
+    else:
+        events.send(("begin", job_id))
+        state, error, metrics = run_fit(model, X, control, EventSink(events, job_id), atoms_every)
+    try:
+        events.send(("end", job_id, state, error, metrics, model))
+    except Exception as exc:  # noqa: BLE001 - a model that cannot travel back still ends its job
+        events.send(("end", job_id, FAILED, f"The trained model could not be returned: {exc}", {}, None))
+
+
+register_task("fit", fit_task)

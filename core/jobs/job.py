@@ -9,7 +9,6 @@ which copies that state under a lock and refreshes the job's heartbeat.
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
@@ -18,10 +17,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from core.jobs.fit import ACTIVE_STATES, FAILED, LOADING, RUNNING, STOPPED, WAITING, run_fit
-from core.training import TrainControl
-
-_ids = itertools.count(1)
+from core.jobs.base import Job
+from core.jobs.fit import ACTIVE_STATES, DONE, FAILED, LOADING, RUNNING, STOPPED, run_fit
 
 
 @dataclass(frozen=True)
@@ -56,7 +53,7 @@ class Snapshot:
 
     @property
     def progress(self) -> float:
-        if self.state == "done":
+        if self.state == DONE:
             return 1.0
         return min(1.0, self.step / self.max_steps) if self.max_steps else 0.0
 
@@ -72,31 +69,26 @@ def torch_threads() -> int:
     return max(1, int(value)) if value else max(1, min(4, (os.cpu_count() or 1) // 4))
 
 
-class TrainingJob:
+class TrainingJob(Job):
     """Fits ``model`` on ``X`` in the background; read it with ``snapshot()``, steer it with
     ``update(**live_params)`` and ``stop()``, and block on it with ``wait()``. Iterative models (with
     ``fit_iter``) log a row every ``log_every`` steps; closed-form ones (PCA) log one row when done.
     A job run in a worker process gets its fitted model back when it ends (``job.model``).
     """
 
+    kind = "fit"  # JobManager's word for it (a limit per kind, a count of sweeps)
+
     def __init__(self, model, X: np.ndarray, *, model_name: str = "", dataset_name: str = "",
                  params: dict[str, Any] | None = None, owner: str = "", image_shape=None,
                  atoms_every: float = 0.3, on_finish: Callable[["TrainingJob"], None] | None = None):
-        self.id = next(_ids)
-        self.model, self.X, self.owner = model, X, owner
+        super().__init__(owner, on_finish)
+        self.model, self.X = model, X
         self.model_name, self.dataset_name = model_name, dataset_name
         self.params = dict(params if params is not None else model.get_params())
         self.image_shape = tuple(image_shape) if image_shape is not None else None
         self.atoms_every = float(atoms_every)
-        self.control = TrainControl()
         self.live_params: tuple[str, ...] = tuple(getattr(model, "_live_params", ()))
-        self.worker = None  # the core.jobs.worker.Worker running it, if any
-        self.stop_requested_at: float | None = None
         self.began_at: float | None = None  # when its fit started (after any wait for a worker)
-        self._on_finish = on_finish
-        self._lock = threading.Lock()
-        self._ended = threading.Event()
-        self._state = WAITING
         self._history: list[dict[str, Any]] = []
         self._events: list[tuple[int, dict[str, Any]]] = []
         self._atoms: np.ndarray | None = None
@@ -104,23 +96,9 @@ class TrainingJob:
         self._reference: float | None = None
         self._metrics: dict[str, float] = {}
         self._error: str | None = None
-        self._queue_position: int | None = None
         self._phase: str | None = LOADING  # until the fit begins: the data travels to the worker
-        self.last_seen = time.monotonic()
 
     # -- reading ---------------------------------------------------------------------------------
-    @property
-    def state(self) -> str:
-        return self._state
-
-    @property
-    def active(self) -> bool:
-        return self._state in ACTIVE_STATES
-
-    def touch(self) -> None:
-        """Refresh the heartbeat: somebody is still looking at this job."""
-        self.last_seen = time.monotonic()
-
     def snapshot(self, touch: bool = True) -> Snapshot:
         """Copy the job's state under the lock (and refresh the heartbeat unless ``touch=False``)."""
         if touch:
@@ -165,40 +143,15 @@ class TrainingJob:
                 self.worker.send_control(self.id, "update", accepted)
         return accepted
 
-    def stop(self) -> None:
-        """Ask the run to end after its current step (a waiting job ends at once)."""
-        self.control.request_stop()
-        if self.stop_requested_at is None:
-            self.stop_requested_at = time.monotonic()
-        with self._lock:
-            if self._state == WAITING:
-                self._state, self._queue_position = STOPPED, None
-                self._ended.set()
-        if self.worker is not None and self.active:
-            self.worker.send_control(self.id, "stop")
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the job has ended; True when it has."""
-        return self._ended.wait(timeout)
-
     # -- running ---------------------------------------------------------------------------------
     def start(self, worker=None) -> bool:
         """Run the job in ``worker`` (a ``core.jobs.worker.Worker``), or in a new daemon thread when
         none is given; False if it was stopped before it could start."""
-        with self._lock:
-            if self._state != WAITING or self.control.stop_requested:
-                return False
-            self._state, self._queue_position = RUNNING, None
-        if worker is not None:
-            self.worker = worker
-            worker.run(self)
-        else:
-            threading.Thread(target=self._run_here, name=f"train-job-{self.id}", daemon=True).start()
-        return True
+        return self.start_on(worker)
 
     def task(self) -> tuple:
-        """What a worker process runs for this job (``core.jobs.worker.TASKS``)."""
-        return ("fit", self.model, self.X, self.atoms_every)
+        """What a worker process runs for this job: ``core.jobs.fit``'s ``fit`` task."""
+        return ("core.jobs.fit", "fit", self.model, self.X, self.atoms_every)
 
     def _run_here(self) -> None:
         _await_warm_up()
@@ -240,9 +193,7 @@ class TrainingJob:
                 self.model = model
             self._state, self._error, self._metrics = state, error, dict(metrics)
             self._queue_position = None
-        self._ended.set()
-        if self._on_finish is not None:
-            self._on_finish(self)
+        self._end()
 
     def fail(self, error: str) -> None:
         self.finish(STOPPED if self.control.stop_requested else FAILED, error, {})

@@ -1,8 +1,10 @@
 """The process-wide job manager: one job per owner, a capped pool of worker processes, a reaper.
 
-``JobManager`` owns the jobs of every user (an owner is a browser session): at most ``max_running``
-train at once, one per worker process (``core.jobs.worker``); the rest wait in line (state 'waiting',
-with their ``queue_position``) and start as workers free up. A daemon reaper stops jobs nobody has read
+``JobManager`` owns the jobs of every user (an owner is a browser session, or one of its pages): fits
+(``TrainingJob``) and sweeps (``core.jobs.sweep.SweepJob``) alike. At most ``max_running`` train at once
+(of them at most ``max_per_kind[kind]`` of one kind, e.g. sweeps), one per worker process
+(``core.jobs.worker``); the rest wait in line (state 'waiting', with their ``queue_position``) and start
+as workers free up. A daemon reaper stops jobs nobody has read
 for ``idle_timeout`` seconds (a closed browser tab), ends a worker whose job ignores Stop for
 ``kill_after`` seconds, replaces workers that died, and retires a worker that has trained on the GPU
 once it has been idle for ``idle_timeout`` seconds (its CUDA context holds GPU memory until its process
@@ -11,7 +13,6 @@ ends), starting a fresh one in its place. No Streamlit here.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from core.jobs.job import TrainingJob, torch_threads
+from core.jobs.settings import job_settings
 from core.jobs.worker import Worker
 
 
@@ -28,10 +30,15 @@ class JobManager:
 
     ``processes=False`` trains in threads of this process instead of worker processes (no start-up
     cost, but the runs share the GIL with everything else here).
+
+    A job is anything with ``id``, ``owner``, ``kind``, ``active``, ``last_seen``, ``stop_requested_at``,
+    ``on_finish``, ``start_on(worker_or_None) -> bool``, ``stop()``, ``wait()`` and, for a worker,
+    ``task()``, ``finish`` and ``fail`` (``TrainingJob`` and ``SweepJob`` are).
     """
 
     def __init__(self, max_running: int = 2, idle_timeout: float = 45.0, reap_every: float = 2.0,
-                 processes: bool = True, kill_after: float = 10.0, warm: bool = False):
+                 processes: bool = True, kill_after: float = 10.0, warm: bool = False,
+                 max_per_kind: dict[str, int] | None = None):
         if int(max_running) < 1:
             raise ValueError(f"max_running must be at least 1, got {max_running}.")
         self.max_running = int(max_running)
@@ -40,6 +47,7 @@ class JobManager:
         self.processes = bool(processes)
         self.kill_after = float(kill_after)
         self.warm = bool(warm)
+        self.max_per_kind = dict(max_per_kind or {})
         self._lock = threading.RLock()
         self._jobs: dict[str, TrainingJob] = {}
         self._queue: deque[TrainingJob] = deque()
@@ -52,8 +60,13 @@ class JobManager:
 
     # -- the owners' side ----------------------------------------------------------------------
     def submit(self, owner: str, model, X: np.ndarray, **job_kwargs: Any) -> TrainingJob:
-        """Make ``owner``'s new job (stopping its previous one) and start it, or queue it."""
-        job = TrainingJob(model, X, owner=owner, on_finish=self._finished, **job_kwargs)
+        """Make ``owner``'s new training job (stopping its previous one) and start it, or queue it."""
+        return self.submit_job(owner, TrainingJob(model, X, owner=owner, **job_kwargs))
+
+    def submit_job(self, owner: str, job):
+        """Start ``job`` (a fit or a sweep, see the class docstring) for ``owner``, stopping the owner's
+        previous job, or queue it; returns it."""
+        job.owner, job.on_finish = owner, self._finished
         with self._lock:
             old = self._jobs.get(owner)
             if old is not None:
@@ -77,6 +90,11 @@ class JobManager:
     def counts(self) -> dict[str, int]:
         with self._lock:
             return {"running": len(self._running), "waiting": len(self._queue), "max_running": self.max_running}
+
+    def running_of(self, kind: str) -> int:
+        """How many jobs of ``kind`` ('fit', 'sweep') train now."""
+        with self._lock:
+            return sum(job.kind == kind for job in self._running)
 
     def workers(self) -> list[Worker]:
         with self._lock:
@@ -103,7 +121,10 @@ class JobManager:
         starts: list[tuple[TrainingJob, Worker | None]] = []
         with self._lock:
             self._queue = deque(job for job in self._queue if job.active)
-            while self._queue and len(self._running) < self.max_running and not self._closed.is_set():
+            while len(self._running) < self.max_running and not self._closed.is_set():
+                job = next((job for job in self._queue if self._kind_has_room(job)), None)
+                if job is None:
+                    break
                 worker = None
                 if self.processes:
                     self._ensure_workers(min(self.max_running, len(self._running) + 1))
@@ -111,14 +132,14 @@ class JobManager:
                     if worker is None:
                         break  # every worker still ends a stopped run; on_idle calls back
                     worker.reserved = True
-                job = self._queue.popleft()
+                self._queue.remove(job)
                 self._running.add(job)
                 starts.append((job, worker))
             for position, job in enumerate(self._queue, start=1):
                 job._queue_position = position
         for job, worker in starts:
             try:
-                started = job.start(worker)
+                started = job.start_on(worker)
             finally:
                 if worker is not None:
                     worker.reserved = False  # only now: until the job is on it, no one else may take it
@@ -126,6 +147,10 @@ class JobManager:
                 with self._lock:
                     self._running.discard(job)
                 self._fill_slots()
+
+    def _kind_has_room(self, job) -> bool:
+        limit = self.max_per_kind.get(job.kind)
+        return limit is None or self.running_of(job.kind) < limit
 
     def _finished(self, job: TrainingJob) -> None:
         with self._lock:
@@ -207,19 +232,15 @@ _manager_lock = threading.Lock()
 
 
 def get_manager() -> JobManager:
-    """The process-wide manager, its workers started at once so the first run starts without delay.
-    Settings: SAE_EXPLORER_MAX_JOBS (runs at once, default 2), SAE_EXPLORER_JOB_TIMEOUT (seconds
-    without a reader before a run is stopped, default 45), SAE_EXPLORER_JOB_PROCESSES=0 to train in
-    threads of the server instead of worker processes."""
+    """The process-wide manager of fits and sweeps, its workers started at once so the first run starts
+    without delay; its settings are ``core.jobs.settings.job_settings()``."""
     global _manager
     with _manager_lock:
         if _manager is None:
-            _manager = JobManager(
-                max_running=int(os.environ.get("SAE_EXPLORER_MAX_JOBS", "2")),
-                idle_timeout=float(os.environ.get("SAE_EXPLORER_JOB_TIMEOUT", "45")),
-                processes=os.environ.get("SAE_EXPLORER_JOB_PROCESSES", "1").strip() != "0",
-                warm=True,
-            )
+            settings = job_settings()
+            _manager = JobManager(max_running=settings.max_running, idle_timeout=settings.idle_timeout,
+                                  processes=settings.processes, warm=True,
+                                  max_per_kind={"sweep": settings.max_sweeps})
             if not _manager.processes:
                 from core.jobs.job import warm_up
 

@@ -4,11 +4,12 @@ Training in a thread of the Streamlit server made both slow: every torch call gi
 has to win it back from the server's threads (measured: a watched run at ~24% of its headless speed).
 A worker is a fresh Python process that imports torch once, then trains the jobs it is sent:
 
-- parent -> worker, on the *control* pipe: ``("run", job_id, task, *payload)`` (task ``fit``: a model,
-  its data and how often to send atoms; ``sweep``: a ``core.analysis.SweepJob``'s settings; ``call``: a
-  function and its arguments, ``core.jobs.call``),
-  ``("stop", job_id)``, ``("update", job_id, params)``. A listener thread in the worker applies stop
-  and update to the running fit's ``TrainControl``; the pipe closing (the server died, even by
+- parent -> worker, on the *control* pipe: ``("run", job_id, module, task, *payload)``,
+  ``("stop", job_id)``, ``("update", job_id, params)``. A task is registered by the module that defines it
+  (``register_task``: ``core.jobs.fit``'s ``fit``, ``core.jobs.sweep``'s ``sweep``, ``core.jobs.call``'s
+  ``call``); the worker imports ``module`` (a dotted path sent with the task) and runs the task of that
+  name, so this file names no task of its own. A listener thread in the worker applies stop
+  and update to the running task's ``TrainControl``; the pipe closing (the server died, even by
   ``kill -9``) ends the worker.
 - worker -> parent, on the *events* pipe: ``("ready",)`` once warm, then per job ``("begin", id)``, ``("row", id, row)``,
   ``("atoms", id, array)``, ``("reference", id, mse)`` and ``("end", id, state, error, metrics, model)``
@@ -22,6 +23,7 @@ ever unpickled (user data arrives as arrays already checked by ``core.datasets``
 from __future__ import annotations
 
 import contextlib
+import importlib
 import itertools
 import os
 import queue
@@ -105,8 +107,8 @@ class Worker:
         return self.job is None and self.alive
 
     def run(self, job) -> None:
-        """Send ``job`` to this worker: a ``TrainingJob`` already marked running, or anything with an
-        ``id``, a ``task()`` (what the worker runs, see ``worker_main``), ``finish`` and ``fail``."""
+        """Send ``job`` to this worker: a job already marked running, with an ``id``, a ``task()`` (the
+        module that registers its task, the task's name and its arguments), ``finish`` and ``fail``."""
         self.job = job
         self._outbox.put(("run", job.id, *job.task()))
 
@@ -184,7 +186,17 @@ class Worker:
 
 
 # -- inside the worker process -----------------------------------------------------------------------------
-class _Events:
+_TASKS: dict[str, Callable[..., None]] = {}
+
+
+def register_task(name: str, function: Callable[..., None]) -> Callable[..., None]:
+    """Make ``function(events, job_id, control, *payload)`` what a worker runs for task ``name``. The module
+    that defines a task registers it when imported; a job's ``task()`` names that module."""
+    _TASKS[name] = function
+    return function
+
+
+class EventSink:
     """The sink a task reports to: each call (``row(...)``, ``atoms(...)``, ...) is one message to the
     parent, which calls the job's method of the same name."""
 
@@ -195,39 +207,6 @@ class _Events:
         if kind.startswith("_"):
             raise AttributeError(kind)
         return lambda *args: self.connection.send((kind, self.job_id, *args))
-
-
-def _fit(events, job_id: int, control, model, X, atoms_every: float) -> None:
-    """The ``fit`` task: ``core.jobs.fit.run_fit``, then the fitted model back to the parent."""
-    from core.jobs.fit import run_fit
-
-    if control.stop_requested:  # stopped while it waited for this process to warm up
-        state, error, metrics = "stopped", None, {}
-    else:
-        events.send(("begin", job_id))
-        state, error, metrics = run_fit(model, X, control, _Events(events, job_id), atoms_every)
-    try:
-        events.send(("end", job_id, state, error, metrics, model))
-    except Exception as exc:  # noqa: BLE001 - a model that cannot travel back still ends its job
-        events.send(("end", job_id, "failed", f"The trained model could not be returned: {exc}", {}, None))
-
-
-def _sweep(events, job_id: int, control, spec: dict) -> None:
-    """The ``sweep`` task: ``core.analysis.SweepJob``'s training, its state sent to the parent as it goes."""
-    from core.analysis.sweep_job import run_sweep_task
-
-    run_sweep_task(spec, control, _Events(events, job_id))
-    events.send(("end", job_id))
-
-
-def _call(events, job_id: int, control, function, args: tuple, kwargs: dict) -> None:
-    """The ``call`` task: one function call (``core.jobs.call``), its result or error back to the parent."""
-    from core.jobs.call import run_call
-
-    run_call(events, job_id, control, function, args, kwargs)
-
-
-TASKS = {"fit": _fit, "sweep": _sweep, "call": _call}
 
 
 def _yield_the_cpu(niceness: int) -> None:
@@ -288,8 +267,9 @@ def worker_main(control_fd: int, events_fd: int, threads: int, niceness: int = W
     try:
         events.send(("ready",))
         while True:
-            _, job_id, task, *payload = jobs.get()
-            TASKS[task](events, job_id, controls[job_id], *payload)
+            _, job_id, module, task, *payload = jobs.get()
+            importlib.import_module(module)  # registers its tasks
+            _TASKS[task](events, job_id, controls[job_id], *payload)
             del payload
             controls.pop(job_id, None)
             if torch.cuda.is_initialized():

@@ -75,6 +75,9 @@ class Family:
     non_negative: accepts only non-negative data (NMF, the non-negative SAE).
     has_k: sparsity set by a number of active codes ``k`` (TopK, BatchTopK).
     iterative: trained step by step (every model but the closed-form PCA).
+    autoencoder: an encoder and a decoder trained by gradient steps (``core.models.autoencoder``).
+    factorisation: a matrix factorisation X ~ WH fitted by its own updates, no encoder (NMF).
+    linear_autoencoder: the linear autoencoder, whose optimum spans PCA's top components.
     """
 
     sae: bool
@@ -82,16 +85,23 @@ class Family:
     non_negative: bool
     has_k: bool
     iterative: bool
+    autoencoder: bool = False
+    factorisation: bool = False
+    linear_autoencoder: bool = False
 
 
 def family(name: str) -> Family:
+    from core.models.autoencoder import BaseAutoencoder
     from core.models.base import IterativeEstimator
+    from core.models.linear_ae import LinearAutoencoder
     from core.models.sae import BaseSAE
 
     cls = model_class(name)
-    sae = issubclass(cls, BaseSAE)
+    sae, iterative, autoencoder = issubclass(cls, BaseSAE), issubclass(cls, IterativeEstimator), issubclass(
+        cls, BaseAutoencoder)
     return Family(sae=sae, batchable=sae, non_negative=bool(getattr(cls, "_requires_non_negative", False)),
-                  has_k="k" in default_params(name), iterative=issubclass(cls, IterativeEstimator))
+                  has_k="k" in default_params(name), iterative=iterative, autoencoder=autoencoder,
+                  factorisation=iterative and not autoencoder, linear_autoencoder=issubclass(cls, LinearAutoencoder))
 
 
 def sae_models() -> list[str]:

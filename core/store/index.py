@@ -21,13 +21,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
+# a run's life, in the words of core.states: RUNNING until saved; then FINISHED or STOPPED, or FAILED / INTERRUPTED
+from core.states import FAILED, FINISHED, INTERRUPTED, RUNNING, SAVED_STATUSES, STATUSES, STOPPED  # noqa: F401
+
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 60.0
 
-#: a run's life: RUNNING until saved; then FINISHED or STOPPED (weights saved), or FAILED / INTERRUPTED
-RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED = "running", "finished", "stopped", "failed", "interrupted"
-STATUSES = (RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED)
-SAVED_STATUSES = (FINISHED, STOPPED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

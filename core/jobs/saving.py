@@ -1,4 +1,4 @@
-"""Background work owned by core: saving a training job to the run store when it ends."""
+"""Saving a training job to the run store when it ends (in a thread: ``save_when_done``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.analysis.tables import training_seconds
+from core.jobs.fit import DIVERGED, DONE, STOPPED
+from core.states import store_status
 
 
 # -- saving training jobs to the run store ---------------------------------------------------------------------
@@ -20,8 +22,6 @@ def save_job(store, job, *, dataset: str | None = None, data_options: dict[str, 
     ``run_id`` is a run recorded by ``store.begin_run`` at the job's start: it is completed (or closed as
     failed when there is nothing to save) instead of a new run being made.
     """
-    from core.jobs import DIVERGED, DONE, STOPPED
-
     snap = job.snapshot(touch=False)
     if snap.state not in (DONE, STOPPED, DIVERGED) or not hasattr(job.model, "components_"):
         if run_id is not None and not snap.active:
@@ -29,13 +29,31 @@ def save_job(store, job, *, dataset: str | None = None, data_options: dict[str, 
         return None
     metric_values = {**snap.metrics, "seconds": training_seconds(snap.history)}
     more = {"job_state": snap.state, **({"error": snap.error} if snap.error else {}), **(extra or {})}
-    outcome = dict(status="finished" if snap.state == DONE else "stopped", metrics=metric_values,
+    outcome = dict(status=store_status(snap.state), metrics=metric_values,
                    history=snap.history, X=None if snap.metrics else job.X, image_shape=job.image_shape,
                    extra=more)
     if run_id is not None:
         return store.finish_run(run_id, job.model, **outcome)
     return store.save_run(job.model, dataset=dataset or job.dataset_name, data_options=data_options or {},
                           name=name, **outcome)
+
+
+def save_sweep_point(store, sweep, point, *, dataset: str, data_options: dict[str, Any] | None = None,
+                     metrics: dict[str, Any] | None = None, X=None, image_shape=None):
+    """Save one trained point of a ``core.sweep.Sweep`` to ``store``, grouped by the sweep's id; its metrics
+    are ``metrics``, or computed on ``X``. A diverged point is saved ``stopped`` with its last good weights."""
+    return store.save_run(
+        point.estimator, dataset=dataset, data_options=data_options, metrics=metrics, X=X, image_shape=image_shape,
+        name=f"{sweep.config.model} {sweep.config.param}={point.value}", status=store_status(point.status),
+        sweep=sweep.id, extra={"sweep_param": sweep.config.param, "sweep_value": point.value,
+                               "sweep_point": point.index, "sweep_status": point.status, "batched": sweep.batched})
+
+
+def save_sweep(store, sweep, *, dataset: str, data_options: dict[str, Any] | None = None, X=None,
+               image_shape=None) -> list[Any]:
+    """Save every trained point of ``sweep`` (``save_sweep_point``); returns the records."""
+    return [save_sweep_point(store, sweep, point, dataset=dataset, data_options=data_options, X=X,
+                             image_shape=image_shape) for point in sweep.points if point.estimator is not None]
 
 
 @dataclass

@@ -1,10 +1,9 @@
-"""Sweeps in the background: ``SweepJob`` trains in a worker process (``core.jobs.worker``), or in a
-thread of this process, and is read through ``SweepSnapshot``s."""
+"""Sweeps in the background: a ``SweepJob`` is a job of ``core.jobs.manager.JobManager`` (its slot limit,
+idle timeout and kill of a run that ignores Stop), trains in a worker process (``core.jobs.worker``) or
+in a thread of this process, and is read through ``SweepSnapshot``s."""
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -14,12 +13,15 @@ import numpy as np
 
 from core import metrics
 from core.analysis.tables import analysis_rows, reference_points
+from core.jobs.base import Job
+from core.jobs.job import torch_threads
+from core.jobs.manager import JobManager, get_manager
+from core.jobs.saving import save_sweep_point
+from core.jobs.settings import job_settings
+from core.jobs.worker import EventSink, register_task
+from core.states import ACTIVE_STATES, DONE, FAILED, RUNNING, STOPPED, WAITING
 from core.store.errors import StoreError
-from core.jobs.fit import ACTIVE_STATES, DONE, FAILED, RUNNING, STOPPED, WAITING
 from core.training import TrainControl
-
-_ids = itertools.count(1)
-KILL_AFTER = 10.0  # seconds a sweep's worker has to answer Stop before it is ended
 
 
 @dataclass(frozen=True)
@@ -42,36 +44,25 @@ class SweepSnapshot:
         return self.state in ACTIVE_STATES
 
 
-def _sweep_slots() -> threading.BoundedSemaphore:
-    """At most ``$SAE_EXPLORER_MAX_SWEEPS`` (default 1) sweeps train at once in this process; others wait."""
-    global _SWEEP_SLOTS
-    with _SWEEP_SLOTS_LOCK:
-        if _SWEEP_SLOTS is None:
-            _SWEEP_SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get("SAE_EXPLORER_MAX_SWEEPS", "1"))))
-        return _SWEEP_SLOTS
-
-
-_SWEEP_SLOTS: threading.BoundedSemaphore | None = None
-_SWEEP_SLOTS_LOCK = threading.Lock()
-_TRAINING: set[int] = set()  # ids of the sweeps that hold a slot now
-
-
 def sweeps_training() -> int:
-    """How many sweeps train in this process now (every session's; those waiting for a slot not counted)."""
-    return len(_TRAINING)
+    """How many sweeps train on this server now (every session's; those waiting for a slot not counted)."""
+    return get_manager().running_of("sweep")
 
 
-class SweepJob:
+class SweepJob(Job):
     """Sweeps of one parameter over the same values for one or more models (``core.sweep``: points of one
     shape train together, one batched step), each point saved to the run store as it finishes its sweep,
-    then PCA/NMF reference points of the same ranks. It trains in a worker process of its own (as the
-    Train page's runs do, so the web server's pages stay live), or in a thread with ``processes=False``
-    (default: ``$SAE_EXPLORER_JOB_PROCESSES``, on unless 0).
+    then PCA/NMF reference points of the same ranks. The app submits it to the server's ``JobManager``
+    (``get_manager().submit_job(owner, job)``): it waits for a slot like any run (at most
+    ``$SAE_EXPLORER_MAX_SWEEPS`` sweeps at once), trains in a worker process, and is stopped when nobody
+    has read it for the job timeout. ``start()`` runs it alone instead, under a manager of its own
+    (a notebook, a test), in a worker process or, with ``processes=False``, a thread.
 
     Read it with ``snapshot()``; ``stop()`` ends the current group with its weights so far (saved as
-    ``stopped``) and skips the rest. A sweep nobody has read for ``idle_timeout`` seconds (a closed tab)
-    stops itself; sweeps beyond the process's slots (``$SAE_EXPLORER_MAX_SWEEPS``) wait in line.
+    ``stopped``) and skips the rest.
     """
+
+    kind = "sweep"
 
     def __init__(self, X, *, models_: Sequence[str], param: str, values: Sequence[Any],
                  base_params: dict[str, dict[str, Any]] | None = None, store=None, dataset: str = "",
@@ -81,12 +72,12 @@ class SweepJob:
 
         if not models_:
             raise ValueError("Pick at least one model to sweep.")
-        self.id = next(_ids)
+        super().__init__()
         self.X = np.asarray(metrics.as_numpy(X), dtype=np.float32)
         self.param, self.values = param, list(values)
         self.models, self.base_params = list(models_), dict(base_params or {})
-        self.processes = (os.environ.get("SAE_EXPLORER_JOB_PROCESSES", "1").strip() != "0"
-                          if processes is None else bool(processes))
+        settings = job_settings()
+        self.processes = settings.processes if processes is None else bool(processes)
         self.store, self.dataset, self.data_options = store, dataset, dict(data_options or {})
         self.image_shape = tuple(image_shape) if image_shape is not None else None
         self.with_references, self.reference_steps = references, int(reference_steps)
@@ -100,21 +91,15 @@ class SweepJob:
             params = dict((base_params or {}).get(name, {}))
             params.pop(param, None)
             self.sweeps.append(Sweep(SweepConfig(model=name, param=param, values=self.values, base_params=params)))
-        self.control = TrainControl()
-        self._lock = threading.Lock()
-        self._state, self._progress, self._message = WAITING, 0.0, "Starting ..."
+        self._progress, self._message = 0.0, "Starting ..."
         self._rows: list[dict[str, Any]] = []
         self._records: list[Any] = []
         self._references: list[dict[str, Any]] = []
         self._error: str | None = None
         self._can_save, self._save_error = True, None  # a read-only or full store: train, show, don't save
-        self._started = time.monotonic()
         self._ended: float | None = None
-        self._thread: threading.Thread | None = None
-        self._remote_done = threading.Event()  # the worker process said the sweep ended (or died)
-        self.idle_timeout = float(idle_timeout if idle_timeout is not None
-                                  else os.environ.get("SAE_EXPLORER_JOB_TIMEOUT", "45"))
-        self.last_seen = time.monotonic()
+        self._alone: threading.Thread | None = None  # start(): ends its own manager once the sweep ends
+        self.idle_timeout = settings.idle_timeout if idle_timeout is None else float(idle_timeout)
 
     @property
     def notes(self) -> list[str]:
@@ -122,32 +107,38 @@ class SweepJob:
         return notes + ([self._save_error] if self._save_error else [])
 
     def start(self) -> "SweepJob":
-        self._thread = threading.Thread(target=self._run, name="sweep-job", daemon=True)
-        self._thread.start()
+        """Train alone, under a job manager of its own (one slot, this sweep's idle timeout), whose worker
+        process ends with the sweep; the app submits to ``get_manager()`` instead."""
+        manager = JobManager(max_running=1, idle_timeout=self.idle_timeout, processes=self.processes)
+        manager.submit_job(f"sweep-{self.id}", self)
+
+        def close_when_done() -> None:
+            self._done.wait()
+            manager.shutdown()
+
+        self._alone = threading.Thread(target=close_when_done, name=f"sweep-job-{self.id}", daemon=True)
+        self._alone.start()
         return self
 
-    def stop(self) -> None:
-        self.control.request_stop()
+    def _stopped_while_waiting(self) -> None:
+        self._message, self._ended = "Stopped before it started.", time.monotonic()
 
     def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not (self._thread is not None and self._thread.is_alive())
-
-    @property
-    def active(self) -> bool:
-        return self._state in ACTIVE_STATES
-
-    def touch(self) -> None:
-        """Refresh the heartbeat: somebody is still looking at this sweep (from any page)."""
-        self.last_seen = time.monotonic()
+        """Block until the sweep has ended (and, after ``start()``, its worker process with it)."""
+        if self._alone is not None and self._alone is not threading.current_thread():  # not its own shutdown
+            self._alone.join(timeout)
+            return not self._alone.is_alive()
+        return self._done.wait(timeout)
 
     def snapshot(self, touch: bool = True) -> SweepSnapshot:
         if touch:
             self.touch()
         with self._lock:
             end = self._ended if self._ended is not None else time.monotonic()
-            return SweepSnapshot(state=self._state, progress=self._progress, message=self._message,
+            message = self._message
+            if self._state == WAITING and self._queue_position is not None:
+                message = "Waiting for a free slot: other runs are training on this server."
+            return SweepSnapshot(state=self._state, progress=self._progress, message=message,
                                  rows=list(self._rows), records=list(self._records),
                                  references=list(self._references), sweep_ids=[s.id for s in self.sweeps],
                                  notes=self.notes, error=self._error, seconds=end - self._started)
@@ -157,74 +148,35 @@ class SweepJob:
             for name, value in values.items():
                 setattr(self, f"_{name}", value)
 
-    def _run(self) -> None:
+    # -- what JobManager runs ----------------------------------------------------------------------------
+    def _run_here(self) -> None:
         import torch
 
-        from core.jobs import torch_threads
+        torch.set_num_threads(torch_threads())
+        self._train()
+        self.finish()
 
-        slots = _sweep_slots()
-        while not slots.acquire(timeout=0.2):
-            self._set(message="Waiting for a free sweep slot: another sweep is training on this server.")
-            if self.control.stop_requested:
-                self._set(state=STOPPED, message="Stopped before it started.", ended=time.monotonic())
-                return
-        _TRAINING.add(self.id)
-        try:
-            self._set(state=RUNNING, started=time.monotonic())
-            if self.processes:
-                self._train_in_worker()
-            else:
-                torch.set_num_threads(torch_threads())
-                self._train()
-        finally:
-            _TRAINING.discard(self.id)
-            slots.release()
-
-    def _idle(self) -> bool:
-        return time.monotonic() - self.last_seen > self.idle_timeout
-
-    def _train_in_worker(self) -> None:
-        """Send the sweep to a fresh worker process and relay Stop (or a closed tab) until it ends."""
-        from core.jobs import Worker, torch_threads
-
-        worker = Worker(torch_threads())
-        try:
-            worker.run(self)
-            told = None  # when Stop was passed on
-            while not self._remote_done.wait(0.25):
-                if self._idle():
-                    self.control.request_stop()  # nobody is looking any more (a closed tab)
-                if self.control.stop_requested and told is None:
-                    worker.send_control(self.id, "stop")
-                    told = time.monotonic()
-                if told is not None and time.monotonic() - told > KILL_AFTER:
-                    worker.kill()  # a step or reference fit that never checks Stop: free the sweep slot
-        finally:
-            worker.close()
-
-    # what a worker process runs, and the events it sends back (core.jobs.worker)
     def task(self) -> tuple:
+        """What a worker process runs: this module's ``sweep`` task, with the sweep's settings."""
         spec = {"X": self.X, "models_": self.models, "param": self.param, "values": self.values,
                 "base_params": self.base_params, "dataset": self.dataset, "data_options": self.data_options,
                 "image_shape": self.image_shape, "references": self.with_references,
                 "reference_steps": self.reference_steps, "sweep_ids": [s.id for s in self.sweeps],
                 "store_root": str(self.store.root) if self.store is not None else None}
-        return ("sweep", spec)
-
-    def begin(self) -> None:
-        pass
+        return (__name__, "sweep", spec)
 
     def publish(self, values: dict[str, Any]) -> None:
         self._set(**values)
 
     def finish(self) -> None:
-        self._remote_done.set()
+        """The sweep ended (its state already says how)."""
+        self._end()
 
     def fail(self, error: str) -> None:
         stopped = self.control.stop_requested  # its process was ended after Stop: the points saved stay
         self._set(state=STOPPED if stopped else FAILED, error=error, message="Stopped." if stopped else "Failed.",
                   ended=time.monotonic())
-        self._remote_done.set()
+        self.finish()
 
     def _train(self) -> None:
         try:
@@ -235,8 +187,6 @@ class SweepJob:
                 label = f"{sweep.config.model}: {self.param} over {len(self.values)} values"
                 self._set(message=f"Training {label}" + (" (batched)" if sweep.batched else ""))
                 for row in sweep.steps(self.X, self.control):
-                    if self._idle():
-                        self.control.request_stop()  # nobody is looking any more (a closed tab)
                     self._set(progress=(i + row["progress"]) / n,
                               message=f"Training {label} · step {row['step']}"
                                       + (" (batched: all points at once)" if sweep.batched else
@@ -280,14 +230,8 @@ class SweepJob:
             getattr(self, f"_{name}").append(item)
 
     def _save_point(self, sweep, point, scores):
-        from core.sweep import FINISHED
-
-        return self.store.save_run(
-            point.estimator, dataset=self.dataset, data_options=self.data_options, metrics=scores,
-            image_shape=self.image_shape, name=f"{sweep.config.model} {self.param}={point.value}",
-            status="finished" if point.status == FINISHED else "stopped", sweep=sweep.id,
-            extra={"sweep_param": self.param, "sweep_value": point.value, "sweep_point": point.index,
-                   "sweep_status": point.status, "batched": sweep.batched})
+        return save_sweep_point(self.store, sweep, point, dataset=self.dataset, data_options=self.data_options,
+                                metrics=scores, image_shape=self.image_shape)
 
 
 class _SweepInWorker(SweepJob):
@@ -305,7 +249,13 @@ class _SweepInWorker(SweepJob):
             self.events.publish({name: list(getattr(self, f"_{name}"))})
 
 
-def run_sweep_task(spec: dict[str, Any], control: TrainControl, events) -> None:
+def sweep_task(events, job_id: int, control: TrainControl, spec: dict[str, Any]) -> None:
+    """The worker's ``sweep`` task: ``run_sweep``, then the end of the job to the parent."""
+    run_sweep(spec, control, EventSink(events, job_id))
+    events.send(("end", job_id))
+
+
+def run_sweep(spec: dict[str, Any], control: TrainControl, events) -> None:
     """Inside a worker process (``core.jobs.worker``): train the sweep ``spec`` describes, saving to the
     same run store, with the parent's sweep ids, and publish its state through ``events``."""
     from core.store import RunStore
@@ -313,8 +263,7 @@ def run_sweep_task(spec: dict[str, Any], control: TrainControl, events) -> None:
     spec = dict(spec)
     root, ids = spec.pop("store_root"), spec.pop("sweep_ids")
     try:
-        job = _SweepInWorker(store=RunStore(root, recover=False) if root else None, processes=False,
-                             idle_timeout=float("inf"), **spec)
+        job = _SweepInWorker(store=RunStore(root, recover=False) if root else None, processes=False, **spec)
     except Exception as error:  # noqa: BLE001 - said on the page, not as "the process ended unexpectedly"
         events.publish({"state": FAILED, "error": str(error), "message": "Failed.", "ended": time.monotonic()})
         return
@@ -323,3 +272,6 @@ def run_sweep_task(spec: dict[str, Any], control: TrainControl, events) -> None:
     job.control, job.events = control, events
     job._set(state=RUNNING, started=time.monotonic())
     job._train()
+
+
+register_task("sweep", sweep_task)
