@@ -17,8 +17,9 @@ _ids = itertools.count(1)
 
 class Job:
     """One piece of background work: ``kind`` (a limit per kind), ``owner`` and ``on_finish`` (set by the
-    manager), a heartbeat (``touch``; ``last_seen``) the manager's reaper reads, and ``stop_requested_at``,
-    by which it ends a worker that ignores Stop. A subclass gives ``task()`` (what a worker runs),
+    manager), a heartbeat (``touch``; ``last_seen``) and ``idle_timeout`` (the manager's unless the job has
+    its own) by which the manager's reaper stops a job nobody reads, and ``stop_requested_at``, by which it
+    ends a worker that ignores Stop. A subclass gives ``task()`` (what a worker runs),
     ``_run_here()`` (the same in a thread) and calls ``_end()`` once it has set how it ended."""
 
     kind = "job"
@@ -30,6 +31,7 @@ class Job:
         self.worker = None  # the core.jobs.worker.Worker running it, if any
         self.stop_requested_at: float | None = None
         self.last_seen = time.monotonic()
+        self.idle_timeout: float | None = None
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._state = WAITING
@@ -47,6 +49,11 @@ class Job:
     def touch(self) -> None:
         """Refresh the heartbeat: somebody is still looking at this job (from any page)."""
         self.last_seen = time.monotonic()
+
+    def _idle(self, now: float | None = None) -> bool:
+        """Whether nobody has read the job for its idle timeout (a closed tab); the reaper asks."""
+        now = time.monotonic() if now is None else now
+        return self.idle_timeout is not None and now - self.last_seen > self.idle_timeout
 
     def stop(self) -> None:
         """Ask the job to end after its current step (a waiting job ends at once)."""

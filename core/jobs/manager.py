@@ -67,6 +67,8 @@ class JobManager:
         """Start ``job`` (a fit or a sweep, see the class docstring) for ``owner``, stopping the owner's
         previous job, or queue it; returns it."""
         job.owner, job.on_finish = owner, self._finished
+        if job.idle_timeout is None:
+            job.idle_timeout = self.idle_timeout
         with self._lock:
             old = self._jobs.get(owner)
             if old is not None:
@@ -177,7 +179,7 @@ class JobManager:
         reaped = []
         with self._lock:
             for job in list(self._jobs.values()):
-                if now - job.last_seen > self.idle_timeout:
+                if job._idle(now):
                     if job.active:
                         reaped.append(job)
                     self._drop(job)
