@@ -109,7 +109,7 @@ def make_face_parts(
         X=(codes @ parts).astype(np.float32),
         name="face-parts",
         description=(
-            f"Face parts: {n_samples} faces of {FACE_SIZE}x{FACE_SIZE}, each an outline plus one of 3 brows, "
+            f"Face parts: {n_samples:,} faces of {FACE_SIZE}x{FACE_SIZE}, each an outline plus one of 3 brows, "
             f"eyes, noses and mouths (likeness {likeness:g}), strengths in [{1 - spread:g}, 1]; "
             f"truth = the {len(parts)} parts."
         ),
