@@ -187,8 +187,8 @@ def _measure(run, estimators: dict, labels, test_fraction: float, results: dict,
 def recognition_tab(run) -> None:
     labels = run.labels
     if labels is None:
-        st.info("This data set has no labels, so there is nothing to recognise. Pick a run on digits, faces, "
-                "olivetti or mnist.")
+        st.info("This data set has no labels, so there is nothing to recognise. Pick a run on digits, faces "
+                "with include_non_faces (face or not), olivetti or mnist.")
         return
     st.caption("The eigenfaces recipe: fit each model on the training samples, code every sample, and give each "
                "test sample the label of its nearest training sample in code space (Euclidean).")

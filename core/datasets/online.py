@@ -16,7 +16,7 @@ import numpy as np
 from .base import Dataset, DatasetError
 
 CACHE_ENV_VAR = "SAE_EXPLORER_DATA"
-OFFLINE_ALTERNATIVES = "digits, faces, patches, swimmer, bars, sparse-synthetic, gaussian"
+OFFLINE_ALTERNATIVES = "digits, faces, face-parts, patches, swimmer, bars, sparse-synthetic, gaussian"
 
 
 def cache_dir() -> Path:
