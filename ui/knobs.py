@@ -53,6 +53,22 @@ KNOBS: dict[str, Knob] = {
     "activation": Knob("Activation", "select", values=("sigmoid", "relu", "tanh", "erf", "linear")),
     "tied": Knob("Tied weights", "bool", help="Encoder = decoder transposed."),
     "bias": Knob("Bias", "bool", help="Trainable encoder and decoder biases."),
+    "non_negative": Knob("Non-negative atoms", "bool",
+                         help="Keep every atom >= 0 (codes are >= 0 already): parts that only add up, as in NMF."),
+    "decoder_bias": Knob("Decoder bias", "bool",
+                         help="Learn a bias added to every reconstruction (the data's mean). Off: the data is not "
+                              "centred, so atoms cannot become 'pose A minus pose B' contrasts around the mean."),
+    "resample_dead": Knob("Revive dead latents", "bool",
+                          help="A latent silent for the dead window restarts on the worst-reconstructed sample's "
+                               "residual."),
+    "optimizer": Knob("Optimiser", "select", values=("adam", "sgd"), basic=False,
+                      help="Adam, or plain SGD (no momentum) as Refinetti & Goldt train: with a small "
+                           "initialisation the loss then falls in steps, one principal component at a time."),
+    "init_scale": Knob("Initial weight scale", "choice", values=(1e-4, 1e-3, 1e-2, 0.1, 1.0), basic=False,
+                       help="Size of the random initial weights (1 = unit-size pre-activations); small "
+                            "starts near the saddle at zero, from which components escape one by one."),
+    "sqrt_d_scaling": Knob("Divide by sqrt(D)", "bool", basic=False,
+                           help="Refinetti & Goldt's pre-activation w.x / sqrt(D): weight entries stay O(1)."),
     "noise": Knob("Noise", "select", values=("gaussian", "salt-pepper", "masking"),
                   help="How the encoder's input is corrupted during training."),
     "noise_level": Knob("Noise level", "float", 0.0, 0.9, 0.05,

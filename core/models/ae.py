@@ -25,7 +25,8 @@ class ShallowAutoencoder(BaseAutoencoder):
     """
 
     def __init__(self, n_components=16, *, activation="sigmoid", tied=False, bias=True, max_steps=2000,
-                 batch_size=128, learning_rate=3e-3, random_state=None, device="auto", log_every=10):
+                 batch_size=128, learning_rate=3e-3, optimizer="adam", init_scale=1.0, sqrt_d_scaling=False,
+                 random_state=None, device="auto", log_every=10):
         self.n_components = n_components
         self.activation = activation
         self.tied = tied
@@ -33,6 +34,9 @@ class ShallowAutoencoder(BaseAutoencoder):
         self.max_steps = max_steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.init_scale = init_scale
+        self.sqrt_d_scaling = sqrt_d_scaling
         self.random_state = random_state
         self.device = device
         self.log_every = log_every

@@ -34,6 +34,8 @@ from core.training import is_log_step, log_every_of
 
 #: values of a model's ``precision`` parameter; 'auto' is 'tf32' on CUDA and 'fp32' on the CPU
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
+#: values of ``optimizer``: Adam on minibatches, or plain SGD (no momentum), as Refinetti & Goldt train
+OPTIMIZERS = ("adam", "sgd")
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -171,6 +173,9 @@ class BaseAutoencoder(IterativeEstimator):
         check_positive("batch_size", self.batch_size, integer=True)
         check_positive("learning_rate", self.learning_rate)
         check_positive("log_every", self.log_every, integer=True)
+        if getattr(self, "optimizer", "adam") not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}.")
+        check_positive("init_scale", getattr(self, "init_scale", 1.0))
 
     def _setup(self, X: torch.Tensor) -> None:
         self._check_params()
@@ -198,9 +203,12 @@ class BaseAutoencoder(IterativeEstimator):
                 b_dec = self._init_decoder_bias(X)
                 params["b_dec"] = torch.nn.Parameter(b_dec.expand(*bias_shape, n_features).clone())
         self._t.params = params
-        # Fused Adam: one kernel per parameter instead of a dozen (on the CPU too: 2.5x faster there, and
-        # within float rounding, ~1e-7 after 200 steps, of the unfused update)
-        self._t.optimizer = torch.optim.Adam(params.values(), lr=self._lr_at(1), fused=True)
+        if getattr(self, "optimizer", "adam") == "sgd":  # plain SGD, as Refinetti & Goldt train
+            self._t.optimizer = torch.optim.SGD(params.values(), lr=self._lr_at(1))
+        else:
+            # Fused Adam: one kernel per parameter instead of a dozen (on the CPU too: 2.5x faster there, and
+            # within float rounding, ~1e-7 after 200 steps, of the unfused update)
+            self._t.optimizer = torch.optim.Adam(params.values(), lr=self._lr_at(1), fused=True)
         self._t.precision = resolve_precision(getattr(self, "precision", "fp32"), dev)
         self._t.rows = min(int(self.batch_size), n_samples)
         self._t.log_every = log_every_of(self)
@@ -214,7 +222,12 @@ class BaseAutoencoder(IterativeEstimator):
             W = W.abs()
         if self._unit_norm_atoms:
             return W / W.norm(dim=1, keepdim=True).clamp_min(1e-8)
-        return W / math.sqrt(n_features)
+        scale = float(getattr(self, "init_scale", 1.0))
+        # with the 1/sqrt(D) in the pre-activation the entries themselves are O(init_scale), as in the paper
+        return W * scale if self._scales_by_sqrt_d() else W * scale / math.sqrt(n_features)
+
+    def _scales_by_sqrt_d(self) -> bool:
+        return bool(getattr(self, "sqrt_d_scaling", False))
 
     def _setup_extra(self, X: torch.Tensor) -> None:
         """Hook for subclasses' own training state (dead-latent counters, thresholds)."""
@@ -257,6 +270,7 @@ class BaseAutoencoder(IterativeEstimator):
             self._before_optimizer_step()
             self._t.optimizer.step()
             self._after_optimizer_step()
+            self._after_step(x, x_hat.detach())
         with torch.no_grad():
             step_metrics = self._step_metrics(codes)  # every step: it keeps the dead-latent counters
             metrics = {"loss": loss.detach(), "mse": mse.detach()}
@@ -291,6 +305,10 @@ class BaseAutoencoder(IterativeEstimator):
             W.clamp_(min=0)
         if self._unit_norm_atoms:
             W.div_(W.norm(dim=-1, keepdim=True).clamp_min(1e-8))
+
+    def _after_step(self, x: torch.Tensor, x_hat: torch.Tensor) -> None:
+        """Hook after the optimiser step, given the batch and its reconstruction (the sparse family revives
+        dead latents here)."""
 
     def _state(self) -> dict[str, torch.Tensor]:
         return dict(self._t.params)
@@ -327,6 +345,8 @@ class BaseAutoencoder(IterativeEstimator):
     def _pre_activation(self, x: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
         if self._center_with_decoder_bias:
             x = x - p["b_dec"]
+        if self._scales_by_sqrt_d():  # Refinetti & Goldt: lambda = w.x / sqrt(D)
+            return x @ p["W_enc"].mT / math.sqrt(x.shape[-1]) + p["b_enc"]
         return x @ p["W_enc"].mT + p["b_enc"]
 
     def _fitted_tensors(self, device: torch.device) -> dict[str, torch.Tensor]:

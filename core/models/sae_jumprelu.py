@@ -67,9 +67,11 @@ class JumpReLUSAE(BaseSAE):
 
     def __init__(self, n_components=64, *, l0_coef=1e-3, threshold_init=0.1, bandwidth=0.05, max_steps=2000,
                  batch_size=256, learning_rate=3e-3, warmup_steps=50, decoder_bias_init="mean",
-                 dead_window=2048, random_state=None, device="auto", log_every=10):
+                 dead_window=2048, random_state=None, device="auto", log_every=10,
+                 non_negative=False, decoder_bias=True, resample_dead=False):
         self._common_init(n_components, max_steps, batch_size, learning_rate, warmup_steps,
-                          decoder_bias_init, dead_window, random_state, device, log_every)
+                          decoder_bias_init, dead_window, random_state, device, log_every, non_negative,
+                          decoder_bias, resample_dead)
         self.l0_coef = l0_coef
         self.threshold_init = threshold_init
         self.bandwidth = bandwidth

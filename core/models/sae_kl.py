@@ -14,7 +14,8 @@ class KLSAE(BaseSAE):
     h = sigmoid(pre-activation); rho_hat_j is unit j's mean activation over the minibatch and
     KL(rho || rho_hat) = rho log(rho / rho_hat) + (1 - rho) log((1 - rho) / (1 - rho_hat)).
     sparsity_target is rho (typically 0.05), sparsity_weight is beta, weight_decay is lambda.
-    Sigmoid codes are never exactly zero: read sparsity from ``mean_activation``, not L0.
+    Sigmoid codes are never exactly zero, so a latent counts as active on a sample when its code is above
+    1/2 (a positive pre-activation): the history's ``l0`` and ``dead_fraction`` both count by this rule.
     The error term is per entry (CS294A's is half the squared error per sample), so this beta is
     CS294A's beta times 2/d: the defaults on 64 pixels are CS294A's beta = 0.64 and lambda = 1e-4.
     """
@@ -26,9 +27,11 @@ class KLSAE(BaseSAE):
 
     def __init__(self, n_components=64, *, sparsity_target=0.05, sparsity_weight=0.02, weight_decay=3e-6,
                  max_steps=2000, batch_size=256, learning_rate=3e-3, warmup_steps=50, decoder_bias_init="mean",
-                 dead_window=2048, random_state=None, device="auto", log_every=10):
+                 dead_window=2048, random_state=None, device="auto", log_every=10,
+                 non_negative=False, decoder_bias=True, resample_dead=False):
         self._common_init(n_components, max_steps, batch_size, learning_rate, warmup_steps,
-                          decoder_bias_init, dead_window, random_state, device, log_every)
+                          decoder_bias_init, dead_window, random_state, device, log_every, non_negative,
+                          decoder_bias, resample_dead)
         self.sparsity_target = sparsity_target
         self.sparsity_weight = sparsity_weight
         self.weight_decay = weight_decay
@@ -55,7 +58,7 @@ class KLSAE(BaseSAE):
         return {"kl": hyper(self.sparsity_weight) * kl.sum(-1), "weight_decay": 0.5 * hyper(self.weight_decay) * decay}
 
     def _firing(self, codes):
-        return codes > 0.5  # sigmoid codes are never 0: "firing" is above half activation
+        return codes > 0.5  # sigmoid codes are never 0: active is above half activation (L0 and dead count)
 
     def _step_metrics(self, codes):
         metrics = super()._step_metrics(codes)

@@ -160,9 +160,11 @@ class TopKSAE(BaseSAE):
 
     def __init__(self, n_components=64, *, k=8, auxk=None, auxk_coef=1 / 32, max_steps=2000, batch_size=256,
                  learning_rate=3e-3, warmup_steps=50, decoder_bias_init="mean", dead_window=2048,
-                 random_state=None, device="auto", log_every=10, precision="auto"):
+                 random_state=None, device="auto", log_every=10, precision="auto",
+                 non_negative=False, decoder_bias=True, resample_dead=False):
         self._common_init(n_components, max_steps, batch_size, learning_rate, warmup_steps,
-                          decoder_bias_init, dead_window, random_state, device, log_every)
+                          decoder_bias_init, dead_window, random_state, device, log_every, non_negative,
+                          decoder_bias, resample_dead)
         self.k = k
         self.auxk = auxk
         self.auxk_coef = auxk_coef
