@@ -137,7 +137,7 @@ class SweepJob(Job):
             end = self._ended if self._ended is not None else time.monotonic()
             message = self._message
             if self._state == WAITING and self._queue_position is not None:
-                message = "Waiting for a free slot: other runs are training on this server."
+                message = "for a free slot: other runs are training on this server."  # after "Waiting"
             return SweepSnapshot(state=self._state, progress=self._progress, message=message,
                                  rows=list(self._rows), records=list(self._records),
                                  references=list(self._references), sweep_ids=[s.id for s in self.sweeps],
