@@ -14,9 +14,9 @@ from core.models.nmf import NMF
 
 # Every pose holds one of the 4 positions of each limb, so a limb's joint pixel (shared by its 4 positions)
 # is always on, like the torso: giving the joints to the torso instead of the limbs is an exact
-# factorisation too, with cosines 0.93 (torso) and 0.94 to 0.95 (limbs) to the truth. A missed part
-# scores about 0.3; hence "found" means a cosine of at least 0.9.
-FOUND = 0.9
+# factorisation too, with cosines 0.93 (torso) and 0.94 to 0.95 (limbs) to the truth, and exact fits that
+# share the joints score 0.86 and up. A missed part scores about 0.3; hence "found" means a cosine of 0.85.
+FOUND = 0.85
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,11 @@ def test_defaults_find_all_17_swimmer_parts_and_stop_on_tol(swimmer):
     model = NMF(17, device="cpu").fit(swimmer.X)
     assert_finds_all_parts(model, swimmer)
     assert model.n_iter_ < model.max_steps  # the exact fit is reached, then the tolerance stops the run
+
+
+@pytest.mark.parametrize("seed", [2, 4, 5])  # random starts that kept one part split over two atoms
+def test_random_starts_find_all_17_swimmer_parts(swimmer, seed):
+    assert_finds_all_parts(NMF(17, init="random", random_state=seed, device="cpu").fit(swimmer.X), swimmer)
 
 
 def test_defaults_end_within_one_percent_of_sklearn_on_digits():
