@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from core import analysis, datasets
-from core.store import RunStore, StoreError, default_root
+from core.store import FINISHED, RunStore, StoreError, default_root
 from ui import data_loading, session
 
 
@@ -70,7 +70,7 @@ def run_label(record) -> str:
     when = f"{day[:4]}-{day[4:6]}-{day[6:]} {clock[:2]}:{clock[2:4]}:{clock[4:]}"
     model = "" if record.model in str(record.name) else f" · {record.model}"  # "nmf (16) side by side · nmf"
     return (f"{record.name}{model} · {when} · #{tag}"
-            + ("" if record.status == "finished" else f" [{record.status}]"))
+            + ("" if record.status == FINISHED else f" [{record.status}]"))
 
 
 
