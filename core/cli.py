@@ -98,9 +98,18 @@ def _typed(model: str, name: str, value: Any, default: Any) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="SAE/NMF Explorer without the UI.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{datasets,models,train}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{datasets,models,train,lessons,lesson}")
     commands.add_parser("datasets", help="list the data sets and their options").set_defaults(handler=list_datasets)
     commands.add_parser("models", help="list the models and their parameters").set_defaults(handler=list_models)
+
+    commands.add_parser("lessons", help="list the lessons: the research notes' classic results").set_defaults(
+        handler=list_lessons)
+    lesson = commands.add_parser("lesson", help="run one lesson headless; its measured outcome as JSON",
+                                 description="Train a lesson's runs and measure its outcome; the last line of "
+                                             "stdout is a JSON object (outcome, expected ranges, ok).")
+    lesson.add_argument("name", help="the lesson (see `lessons`)")
+    lesson.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to train (default auto)")
+    lesson.set_defaults(handler=lesson_command)
 
     train = commands.add_parser("train", help="fit a model and print its metrics as JSON",
                                 description="Fit a model; the last line of stdout is a JSON object of metrics.")
@@ -188,6 +197,27 @@ def list_models(args: argparse.Namespace) -> int:
         print(f"{name}  {models.describe(name)}")
         print("    " + ", ".join(f"{key}={value!r}" for key, value in params.items()))
     return 0
+
+
+def list_lessons(args: argparse.Namespace) -> int:
+    """One line per lesson: its name and title, then where it opens and the paper."""
+    from core import lessons
+
+    for name in lessons.names():
+        lesson = lessons.get(name)
+        runs = ", ".join(run.label or run.model for run in lesson.runs)
+        print(f"{name}  {lesson.title}")
+        print(f"    {lesson.data}: {runs} ({lesson.paper})")
+    return 0
+
+
+def lesson_command(args: argparse.Namespace) -> int:
+    """Run a lesson; exit status 0 when its outcome lies in the expected ranges, 1 otherwise."""
+    from core import lessons
+
+    result = lessons.run(args.name, device=args.device)
+    print(json.dumps(_finite(result)))
+    return 0 if result["ok"] else 1
 
 
 # -- train -----------------------------------------------------------------------------------------
@@ -373,8 +403,9 @@ def truth_scores(model, data) -> dict[str, float]:
 
 # -- output ----------------------------------------------------------------------------------------
 def _finite(values: dict[str, Any]) -> dict[str, Any]:
-    """NaN and infinity become null: strict JSON for any reader."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+    """NaN and infinity become null (in nested dicts too): strict JSON for any reader."""
+    return {k: _finite(v) if isinstance(v, dict) else (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in values.items()}
 
 
 def history_csv(history: list[dict[str, Any]]) -> str:

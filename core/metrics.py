@@ -36,6 +36,7 @@ __all__ = [
     "mse",
     "pca_mse",
     "pca_mse_by_rank",
+    "plateau_levels",
 ]
 
 
@@ -329,3 +330,27 @@ def evaluate(model, X, codes=None) -> dict[str, float]:
         "hoyer_atoms": mean_hoyer(model.components_),
         "hoyer_codes": mean_hoyer(codes),
     }
+
+
+# -- training dynamics ------------------------------------------------------------------------------
+def plateau_levels(losses, window: int = 5, flat: float = 0.1, distinct: float = 0.15) -> list[float]:
+    """The levels at which a loss curve rests, first to last: runs of at least ``window`` logged values
+    (each the median of it and its neighbours) whose range is under ``flat`` of the curve's whole range;
+    levels closer than ``distinct`` of that range count as one. A curve that falls in steps (Refinetti &
+    Goldt's sequential learning) has several; a smooth fall has one, its end."""
+    raw = np.asarray(losses, dtype=float)
+    smooth = np.array([np.median(raw[max(0, i - 1):i + 2]) for i in range(raw.size)])
+    span = smooth.max() - smooth.min() if smooth.size else 0.0
+    levels, start = [], 0
+    while start + window <= smooth.size:
+        end = start + window
+        if np.ptp(smooth[start:end]) >= flat * span:
+            start += 1
+            continue
+        while end < smooth.size and np.ptp(smooth[start:end + 1]) < flat * span:
+            end += 1
+        level = float(np.median(smooth[start:end]))
+        if not levels or abs(levels[-1] - level) >= distinct * span:
+            levels.append(level)
+        start = end
+    return levels

@@ -1,0 +1,198 @@
+"""The lessons: each a classic result of the research notes (../shared/seeds), its setup and its measure."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import metrics
+from core.analysis.geometry import subspace_angle, top_principal_components
+from core.lessons import Lesson, Run, register
+
+
+def _reconstruction_mse(model, X) -> float:
+    return metrics.mse(X, model.inverse_transform(model.transform(X)))
+
+
+def _mse_ratio_to_pca(data, fitted) -> dict[str, float]:
+    (model,) = fitted
+    rank = model.components_.shape[0]
+    return {"mse_ratio_to_pca": _reconstruction_mse(model, data.X) / metrics.pca_mse(data.X, rank),
+            "largest_angle_to_pcs_degrees": subspace_angle(model.components_,
+                                                           top_principal_components(data.X, rank))}
+
+
+register(Lesson(
+    name="linear-ae-is-pca",
+    title="A linear autoencoder learns the PCA subspace",
+    paper="Baldi & Hornik (1989); Refinetti & Goldt, ICML 2022",
+    look_for="The loss falls to the dashed PCA error of the same rank and stays on it: a linear autoencoder "
+             "can do no better than PCA, and with enough steps it does as well. Its atoms are not the "
+             "principal components themselves (any basis of the same subspace reconstructs as well), "
+             "but they span the same subspace: the largest angle between the two spans is a degree or two.",
+    data="digits", data_options={"scale": "minmax"},
+    runs=(Run("linear-ae", {"n_components": 8, "max_steps": 2000}, "linear autoencoder"),),
+    measure=_mse_ratio_to_pca,
+    expected={"mse_ratio_to_pca": (0.99, 1.01), "largest_angle_to_pcs_degrees": (0.0, 5.0)},
+))
+
+
+def _dictionary_recovered(data, fitted) -> dict[str, float]:
+    (model,) = fitted
+    return {"mmcs_to_truth": metrics.mmcs(data.truth, model.components_),
+            "fvu": metrics.fvu(data.X, model.inverse_transform(model.transform(data.X)))}
+
+
+register(Lesson(
+    name="topk-recovers-a-dictionary",
+    title="A TopK sparse autoencoder recovers the dictionary that made the data",
+    paper="Gao et al., Scaling and evaluating sparse autoencoders (2024)",
+    look_for="Every sample is 3 of 32 hidden directions plus a little noise. A TopK SAE with k = 3 and twice "
+             "as many atoms as directions finds each of them: the mean max cosine of the true directions to "
+             "the learned atoms (MMCS) reaches 1. The spare atoms duplicate found directions or stay unused; "
+             "AuxK keeps pulling dead ones back towards what is left unexplained.",
+    data="sparse-synthetic", data_options={"n_atoms": 32, "n_samples": 4000},
+    runs=(Run("sae-topk", {"n_components": 64, "k": 3, "max_steps": 3000, "dead_window": 1024}, "TopK SAE"),),
+    measure=_dictionary_recovered,
+    expected={"mmcs_to_truth": (0.98, 1.0), "fvu": (0.0, 0.05)},
+))
+
+
+def _ratios_to_pca(data, fitted) -> dict[str, float]:
+    rank = fitted[0].components_.shape[0]
+    floor = metrics.pca_mse(data.X, rank)
+    names = ("tied_sigmoid", "untied_sigmoid", "relu_without_bias", "relu_with_bias")
+    return {f"{name}_mse_ratio_to_pca": _reconstruction_mse(model, data.X) / floor
+            for name, model in zip(names, fitted)}
+
+
+register(Lesson(
+    name="autoencoder-grid",
+    title="Which shallow autoencoders reach the PCA error",
+    paper="Refinetti & Goldt, The dynamics of representation learning in shallow, non-linear autoencoders "
+          "(ICML 2022)",
+    look_for="Four autoencoders of rank 4 on the spiked Gaussian data. A sigmoidal autoencoder with tied "
+             "weights stays above the PCA error, as does a ReLU autoencoder without biases; untie the "
+             "weights, or give the ReLU its biases, and the error comes down to PCA's. Compare the first "
+             "two side by side: the tied one's atoms cannot both encode and rescale.",
+    data="gaussian",
+    runs=(Run("ae", {"n_components": 4, "activation": "sigmoid", "tied": True}, "tied sigmoid"),
+          Run("ae", {"n_components": 4, "activation": "sigmoid", "tied": False}, "untied sigmoid"),
+          Run("ae", {"n_components": 4, "activation": "relu", "bias": False}, "ReLU without bias"),
+          Run("ae", {"n_components": 4, "activation": "relu", "bias": True}, "ReLU with bias")),
+    measure=_ratios_to_pca,
+    expected={"tied_sigmoid_mse_ratio_to_pca": (1.04, 2.0), "untied_sigmoid_mse_ratio_to_pca": (0.99, 1.03),
+              "relu_without_bias_mse_ratio_to_pca": (1.04, 2.0), "relu_with_bias_mse_ratio_to_pca": (0.99, 1.02)},
+))
+
+#: the corruption the denoising lesson tests with (the model's own training noise)
+TEST_NOISE = 0.3
+
+
+def _denoising_gain(data, fitted) -> dict[str, float]:
+    plain, denoising = fitted
+    noisy = data.X + TEST_NOISE * np.random.default_rng(0).standard_normal(data.X.shape).astype(np.float32)
+    errors = [metrics.mse(data.X, model.inverse_transform(model.transform(noisy))) for model in fitted]
+    return {"plain_error_on_noisy_input": errors[0], "denoising_error_on_noisy_input": errors[1],
+            "denoising_gain": errors[0] / errors[1]}
+
+
+register(Lesson(
+    name="denoising",
+    title="A denoising autoencoder cleans what it has never seen clean",
+    paper="Vincent et al., Extracting and composing robust features with denoising autoencoders (ICML 2008)",
+    look_for="Both autoencoders learn 32 atoms of the digits; the denoising one only ever sees them with "
+             f"Gaussian noise (sigma {TEST_NOISE}) and must give back the clean digit. Give both a noisy digit: "
+             "the denoising autoencoder's reconstruction is about twice as close to the clean one. Its atoms "
+             "are smoother strokes; the plain one's copy more of the pixel noise.",
+    data="digits", data_options={"scale": "minmax"},
+    runs=(Run("ae", {"n_components": 32}, "plain autoencoder"),
+          Run("denoising-ae", {"n_components": 32, "noise": "gaussian", "noise_level": TEST_NOISE},
+              "denoising autoencoder")),
+    measure=_denoising_gain,
+    expected={"denoising_gain": (1.5, 100.0)},
+))
+
+
+
+
+def _parts_against_truth(data, fitted) -> dict[str, float]:
+    nmf, pca = fitted
+    return {"nmf_mmcs_to_parts": metrics.mmcs(data.truth, nmf.components_),
+            "pca_mmcs_to_parts": metrics.mmcs(data.truth, pca.components_)}
+
+
+register(Lesson(
+    name="eigenfaces-vs-nmf-parts",
+    title="NMF learns the parts of faces; PCA learns eigenfaces",
+    paper="Lee & Seung, Learning the parts of objects by non-negative matrix factorization (Nature 1999)",
+    look_for="Each face here is an outline plus one of three brows, eyes, noses and mouths. NMF may only add "
+             "non-negative parts, so its atoms are those parts: a brow, an eye, a mouth (their match to the true "
+             "parts, MMCS, is near 1). PCA's components are whole faces with positive and negative regions "
+             "(eigenfaces): each mixes every part, and none of them is a part. Real faces (Olivetti, when "
+             "online) show the same contrast, less cleanly.",
+    data="face-parts", data_options={"n_samples": 600},
+    runs=(Run("nmf", {"n_components": 13, "max_steps": 300}, "NMF"), Run("pca", {"n_components": 13}, "PCA")),
+    measure=_parts_against_truth,
+    expected={"nmf_mmcs_to_parts": (0.9, 1.0), "pca_mmcs_to_parts": (0.0, 0.75)},
+))
+
+
+#: the swimmer's parts: torso and 16 limb positions (core.datasets' truth)
+SWIMMER_PARTS = 17
+
+
+def _agreement_with_nmf(data, fitted) -> dict[str, float]:
+    nmf, parts_sae, signed_sae = fitted
+    parts = metrics.match_atoms(parts_sae.components_, nmf.components_).similarity
+    signed = metrics.match_atoms(signed_sae.components_, nmf.components_).similarity
+    return {"non_negative_sae_median_cos_to_nmf": float(np.median(parts)),
+            "signed_sae_mean_cos_to_nmf": float(signed.mean())}
+
+
+_TOPK_ON_SWIMMER = {"n_components": SWIMMER_PARTS, "k": 5, "max_steps": 1000, "batch_size": 64}
+
+register(Lesson(
+    name="when-sae-and-nmf-agree",
+    title="When a sparse autoencoder learns what NMF learns",
+    paper="Lee & Seung (1999); Gao et al. (2024); the research notes' question 'NMF vs SAE'",
+    look_for="Three models of the swimmer, 17 atoms each. NMF finds the torso and the 16 limb positions. A "
+             "TopK SAE kept non-negative (codes and atoms) and without a decoder bias finds the same parts: "
+             "each of its atoms matches one of NMF's with |cos| near 1. The usual signed TopK SAE, with a "
+             "bias that holds the mean pose, learns contrasts instead ('this arm up minus that arm down') "
+             "and matches NMF's parts only half way. Sparsity alone does not make parts: non-negativity does.",
+    data="swimmer",
+    runs=(Run("nmf", {"n_components": SWIMMER_PARTS}, "NMF"),
+          Run("sae-topk", {**_TOPK_ON_SWIMMER, "non_negative": True, "decoder_bias": False, "resample_dead": True},
+              "non-negative TopK SAE"),
+          Run("sae-topk", _TOPK_ON_SWIMMER, "signed TopK SAE")),
+    measure=_agreement_with_nmf,
+    expected={"non_negative_sae_median_cos_to_nmf": (0.9, 1.0), "signed_sae_mean_cos_to_nmf": (0.0, 0.75)},
+))
+
+
+def _steps_in_the_loss(data, fitted) -> dict[str, float]:
+    paper, usual = fitted
+    levels = metrics.plateau_levels([row["loss"] for row in paper.history_])
+    return {"plateaus_with_plain_sgd": len(levels),
+            "plateaus_fall": float(levels == sorted(levels, reverse=True)),
+            "plateaus_with_adam": len(metrics.plateau_levels([row["loss"] for row in usual.history_]))}
+
+
+_SPIKES = {"n_components": 2, "bias": False, "max_steps": 1000, "batch_size": 100, "log_every": 20}
+
+register(Lesson(
+    name="learning-in-steps",
+    title="An autoencoder learns the principal components one at a time",
+    paper="Refinetti & Goldt, The dynamics of representation learning in shallow, non-linear autoencoders "
+          "(ICML 2022)",
+    look_for="Data with two strong directions (spikes) in noise. Trained as in the paper (plain SGD, tiny "
+             "initial weights, pre-activations w.x / sqrt(D)), the loss rests on a plateau, drops when the "
+             "strongest spike is learned, rests again, and drops for the next: the components are learned "
+             "in order of their variance. Adam from the usual initialisation falls smoothly, in one slide.",
+    data="gaussian", data_options={"n_samples": 2000, "spike_strength": [100.0, 40.0]},
+    runs=(Run("linear-ae", {**_SPIKES, "optimizer": "sgd", "init_scale": 1e-3, "sqrt_d_scaling": True,
+                            "learning_rate": 0.2}, "plain SGD, small initialisation"),
+          Run("linear-ae", _SPIKES, "Adam")),
+    measure=_steps_in_the_loss,
+    expected={"plateaus_with_plain_sgd": (3, 10), "plateaus_fall": (1, 1), "plateaus_with_adam": (0, 2)},
+))
