@@ -60,6 +60,7 @@ class AppState:
     save_ticket: Any = None  # core.jobs.saving.SaveTicket of the current run: did it reach the run store?
     background: list[Any] = field(default_factory=list)  # Compare's and Sweep's jobs: kept alive from any page
     widgets: dict[str, Any] = field(default_factory=dict)  # remembered widget values
+    lesson: str | None = None  # the open lesson (core.lessons name): its box shows on Train or Compare
 
     # -- runs ------------------------------------------------------------------------------------
     def start_job(self, model, X, **job_kwargs) -> TrainingJob:

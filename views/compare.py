@@ -10,12 +10,13 @@ import streamlit as st
 
 from core import analysis, models
 from core.jobs import call_in_worker
-from ui import compare_live, data_loading, downloads, look, session, stored_runs, typed_input
+from ui import compare_live, data_loading, downloads, lessons, look, session, stored_runs, typed_input
 
 page = compare_live.get()
 st.header("Compare")
 st.caption("NMF parts next to SAE atoms: each atom of the left run is paired with one atom of the right run "
            "by absolute cosine (Hungarian matching), best pairs first.")
+lessons.lesson_box("compare")
 
 # -- train NMF and an SAE side by side ----------------------------------------------------------------------
 with st.container(border=True):

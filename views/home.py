@@ -1,6 +1,8 @@
-"""Home: what the app is for and how to start, in three lines."""
+"""Home: what the app is for and how to start, in three lines; then the lessons, one click each."""
 
 import streamlit as st
+
+from ui import lessons
 
 st.title("SAE/NMF Explorer")
 st.markdown(
@@ -11,3 +13,8 @@ st.markdown(
 left, right, _ = st.columns([1, 1, 3])
 left.page_link("views/data.py", label="Choose data", icon=":material/dataset:")
 right.page_link("views/train.py", label="Start training", icon=":material/model_training:")
+
+st.subheader("Lessons")
+st.caption("Classic results of the papers, each set up in one click: the data set, the model and its settings, "
+           "and what to look for. The pictures show each data set's true atoms, or a few of its samples.")
+lessons.cards()

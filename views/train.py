@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import models, render
 from core.jobs import WAITING
-from ui import data_loading, downloads, knobs, session, theory, train_live, train_runner
+from ui import data_loading, downloads, knobs, lessons, session, theory, train_live, train_runner
 
 state = session.get()
 MODEL_KEY = "train:model"
@@ -34,6 +34,7 @@ def _on_reset() -> None:
 
 
 st.header("Train")
+lessons.lesson_box("train")
 names = models.available()
 session.persist(MODEL_KEY, state.model_name if state.model_name in names else names[0])
 top = st.columns([2.2, 0.8, 0.8, 3.2], vertical_alignment="bottom")

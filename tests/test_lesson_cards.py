@@ -1,0 +1,53 @@
+"""Lessons on Home (issue 19): a card per lesson; Open sets up Train or Compare for it and shows what to look for."""
+
+from __future__ import annotations
+
+from core import lessons
+from tests.app_support import app_state, open_page
+from ui.train_runner import widget_key
+
+
+def _open(name: str):
+    at = open_page("views/home.py")
+    at.button(key=f"lesson:open:{name}").click().run()
+    return at
+
+
+def _info_text(at) -> str:
+    return " | ".join(str(box.value) for box in at.info)
+
+
+def test_home_lists_every_lesson_with_an_open_button():
+    at = open_page("views/home.py")
+    assert not at.exception
+    text = " ".join(str(m.value) for m in at.markdown)
+    for name in lessons.names():
+        assert lessons.get(name).title in text
+        assert at.button(key=f"lesson:open:{name}").label == "Open"
+
+
+def test_opening_a_train_lesson_sets_up_train_with_its_model_data_and_knobs():
+    lesson = lessons.get("linear-ae-is-pca")
+    at = _open(lesson.name)
+    assert not at.exception
+    assert at.selectbox(key="train:model").value == "linear-ae"  # on Train, its model chosen
+    state = app_state(at)
+    assert state.data.name == "digits" and state.data.options == {"scale": "minmax"}
+    assert state.dataset is not None and state.dataset.X.max() <= 1.0  # reloaded with the lesson's options
+    assert at.slider(key=widget_key("linear-ae", "n_components")).value == 8
+    assert at.select_slider(key=widget_key("linear-ae", "max_steps")).value == 2000
+    assert lesson.look_for in _info_text(at) and lesson.paper in _info_text(at)
+
+
+def test_opening_a_compare_lesson_sets_up_compare_and_the_box_can_be_closed():
+    lesson = lessons.get("when-sae-and-nmf-agree")
+    at = _open(lesson.name)
+    assert not at.exception
+    assert at.number_input(key="compare:n").value == 17  # on Compare, the panel set for NMF and the TopK SAE
+    assert at.selectbox(key="compare:sae").value == "sae-topk"
+    assert at.number_input(key="compare:k").value == 5
+    assert app_state(at).data.name == "swimmer"
+    assert lesson.look_for in _info_text(at) and lesson.paper in _info_text(at)
+    assert "non-negative" in _info_text(at)  # its settings the panel does not take are named
+    at.button(key="lesson:close").click().run()
+    assert lesson.look_for not in _info_text(at)
