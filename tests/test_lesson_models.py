@@ -122,6 +122,29 @@ def test_linear_ae_trained_as_refinetti_and_goldt_learns_the_spikes_in_steps():
 def test_refinetti_goldt_settings_are_checked():
     X = datasets.load("gaussian", n_samples=100, seed=0).X
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        models.create("ae", optimizer="lbfgs", max_steps=2, device="cpu").fit(X)
+        models.create("ae", optimizer="rmsprop", max_steps=2, device="cpu").fit(X)
     with pytest.raises(ValueError, match="init_scale must be"):
         models.create("linear-ae", init_scale=0.0, max_steps=2, device="cpu").fit(X)
+
+
+def test_kl_sae_follows_cs294a_names_and_scale():
+    defaults = models.default_params("sae-kl")
+    assert (defaults["sparsity_target"], defaults["sparsity_weight"], defaults["weight_decay"]) == (0.05, 3.0, 1e-4)
+    X = datasets.load("digits", scale="minmax", n_samples=200, seed=0).X
+    model = models.create("sae-kl", n_components=8, max_steps=1, log_every=1, sparsity_weight=0.0,
+                          weight_decay=0.0, random_state=0, device="cpu").fit(X)
+    first = model.history_[0]  # the notes' per-sample half squared error: d/2 times the per-entry mean
+    assert first["loss"] == pytest.approx(0.5 * X.shape[1] * first["mse"], rel=1e-5)
+
+
+def test_kl_sae_trains_full_batch_with_lbfgs_and_refuses_a_stack():
+    from core.sweep import BatchedSAEStack
+
+    X = datasets.load("patches", n_samples=2000, seed=0, whiten=True).X
+    model = models.create("sae-kl", n_components=16, optimizer="lbfgs", max_steps=30, log_every=1,
+                          random_state=0, device="cpu").fit(X)
+    losses = [row["loss"] for row in model.history_]
+    assert np.isfinite(losses).all() and losses[-1] < 0.5 * losses[0]
+    points = [models.create("sae-kl", optimizer="lbfgs", sparsity_target=rho, device="cpu") for rho in (0.05, 0.1)]
+    with pytest.raises(ValueError, match="optimizer='lbfgs' cannot train a stack"):
+        BatchedSAEStack(points, X)

@@ -44,7 +44,7 @@ KNOBS: dict[str, Knob] = {
     "sparsity_target": Knob("rho (sparsity target)", "float", 0.01, 0.5, 0.01,
                             help="Desired mean activation of each hidden unit (CS294A uses 0.05)."),
     "sparsity_weight": Knob("beta (sparsity weight)", "choice", values=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
-                            help="Weight of the KL sparsity penalty."),
+                            help="Weight of the KL sparsity penalty (CS294A: 3)."),
     "learning_rate": Knob("Learning rate", "choice", values=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1),
                           help="Adam step size. Too large and the run diverges."),
     "batch_size": Knob("Batch size", "choice", values=(16, 32, 64, 128, 256, 512, 1024)),
@@ -61,9 +61,10 @@ KNOBS: dict[str, Knob] = {
     "resample_dead": Knob("Revive dead latents", "bool",
                           help="A latent silent for the dead window restarts on the worst-reconstructed sample's "
                                "residual."),
-    "optimizer": Knob("Optimiser", "select", values=("adam", "sgd"), basic=False,
-                      help="Adam, or plain SGD (no momentum) as Refinetti & Goldt train: with a small "
-                           "initialisation the loss then falls in steps, one principal component at a time."),
+    "optimizer": Knob("Optimiser", "select", values=("adam", "sgd", "lbfgs"), basic=False,
+                      help="Adam; plain SGD (no momentum) as Refinetti & Goldt train: with a small "
+                           "initialisation the loss then falls in steps, one principal component at a time; "
+                           "or full-batch L-BFGS as CS294A trains (not in a batched sweep)."),
     "init_scale": Knob("Initial weight scale", "choice", values=(1e-4, 1e-3, 1e-2, 0.1, 1.0), basic=False,
                        help="Size of the random initial weights (1 = unit-size pre-activations); small "
                             "starts near the saddle at zero, from which components escape one by one."),

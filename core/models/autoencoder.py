@@ -34,8 +34,10 @@ from core.training import is_log_step, log_every_of
 
 #: values of a model's ``precision`` parameter; 'auto' is 'tf32' on CUDA and 'fp32' on the CPU
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
-#: values of ``optimizer``: Adam on minibatches, or plain SGD (no momentum), as Refinetti & Goldt train
-OPTIMIZERS = ("adam", "sgd")
+#: values of ``optimizer``: Adam on minibatches, plain SGD (no momentum) as Refinetti & Goldt train, or
+#: full-batch L-BFGS as CS294A does (one L-BFGS iteration with a strong-Wolfe line search per step; the line
+#: search sets the step length, so ``learning_rate`` is not used)
+OPTIMIZERS = ("adam", "sgd", "lbfgs")
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -203,7 +205,13 @@ class BaseAutoencoder(IterativeEstimator):
                 b_dec = self._init_decoder_bias(X)
                 params["b_dec"] = torch.nn.Parameter(b_dec.expand(*bias_shape, n_features).clone())
         self._t.params = params
-        if getattr(self, "optimizer", "adam") == "sgd":  # plain SGD, as Refinetti & Goldt train
+        if getattr(self, "optimizer", "adam") == "lbfgs":
+            if W_dec.dim() > 2:
+                raise ValueError("optimizer='lbfgs' cannot train a stack of models: its line search would tie "
+                                 "them together. Sweep with optimizer='adam', or train the points one by one.")
+            self._t.optimizer = torch.optim.LBFGS(params.values(), lr=1.0, max_iter=1, history_size=50,
+                                                  line_search_fn="strong_wolfe")
+        elif getattr(self, "optimizer", "adam") == "sgd":  # plain SGD, as Refinetti & Goldt train
             self._t.optimizer = torch.optim.SGD(params.values(), lr=self._lr_at(1))
         else:
             # Fused Adam: one kernel per parameter instead of a dozen (on the CPU too: 2.5x faster there, and
@@ -251,7 +259,37 @@ class BaseAutoencoder(IterativeEstimator):
         """Whether ``core.training`` logs this step (it reads the metrics of no other step)."""
         return is_log_step(step, self._t.log_every, self._t.last_step)
 
+    def _reconstruction_loss(self, mse: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction term of the objective from the per-entry MSE (KL SAE: CS294A's scale)."""
+        return mse
+
+    def _lbfgs_step(self, step: int) -> dict[str, torch.Tensor]:
+        """One full-batch L-BFGS iteration; its metrics are those of the whole data at the new weights."""
+        x, self._t.step = self._t.X, step
+
+        def objective():
+            self._t.optimizer.zero_grad(set_to_none=True)
+            x_hat, codes, pre = self._forward(x, self._weights_for_forward(self._t.params))
+            extras = self._extra_loss(codes, pre, x, x_hat)
+            loss = self._reconstruction_loss((x - x_hat).pow(2).mean((-2, -1)), x) + sum(extras.values())
+            loss.backward()
+            return loss
+
+        self._t.optimizer.step(objective)
+        self._after_optimizer_step()
+        with torch.no_grad():
+            x_hat, codes, pre = self._forward(x, self._weights_for_forward(self._t.params))
+            mse = (x - x_hat).pow(2).mean((-2, -1))
+            extras = self._extra_loss(codes, pre, x, x_hat)
+            loss = self._reconstruction_loss(mse, x) + sum(extras.values())
+            metrics = {"loss": loss, "mse": mse, **self._step_metrics(codes)}
+            if self._is_log_step(step):
+                metrics.update(l0=self._l0(codes), **extras)
+        return metrics
+
     def _train_step(self, step: int) -> dict[str, torch.Tensor]:
+        if isinstance(self._t.optimizer, torch.optim.LBFGS):
+            return self._lbfgs_step(step)
         x = self._next_batch()
         lr = self._lr_at(step)
         for group in self._t.optimizer.param_groups:
@@ -263,7 +301,8 @@ class BaseAutoencoder(IterativeEstimator):
                 x_hat, codes, pre = self._forward(x, p)
                 mse = (x - x_hat).pow(2).mean((-2, -1))
                 extras = self._extra_loss(codes, pre, x, x_hat)
-                loss = mse + sum(extras.values()) if extras else mse
+                recon = self._reconstruction_loss(mse, x)
+                loss = recon + sum(extras.values()) if extras else recon
             self._t.optimizer.zero_grad(set_to_none=True)
             # a stack's models share no weights: the sum gives each the gradient of its own loss
             (loss.sum() if loss.dim() else loss).backward()
