@@ -77,31 +77,10 @@ def test_sigmoid_codes_count_as_active_by_one_rule_for_l0_and_the_dead_fraction(
         assert row["l0"] <= n * (1 - row["dead_fraction"]) + 1e-6, row
 
 
-def plateau_levels(losses, window: int = 5, flat: float = 0.1, distinct: float = 0.15) -> list[float]:
-    """The levels at which a loss curve rests: runs of at least ``window`` logged values (median of 3) whose
-    range is under ``flat`` of the curve's whole range; levels closer than ``distinct`` of it are one."""
-    raw = np.asarray(losses, dtype=float)
-    smooth = np.array([np.median(raw[max(0, i - 1):i + 2]) for i in range(raw.size)])
-    span = smooth.max() - smooth.min()
-    levels, start = [], 0
-    while start + window <= smooth.size:
-        end = start + window
-        if np.ptp(smooth[start:end]) >= flat * span:
-            start += 1
-            continue
-        while end < smooth.size and np.ptp(smooth[start:end + 1]) < flat * span:
-            end += 1
-        level = float(np.median(smooth[start:end]))
-        if not levels or abs(levels[-1] - level) >= distinct * span:
-            levels.append(level)
-        start = end
-    return levels
-
-
 def test_plateau_levels_tells_steps_from_a_smooth_fall():
     steps = [3.0] * 10 + [2.0] * 10 + [1.0] * 10
-    assert plateau_levels(steps) == [3.0, 2.0, 1.0]
-    assert len(plateau_levels(1 + 2 * np.exp(-np.arange(30) / 3))) == 1
+    assert metrics.plateau_levels(steps) == [3.0, 2.0, 1.0]
+    assert len(metrics.plateau_levels(1 + 2 * np.exp(-np.arange(30) / 3))) == 1
 
 
 def test_linear_ae_trained_as_refinetti_and_goldt_learns_the_spikes_in_steps():
@@ -113,10 +92,10 @@ def test_linear_ae_trained_as_refinetti_and_goldt_learns_the_spikes_in_steps():
                   device="cpu")
     paper = models.create("linear-ae", optimizer="sgd", init_scale=1e-3, sqrt_d_scaling=True, learning_rate=0.2,
                           **common).fit(X)
-    levels = plateau_levels([row["loss"] for row in paper.history_])
+    levels = metrics.plateau_levels([row["loss"] for row in paper.history_])
     assert len(levels) >= 3 and levels == sorted(levels, reverse=True), levels  # two drops between plateaus
     usual = models.create("linear-ae", **common).fit(X)
-    assert len(plateau_levels([row["loss"] for row in usual.history_])) < 3
+    assert len(metrics.plateau_levels([row["loss"] for row in usual.history_])) < 3
 
 
 def test_refinetti_goldt_settings_are_checked():
