@@ -49,5 +49,20 @@ def test_opening_a_compare_lesson_sets_up_compare_and_the_box_can_be_closed():
     assert app_state(at).data.name == "swimmer"
     assert lesson.look_for in _info_text(at) and lesson.paper in _info_text(at)
     assert "non-negative" in _info_text(at)  # its settings the panel does not take are named
+    at.switch_page("views/compare.py")  # AppTest reruns the page it was told, not the one the app switched to
     at.button(key="lesson:close").click().run()
-    assert lesson.look_for not in _info_text(at)
+    assert [header.value for header in at.header] == ["Compare"]
+    assert lesson.look_for not in _info_text(at) and app_state(at).lesson is None
+
+
+def test_a_compare_lessons_run_opens_on_train_with_its_settings_that_the_panel_lacks():
+    at = _open("when-sae-and-nmf-agree")
+    at.switch_page("views/compare.py")  # AppTest reruns the page it was told, not the one the app switched to
+    at.button(key="lesson:run:1").click().run()  # the non-negative TopK SAE
+    assert not at.exception
+    assert at.selectbox(key="train:model").value == "sae-topk"
+    assert at.toggle(key=widget_key("sae-topk", "non_negative")).value is True
+    assert at.toggle(key=widget_key("sae-topk", "decoder_bias")).value is False
+    assert at.slider(key=widget_key("sae-topk", "n_components")).value == 17
+    assert app_state(at).params["sae-topk"]["batch_size"] == 64
+    assert "Lesson: When a sparse autoencoder learns what NMF learns" in _info_text(at)

@@ -4,6 +4,7 @@ Compare page for it, and the box on that page that says what to look for and whi
 from __future__ import annotations
 
 import streamlit as st
+from PIL import Image
 
 from core import lessons, models, render
 from ui import data_loading, knobs, look, session, train_runner
@@ -14,6 +15,7 @@ PAGES = {"train": "views/train.py", "compare": "views/compare.py"}
 CARD_SAMPLES = 12
 CARD_COLUMNS = 3
 CARD_PICTURE_WIDTH = 220  # pixels, so every card's picture has the same size
+HEAT_MAP_ASPECT = 0.5  # height / width of a vector data set's heat map
 
 
 def open_key(name: str) -> str:
@@ -27,16 +29,27 @@ def _run_words(lesson: lessons.Lesson) -> str:
     return f"Compare · {' vs '.join(labels)} on {lesson.data}"
 
 
+def _columns(n_tiles: int) -> int:
+    """Columns (4 to 8) that leave the fewest empty cells in the card's grid, the widest of equals."""
+    return min(range(8, 3, -1), key=lambda columns: -n_tiles % columns)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def card_picture(name: str):
-    """The card's picture: the true atoms of the lesson's data set, else a few of its samples (drawn once
-    per server; no training)."""
+    """The card's picture and its caption: the true atoms of the lesson's data set, else a few of its samples
+    (drawn once per server; no training)."""
     lesson = lessons.get(name)
     ds = data_loading.load_choice(session.DataChoice(lesson.data, dict(lesson.data_options)))
-    rows = ds.truth if ds.truth is not None else ds.X[:CARD_SAMPLES]
-    columns = 6 if ds.image_shape is not None else 1
-    picture = render.atom_grid(rows, ds.image_shape, columns=columns, scale=8 if ds.image_shape else 6)
-    return picture
+    truth = ds.truth is not None
+    rows = ds.truth if truth else ds.X[:CARD_SAMPLES]
+    what = f"its {len(rows)} true atoms" if truth else f"{len(rows)} samples"
+    if ds.image_shape is not None:
+        picture = render.atom_grid(rows, ds.image_shape, columns=_columns(len(rows)), scale=8, background="white")
+        return picture, f"{lesson.data}: {what}"
+    picture = render.atom_grid(rows, None, scale=4, background="white")
+    # a heat map of few long rows is a thin strip, of many a tall column: every card's is drawn in one shape
+    picture = picture.resize((picture.width, round(picture.width * HEAT_MAP_ASPECT)), Image.NEAREST)
+    return picture, f"{lesson.data}: {what}, one row each ({ds.n_features} numbers; red +, blue -)"
 
 
 def cards() -> None:
@@ -50,8 +63,8 @@ def cards() -> None:
                 st.markdown(f"**{lesson.title}**")
                 st.caption(f"{_run_words(lesson)}  \n*{lesson.paper}*")
                 try:
-                    picture = card_picture(name)
-                    st.image(picture, width=min(CARD_PICTURE_WIDTH, picture.width))
+                    picture, caption = card_picture(name)
+                    st.image(picture, width=min(CARD_PICTURE_WIDTH, picture.width), caption=caption)
                 except Exception as error:  # noqa: BLE001 - an offline data set: the card says so, Open stays
                     st.caption(f"No picture: {error}")
                 if st.button("Open", key=open_key(name), icon=":material/school:", type="primary"):
@@ -81,24 +94,28 @@ def open_lesson(name: str) -> None:
     state.data = session.DataChoice(lesson.data, dict(lesson.data_options))
     state.dataset, state.data_error, state.train_error = None, None, None
     state.lesson = name
-    first = lesson.runs[0]
     if lesson.page == "train":
-        state.model_name = first.model
-        _set_widget("train:model", first.model)
-        state.params[first.model] = {**knobs.defaults(first.model), **first.params}
-        for param in state.params[first.model]:
-            st.session_state.pop(train_runner.widget_key(first.model, param), None)
+        set_up_train(lesson.runs[0])
         return
     second = lesson.runs[1]
     if _fits_panel(lesson):
-        size = second.params.get("n_components", first.params.get("n_components", 16))
-        _set_widget("compare:n", int(size))
+        _set_widget("compare:n", int(second.params.get("n_components", 16)))
         _set_widget("compare:sae", second.model)
         if "k" in second.params:
             _set_widget("compare:k", int(second.params["k"]))
-    steps = second.params.get("max_steps", first.params.get("max_steps"))
-    if steps is not None:
-        _set_widget("compare:steps", _nearest_steps(int(steps)))
+        if "max_steps" in second.params:
+            _set_widget("compare:steps", _nearest_steps(int(second.params["max_steps"])))
+
+
+def set_up_train(run: lessons.Run) -> None:
+    """Train's model and knobs set to ``run``: its parameters over the model's defaults (those with no
+    knob too: the runner passes every parameter of AppState.params)."""
+    state = session.get()
+    state.model_name = run.model
+    _set_widget("train:model", run.model)
+    state.params[run.model] = {**knobs.defaults(run.model), **run.params}
+    for param in state.params[run.model]:
+        st.session_state.pop(train_runner.widget_key(run.model, param), None)
 
 
 def _settings(run: lessons.Run) -> str:
@@ -112,17 +129,24 @@ def _close() -> None:
 
 def lesson_box(page: str) -> None:
     """At the top of Train or Compare: the open lesson's title, what to look for, its runs and its paper,
-    until the user closes it."""
+    until the user closes it. On Compare, a button per run sets Train up for it."""
     name = session.get().lesson
     if name is None:
         return
     lesson = lessons.get(name)
-    if lesson.page != page:
-        return
     runs = "  \n".join(_settings(run) for run in lesson.runs)
-    st.info(f"**Lesson: {lesson.title}**  \n{lesson.look_for}  \n\n{runs}  \n\n{_how(lesson)}  \n"
+    how = _how(lesson) if page == lesson.page else "Train a run here, then compare the runs on **Compare**."
+    st.info(f"**Lesson: {lesson.title}**  \n{lesson.look_for}  \n\n{runs}  \n\n{how}  \n"
             f"*{lesson.paper}*", icon=":material/school:")
-    st.button("Close the lesson", key="lesson:close", on_click=_close, icon=":material/close:")
+    buttons = st.container(horizontal=True)
+    buttons.button("Close the lesson", key="lesson:close", on_click=_close, icon=":material/close:")
+    if page != "compare" or lesson.page != "compare":
+        return
+    for index, run in enumerate(lesson.runs):
+        if buttons.button(f"Train the {run.label or run.model}", key=f"lesson:run:{index}",
+                         icon=":material/model_training:"):
+            set_up_train(run)
+            st.switch_page(PAGES["train"])
 
 
 #: the settings Compare's side-by-side panel takes for its SAE
@@ -132,15 +156,14 @@ PANEL_SETTINGS = ("n_components", "k", "max_steps")
 def _how(lesson: lessons.Lesson) -> str:
     if lesson.page == "train":
         return "The knobs are set: press **Train**."
+    if not _fits_panel(lesson):
+        return "Train each run (the buttons below set Train up for it), then pick two under **Two saved runs**."
     first, second = lesson.runs[:2]
-    if _fits_panel(lesson):
-        rest = {k: v for k, v in second.params.items() if k not in PANEL_SETTINGS}
-        words = (f"Press **Train NMF and SAE side by side** below (set to {first.label or 'NMF'} and the "
-                 f"{second.label or second.model}'s atoms, k and steps).")
-        if rest:
-            words += (f" The panel trains `{second.model}` with its default settings: for the "
-                      f"{second.label or second.model} ({knobs.change_text(rest)}) train it on **Train**.")
-        if len(lesson.runs) > 2:
-            words += " The other runs: train them on **Train**, then pick them below."
-        return words
-    return "Train each run on **Train** with these settings, then pick the two below to compare them."
+    label = second.label or second.model
+    words = (f"**Train NMF and SAE side by side** below is set for {first.label or 'NMF'} and a "
+             f"`{second.model}` with its atoms, k and steps.")
+    rest = {k: v for k, v in second.params.items() if k not in PANEL_SETTINGS}
+    if rest:
+        words += (f" Its other settings stay at their defaults, but the {label} needs "
+                  f"{knobs.change_text(rest)}: its button below sets them on **Train**.")
+    return words
