@@ -52,7 +52,7 @@ def test_a_matched_pair_learned_with_opposite_signs_is_drawn_alike():
     sae = -nmf[order]  # the same atoms, learned with the opposite sign
     sae[:, 0] += 0.05  # and not exactly: its own atoms have a little of both signs
     pairs = analysis.pair_atoms(nmf, sae)
-    assert np.all(pairs.signs == -1) and {row["sign of cos"] for row in pairs.rows()} == {-1}
+    assert np.all(pairs.signs == -1) and {row["sign of cos"] for row in pairs.table()} == {-1}
     aligned = pairs.aligned_right(sae)
     assert np.all(np.einsum("ij,ij->i", aligned[pairs.right], nmf[pairs.left]) > 0)  # each points as its partner
     for left_tile, right_tile, _ in pair_tiles(nmf, sae, SHAPE, pairs=pairs, scale=SCALE):
