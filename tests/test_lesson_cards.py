@@ -47,6 +47,7 @@ def test_opening_a_compare_lesson_sets_up_compare_and_the_box_can_be_closed():
     assert at.selectbox(key="compare:sae").value == "sae-topk"
     assert at.number_input(key="compare:k").value == 5
     assert app_state(at).data.name == "swimmer"
+    assert app_state(at).widgets["compare:data"] == "swimmer|"  # Two saved runs: the lesson's data set's runs
     assert lesson.look_for in _info_text(at) and lesson.paper in _info_text(at)
     assert "non-negative" in _info_text(at)  # its settings the panel does not take are named
     at.switch_page("views/compare.py")  # AppTest reruns the page it was told, not the one the app switched to

@@ -97,6 +97,11 @@ def open_lesson(name: str) -> None:
     if lesson.page == "train":
         set_up_train(lesson.runs[0])
         return
+    # Two saved runs shows the lesson's data set (when runs on it are saved), its newest runs picked
+    _set_widget("compare:data", state.data.key)
+    for side in ("compare:left", "compare:right"):
+        state.widgets.pop(side, None)
+        st.session_state.pop(side, None)
     second = lesson.runs[1]
     if _fits_panel(lesson):
         _set_widget("compare:n", int(second.params.get("n_components", 16)))
