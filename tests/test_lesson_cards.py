@@ -67,3 +67,13 @@ def test_a_compare_lessons_run_opens_on_train_with_its_settings_that_the_panel_l
     assert at.slider(key=widget_key("sae-topk", "n_components")).value == 17
     assert app_state(at).params["sae-topk"]["batch_size"] == 64
     assert "Lesson: When a sparse autoencoder learns what NMF learns" in _info_text(at)
+
+
+def test_training_a_lessons_run_lets_compare_pick_its_runs_afresh():
+    at = _open("eigenfaces-vs-nmf-parts")
+    state = app_state(at)
+    state.widgets["compare:left"] = state.widgets["compare:right"] = "an-earlier-pick"
+    at.switch_page("views/compare.py")  # AppTest reruns the page it was told, not the one the app switched to
+    at.button(key="lesson:run:1").click().run()  # the PCA
+    assert at.selectbox(key="train:model").value == "pca"
+    assert "compare:left" not in state.widgets and "compare:right" not in state.widgets

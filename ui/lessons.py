@@ -97,11 +97,8 @@ def open_lesson(name: str) -> None:
     if lesson.page == "train":
         set_up_train(lesson.runs[0])
         return
-    # Two saved runs shows the lesson's data set (when runs on it are saved), its newest runs picked
     _set_widget("compare:data", state.data.key)
-    for side in ("compare:left", "compare:right"):
-        state.widgets.pop(side, None)
-        st.session_state.pop(side, None)
+    _forget_saved_picks()
     second = lesson.runs[1]
     if _fits_panel(lesson):
         _set_widget("compare:n", int(second.params.get("n_components", 16)))
@@ -110,6 +107,14 @@ def open_lesson(name: str) -> None:
             _set_widget("compare:k", int(second.params["k"]))
         if "max_steps" in second.params:
             _set_widget("compare:steps", _nearest_steps(int(second.params["max_steps"])))
+
+
+def _forget_saved_picks() -> None:
+    """Two saved runs then picks afresh, among the lesson data set's runs (when some are saved): a newly
+    trained run of the lesson is not hidden behind an earlier pick."""
+    for key in ("compare:left", "compare:right"):
+        session.get().widgets.pop(key, None)
+        st.session_state.pop(key, None)
 
 
 def set_up_train(run: lessons.Run) -> None:
@@ -151,6 +156,7 @@ def lesson_box(page: str) -> None:
         if buttons.button(f"Train the {run.label or run.model}", key=f"lesson:run:{index}",
                          icon=":material/model_training:"):
             set_up_train(run)
+            _forget_saved_picks()
             st.switch_page(PAGES["train"])
 
 
