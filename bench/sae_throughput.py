@@ -170,7 +170,7 @@ def model_sparse(model, k) -> bool:
     """Which decoder the model's 'auto' picked (the same cost model, on the same sizes)."""
     if model._decoder != "auto":
         return model._decoder == "sparse"
-    from core.models.autoencoder import resolve_precision
+    from core.models.precision import resolve_precision
     device = torch.device(model.device)
     return sae_topk.sparse_decode_is_faster(model.batch_size, model.n_components, model.n_features_in_, k,
                                             device, resolve_precision(model.precision, device))

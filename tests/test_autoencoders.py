@@ -339,7 +339,7 @@ def test_two_threads_cannot_flip_the_tf32_flag_under_each_others_step():
     import threading
     import time
 
-    from core.models.autoencoder import _cuda_matmul_fp32_precision
+    from core.models.precision import _cuda_matmul_fp32_precision
 
     matmul = torch.backends.cuda.matmul
     original = matmul.fp32_precision

@@ -18,7 +18,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from core.models.autoencoder import check_positive, hyper, resolve_precision
+from core.models.autoencoder import check_positive, hyper
+from core.models.precision import resolve_precision
 from core.models.sae import BaseSAE, SAEState
 
 #: steps between two host checks of "is any latent dead?" once some are (AuxK runs in between)
