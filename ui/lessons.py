@@ -80,7 +80,8 @@ def _set_widget(key: str, value) -> None:
 
 def _fits_panel(lesson: lessons.Lesson) -> bool:
     """Compare's side-by-side panel trains NMF and an SAE: a lesson whose first two runs are those."""
-    return lesson.runs[0].model == "nmf" and lesson.runs[1].model in models.sae_models()
+    first, second = (models.family(run.model) for run in lesson.runs[:2])
+    return first.factorisation and second.sae
 
 
 def _nearest_steps(steps: int) -> int:
