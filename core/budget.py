@@ -141,6 +141,15 @@ def estimate(n_samples: int, n_features: int, n_components: int | None, model_na
     )
 
 
+def check_fits(runs, n_samples: int, n_features: int) -> None:
+    """Raise a ValueError with the refusal (the limit and the fix) of the first of ``runs``, (model, name)
+    pairs of created models, that is over the memory limit on data of this size."""
+    for model, name in runs:
+        refusal = estimate_model(model, n_samples, n_features, name).refusal()
+        if refusal:
+            raise ValueError(refusal)
+
+
 def estimate_model(model, n_samples: int, n_features: int, model_name: str | None = None) -> Estimate:
     """``estimate`` for a created (unfitted) model of ``core.models``, from its parameters."""
     from core.device import resolve_device

@@ -243,3 +243,21 @@ def test_tabs_uploading_the_same_million_feature_file_share_one_copy_and_its_pre
     first, second = (app_state(at).dataset for at in tabs)
     assert first.n_features == 1_000_000 and first is second  # one copy on the server, not one per tab
     assert elements(tabs[0], "image")  # its samples are drawn (no DecompressionBombError), bounded by core.render
+
+
+def test_compare_and_sweep_refuse_runs_over_the_limit_before_training(monkeypatch):
+    """The estimate guards every page that starts runs, not only Train: a side-by-side pair or a sweep
+    over the memory limit is refused with core.budget's message (the limit and the fix), and nothing starts."""
+    from tests.app_support import open_page
+
+    monkeypatch.setenv(budget.MEMORY_ENV, "100")  # MiB: below what any run needs
+    at = open_page("views/compare.py")
+    at.button(key="compare:train").click().run()
+    assert not at.exception and not at.session_state["_compare_page"].jobs
+    assert any("is too large" in e.value and "SAE_EXPLORER_RUN_MEMORY" in e.value for e in at.error)
+
+    at.switch_page("views/sweep.py").run()
+    at.button(key="sweep:start").click().run()
+    assert not at.exception
+    assert any("is too large" in e.value and "SAE_EXPLORER_RUN_MEMORY" in e.value for e in at.error)
+    assert at.session_state["_sweep_page"].job is None

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from core import analysis, models
+from core import analysis, budget, models
 from core.jobs import RUNNING, WAITING, get_manager, saving
 from ui import caches, data_loading, knobs, look, session, stored_runs
 
@@ -69,6 +69,7 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
     specs = {"nmf": ("nmf", nmf_params), "sae": (sae_model, sae_params(sae_model, n_components, steps, k))}
     try:
         built = {side: (name, models.create(name, **params), params) for side, (name, params) in specs.items()}
+        budget.check_fits([(model, name) for name, model, _ in built.values()], ds.n_samples, ds.n_features)
     except Exception as error:  # noqa: BLE001 - core's message
         page.error = str(error)
         return

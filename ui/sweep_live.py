@@ -8,7 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import models
+from core import budget, models
 from core.jobs import RUNNING, get_manager
 from core.jobs.sweep import SweepJob
 from ui import data_loading, knobs, look, session, stored_runs, typed_input
@@ -67,6 +67,8 @@ def start() -> None:
             base_params={m: base_params(m, param, n, steps) for m in chosen}, store=stored_runs.store(),
             dataset=app.data.label, data_options=dict(app.data.options), image_shape=ds.image_shape,
             references=bool(ss.get("sweep:refs", True)))
+        budget.check_fits([(models.create(sweep.config.model, **point.params), sweep.config.model)
+                           for sweep in job.sweeps for point in sweep.points], ds.n_samples, ds.n_features)
     except Exception as error:  # noqa: BLE001 - core's message, shown in the page
         page.error = str(error)
         return
