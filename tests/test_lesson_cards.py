@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core import lessons
 from tests.app_support import app_state, open_page
 from ui.train_runner import widget_key
+
+
+@pytest.fixture(autouse=True)
+def empty_run_store(tmp_path, monkeypatch):
+    # Compare's "Two saved runs" offers the data sets that have runs: with other tests' runs in a shared
+    # store the lesson's choice would fall back to theirs; each test here starts from an empty store
+    monkeypatch.setenv("SAE_EXPLORER_RUNS", str(tmp_path / "runs"))
 
 
 def _open(name: str):
