@@ -23,6 +23,7 @@ class Dataset:
 
     X: float32 array (n_samples, n_features). image_shape: (height, width) when each row is an image.
     labels: int array (n_samples,) or None. truth: ground-truth atoms (n_atoms, n_features) or None.
+    texts: str array (n_samples,) or None: the text (or name) behind each row, e.g. of an embedding.
     """
 
     X: np.ndarray
@@ -31,6 +32,7 @@ class Dataset:
     image_shape: tuple[int, int] | None = None
     labels: np.ndarray | None = None
     truth: np.ndarray | None = None
+    texts: np.ndarray | None = None
     options: dict = field(default_factory=dict)
 
     @property
