@@ -1,7 +1,7 @@
 """Data sets: ``available()`` lists names, ``load(name_or_path, **options)`` returns a ``Dataset``.
 
 Built-in sets (``available()``, 'digits' first): digits, faces, face-parts, patches, swimmer, bars,
-sparse-synthetic, gaussian, and the download-once olivetti and mnist. ``DATASET_OPTIONS[name]`` holds the extra options
+sparse-synthetic, gaussian, text-embeddings (with ``texts``), and the download-once olivetti and mnist. ``DATASET_OPTIONS[name]`` holds the extra options
 each accepts with their defaults. A path loads a .npy, .npz (option ``key``), .csv, .zip of images or
 a folder of images; ``load_bytes`` does the same for an upload.
 
@@ -152,11 +152,12 @@ def _finish(
     dataset: Dataset, used: dict, n_samples, scale, center, seed, image_shape, *, subsample=True, infer_square=False
 ) -> Dataset:
     """Subset, check, reshape-check, scale and centre; record every option used."""
-    X, labels = dataset.X, dataset.labels
+    X, labels, texts = dataset.X, dataset.labels, dataset.texts
     rows = subset_indices(X.shape[0], n_samples, seed) if subsample else None
     if rows is not None:
         X = X[rows]
         labels = None if labels is None else labels[rows]
+        texts = None if texts is None else texts[rows]
     check_finite(X, dataset.name)
     shape = resolve_image_shape(X.shape[1], image_shape, dataset.image_shape, infer_square=infer_square)
     X = center_data(scale_data(X, scale)) if center else scale_data(X, scale)
@@ -168,5 +169,7 @@ def _finish(
         image_shape=shape,
         labels=labels,
         truth=dataset.truth,
+        texts=texts,
+        label_names=dataset.label_names,
         options=options,
     )

@@ -24,6 +24,8 @@ class Dataset:
     X: float32 array (n_samples, n_features). image_shape: (height, width) when each row is an image.
     labels: int array (n_samples,) or None. truth: ground-truth atoms (n_atoms, n_features) or None.
     texts: str array (n_samples,) or None: the text (or name) behind each row, e.g. of an embedding.
+    label_names: the name of each label value (label_names[i] names label i) when labels were given as
+    strings or stand for named classes, else None.
     """
 
     X: np.ndarray
@@ -33,6 +35,7 @@ class Dataset:
     labels: np.ndarray | None = None
     truth: np.ndarray | None = None
     texts: np.ndarray | None = None
+    label_names: tuple[str, ...] | None = None
     options: dict = field(default_factory=dict)
 
     @property

@@ -13,6 +13,7 @@ from .face_parts import make_face_parts
 from .online import load_online
 from .preprocess import cs294a_normalize, remove_dc, zca_whiten
 from .synthetic import make_bars, make_sparse_synthetic, make_spiked_gaussian, make_swimmer
+from .text_embeddings import make_text_embeddings
 
 
 def make_digits() -> Dataset:
@@ -176,6 +177,13 @@ BUILTIN_SETS: dict[str, BuiltinSet] = {
         {"n_features": 100, "n_spikes": 4, "spike_strength": 10.0, "noise": 1.0},
         generated=True,
         default_n_samples=5_000,
+    ),
+    "text-embeddings": BuiltinSet(
+        make_text_embeddings,
+        "Sentences about 6 topics embedded by TF-IDF + SVD to 64 signed dims; texts and topic labels (offline).",
+        {"dims": 64, "topic_mix": 0.2},
+        generated=True,
+        default_n_samples=2_000,
     ),
     "olivetti": BuiltinSet(
         lambda: load_online("olivetti"),
