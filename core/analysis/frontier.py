@@ -1,0 +1,140 @@
+"""A sweep's trials as a researcher reads them: one row per trial (its settings, seed, metrics and run id), the
+settings that were swept, the mean and spread of each metric over seeds per setting, and the Pareto front of
+two metrics. Pure functions of rows (dicts) and run records: the Sweep page draws what they return."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+#: the metrics a trial row carries (those a sweep's runs record)
+METRICS = ("l0", "fvu", "mse", "dead_fraction", "seconds", "hoyer_atoms", "hoyer_codes")
+#: metrics where more is better; every other one (error, L0, dead latents, time) is better lower
+HIGHER_IS_BETTER = frozenset({"hoyer_atoms", "hoyer_codes", "mmcs"})
+#: parameters that differ between trials without being a setting of the sweep
+NOT_SETTINGS = frozenset({"random_state", "device", "log_every"})
+
+
+def swept_params(records: Iterable[Any]) -> list[str]:
+    """The parameters a set of saved sweep runs varies: those whose value differs among one model's runs (the
+    seed aside), and the parameter a one-setting sweep names (``extra['sweep_param']``), in first-seen order."""
+    records = list(records)
+    found: list[str] = [r.extra["sweep_param"] for r in records if r.extra.get("sweep_param")]
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_model.setdefault(record.model, []).append(record.params)
+    for params_list in by_model.values():
+        for name in dict.fromkeys(n for params in params_list for n in params):
+            if name in NOT_SETTINGS:
+                continue
+            if len({repr(params.get(name)) for params in params_list}) > 1:
+                found.append(name)
+    return list(dict.fromkeys(found))
+
+
+def seed_of(record: Any) -> int:
+    """A trial's seed: the one its sweep recorded, else its model's ``random_state`` (0 when it had none)."""
+    seed = record.extra.get("seed", record.params.get("random_state"))
+    return int(seed) if seed is not None else 0
+
+
+def trial_rows(records: Iterable[Any], settings: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """One flat row per saved trial: model, its value of each swept setting, seed, status, metrics, device,
+    seconds and run id (what the CSV export holds; ``trial_record`` adds the full parameters for JSON)."""
+    records = list(records)
+    settings = list(settings) if settings is not None else swept_params(records)
+    rows = []
+    for record in records:
+        values = {name: _setting_value(record, name) for name in settings}
+        rows.append({"model": record.model, **values, "seed": seed_of(record),
+                     "status": record.extra.get("sweep_status", record.status),
+                     **{name: record.metrics.get(name) for name in METRICS},
+                     "n_components": record.n_components, "device": record.metrics.get("device") or
+                     record.extra.get("device") or record.params.get("device"),
+                     "sweep": record.sweep, "run_id": record.id})
+    return rows
+
+
+def trial_record(record: Any, settings: Sequence[str]) -> dict[str, Any]:
+    """A trial as JSON exports it: the flat row plus every parameter of the run and every metric it saved."""
+    (row,) = trial_rows([record], settings)
+    return {**row, "params": dict(record.params), "metrics": dict(record.metrics), "dataset": record.dataset,
+            "data_options": dict(record.data_options)}
+
+
+def _setting_value(record: Any, name: str) -> Any:
+    if record.extra.get("sweep_param") == name and "sweep_value" in record.extra:
+        return record.extra["sweep_value"]
+    return record.params.get(name, record.extra.get(name))
+
+
+def setting_key(row: dict[str, Any], settings: Sequence[str]) -> tuple:
+    """What makes trials one setting: the model and its value of each swept setting (the seed aside)."""
+    return (row["model"], *(repr(row.get(name)) for name in settings))
+
+
+def setting_label(row: dict[str, Any], settings: Sequence[str], with_model: bool = True) -> str:
+    """'sae-topk · k=4 · n_components=32' (settings the model lacks left out)."""
+    parts = [f"{name}={format_value(row[name])}" for name in settings if row.get(name) is not None]
+    return " · ".join(([row["model"]] if with_model else []) + parts)
+
+
+def format_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def values_label(values: Iterable[Any]) -> str:
+    """The distinct values, sorted, as a set: ``{2, 4}`` for trials at 2, 2, 4, 4 (two seeds each)."""
+    unique = {repr(v): v for v in values if v is not None}.values()
+    try:
+        ordered = sorted(unique)
+    except TypeError:  # mixed kinds: keep them as they came
+        ordered = list(unique)
+    return "{" + ", ".join(format_value(v) for v in ordered) + "}"
+
+
+def aggregate(rows: Sequence[dict[str, Any]], settings: Sequence[str],
+              metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
+    """One row per setting (``setting_key``) in first-seen order: its model and settings, ``seeds`` (how many
+    trials), ``run_ids``, and per metric ``<m>`` (the mean over seeds) and ``<m>_std`` (their sample standard
+    deviation, 0 for a single seed). Missing or non-finite values are left out of a metric's mean (None when
+    no trial has one)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(setting_key(row, settings), []).append(row)
+    result = []
+    for members in groups.values():
+        first = members[0]
+        entry: dict[str, Any] = {"model": first["model"], **{name: first.get(name) for name in settings},
+                                 "seeds": len(members), "run_ids": [m["run_id"] for m in members],
+                                 "label": setting_label(first, settings)}
+        for metric in metrics:
+            values = np.array([float(m[metric]) for m in members if _finite(m.get(metric))], dtype=np.float64)
+            entry[metric] = float(values.mean()) if values.size else None
+            entry[f"{metric}_std"] = float(values.std(ddof=1)) if values.size > 1 else (0.0 if values.size else None)
+        result.append(entry)
+    return result
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def pareto_front(points: Sequence[dict[str, Any]], x: str, y: str) -> list[bool]:
+    """For each point, whether it is on the Pareto front of metrics ``x`` and ``y``: no other point is at least
+    as good on both and better on one (better is lower, or higher for ``HIGHER_IS_BETTER``). Points without
+    both values are not on it."""
+    signs = [-1.0 if name in HIGHER_IS_BETTER else 1.0 for name in (x, y)]
+    costs = [(signs[0] * float(p[x]), signs[1] * float(p[y])) if _finite(p.get(x)) and _finite(p.get(y)) else None
+             for p in points]
+    front = []
+    for i, cost in enumerate(costs):
+        if cost is None:
+            front.append(False)
+            continue
+        dominated = any(other is not None and j != i and other[0] <= cost[0] and other[1] <= cost[1]
+                        and other != cost for j, other in enumerate(costs))
+        front.append(not dominated)
+    return front
