@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.metrics import evaluate, pca_mse
+from core.analysis.features import FIRING_KEY
+from core.metrics import evaluate, feature_density, pca_mse
 from core.states import ACTIVE_STATES, DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING  # noqa: F401 - core.jobs' names
 from core.jobs.worker import EventSink, register_task
 from core.training import TrainControl, TrainingDiverged
@@ -56,8 +57,9 @@ def run_fit(model, X: np.ndarray, control: TrainControl, sink: Sink,
 
 def _run_iterative(model, X, control, sink, atoms_every: float) -> None:
     last_atoms, first = 0.0, True
+    firing = FiringRecorder(model, X)
     for row in model.fit_iter(X, control):
-        sink.row(row)
+        sink.row(firing.record(model, row))
         if first:
             sink.phase(PCA_REFERENCE)
             sink.reference(reference_mse(model, X))
@@ -67,6 +69,46 @@ def _run_iterative(model, X, control, sink, atoms_every: float) -> None:
         if now - last_atoms >= atoms_every:
             _send_atoms(sink, model.current_components())
             last_atoms = now
+
+
+class FiringRecorder:
+    """Each feature's firing frequency on a fixed sample of the data (``FIRING_ROWS`` rows), added to a
+    logged row under ``FIRING_KEY`` every so many steps: Inspect draws it as firing density over training.
+    Small by design: at most ``FIRING_SNAPSHOTS`` records and about ``FIRING_VALUES`` numbers per run, and
+    a record that takes over ``CHEAP`` seconds waits while it would take over a tenth of the training time."""
+
+    FIRING_ROWS, FIRING_SNAPSHOTS, FIRING_VALUES, MAX_SHARE, CHEAP = 1024, 64, 100_000, 0.1, 0.02
+
+    def __init__(self, model, X) -> None:
+        self.sample, self.every, self.next_step = None, 1, 0
+        self.cost, self.last_at = 0.0, 0.0
+        try:
+            m, steps = int(model.get_params()["n_components"]), int(model.max_steps)
+            rows = np.linspace(0, X.shape[0] - 1, min(X.shape[0], self.FIRING_ROWS)).astype(int)
+            self.sample = X[rows]
+        except Exception:  # noqa: BLE001 - a model without n_components or max_steps records nothing
+            return
+        snapshots = max(8, min(self.FIRING_SNAPSHOTS, self.FIRING_VALUES // max(1, m)))
+        self.every = max(1, -(-steps // snapshots))
+
+    def record(self, model, row: dict[str, Any]) -> dict[str, Any]:
+        """``row``, with the firing frequencies when it is time for a record."""
+        step, now = int(row["step"]), time.perf_counter()
+        if self.sample is None or step < self.next_step:
+            return row
+        if self.cost > self.CHEAP and now - self.last_at < self.cost / self.MAX_SHARE:
+            return row
+        try:
+            # the fitted arrays from the weights as they are now, as the fit's end (_end_fit) writes them again
+            model.n_steps_ = step
+            model._finish()
+            fractions = feature_density(model.transform(self.sample))
+        except Exception:  # noqa: BLE001 - the record is a bonus: a model that cannot encode mid-fit skips it
+            self.sample = None
+            return row
+        self.last_at = time.perf_counter()
+        self.cost, self.next_step = self.last_at - now, step + self.every
+        return {**row, FIRING_KEY: [round(float(f), 4) for f in fractions]}
 
 
 def _run_closed_form(model, X, sink) -> None:
