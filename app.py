@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.jobs import RUNNING, WAITING, TrainingJob, get_manager
 from core.jobs.sweep import SweepJob
-from ui import data_loading, look, session
+from ui import data_loading, look, presenter, session, share_link
 
 st.set_page_config(page_title="SAE/NMF Explorer", page_icon=str(look.ICON), layout="wide")
 st.logo(str(look.LOGO), size="large")
@@ -102,6 +102,12 @@ def sidebar(state: session.AppState, on_train_page: bool) -> None:
     st.fragment(run_every=period)(_badge)(state.busy and not (on_train_page and state.training))
 
 
+share_link.open_link(page.url_path)  # a new session (a shared link, a reload) is set up from its address
+with st.sidebar:
+    setup_box = st.container()  # filled after the page, so it shows what the page just chose
+    presenter.toggle()
+presenter.apply_style()
 page.run()
-with st.sidebar:  # after the page, so it shows what the page just chose
+with setup_box:
     sidebar(session.get(), page.url_path == "train")
+share_link.write(session.get())  # the address follows what the page just chose

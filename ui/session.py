@@ -43,6 +43,12 @@ class DataChoice:
         return f"upload: {self.upload}" if self.upload else self.name
 
 
+def data_choice(name: str, options: dict[str, Any]) -> DataChoice:
+    """A built-in set's choice as the Data page makes it: options at None or off are left to the loader (all
+    but ``center``), so one setup has one key whether it came from the page or from a link."""
+    return DataChoice(name, {k: v for k, v in options.items() if v is not None and v is not False or k == "center"})
+
+
 @dataclass
 class AppState:
     """Everything several pages need. One instance per browser session."""
@@ -112,6 +118,12 @@ def remember(*keys: str) -> None:
     for key in keys:
         if key in st.session_state:
             state.widgets[key] = st.session_state[key]
+
+
+def set_widget(key: str, value: Any) -> None:
+    """Make widget ``key`` show ``value`` when its page draws it next (``persist`` seeds it from here)."""
+    get().widgets[key] = value
+    st.session_state.pop(key, None)
 
 
 def persist_choice(key: str, options, default) -> str:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core import metrics, render
 from core.jobs import DIVERGED, RUNNING, WAITING, Snapshot, get_manager
-from ui import caches, knobs, look, session, train_runner
+from ui import caches, knobs, look, presenter, session, train_runner
 
 PERIOD = 0.4  # seconds between two redraws while training: 2.5 a second (the target is at least 2)
 CURVES = {"MSE": "mse", "Loss": "loss", "L0": "l0", "Dead fraction": "dead_fraction"}
@@ -223,7 +223,7 @@ def _metrics(snap: Snapshot | None) -> None:
 def _body(snap: Snapshot | None) -> None:
     """Everything under the status line: the metrics, the loss curve and the atom grid."""
     _metrics(snap)
-    curve_col, atoms_col = st.columns([1.45, 1], gap="medium")
+    curve_col, atoms_col = st.columns(presenter.curve_atoms_widths((1.45, 1)), gap="medium")
     with curve_col:
         available = [name for name, col in CURVES.items() if not snap or not snap.history or col in snap.last]
         if st.session_state.get(CURVE_KEY) not in available:
@@ -236,14 +236,15 @@ def _body(snap: Snapshot | None) -> None:
                                    "the rest of the curve.")
         session.remember(LOG_KEY)
         option, described = loss_chart(snap, curve, log_scale)
-        chart.echarts_chart(option, key="live:loss", height=320, alt=described)
+        height = presenter.CHART_HEIGHT_PRESENTING if presenter.on() else 320
+        chart.echarts_chart(option, key="live:loss", height=height, alt=described)
     with atoms_col:
         picture = atoms_picture(snap)
         if picture is None:
             st.caption("The learned atoms appear here as soon as the run starts.")
         else:
             st.image(picture, caption=f"{len(snap.atoms)} atoms (decoder rows), version {snap.atoms_version}",
-                     width="stretch" if picture.width > 200 else "content")
+                     width="stretch" if picture.width > 200 or presenter.on() else "content")
 
 
 def panel(polling: bool) -> None:

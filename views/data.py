@@ -62,8 +62,7 @@ def choose() -> None:
                 key = f"data:{choice}:{opt}"
                 options[opt] = _option_widget(opt.replace("_", " ").capitalize(), key, default)
                 session.remember(key)
-    options = {k: v for k, v in options.items() if v is not None and v is not False or k == "center"}
-    new = session.DataChoice(choice, options)
+    new = session.data_choice(choice, options)
     if new.key != state.data.key:
         state.data, state.dataset = new, None
         data_loading.current_dataset()

@@ -8,7 +8,8 @@ import streamlit as st
 
 from core import models, render
 from core.jobs import WAITING
-from ui import data_loading, downloads, knobs, lessons, session, theory, train_live, train_runner
+from ui import (data_loading, downloads, knobs, lessons, presenter, session, share_link, theory, train_live,
+                train_runner)
 
 state = session.get()
 MODEL_KEY = "train:model"
@@ -37,7 +38,7 @@ st.header("Train")
 lessons.lesson_box("train")
 names = models.available()
 session.persist(MODEL_KEY, state.model_name if state.model_name in names else names[0])
-top = st.columns([2.2, 0.8, 0.8, 3.2], vertical_alignment="bottom")
+top = st.columns([2.2, 0.8, 0.8, 1.0, 2.2], vertical_alignment="bottom")
 top[0].selectbox("Model", names, key=MODEL_KEY, on_change=_on_model_change,
                  format_func=lambda n: f"{n}", help="Every model of core.models.")
 session.remember(MODEL_KEY)
@@ -45,7 +46,10 @@ state.model_name = st.session_state[MODEL_KEY]
 top[1].button("Train", type="primary", icon=":material/play_arrow:", width="stretch", on_click=_on_train,
               help="Start a new run with these settings (a running one is replaced).")
 top[2].button("Stop", icon=":material/stop:", width="stretch", disabled=not state.training, on_click=_on_stop)
-top[3].caption(models.describe(state.model_name))
+# filled at the end of the page, once the knobs below have given this run's values
+share_box = top[3].popover("Copy link", icon=":material/link:", width="stretch",
+                           help="The address of this setup: data set, model and settings.")
+top[4].caption(models.describe(state.model_name))
 
 ds = data_loading.current_dataset()
 if ds is None:
@@ -75,7 +79,7 @@ with knob_column:
     st.markdown("**Run settings**", help="Changing these while a run goes starts a new run.")
     _draw([p for p in shown if p not in live and knobs.KNOBS[p].basic])
     more = [p for p in shown if not knobs.KNOBS[p].basic]
-    if more:
+    if more and not presenter.on():  # a projector shows the basic knobs only
         with st.expander("More settings"):
             _draw(more)
     moved = train_runner.changed_from_defaults(state)
@@ -139,4 +143,7 @@ with panel:
         st.warning(f"{ticket.error} The run is not in the run store (Compare and Inspect will not list it); "
                    "download its weights above to keep them.", icon=":material/save:")
 
-theory.theory_panel(state.model_name)
+if not presenter.on():
+    theory.theory_panel(state.model_name)
+with share_box:
+    share_link.copy_link_box(state)
