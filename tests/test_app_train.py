@@ -23,6 +23,8 @@ EXPECTED_LABELS = {  # parameter widgets the issue asks for, per model
     "sae-topk": ["k (active codes per sample)", "Learning rate", "Batch size", "Steps"],
     "sae-batchtopk": ["k (active codes per sample)", "Learning rate"],
     "sae-jumprelu": ["L0 weight", "Learning rate"],
+    "sae-matryoshka": ["k (active codes per sample)", "Nested groups", "Learning rate"],
+    "sae-gated": ["L1 weight", "Learning rate"],
     "nnsae": ["L1 weight", "Learning rate"],
 }
 

@@ -17,6 +17,7 @@ BASE = {"n_components": 16, "max_steps": 60, "batch_size": 32, "learning_rate": 
 #: each SAE with a per-point parameter and two values; nnsae needs non-negative data (minmax digits are)
 CASES = [("sae-l1", "l1_coef", [1e-3, 1e-2]), ("sae-kl", "sparsity_target", [0.05, 0.2]),
          ("sae-topk", "k", [2, 6]), ("sae-batchtopk", "k", [2, 6]), ("sae-jumprelu", "l0_coef", [1e-3, 1e-2]),
+         ("sae-matryoshka", "k", [2, 6]), ("sae-gated", "l1_coef", [1e-3, 1e-2]),
          ("nnsae", "l1_coef", [1e-4, 1e-3])]
 DIVERGE_AT = 30  # the step after which the learning rate jumps: late, so "last good" is not the initial state
 

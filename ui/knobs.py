@@ -41,6 +41,9 @@ KNOBS: dict[str, Knob] = {
                     help="Strength of the L1 penalty on the codes: larger means sparser codes."),
     "l0_coef": Knob("L0 weight", "choice", values=_log_values(0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1),
                     help="Strength of the (smoothed) L0 penalty on the JumpReLU codes."),
+    "n_groups": Knob("Nested groups", "int", 1, 8, 1,
+                     help="Matryoshka: the dictionary as this many nested prefixes, each twice the one before, "
+                          "each trained to reconstruct on its own (1 = plain BatchTopK)."),
     "sparsity_target": Knob("rho (sparsity target)", "float", 0.01, 0.5, 0.01,
                             help="Desired mean activation of each hidden unit (CS294A uses 0.05)."),
     "sparsity_weight": Knob("beta (sparsity weight)", "choice", values=(0.0, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
@@ -176,25 +179,26 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def widget(name: str, key: str, value, live: bool = False):
-    """Draw the widget of parameter ``name`` (state under ``key``, seeded with ``value``); return its value."""
+def widget(name: str, key: str, value, live: bool = False, disabled: bool = False):
+    """Draw the widget of parameter ``name`` (state under ``key``, seeded with ``value``); return its value.
+    ``disabled``: shown but not movable (a page watching another page's run)."""
     knob = KNOBS[name]
     if key not in st.session_state:
         st.session_state[key] = coerce(name, value)
     help_text = knob.help + (" Live: applies to a running run at once." if live else "")
     if knob.kind == "bool":
-        return st.toggle(knob.label, key=key, help=help_text or None)
+        return st.toggle(knob.label, key=key, help=help_text or None, disabled=disabled)
     if knob.kind == "select":
         options = list(knob.values) if st.session_state[key] in knob.values else [st.session_state[key], *knob.values]
-        return st.selectbox(knob.label, options, key=key, help=help_text or None)
+        return st.selectbox(knob.label, options, key=key, help=help_text or None, disabled=disabled)
     if knob.kind == "choice":
         return st.select_slider(knob.label, _choice_values(knob, st.session_state[key]), key=key,
-                                format_func=_fmt, help=help_text or None)
+                                format_func=_fmt, help=help_text or None, disabled=disabled)
     if knob.kind == "int":
         return st.slider(knob.label, int(knob.lo), int(knob.hi), step=int(knob.step or 1), key=key,
-                         help=help_text or None)
+                         help=help_text or None, disabled=disabled)
     return st.slider(knob.label, float(knob.lo), float(knob.hi), step=float(knob.step), key=key,
-                     help=help_text or None)
+                     help=help_text or None, disabled=disabled)
 
 
 def coerce(name: str, value):

@@ -43,6 +43,20 @@ THEORY: dict[str, tuple[list[str], str]] = {
                        r"\mathcal{L} = \tfrac{1}{d}\|x-\hat{x}\|_2^2 + \alpha\, \|e-\hat{e}\|_2^2"],
                       "The k x B largest codes of a batch of B samples survive: k active codes per sample on "
                       "average, more for complex samples, fewer for simple ones."),
+    "sae-matryoshka": ([r"H = \mathrm{BatchTopK}_{k \cdot B}(DU^T), \qquad "
+                        r"\hat{x}_m = H_{\cdot,1:m} X_{1:m} + b, \quad m \in \{M/2^{G-1}, \dots, M/2, M\}",
+                        r"\mathcal{L} = \sum_m \tfrac{1}{d}\|x-\hat{x}_m\|_2^2 + \alpha\, \|e-\hat{e}\|_2^2"],
+                       "Bussmann et al.: every prefix of the dictionary must reconstruct on its own, so the first "
+                       "atoms are general (whole digits) and later ones add detail; a wider dictionary refines "
+                       "features instead of splitting them. Compare the first atoms with BatchTopK's."),
+    "sae-gated": ([r"h = [\pi_{\text{gate}} > 0] \odot \mathrm{ReLU}(\pi_{\text{mag}}), \quad "
+                   r"\pi_{\text{gate}} = W_{\text{gate}}(x-b) + b_{\text{gate}}, \quad "
+                   r"\pi_{\text{mag}} = e^{r_{\text{mag}}} \odot W_{\text{gate}}(x-b) + b_{\text{mag}}",
+                   r"\mathcal{L} = \|x-\hat{x}\|_2^2 + \lambda \|\mathrm{ReLU}(\pi_{\text{gate}})\|_1 "
+                   r"+ \|x - \hat{x}_{\text{frozen}}(\mathrm{ReLU}(\pi_{\text{gate}}))\|_2^2"],
+                  "Rajamanoharan et al.: the gate decides which latents fire and the L1 penalty acts on it alone, "
+                  "so the codes that fire keep their full size (no L1 shrinkage): at the same L0 its MSE sits "
+                  "below the L1 SAE's."),
     "sae-jumprelu": ([r"H = \mathrm{JumpReLU}_\theta(DU^T), \qquad \mathrm{JumpReLU}_\theta(z) = z\,[z > \theta]",
                       r"\mathcal{L} = \|x-\hat{x}\|_2^2 + \lambda \|h\|_0"],
                      "Each latent learns its own threshold theta. The L0 weight trades MSE for sparsity directly: "

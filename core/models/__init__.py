@@ -18,6 +18,9 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
     "sae-kl": ("core.models.sae_kl", "KLSAE", "Sparse autoencoder: sigmoid codes, KL to a target rate (CS294A)"),
     "sae-topk": ("core.models.sae_topk", "TopKSAE", "Sparse autoencoder: keep the k largest codes, AuxK loss"),
     "sae-batchtopk": ("core.models.sae_batchtopk", "BatchTopKSAE", "Sparse autoencoder: top k x batch codes per batch"),
+    "sae-matryoshka": ("core.models.sae_matryoshka", "MatryoshkaBatchTopKSAE",
+                       "Sparse autoencoder: BatchTopK, each nested prefix reconstructs on its own"),
+    "sae-gated": ("core.models.sae_gated", "GatedSAE", "Sparse autoencoder: a gate picks latents, L1 on the gate only"),
     "sae-jumprelu": ("core.models.sae_jumprelu", "JumpReLUSAE", "Sparse autoencoder: learned thresholds (JumpReLU)"),
     "nnsae": ("core.models.nnsae", "NonNegativeSAE", "Non-negative sparse autoencoder (NNSAE / NCAE)"),
 }

@@ -20,11 +20,13 @@ Active: a latent is active on a sample when ``_firing`` says so (non-zero codes;
 half). L0 (active latents per sample) and the dead fraction (latents not active for ``dead_window``
 samples) both count by this one rule.
 
-``resample_dead``: a latent that has not fired for ``dead_window`` samples is revived (resampled, as in
-Bricken et al. 2023): its atom becomes the residual x - x_hat of the batch's worst-reconstructed sample
-(its positive part with non-negative atoms: the part the other atoms miss), unit norm; its encoder row that
-direction at a fifth of the live rows' mean norm, its encoder bias 0, its Adam moments 0. Dead latents
-take the batch's worst residuals in turn. Without it (or TopK's AuxK) a latent that dies stays dead.
+``resample_dead``: a latent that has not fired for ``dead_window`` samples is revived (resampled, Anthropic's
+recipe of Bricken et al. 2023): samples of the batch are drawn without replacement with probability
+proportional to their squared reconstruction error, and each dead latent takes one: its atom becomes that
+sample's residual x - x_hat (its positive part with non-negative atoms: the part the other atoms miss), unit
+norm; its encoder row that direction at a fifth of the live rows' mean norm, its encoder bias 0, its Adam
+moments 0. The draw is the Gumbel-top-k trick with noise seeded by the step, so a sweep's stack draws what
+each model would draw alone. Without it (or TopK's AuxK) a latent that dies stays dead.
 """
 
 from __future__ import annotations
@@ -51,6 +53,17 @@ def geometric_median(X: torch.Tensor, n_iter: int = 50, eps: float = 1e-6) -> to
 #: a revived latent's encoder row is its new direction times this fraction of the live rows' mean norm
 #: (small, so that the new latent starts by firing on the samples it was made for, Bricken et al. 2023)
 _REVIVED_ENCODER_SCALE = 0.2
+
+
+def _draw_by_squared_error(residual: torch.Tensor, step: int) -> torch.Tensor:
+    """The batch's sample indices in the order of a draw without replacement with probability proportional
+    to ||residual||^2 (Gumbel-top-k: log weight + Gumbel noise, sorted). residual: (..., batch, d); the
+    noise, (batch,), comes from a generator seeded by ``step`` and is shared by every model of a stack."""
+    gen = torch.Generator(device=residual.device).manual_seed(int(step))
+    uniform = torch.rand(residual.shape[-2], generator=gen, device=residual.device).clamp(1e-12, 1 - 1e-7)
+    gumbel = -torch.log(-torch.log(uniform))
+    keys = torch.log(residual.pow(2).sum(-1).clamp_min(1e-30)) + gumbel
+    return keys.argsort(-1, descending=True)
 
 
 @dataclass(slots=True)
@@ -187,7 +200,7 @@ class BaseSAE(BaseAutoencoder):
         W_dec = params["W_dec"]
         dead = self._dead_mask()  # (..., n_latents)
         wanted = residual.clamp_min(0) if self._non_negative_atoms else residual  # (..., batch, d)
-        order = wanted.norm(dim=-1).argsort(-1, descending=True)  # worst-reconstructed samples first
+        order = _draw_by_squared_error(wanted, self._t.step)  # the samples the dead latents take, in turn
         turn = (dead.long().cumsum(-1) - 1).clamp_min(0) % wanted.shape[-2]  # each dead latent's place in line
         chosen = order.gather(-1, turn)  # (..., n_latents): the sample each dead latent takes
         atoms = wanted.gather(-2, chosen.unsqueeze(-1).expand(*chosen.shape, wanted.shape[-1]))
