@@ -1,14 +1,17 @@
 """Hyperparameter sweeps: many models of one kind trained together, one batched step for all of them.
 
-Sweep one parameter of one model over values. Points that share a shape (``n_components``) form a group;
+Sweep a grid of up to three parameters of one model times seeds: one point (trial) per grid point and
+seed. Points that share a shape (``n_components``) and a seed form a group;
 a group of a batchable model (``core.models.batchable()``: every SAE) that differs only in per-point
 parameters (``PER_POINT_PARAMS``) trains as one stack (``BatchedSAEStack``), as the dictionary_learning
 library trains many SAEs at once: every weight gets a leading sweep dimension and all points see the same
 minibatch. The step is the model class's own, written over the last two dimensions (each objective is
 written once, in its model's file); Adam is element-wise and the losses are summed, so each point follows
 the trajectory it would follow alone from its own seed's initial weights on the first point's minibatch
-stream. Other models, or other parameters, train point by point through ``fit_iter`` (``Sweep.notes``
-says so).
+stream. Other models (NMF, PCA, autoencoders), or other parameters, train point by point through
+``fit_iter`` or ``fit`` (``Sweep.notes`` says so). ``Sweep.units()`` are the pieces that train alone (a
+group, or one point) and ``Sweep.train_unit`` trains one: a worker elsewhere (``core.jobs.ray_backend``)
+rebuilds the sweep from its config and trains its share.
 
 ``Sweep.steps(X, control)`` yields progress rows like ``core.training.train_steps`` and honours a stop
 request; ``Sweep.estimators()`` then holds one fitted ``core.models`` estimator per point, ready for
@@ -18,6 +21,7 @@ request; ``Sweep.estimators()`` then holds one fitted ``core.models`` estimator 
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -35,33 +39,90 @@ PER_POINT_PARAMS = ("k", "l1_coef", "sparsity_target", "sparsity_weight", "weigh
                     "threshold_init", "n_components")
 
 
+#: a grid has at most this many parameters (each with its values); seeds multiply it
+MAX_GRID_PARAMS = 3
+
+
 @dataclass
 class SweepConfig:
-    """What to sweep: ``param`` of ``model`` over ``values``, every other parameter from ``base_params``.
+    """What to sweep: every point of ``grid`` (parameter -> values) of ``model`` times every seed in ``seeds``,
+    every other parameter from ``base_params``.
 
-    ``random_state`` defaults to 0, so points of one shape start from the same initial weights.
-    ``batched=False`` trains point by point even where a batched trainer exists (for comparisons).
+    ``seeds`` default to ``base_params``' ``random_state`` (else 0): points of one shape and seed start from
+    the same initial weights. ``batched=False`` trains point by point even where a batched trainer exists
+    (for comparisons). The one-parameter form ``SweepConfig(model, param, values, base_params)`` (or
+    ``param=``, ``values=``) means the grid ``{param: values}``; ``param`` and ``values`` are set whenever the
+    grid has one parameter (None otherwise).
     """
 
     model: str
-    param: str
-    values: list[Any]
+    grid: dict[str, list[Any]] | str = field(default_factory=dict)
+    seeds: list[int] | None = None
     base_params: dict[str, Any] = field(default_factory=dict)
     batched: bool = True
+    param: str | None = None
+    values: list[Any] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.grid, str):  # positional one-parameter form: (model, param, values, base_params)
+            self.param, self.values, self.grid, self.seeds = self.grid, self.seeds, {}, None
+        if self.param is not None and not self.grid:
+            self.grid = {self.param: list(self.values or [])}
+        self.grid = {str(name): list(values) for name, values in dict(self.grid).items()}
+        if self.seeds is None:
+            self.seeds = [int(self.base_params.get("random_state") or 0)]
+        self.seeds = list(self.seeds)
+        self.param, self.values = next(iter(self.grid.items())) if len(self.grid) == 1 else (None, None)
 
 
 @dataclass
 class SweepPoint:
-    """One point of a sweep: its value, full parameters, status, and (once trained) its estimator."""
+    """One point (trial) of a sweep: its grid values and seed, full parameters (``random_state`` = ``seed``),
+    status, and (once trained) its estimator. ``value`` is the swept value when the grid has one parameter,
+    else ``label``."""
 
     index: int
     value: Any
     params: dict[str, Any]
+    seed: int = 0
+    grid_values: dict[str, Any] = field(default_factory=dict)
     group: int = 0
     status: str = PENDING
     estimator: Any = None
     seconds: float = 0.0
     note: str = ""
+
+    @property
+    def label(self) -> str:
+        """The point in words: ``k=4, n_components=32, seed 1``."""
+        return ", ".join([*(f"{name}={value}" for name, value in self.grid_values.items()), f"seed {self.seed}"])
+
+
+def grid_points(grid: dict[str, list[Any]], seeds: list[int]) -> list[tuple[dict[str, Any], int]]:
+    """Every (grid values, seed) of ``grid`` times ``seeds``, the first parameter varying slowest, seeds fastest."""
+    names = list(grid)
+    return [(dict(zip(names, combo)), int(seed)) for combo in itertools.product(*grid.values()) for seed in seeds]
+
+
+def check_grid(model: str, grid: dict[str, list[Any]], seeds: list[int]) -> None:
+    """Refuse a grid that cannot be swept, naming the fix (``ValueError``)."""
+    allowed = models.default_params(model)  # raises ValueError for an unknown model
+    if len(grid) > MAX_GRID_PARAMS:
+        raise ValueError(f"A sweep grid has at most {MAX_GRID_PARAMS} parameters; got {len(grid)} "
+                         f"({', '.join(grid)}). Sweep fewer at once.")
+    for name, values in grid.items():
+        if name == "random_state":
+            raise ValueError("Give the seeds as the sweep's seeds, not as a grid parameter random_state.")
+        if name not in allowed:
+            raise ValueError(f"Model {model!r} has no parameter {name!r} to sweep; its parameters: {', '.join(allowed)}.")
+        if not values:
+            raise ValueError(f"A sweep needs at least one value of {name}; give the values to try.")
+        if len(set(map(repr, values))) != len(values):
+            raise ValueError(f"The sweep values {values} of {name} repeat; give each value once.")
+    if not seeds:
+        raise ValueError("A sweep needs at least one seed; give e.g. seeds [0].")
+    if len(set(seeds)) != len(seeds) or not all(isinstance(s, (int, np.integer)) and s >= 0 for s in seeds):
+        raise ValueError(f"The seeds {seeds} must be distinct whole numbers >= 0.")
 
 
 class Sweep:
@@ -70,30 +131,30 @@ class Sweep:
     def __init__(self, config: SweepConfig):
         self.config = config
         self.id = uuid.uuid4().hex[:12]
-        allowed = models.default_params(config.model)  # raises ValueError for an unknown model
-        if config.param not in allowed:
-            raise ValueError(f"Model {config.model!r} has no parameter {config.param!r} to sweep; "
-                             f"its parameters: {', '.join(allowed)}.")
-        values = list(config.values)
-        if not values:
-            raise ValueError("A sweep needs at least one value; give the values to try.")
-        if len(set(map(repr, values))) != len(values):
-            raise ValueError(f"The sweep values {values} repeat; give each value once.")
-        base = {"random_state": 0, **config.base_params}
-        base.pop(config.param, None)
-        self.points = [SweepPoint(i, v, {**base, config.param: v}) for i, v in enumerate(values)]
-        for point in self.points:  # build every estimator now: a bad parameter fails before training
-            models.create(config.model, **point.params)
+        check_grid(config.model, config.grid, config.seeds)
+        has_k = models.family(config.model).has_k
+        self.points = []
+        for index, (values, seed) in enumerate(grid_points(config.grid, config.seeds)):
+            params = {**config.base_params, **values, "random_state": seed}
+            point = SweepPoint(index, None, params, seed, values)
+            point.value = values[config.param] if config.param else point.label
+            k, size = params.get("k"), params.get("n_components")
+            if has_k and isinstance(k, (int, np.integer)) and isinstance(size, (int, np.integer)) and k > size:
+                raise ValueError(f"k={k} is larger than n_components={size} at {point.label}: a sample cannot have "
+                                 "more active codes than there are atoms; drop those values of k or give more atoms.")
+            models.create(config.model, **params)  # every estimator built now: a bad parameter fails before training
+            self.points.append(point)
         shapes: dict[Any, int] = {}
         for point in self.points:
-            point.group = shapes.setdefault(point.params.get("n_components"), len(shapes))
+            point.group = shapes.setdefault((point.params.get("n_components"), point.seed), len(shapes))
         self.groups = [[p.index for p in self.points if p.group == g] for g in range(len(shapes))]
         batchable = models.family(config.model).batchable
-        self.batched = config.batched and batchable and config.param in PER_POINT_PARAMS
+        unstackable = [name for name in config.grid if name not in PER_POINT_PARAMS]
+        self.batched = config.batched and batchable and not unstackable
         self.notes: list[str] = []
         if config.batched and not self.batched:
             why = (f"{config.model!r} has no batched trainer" if not batchable
-                   else f"{config.param!r} cannot differ within one batched step")
+                   else f"{', '.join(map(repr, unstackable))} cannot differ within one batched step")
             self.notes.append(f"Points train one after another: {why}.")
 
     def estimators(self) -> list[Any]:
@@ -115,27 +176,45 @@ class Sweep:
         ``skipped``.
         """
         control = control or TrainControl()
-        first = models.create(self.config.model, **self.points[0].params)
-        X = first._validate(X, reset=True) if hasattr(first, "_validate") else np.asarray(X, np.float32)
-        units = self.groups if self.batched else [[point.index] for point in self.points]
-        planned = [int(self.points[unit[0]].params.get("max_steps", 1) or 1) for unit in units]
+        X = self.prepare(X)
+        units = self.units()
+        planned = [self.unit_steps(unit) for unit in units]
         done, start = 0, time.perf_counter()
         for unit, unit_steps in zip(units, planned):
-            points = [self.points[i] for i in unit]
             if control.stop_requested:
-                for point in points:
-                    point.status, point.note = SKIPPED, "the sweep was stopped before this point started"
+                self.skip(unit)
                 continue
-            trainer = self._batched_group if self.batched else self._train_alone
-            for row in trainer(points, X, control):
+            for row in self.train_unit(unit, X, control):
                 row["progress"] = min(1.0, (done + row["step"]) / sum(planned))
                 row["seconds"] = time.perf_counter() - start
                 yield row
             done += unit_steps
 
+    def prepare(self, X) -> np.ndarray:
+        """``X`` checked and converted as the model's own fit would."""
+        first = models.create(self.config.model, **self.points[0].params)
+        return first._validate(X, reset=True) if hasattr(first, "_validate") else np.asarray(X, np.float32)
+
+    def units(self) -> list[list[int]]:
+        """The pieces that train alone, in order: the groups when batched, else one point each."""
+        return [list(group) for group in self.groups] if self.batched else [[point.index] for point in self.points]
+
+    def unit_steps(self, unit: list[int]) -> int:
+        return int(self.points[unit[0]].params.get("max_steps", 1) or 1)
+
+    def skip(self, unit: list[int], note: str = "the sweep was stopped before this point started") -> None:
+        for i in unit:
+            self.points[i].status, self.points[i].note = SKIPPED, note
+
+    def train_unit(self, unit: list[int], X: np.ndarray, control: TrainControl) -> Iterator[dict[str, Any]]:
+        """Train the points of one unit (``units()``) on prepared ``X``, yielding their progress rows."""
+        points = [self.points[i] for i in unit]
+        trainer = self._batched_group if self.batched else self._train_alone
+        yield from trainer(points, X, control)
+
     def _row(self, point: SweepPoint, step: int, metrics: dict[str, float]) -> dict[str, Any]:
-        return {"point": point.index, "param": self.config.param, "value": point.value, "group": point.group,
-                "step": step, **metrics}
+        return {"point": point.index, "param": self.config.param, "value": point.value, "seed": point.seed,
+                **point.grid_values, "group": point.group, "step": step, **metrics}
 
     def _train_alone(self, points: list[SweepPoint], X: np.ndarray, control: TrainControl):
         (point,) = points
@@ -228,6 +307,7 @@ class BatchedSAEStack:
         self.staged: dict[str, torch.Tensor] | None = None
         self.diverged_at = [0] * len(estimators)  # the step at which each point diverged (0: it did not)
         self.histories: list[list[dict[str, Any]]] = [[] for _ in estimators]
+        self.started = time.perf_counter()  # histories log each point's share of the stack's time
         self.finished = False
 
     @property
@@ -273,7 +353,7 @@ class BatchedSAEStack:
                 for name, tensor in self.good.items():
                     tensor[s] = self.staged[name][s]
                 self.good_step[s] = step - 1
-            self.histories[s].append({"step": step, **row})
+            self.histories[s].append({"step": step, **row, "seconds": (time.perf_counter() - self.started) / n})
             rows.append(row)
         return rows
 

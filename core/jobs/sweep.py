@@ -23,6 +23,9 @@ from core.states import ACTIVE_STATES, DONE, FAILED, RUNNING, STOPPED, WAITING
 from core.store.errors import StoreError
 from core.training import TrainControl
 
+#: where the trials train: this process's worker, or a Ray cluster (core.jobs.ray_backend)
+BACKENDS = ("local", "ray")
+
 
 @dataclass(frozen=True)
 class SweepSnapshot:
@@ -38,6 +41,9 @@ class SweepSnapshot:
     notes: list[str]
     error: str | None
     seconds: float
+    grid: dict[str, list[Any]] = None  # type: ignore[assignment]  # the swept grid (parameter -> values)
+    seeds: list[int] = None  # type: ignore[assignment]
+    backend: str = "local"
 
     @property
     def active(self) -> bool:
@@ -50,47 +56,63 @@ def sweeps_training() -> int:
 
 
 class SweepJob(Job):
-    """Sweeps of one parameter over the same values for one or more models (``core.sweep``: points of one
-    shape train together, one batched step), each point saved to the run store as it finishes its sweep,
-    then PCA/NMF reference points of the same ranks. The app submits it to the server's ``JobManager``
-    (``get_manager().submit_job(owner, job)``): it waits for a slot like any run (at most
+    """Sweeps of a grid of parameters times seeds (``core.sweep``) for one or more models, each trial saved to
+    the run store as soon as its group (a batched stack, or one point) ends, then the baselines: PCA and NMF
+    at each ``n_components`` of the grid (or the base one). The app submits it to the server's
+    ``JobManager`` (``get_manager().submit_job(owner, job)``): it waits for a slot like any run (at most
     ``$SAE_EXPLORER_MAX_SWEEPS`` sweeps at once), trains in a worker process, and is stopped when nobody
     has read it for the job timeout. ``start()`` runs it alone instead, under a manager of its own
     (a notebook, a test), in a worker process or, with ``processes=False``, a thread.
 
-    Read it with ``snapshot()``; ``stop()`` ends the current group with its weights so far (saved as
-    ``stopped``) and skips the rest.
+    ``backend="ray"`` sends the groups to a Ray cluster (``core.jobs.ray_backend``; ``ray_address``, else
+    ``$RAY_ADDRESS``, else a local one), each a Ray task with its CPU/GPU request. ``param``/``values`` are the
+    one-parameter form of ``grid``; ``references`` the older name of ``baselines``.
+
+    Read it with ``snapshot()``: a row per trial with ``model``, ``params``, ``seed``, the grid values (also
+    flat, e.g. ``k``), ``status``, the metrics, ``seconds``, ``device`` and ``run_id``. ``stop()`` ends the
+    groups training with their weights so far (saved as ``stopped``) and skips the rest.
     """
 
     kind = "sweep"
 
-    def __init__(self, X, *, models_: Sequence[str], param: str, values: Sequence[Any],
+    def __init__(self, X, *, models_: Sequence[str], grid: dict[str, Sequence[Any]] | None = None,
+                 seeds: Sequence[int] | None = None, param: str | None = None, values: Sequence[Any] | None = None,
                  base_params: dict[str, dict[str, Any]] | None = None, store=None, dataset: str = "",
-                 data_options: dict[str, Any] | None = None, image_shape=None, references: bool = True,
-                 reference_steps: int = 200, idle_timeout: float | None = None, processes: bool | None = None):
+                 data_options: dict[str, Any] | None = None, image_shape=None, baselines: bool | None = None,
+                 references: bool = True, reference_steps: int = 200, backend: str = "local",
+                 ray_address: str | None = None, idle_timeout: float | None = None, processes: bool | None = None):
         from core.sweep import Sweep, SweepConfig
 
         if not models_:
             raise ValueError("Pick at least one model to sweep.")
+        if backend not in BACKENDS:
+            raise ValueError(f"Unknown sweep backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
         super().__init__()
         self.X = np.asarray(metrics.as_numpy(X), dtype=np.float32)
-        self.param, self.values = param, list(values)
+        if param is not None:
+            grid = {param: list(values or [])}
+        self.grid = {str(name): list(v) for name, v in (grid or {}).items()}
+        self.seeds = None if seeds is None else [int(seed) for seed in seeds]
+        self.param = next(iter(self.grid)) if len(self.grid) == 1 else None
+        self.values = self.grid[self.param] if self.param else None
         self.models, self.base_params = list(models_), dict(base_params or {})
+        self.backend, self.ray_address = backend, ray_address
         settings = job_settings()
         self.processes = settings.processes if processes is None else bool(processes)
         self.store, self.dataset, self.data_options = store, dataset, dict(data_options or {})
         self.image_shape = tuple(image_shape) if image_shape is not None else None
-        self.with_references, self.reference_steps = references, int(reference_steps)
+        self.with_references = references if baselines is None else bool(baselines)
+        self.reference_steps = int(reference_steps)
         self.sweeps = []
         for name in models_:
-            size = (base_params or {}).get(name, {}).get("n_components")
-            if param == "k" and size and max(self.values) > int(size):
-                raise ValueError(f"k = {max(self.values)} is more than the {size} atoms of each run; "
+            size = self.base_params.get(name, {}).get("n_components")
+            ks = self.grid.get("k") if "n_components" not in self.grid else None
+            if ks and size and max(ks) > int(size):
+                raise ValueError(f"k = {max(ks)} is more than the {size} atoms of each run; "
                                  f"use values of k up to {size}, or more atoms.")
         for name in models_:  # built now: a bad parameter fails here, in the page, not in the thread
-            params = dict((base_params or {}).get(name, {}))
-            params.pop(param, None)
-            self.sweeps.append(Sweep(SweepConfig(model=name, param=param, values=self.values, base_params=params)))
+            params = {key: v for key, v in self.base_params.get(name, {}).items() if key not in self.grid}
+            self.sweeps.append(Sweep(SweepConfig(model=name, grid=self.grid, seeds=self.seeds, base_params=params)))
         self._progress, self._message = 0.0, "Starting ..."
         self._rows: list[dict[str, Any]] = []
         self._records: list[Any] = []
@@ -100,6 +122,10 @@ class SweepJob(Job):
         self._ended: float | None = None
         self._alone: threading.Thread | None = None  # start(): ends its own manager once the sweep ends
         self.idle_timeout = settings.idle_timeout if idle_timeout is None else float(idle_timeout)
+
+    @property
+    def trials(self) -> int:
+        return sum(len(sweep.points) for sweep in self.sweeps)
 
     @property
     def notes(self) -> list[str]:
@@ -141,7 +167,9 @@ class SweepJob(Job):
             return SweepSnapshot(state=self._state, progress=self._progress, message=message,
                                  rows=list(self._rows), records=list(self._records),
                                  references=list(self._references), sweep_ids=[s.id for s in self.sweeps],
-                                 notes=self.notes, error=self._error, seconds=end - self._started)
+                                 notes=self.notes, error=self._error, seconds=end - self._started,
+                                 grid={k: list(v) for k, v in self.grid.items()},
+                                 seeds=list(self.sweeps[0].config.seeds), backend=self.backend)
 
     def _set(self, **values: Any) -> None:
         with self._lock:
@@ -158,8 +186,8 @@ class SweepJob(Job):
 
     def task(self) -> tuple:
         """What a worker process runs: this module's ``sweep`` task, with the sweep's settings."""
-        spec = {"X": self.X, "models_": self.models, "param": self.param, "values": self.values,
-                "base_params": self.base_params, "dataset": self.dataset, "data_options": self.data_options,
+        spec = {"X": self.X, "models_": self.models, "grid": self.grid, "seeds": self.seeds,
+                "base_params": self.base_params, "backend": self.backend, "ray_address": self.ray_address, "dataset": self.dataset, "data_options": self.data_options,
                 "image_shape": self.image_shape, "references": self.with_references,
                 "reference_steps": self.reference_steps, "sweep_ids": [s.id for s in self.sweeps],
                 "store_root": str(self.store.root) if self.store is not None else None}
@@ -180,50 +208,70 @@ class SweepJob(Job):
 
     def _train(self) -> None:
         try:
-            n = len(self.sweeps)
-            for i, sweep in enumerate(self.sweeps):
-                if self.control.stop_requested:
-                    break
-                label = f"{sweep.config.model}: {self.param} over {len(self.values)} values"
-                self._set(message=f"Training {label}" + (" (batched)" if sweep.batched else ""))
-                for row in sweep.steps(self.X, self.control):
-                    self._set(progress=(i + row["progress"]) / n,
-                              message=f"Training {label} · step {row['step']}"
-                                      + (" (batched: all points at once)" if sweep.batched else
-                                         f" · point {row['point'] + 1}"))
-                self._save(sweep)
+            if self.backend == "ray":
+                from core.jobs.ray_backend import train_on_ray
+
+                train_on_ray(self)
+            else:
+                self._train_here()
             if self.with_references and not self.control.stop_requested:
-                self._set(message="Reference points: PCA and NMF of the same rank ...")
-                ranks = {int(p.params.get("n_components") or 0) for s in self.sweeps for p in s.points}
-                self._set(references=reference_points(self.X, [r for r in ranks if r > 0],
-                                                      nmf_steps=self.reference_steps))
+                self._set(message="Baselines: PCA and NMF of the same sizes ...")
+                self._set(references=reference_points(self.X, self.baseline_ranks(), nmf_steps=self.reference_steps))
             stopped = self.control.stop_requested
-            self._set(state=STOPPED if stopped else DONE, progress=self._progress if stopped else 1.0,
-                      message=("Stopped." if self._save_error else "Stopped: the points trained so far are saved.")
-                      if stopped else "Done.")
+            failed = sum(row["status"] == FAILED for row in self._rows)
+            end = ("Stopped." if self._save_error else "Stopped: the points trained so far are saved.") if stopped \
+                else "Done." + (f" {failed} of {self.trials} trials failed." if failed else "")
+            self._set(state=STOPPED if stopped else DONE, progress=self._progress if stopped else 1.0, message=end)
         except Exception as error:  # noqa: BLE001 - shown by the page, the app goes on
             self._set(state=FAILED, error=str(error), message="Failed.")
         finally:
             self._set(ended=time.monotonic())
 
-    def _save(self, sweep) -> None:
+    def baseline_ranks(self) -> list[int]:
+        """The sizes the baselines are fitted at: every trial's ``n_components`` (the grid's or the base one)."""
+        return sorted({int(p.params.get("n_components") or 0) for s in self.sweeps for p in s.points} - {0})
+
+    def _train_here(self) -> None:
+        """The local backend: each model's units (a batched group, or one point) in turn, in this process."""
+        X = [sweep.prepare(self.X) for sweep in self.sweeps]
+        planned = [[sweep.unit_steps(u) for u in sweep.units()] for sweep in self.sweeps]
+        total, done = sum(map(sum, planned)), 0
+        for sweep, X_sweep, steps in zip(self.sweeps, X, planned):
+            label = f"{sweep.config.model}: {len(sweep.points)} trials" + (" (batched)" if sweep.batched else "")
+            for unit, unit_steps in zip(sweep.units(), steps):
+                if self.control.stop_requested:
+                    sweep.skip(unit)
+                    continue
+                self._set(message=f"Training {label}")
+                for row in sweep.train_unit(unit, X_sweep, self.control):
+                    where = "all points of the group at once" if sweep.batched else sweep.points[row["point"]].label
+                    self._set(progress=(done + row["step"]) / total,
+                              message=f"Training {label} · step {row['step']} · {where}")
+                done += unit_steps
+                self._save(sweep, unit)
+
+    def _save(self, sweep, unit: Sequence[int] | None = None) -> None:
+        """Evaluate and store the trained points of ``unit`` (every point when None); a row each."""
         evaluated = self.X[analysis_rows(self.X.shape[0], 10_000)]
-        for point in sweep.points:
+        for point in (sweep.points[i] for i in (unit if unit is not None else range(len(sweep.points)))):
             if point.estimator is None:
                 continue
-            scores = {**metrics.evaluate(point.estimator, evaluated), "seconds": point.seconds}
-            table_row = {"model": sweep.config.model, "param": self.param, "value": point.value,
-                         "status": point.status, **scores, "run_id": None}
-            if self.store is not None and self._can_save:
-                try:
-                    record = self._save_point(sweep, point, scores)
-                except StoreError as error:  # trained anyway: the table still shows every point
-                    self._can_save = False
-                    self._set(save_error=f"The points are not saved: {error}")
-                else:
-                    table_row["run_id"] = record.id
-                    self._add("records", record)
-            self._add("rows", table_row)
+            scores = {**metrics.evaluate(point.estimator, evaluated), "seconds": float(point.seconds)}
+            self._add_row(sweep, point, scores)
+
+    def _add_row(self, sweep, point, scores: dict[str, Any] | None) -> None:
+        """The snapshot's row for ``point`` (saved to the store first when it has weights and scores)."""
+        table_row = trial_row(sweep, point, scores or {}, self.backend)
+        if scores is not None and self.store is not None and self._can_save:
+            try:
+                record = self._save_point(sweep, point, scores)
+            except StoreError as error:  # trained anyway: the table still shows every point
+                self._can_save = False
+                self._set(save_error=f"The points are not saved: {error}")
+            else:
+                table_row["run_id"] = record.id
+                self._add("records", record)
+        self._add("rows", table_row)
 
     def _add(self, name: str, item: Any) -> None:
         with self._lock:
@@ -232,6 +280,21 @@ class SweepJob(Job):
     def _save_point(self, sweep, point, scores):
         return save_sweep_point(self.store, sweep, point, dataset=self.dataset, data_options=self.data_options,
                                 metrics=scores, image_shape=self.image_shape)
+
+
+def trial_row(sweep, point, scores: dict[str, Any], backend: str = "local") -> dict[str, Any]:
+    """One trial as a row of the snapshot (and of the CLI): its model, parameters, seed, grid values, status,
+    metrics, seconds and device; ``run_id`` once saved."""
+    from core.device import resolve_device
+
+    try:
+        device = resolve_device(point.params.get("device", "auto")).type
+    except ValueError:  # cuda asked for where there is none: the trial failed, say where it was meant to run
+        device = str(point.params.get("device"))
+    return {"model": sweep.config.model, "params": dict(point.params), "seed": point.seed, **point.grid_values,
+            "param": sweep.config.param, "value": point.value, "label": point.label, "status": point.status,
+            **scores, "seconds": scores.get("seconds", float(point.seconds)), "device": device,
+            "note": point.note, "point": point.index, "sweep_id": sweep.id, "backend": backend, "run_id": None}
 
 
 class _SweepInWorker(SweepJob):
