@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
 
 from core import metrics
 from core.analysis.tables import analysis_rows
@@ -71,18 +73,20 @@ def decompose_sample(model, x, n_top: int = 8) -> SampleDecomposition:
 
 # -- recognition in code space ----------------------------------------------------------------------------
 def split_indices(n: int, test_fraction: float = 0.25, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """A random train/test split of ``range(n)`` (sorted indices), deterministic in ``seed``."""
+    """A random train/test split of ``range(n)`` (sorted indices), deterministic in ``seed``
+    (scikit-learn's ``train_test_split``)."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}.")
     if n < 2:
         raise ValueError(f"A train/test split needs at least 2 samples, got {n}.")
-    permutation = np.random.default_rng(seed).permutation(n)
     n_test = min(n - 1, max(1, int(round(n * test_fraction))))
-    return np.sort(permutation[n_test:]), np.sort(permutation[:n_test])
+    train, test = train_test_split(np.arange(n), test_size=n_test, random_state=seed)
+    return np.sort(train), np.sort(test)
 
 
-def nearest_neighbour_accuracy(train_codes, train_labels, test_codes, test_labels, chunk: int = 2048) -> float:
-    """Fraction of test samples whose nearest training sample (Euclidean, in code space) has their label."""
+def nearest_neighbour_accuracy(train_codes, train_labels, test_codes, test_labels) -> float:
+    """Fraction of test samples whose nearest training sample (Euclidean, in code space) has their label
+    (scikit-learn's 1-nearest-neighbour classifier; it bounds its memory by computing distances in chunks)."""
     A = np.asarray(metrics.as_numpy(train_codes), dtype=np.float64)
     B = np.asarray(metrics.as_numpy(test_codes), dtype=np.float64)
     train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
@@ -90,13 +94,8 @@ def nearest_neighbour_accuracy(train_codes, train_labels, test_codes, test_label
         raise ValueError("Each code needs a label: the codes and labels differ in length.")
     if len(A) == 0 or len(B) == 0:
         raise ValueError("Nearest-neighbour recognition needs at least one training and one test sample.")
-    squared = np.einsum("ij,ij->i", A, A)
-    hits = 0
-    for start in range(0, len(B), chunk):
-        block = B[start:start + chunk]
-        distances = squared[None, :] - 2.0 * block @ A.T  # + |b|^2, the same for every training sample
-        hits += int(np.sum(train_labels[np.argmin(distances, axis=1)] == test_labels[start:start + chunk]))
-    return hits / len(B)
+    classifier = KNeighborsClassifier(n_neighbors=1, algorithm="brute").fit(A, train_labels)
+    return float(classifier.score(B, test_labels))
 
 
 REPORT_EVERY = 0.2  # seconds between two progress reports of ``recognition``
