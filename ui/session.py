@@ -60,6 +60,7 @@ class AppState:
     model_name: str = DEFAULT_MODEL
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per model name
     job: TrainingJob | None = None
+    watching: bool = False  # ``job`` is another page's run, opened from its link: shown read-only (ui.run_address)
     train_error: str | None = None  # why the last press of Train started nothing
     run_config: tuple | None = None  # what defined the current run, apart from its live knobs
     runs: list[TrainingJob] = field(default_factory=list)
@@ -72,14 +73,14 @@ class AppState:
     def start_job(self, model, X, **job_kwargs) -> TrainingJob:
         """Submit a run for this session (replacing its previous one) and remember it."""
         job = get_manager().submit(self.session_id, model, X, **job_kwargs)
-        self.job = job
+        self.job, self.watching = job, False
         self.runs.append(job)
         del self.runs[:-MAX_RUNS_KEPT]
         return job
 
     def stop_job(self) -> None:
-        """Stop this session's run (a waiting one also leaves the queue)."""
-        if self.job is not None:
+        """Stop this session's run (a waiting one also leaves the queue); a watched run is not this session's."""
+        if self.job is not None and not self.watching:
             get_manager().stop(self.session_id)
             self.job.stop()
 

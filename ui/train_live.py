@@ -12,7 +12,7 @@ import streamlit as st
 
 from core import metrics, render
 from core.jobs import DIVERGED, RUNNING, WAITING, Snapshot, get_manager
-from ui import caches, knobs, look, presenter, session, train_runner
+from ui import caches, knobs, look, presenter, run_address, session, train_runner
 
 PERIOD = 0.4  # seconds between two redraws while training: 2.5 a second (the target is at least 2)
 CURVES = {"MSE": "mse", "Loss": "loss", "L0": "l0", "Dead fraction": "dead_fraction"}
@@ -251,7 +251,11 @@ def panel(polling: bool) -> None:
     """The fragment: snapshot under the job's lock, then draw. A queued run shows only its place in line
     (redrawing unchanging metrics, curve and grid 2.5 times a second cost each waiting tab a fifth of a
     core in the browser, and a classroom's tabs mostly wait); the same fragment draws them once it starts."""
-    job = session.get().job
+    state = session.get()
+    if run_address.settings_moved(state):
+        st.rerun()  # the watched run's owner moved a live knob: the whole page shows it (the knobs are outside)
+    run_address.follow(state)  # a run whose start was recorded after the page's run gets its address now
+    job = state.job
     snap = job.snapshot() if job is not None else None
     _status(snap)
     if snap is not None and snap.state == WAITING:

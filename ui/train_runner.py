@@ -114,7 +114,7 @@ def pending_slow_run(state: session.AppState) -> str | None:
 def sync(state: session.AppState) -> tuple[dict[str, Any], bool]:
     """Bring a running job in line with the widgets: returns (live changes applied, restarted)."""
     job = state.job
-    if job is None or not job.active:
+    if job is None or not job.active or state.watching:  # a watched run is steered by its own page only
         return {}, False
     if state.run_config != _config(state):
         job.stop()

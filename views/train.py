@@ -8,8 +8,8 @@ import streamlit as st
 
 from core import models, render
 from core.jobs import WAITING
-from ui import (data_loading, downloads, knobs, lessons, presenter, session, share_link, theory, train_live,
-                train_runner)
+from ui import (data_loading, downloads, knobs, lessons, presenter, run_address, session, share_link, theory,
+                train_live, train_runner)
 
 state = session.get()
 MODEL_KEY = "train:model"
@@ -35,21 +35,28 @@ def _on_reset() -> None:
 
 
 st.header("Train")
+link_problem = run_address.attach(state, MODEL_KEY)  # a run's link (?run=): a reload, another tab, a saved run
+run_address.mirror(state)
+locked = run_address.read_only(state)  # watching another tab's run while it goes: its knobs are not ours
 lessons.lesson_box("train")
 names = models.available()
 session.persist(MODEL_KEY, state.model_name if state.model_name in names else names[0])
 top = st.columns([2.2, 0.8, 0.8, 1.0, 2.2], vertical_alignment="bottom")
 top[0].selectbox("Model", names, key=MODEL_KEY, on_change=_on_model_change,
-                 format_func=lambda n: f"{n}", help="Every model of core.models.")
+                 format_func=lambda n: f"{n}", help="Every model of core.models.", disabled=locked)
 session.remember(MODEL_KEY)
 state.model_name = st.session_state[MODEL_KEY]
 top[1].button("Train", type="primary", icon=":material/play_arrow:", width="stretch", on_click=_on_train,
               help="Start a new run with these settings (a running one is replaced).")
-top[2].button("Stop", icon=":material/stop:", width="stretch", disabled=not state.training, on_click=_on_stop)
+if not state.watching:  # only the page that started a run may stop it
+    top[2].button("Stop", icon=":material/stop:", width="stretch", disabled=not state.training, on_click=_on_stop)
 # filled at the end of the page, once the knobs below have given this run's values
 share_box = top[3].popover("Copy link", icon=":material/link:", width="stretch",
                            help="The address of this setup: data set, model and settings.")
 top[4].caption(models.describe(state.model_name))
+if link_problem:
+    st.warning(link_problem, icon=":material/link_off:")
+run_address.banner(state)
 
 ds = data_loading.current_dataset()
 if ds is None:
@@ -67,7 +74,7 @@ knob_column, panel = st.columns([1, 3.4], gap="large")
 def _draw(param_names: list[str]) -> None:
     for name in param_names:
         key = train_runner.widget_key(state.model_name, name)
-        params[name] = knobs.widget(name, key, params[name], live=name in live)
+        params[name] = knobs.widget(name, key, params[name], live=name in live, disabled=locked)
 
 
 with knob_column:
@@ -83,7 +90,7 @@ with knob_column:
         with st.expander("More settings"):
             _draw(more)
     moved = train_runner.changed_from_defaults(state)
-    st.button("Reset to defaults", icon=":material/restart_alt:", on_click=_on_reset, disabled=not moved,
+    st.button("Reset to defaults", icon=":material/restart_alt:", on_click=_on_reset, disabled=locked or not moved,
               help=(f"Knobs keep their values from run to run. Moved now: {knobs.change_text(moved)}."
                     if moved else "Every knob of this model is at its default."))
 
@@ -94,6 +101,7 @@ if state.training:
         st.toast("Applied to the running run: " + knobs.change_text(applied))
     if restarted:
         st.toast("Settings changed: a new run started.")
+run_address.follow(state)  # the address names the run now shown (?run=), with its key while this page steers it
 
 with panel:
     train_live.live_panel()

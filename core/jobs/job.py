@@ -89,6 +89,9 @@ class TrainingJob(Job):
         self.atoms_every = float(atoms_every)
         self.live_params: tuple[str, ...] = tuple(getattr(model, "_live_params", ()))
         self.began_at: float | None = None  # when its fit started (after any wait for a worker)
+        # its id in the run store once core.jobs.saving recorded its start: the run's address (a page's ?run=)
+        self.run_id: str | None = None
+        self.control_key: str | None = None  # the secret that lets a reloaded page take the run back (ui.run_address)
         self._history: list[dict[str, Any]] = []
         self._events: list[tuple[int, dict[str, Any]]] = []
         self._atoms: np.ndarray | None = None

@@ -82,6 +82,24 @@ class JobManager:
     def job_for(self, owner: str) -> TrainingJob | None:
         return self._jobs.get(owner)
 
+    def job_at(self, run_id: str) -> TrainingJob | None:
+        """The job whose run store id is ``run_id``, whoever owns it (a run's link, opened in any session);
+        None when no job kept here has it (it ended and was forgotten, or it never ran in this process)."""
+        with self._lock:
+            return next((job for job in self._jobs.values() if getattr(job, "run_id", None) == run_id), None)
+
+    def adopt(self, job, owner: str) -> None:
+        """Make ``owner`` the owner of ``job`` (a reloaded page takes its run back): the owner's Stop and next
+        run then act on it. A different job ``owner`` had is stopped, as a new run would stop it."""
+        with self._lock:
+            if self._jobs.get(job.owner) is job:
+                del self._jobs[job.owner]
+            previous = self._jobs.get(owner)
+            if previous is not None and previous is not job:
+                self._drop(previous)
+            job.owner = owner
+            self._jobs[owner] = job
+
     def stop(self, owner: str) -> None:
         with self._lock:
             job = self._jobs.get(owner)

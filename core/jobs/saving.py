@@ -94,6 +94,7 @@ def save_when_done(job, store=None, record_within: float = 2.0, **save_options) 
             run_id = run_store.begin_run(job.model, dataset=save_options.get("dataset") or job.dataset_name,
                                          data_options=save_options.get("data_options"),
                                          name=save_options.get("name"), extra=save_options.get("extra"))
+            job.run_id = run_id  # its address from now on: other pages find it by this id (JobManager.job_at)
             ticket.recorded.set()
             job.wait()
             ticket.record = save_job(run_store, job, run_id=run_id, **save_options)
