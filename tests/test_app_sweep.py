@@ -20,8 +20,9 @@ def test_empty_store_renders_with_its_widgets(store):
     at = open_page("views/sweep.py")
     assert not at.exception
     assert "No sweeps saved yet" in " ".join(i.value for i in at.info)
-    assert labels(at.selectbox) == ["Parameter"] and labels(at.multiselect) == ["Models"]
-    assert labels(at.text_input) == ["Values"] and labels(at.number_input) == ["Atoms (n_components)"]
+    assert labels(at.selectbox) == ["Parameter", "Second parameter", "Third parameter"]
+    assert labels(at.multiselect) == ["Models"] and labels(at.radio) == ["Run on"]
+    assert labels(at.text_input) == ["Values"] and labels(at.number_input) == ["Seeds", "Atoms (n_components)"]
     assert labels(at.select_slider) == ["Steps per run"] and labels(at.button) == ["Start sweep", "Stop"]
     assert at.text_input(key="sweep:values:k").value == "2, 4, 8, 16, 32"
     at.selectbox(key="sweep:param").set_value("l1_coef").run()
@@ -45,8 +46,8 @@ def test_a_short_sweep_lands_its_runs_in_the_store_and_on_the_frontier(store):
     assert sorted(r.extra["sweep_value"] for r in runs) == [2, 4, 8]
     assert all(r.model == "sae-topk" and r.n_components == 16 and r.sweep == runs[0].sweep for r in runs)
     table = at.dataframe[0].value
-    assert sorted(table["value"]) == [2, 4, 8] and set(table["run_id"]) == {r.id for r in runs}
-    (chart,) = elements(at, "plotly_chart")
+    assert sorted(table["k"]) == [2, 4, 8] and set(table["run_id"]) == {r.id for r in runs}
+    chart = elements(at, "plotly_chart")[0]  # the frontier; parallel coordinates follow
     import json
 
     traces = json.loads(chart.proto.spec)["data"]
@@ -55,9 +56,9 @@ def test_a_short_sweep_lands_its_runs_in_the_store_and_on_the_frontier(store):
     assert all(t["atoms"].startswith("data:image/png;base64,") for t in table.to_dict("records"))  # thumbnails
     assert set(traces[0]["customdata"]) == {r.id for r in runs}
     buttons = {b.proto.label for b in elements(at, "download_button")}
-    assert {"Sweep table (CSV)", "Grid of atoms (PNG)", "Single atoms (ZIP of PNGs)",
+    assert {"Every trial (CSV)", "Every trial (JSON)", "Gallery (PNG)", "Grid of atoms (PNG)", "Single atoms (ZIP of PNGs)",
             "Weights (safetensors + JSON config)"} <= buttons
-    assert len(elements(at, "image")) == 1
+    assert len(elements(at, "image")) == 2  # the chosen run's atoms and the gallery
     # each run's weights were read from disk once: for its thumbnail and, when shown, its atom grid
     loads = []
     original = RunStore.load_model

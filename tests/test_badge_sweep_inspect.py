@@ -135,21 +135,22 @@ def test_a_click_where_two_curves_overlap_lets_the_user_pick_the_model(store):
     apart = _saved_point(store, ds, "sae-topk", 2, 2.0, 0.500)
     at = open_page("views/sweep.py")
     at.toggle(key="sweep:refs").set_value(False).run()
-    (chart,) = elements(at, "plotly_chart")
-    hover = " ".join(text for trace in json.loads(chart.proto.spec)["data"] for text in trace["hovertext"])
+    chart = elements(at, "plotly_chart")[0]  # the frontier (parallel coordinates follow)
+    hover = " ".join(text for trace in json.loads(chart.proto.spec)["data"] for text in trace.get("hovertext", []))
     assert "░" not in hover and "█" not in hover and "click to show its atoms" in hover  # no text pictures
     _click(at, batch.id)
     assert not at.exception
     assert at.selectbox(key="sweep:atoms").value == batch.id  # the point clicked is shown ...
-    (picker,) = at.radio
-    assert picker.key == "sweep:near" and set(picker.options) == {"sae-batchtopk · k = 4", "sae-topk · k = 4"}
+    (picker,) = [r for r in at.radio if r.key == "sweep:near"]  # beside the form's "Run on"
+    assert picker.key == "sweep:near" and set(picker.options) == {"sae-batchtopk · k=4 · seed 0",
+                                                                   "sae-topk · k=4 · seed 0"}
     picker.set_value(topk.id).run()  # ... and the run under it can be picked
     assert at.selectbox(key="sweep:atoms").value == topk.id
-    assert "sae-topk · k = 4" in elements(at, "image")[0].proto.imgs[0].caption
+    assert "sae-topk · k=4 · seed 0" in elements(at, "image")[0].proto.imgs[0].caption
     at.run()  # the chart's standing selection does not take the pick back
     assert at.selectbox(key="sweep:atoms").value == topk.id
     _click(at, apart.id)  # a point alone: shown at once, no picker
-    assert at.selectbox(key="sweep:atoms").value == apart.id and not at.radio
+    assert at.selectbox(key="sweep:atoms").value == apart.id and [r.key for r in at.radio] == ["sweep:backend"]
 
 
 # -- Inspect ----------------------------------------------------------------------------------------------------

@@ -1,23 +1,33 @@
-"""The Sweep page's state, its Start/Stop callbacks, the live progress fragment, and the frontier figure."""
+"""The Sweep page's state, its plan (models x a grid of up to three settings x seeds, read from the form),
+its cost before Start, the Start/Stop callbacks and the live progress fragment."""
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
+import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import budget, models
+from core.analysis import frontier
 from core.jobs import RUNNING, get_manager
 from core.jobs.sweep import SweepJob
-from ui import data_loading, knobs, look, session, stored_runs, typed_input
+from ui import data_loading, knobs, look, session, stored_runs, sweep_views, typed_input
 
 PERIOD = 0.5
 _KEY = "_sweep_page"
-PARAMS = {"k": "k (TopK active codes)", "l1_coef": "L1 weight", "n_components": "n_components (atoms)",
-          "sparsity_target": "rho (KL sparsity target)"}
-COLORS = ["#e15759", "#4e79a7", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2", "#edc948"]
+PARAMS = {"k": "k (TopK active codes)", "n_components": "n_components (atoms; PCA and NMF rank)",
+          "l1_coef": "L1 weight", "l0_coef": "L0 weight (JumpReLU)", "sparsity_target": "rho (KL sparsity target)",
+          "alpha_W": "NMF regularisation (alpha_W)", "learning_rate": "learning rate"}
+NONE = "none"
+#: the form's parameter rows: the first is always set, the others may be "none"
+PARAM_KEYS = ("sweep:param", "sweep:param2", "sweep:param3")
+MAX_TRIALS = 256
+BACKENDS = {"local": "This server", "ray": "A Ray cluster"}
 STATE_WORDS = {**look.STATE_WORDS, RUNNING: "Sweeping"}
 
 
@@ -27,21 +37,122 @@ class SweepPage:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What Start would train: ``models_`` x every combination of ``grid``'s values x ``seeds``."""
+
+    models_: list[str]
+    grid: dict[str, list[Any]]
+    seeds: list[int]
+    n_components: int
+    steps: int
+
+    @property
+    def trials(self) -> int:
+        return len(self.models_) * math.prod(len(v) for v in self.grid.values()) * len(self.seeds)
+
+    def base_params(self, model_name: str) -> dict[str, Any]:
+        return knobs.sized(model_name, None if "n_components" in self.grid else self.n_components, self.steps)
+
+    def settings(self, model_name: str) -> list[dict[str, Any]]:
+        """Every combination of the grid's values, as the parameters of one run of ``model_name``."""
+        combos: list[dict[str, Any]] = [{}]
+        for name, values in self.grid.items():
+            combos = [{**combo, name: value} for combo in combos for value in values]
+        return [{**self.base_params(model_name), **combo} for combo in combos]
+
+    def describe(self) -> str:
+        sizes = " × ".join([f"{len(self.models_)} model{'s' * (len(self.models_) > 1)}",
+                            *(f"{len(v)} {name}" for name, v in self.grid.items()),
+                            f"{len(self.seeds)} seed{'s' * (len(self.seeds) > 1)}"])
+        return f"**{self.trials} trials** ({sizes})"
+
+
 def get() -> SweepPage:
     if _KEY not in st.session_state:
         st.session_state[_KEY] = SweepPage()
     return st.session_state[_KEY]
 
 
-def candidates(param: str) -> list[str]:
-    """Models that have ``param``, batched ones first."""
-    names = [m for m in models.available() if param in models.default_params(m)]
+def candidates(*params: str) -> list[str]:
+    """Models that have every one of ``params``, batched ones first."""
+    names = [m for m in models.available() if all(p in models.default_params(m) for p in params)]
     batched = models.batchable()
     return sorted(names, key=lambda m: (m not in batched, names.index(m)))
 
 
-def base_params(model_name: str, param: str, n_components: int, steps: int) -> dict[str, Any]:
-    return knobs.sized(model_name, None if param == "n_components" else n_components, steps)
+def chosen_params() -> list[str]:
+    """The form's parameters, in its order, 'none' and repeats left out."""
+    ss = st.session_state
+    return list(dict.fromkeys(p for p in (ss.get(key, NONE if i else "k") for i, key in enumerate(PARAM_KEYS))
+                              if p != NONE))
+
+
+def values_key(row: int, param: str) -> str:
+    """The values box of parameter row ``row`` (0, 1, 2) for ``param``: each parameter keeps its own values."""
+    return f"sweep:values:{param}" if row == 0 else f"sweep:values{row + 1}:{param}"
+
+
+def models_key(params: list[str]) -> str:
+    return f"sweep:models:{params[0]}" if len(params) == 1 else f"sweep:models:{'+'.join(params)}"
+
+
+def plan() -> Plan:
+    """The sweep the form describes; ValueError naming the problem and the fix."""
+    ss = st.session_state
+    params = chosen_params()
+    chosen = ss.get(models_key(params)) or []
+    if not chosen:
+        raise ValueError("Pick at least one model to sweep.")
+    rows = [(i, ss.get(key, NONE if i else "k")) for i, key in enumerate(PARAM_KEYS)]
+    grid = {p: typed_input.parse_values(ss.get(values_key(i, p), ""), p) for i, p in rows if p != NONE and p in params}
+    seeds = int(ss.get("sweep:seeds", 1))
+    result = Plan(list(chosen), grid, list(range(seeds)), int(ss.get("sweep:n", 32)), int(ss.get("sweep:steps", 500)))
+    if result.trials > MAX_TRIALS:
+        raise ValueError(f"{result.trials} trials is more than {MAX_TRIALS} in one sweep: use fewer values or seeds.")
+    return result
+
+
+def cost(sweep_plan: Plan, n_samples: int, n_features: int) -> str:
+    """The trial count and core.budget's estimate of the time (one trial after another) and the largest run's
+    memory; raises ValueError with the refusal when a run is over the memory limit."""
+    estimates = [budget.estimate_model(models.create(name, **params), n_samples, n_features, name)
+                 for name in sweep_plan.models_ for params in sweep_plan.settings(name)]
+    for estimate in estimates:
+        if estimate.refusal():
+            raise ValueError(estimate.refusal())
+    seconds = sum(e.seconds for e in estimates) * len(sweep_plan.seeds)
+    memory = max(e.memory_bytes for e in estimates)
+    return (f"{sweep_plan.describe()} · core.budget: about {budget.format_seconds(seconds)} trained one after "
+            f"another (a batched stack takes less), at most {budget.format_bytes(memory)} a run")
+
+
+def ray_problem(backend: str) -> str | None:
+    """Why the chosen backend cannot run here, or None."""
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        return ("Ray is not installed on this server: install it (`pip install 'ray[default]'`; `make test` does) "
+                "or run the sweep on this server.")
+    return None
+
+
+def _grid_engine() -> bool:
+    """Whether this server's ``SweepJob`` takes a grid and seeds (``core.sweep``'s grid engine)."""
+    return "grid" in inspect.signature(SweepJob).parameters
+
+
+def _job(sweep_plan: Plan, ds, references: bool, backend: str, address: str | None) -> SweepJob:
+    app = session.get()
+    common = dict(models_=sweep_plan.models_, store=stored_runs.store(), dataset=app.data.label,
+                  data_options=dict(app.data.options), image_shape=ds.image_shape,
+                  base_params={m: sweep_plan.base_params(m) for m in sweep_plan.models_})
+    if _grid_engine():
+        return SweepJob(ds.X, grid=sweep_plan.grid, seeds=sweep_plan.seeds, baselines=references, backend=backend,
+                        ray_address=address, **common)
+    if len(sweep_plan.grid) > 1 or len(sweep_plan.seeds) > 1 or backend != "local":
+        raise ValueError("This server's sweep engine trains one setting with one seed on this server: set the "
+                         "second and third parameters to none, Seeds to 1 and Run on to This server.")
+    ((param, values),) = sweep_plan.grid.items()
+    return SweepJob(ds.X, param=param, values=values, references=references, **common)
 
 
 def start() -> None:
@@ -50,25 +161,20 @@ def start() -> None:
     if page.job is not None and page.job.snapshot(touch=False).active:
         page.job.stop()
     page.error = None
-    param = ss.get("sweep:param", "k")
-    chosen = ss.get(f"sweep:models:{param}") or []
     ds = data_loading.current_dataset()
+    backend = ss.get("sweep:backend", "local")
     try:
         if ds is None:
             raise ValueError(app.data_error or "No data set is loaded: choose one on the Data page.")
-        if not chosen:
-            raise ValueError("Pick at least one model to sweep.")
-        values = typed_input.parse_values(ss.get(f"sweep:values:{param}", ""), param)
-        models.check_sign(chosen, ds.non_negative, app.data.label,
+        sweep_plan = plan()
+        models.check_sign(sweep_plan.models_, ds.non_negative, app.data.label,
                           "on the Data page choose scale = minmax, or drop those models.")
-        n, steps = int(ss.get("sweep:n", 32)), int(ss.get("sweep:steps", 500))
-        job = SweepJob(
-            ds.X, models_=chosen, param=param, values=values,
-            base_params={m: base_params(m, param, n, steps) for m in chosen}, store=stored_runs.store(),
-            dataset=app.data.label, data_options=dict(app.data.options), image_shape=ds.image_shape,
-            references=bool(ss.get("sweep:refs", True)))
-        budget.check_fits([(models.create(sweep.config.model, **point.params), sweep.config.model)
-                           for sweep in job.sweeps for point in sweep.points], ds.n_samples, ds.n_features)
+        cost(sweep_plan, ds.n_samples, ds.n_features)  # refuses a run over the memory limit, as Train does
+        problem = ray_problem(backend)
+        if problem:
+            raise ValueError(problem)
+        address = (ss.get("sweep:ray-address") or "").strip() or None if backend == "ray" else None
+        job = _job(sweep_plan, ds, bool(ss.get("sweep:refs", True)), backend, address)
     except Exception as error:  # noqa: BLE001 - core's message, shown in the page
         page.error = str(error)
         return
@@ -82,6 +188,10 @@ def stop() -> None:
         page.job.stop()
 
 
+def default_ray_address() -> str:
+    return os.environ.get("RAY_ADDRESS", "")
+
+
 def _progress(polling: bool) -> None:
     page = get()
     snap = page.job.snapshot()
@@ -93,8 +203,13 @@ def _progress(polling: bool) -> None:
         st.caption(note)
     if snap.error:
         st.error(snap.error)
+    if polling and snap.records:  # the trials saved so far, on the frontier as they land
+        settings = frontier.swept_params(snap.records)
+        groups = frontier.aggregate(frontier.trial_rows(snap.records, settings), settings)
+        st.plotly_chart(sweep_views.frontier_figure(groups, settings, "l0", "fvu", snap.references),
+                        config={"displayModeBar": False}, key="sweep:live-plot")
     if polling and not snap.active:
-        st.rerun()  # the sweep ended: one full rerun shows its runs in the plot and the table
+        st.rerun()  # the sweep ended: one full rerun shows its runs in the views below
 
 
 def live_panel() -> None:
@@ -103,36 +218,3 @@ def live_panel() -> None:
         return
     polling = page.job.snapshot(touch=False).active
     st.fragment(run_every=PERIOD if polling else None)(_progress)(polling)
-
-
-def frontier_figure(rows: list[dict[str, Any]], references: list[dict[str, Any]]) -> go.Figure:
-    """L0 (x) against FVU (y): one line per model of the swept runs, PCA and NMF reference points.
-
-    Each point's hover label shows its model, value and metrics; its ``customdata`` is the run id (a click
-    shows that run's atoms beside the plot: a hover label cannot hold a picture).
-    """
-    fig = go.Figure()
-    for index, model_name in enumerate(dict.fromkeys(row["model"] for row in rows)):
-        points = sorted((r for r in rows if r["model"] == model_name and r.get("l0") is not None),
-                        key=lambda r: r["l0"])
-        fig.add_trace(go.Scatter(
-            x=[p["l0"] for p in points], y=[p["fvu"] for p in points], mode="lines+markers", name=model_name,
-            marker={"size": 10, "color": COLORS[index % len(COLORS)]}, line={"width": 1.5},
-            customdata=[p["run_id"] for p in points],
-            hovertext=[f"<b>{model_name}</b> {p['param']} = {p['value']}<br>L0 {p['l0']:.2f} · FVU {p['fvu']:.4f}"
-                       "<br><i>click to show its atoms</i>" for p in points],
-            hoverinfo="text"))
-    for ref_model, symbol, color in (("pca", "diamond", "#111827"), ("nmf", "star", "#6b7280")):
-        refs = [r for r in references if r["model"] == ref_model]
-        if refs:
-            fig.add_trace(go.Scatter(
-                x=[r["l0"] for r in refs], y=[r["fvu"] for r in refs], mode="markers+text", name=f"{ref_model.upper()} "
-                "(same rank)", marker={"symbol": symbol, "size": 13, "color": color},
-                text=[f"{ref_model.upper()} {r['n_components']}" for r in refs], textposition="top center",
-                hovertext=[f"<b>{ref_model.upper()}</b> rank {r['n_components']}<br>L0 {r['l0']:.2f} · "
-                           f"FVU {r['fvu']:.4f}" for r in refs], hoverinfo="text"))
-    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      xaxis={"title": "L0 (active codes per sample)", "rangemode": "tozero"},
-                      yaxis={"title": "FVU (fraction of variance unexplained)", "rangemode": "tozero"},
-                      legend={"orientation": "h", "y": 1.08}, clickmode="event+select")
-    return fig

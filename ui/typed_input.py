@@ -31,7 +31,8 @@ def parse_indices(text: str, n: int, limit: int = 12) -> list[int]:
 
 
 _DEFAULT_VALUES = {"k": [2, 4, 8, 16, 32], "l1_coef": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
-                   "n_components": [8, 16, 32, 64], "sparsity_target": [0.02, 0.05, 0.1, 0.2]}
+                   "n_components": [8, 16, 32, 64], "sparsity_target": [0.02, 0.05, 0.1, 0.2],
+                   "l0_coef": [1e-4, 1e-3, 1e-2], "alpha_W": [0, 1e-3, 1e-2, 1e-1], "learning_rate": [3e-4, 1e-3, 3e-3]}
 _INTEGER_PARAMS = ("k", "n_components")
 
 

@@ -1,47 +1,98 @@
-"""Sweep: one hyperparameter over a range for one or more models, trained together (batched) in the
-background and saved to the run store; the sparsity-fidelity frontier (L0 against FVU) of the runs."""
+"""Sweep: models over a grid of up to three settings times seeds, trained in the background (batched where
+they can be, on this server or a Ray cluster) and saved to the run store; the frontier of any two metrics
+with mean and spread over seeds, parallel coordinates, a gallery of atoms across the grid, and exports."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core import analysis, render
-from ui import downloads, look, session, stored_runs, sweep_live, typed_input
+from core.analysis import frontier
+from core.render.gallery import gallery
+from ui import data_loading, downloads, look, session, stored_runs, sweep_live, sweep_views, typed_input
 
 page = sweep_live.get()
 st.header("Sweep")
-st.caption("Train one model at many values of one setting and see how sparsity trades against fidelity. Points "
-           "of one shape train together, one batched step for all of them; every run is saved to the run store.")
+st.caption("Train models at every combination of up to three settings, each with several seeds, and see how "
+           "sparsity trades against fidelity. Runs of one shape train together, one batched step for all of "
+           "them; every run is saved to the run store.")
 
-with st.container(border=True):
-    top = st.columns([1.2, 2, 2])
-    param = top[0].selectbox("Parameter", list(sweep_live.PARAMS), format_func=sweep_live.PARAMS.get,
-                             key=session.persist_choice("sweep:param", sweep_live.PARAMS, "k"))
-    options = sweep_live.candidates(param)
-    models_key = session.persist_choice(f"sweep:models:{param}", options, options[:1])
-    top[1].multiselect("Models", options, key=models_key, help="Each model is swept over the same values.")
-    values_key = session.persist(f"sweep:values:{param}",
-                                ", ".join(f"{v:g}" for v in typed_input.default_sweep_values(param)))
-    top[2].text_input("Values", key=values_key,
-                      help="Numbers separated by commas, or low:high:count for log-spaced values (e.g. 1e-4:1e-1:6).")
-    row = st.columns([1.2, 2, 2])
-    row[0].number_input("Atoms (n_components)", 2, 512, key=session.persist("sweep:n", 32),
-                        disabled=param == "n_components",
-                        help="The size of every run (unless n_components is the swept setting).")
-    row[1].select_slider("Steps per run", look.STEP_CHOICES,
-                         key=session.persist_choice("sweep:steps", look.STEP_CHOICES, 500))
-    row[2].toggle("PCA and NMF of the same rank as reference points", key=session.persist("sweep:refs", True))
-    session.remember("sweep:param", models_key, values_key, "sweep:n", "sweep:steps", "sweep:refs")
-    buttons = st.columns([1.2, 1, 3.2])
-    active = page.job is not None and page.job.snapshot(touch=False).active
-    buttons[0].button("Start sweep", type="primary", icon=":material/play_arrow:", width="stretch",
-                      on_click=sweep_live.start, key="sweep:start")
-    buttons[1].button("Stop", icon=":material/stop:", width="stretch", disabled=not active,
-                      on_click=sweep_live.stop, key="sweep:stop")
-    buttons[2].caption(f"On `{session.get().data.label}` (change it on the Data page).")
-    if page.error:
-        st.error(page.error)
-    sweep_live.live_panel()
+
+def _param_row(row: int, columns) -> None:
+    """Parameter row ``row``: which setting (the second and third may be none) and its values."""
+    earlier = sweep_live.chosen_params()[:row] if row else []
+    options = ([] if row == 0 else [sweep_live.NONE]) + [p for p in sweep_live.PARAMS if p not in earlier]
+    key = sweep_live.PARAM_KEYS[row]
+    label = ("Parameter", "Second parameter", "Third parameter")[row]
+    param = columns[0].selectbox(label, options, key=session.persist_choice(key, options, options[0]),
+                                 format_func=lambda p: "none" if p == sweep_live.NONE else sweep_live.PARAMS[p])
+    if param == sweep_live.NONE:
+        columns[1].caption("Add a second or third setting to sweep a grid.")
+        session.remember(key)
+        return
+    values = session.persist(sweep_live.values_key(row, param),
+                             ", ".join(f"{v:g}" for v in typed_input.default_sweep_values(param)))
+    columns[1].text_input("Values", key=values, help="Numbers separated by commas, or low:high:count for "
+                          "log-spaced values (e.g. 8:256:6 for k, 1e-4:1e-1:6 for a weight).")
+    session.remember(key, values)
+
+
+def form() -> None:
+    with st.container(border=True):
+        for row in range(3):
+            _param_row(row, st.columns([1.3, 2.4]))
+        params = sweep_live.chosen_params()
+        options = sweep_live.candidates(*params)
+        models_key = session.persist_choice(sweep_live.models_key(params), options, options[:1])
+        top = st.columns([2.4, 0.7, 1])
+        top[0].multiselect("Models", options, key=models_key,
+                           help="Models that have every setting above; each is swept over the same grid.")
+        top[1].number_input("Seeds", 1, 10, key=session.persist("sweep:seeds", 1),
+                            help="Each setting trains once per seed (random_state 0, 1, ...): the views show the "
+                                 "mean and spread over seeds.")
+        top[2].number_input("Atoms (n_components)", 2, 512, key=session.persist("sweep:n", 32),
+                            disabled="n_components" in params,
+                            help="The size of every run (unless n_components is a swept setting).")
+        row = st.columns([1.6, 1.4, 1.5])
+        row[0].select_slider("Steps per run", look.STEP_CHOICES,
+                             key=session.persist_choice("sweep:steps", look.STEP_CHOICES, 500))
+        row[1].toggle("PCA and NMF of the same rank as baselines", key=session.persist("sweep:refs", True))
+        backend = row[2].radio("Run on", list(sweep_live.BACKENDS), format_func=sweep_live.BACKENDS.get,
+                               horizontal=True, key=session.persist("sweep:backend", "local"))
+        session.remember(models_key, "sweep:seeds", "sweep:n", "sweep:steps", "sweep:refs", "sweep:backend")
+        if backend == "ray":
+            ray_row = st.columns([2, 2.5])
+            ray_row[0].text_input("Ray address", key=session.persist("sweep:ray-address",
+                                                                      sweep_live.default_ray_address()),
+                                  placeholder="auto, or ray://head-node:10001",
+                                  help="The cluster's address (`ray start --head` prints it); from RAY_ADDRESS "
+                                       "when that is set. Empty: a local Ray on this server.")
+            session.remember("sweep:ray-address")
+            problem = sweep_live.ray_problem(backend)
+            if problem:
+                ray_row[1].warning(problem)
+        _cost_line()
+        buttons = st.columns([1.2, 1, 3.2])
+        active = page.job is not None and page.job.snapshot(touch=False).active
+        buttons[0].button("Start sweep", type="primary", icon=":material/play_arrow:", width="stretch",
+                          on_click=sweep_live.start, key="sweep:start")
+        buttons[1].button("Stop", icon=":material/stop:", width="stretch", disabled=not active,
+                          on_click=sweep_live.stop, key="sweep:stop")
+        buttons[2].caption(f"On `{session.get().data.label}` (change it on the Data page).")
+        if page.error:
+            st.error(page.error)
+        sweep_live.live_panel()
+
+
+def _cost_line() -> None:
+    """The trial count and core.budget's estimate, before Start (or what is wrong with the form)."""
+    try:
+        sweep_plan = sweep_live.plan()
+        ds = data_loading.current_dataset()
+        st.markdown(sweep_live.cost(sweep_plan, ds.n_samples, ds.n_features) if ds is not None
+                    else sweep_plan.describe())
+    except ValueError as error:
+        st.caption(f"Not ready to start: {error}")
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -56,43 +107,28 @@ def _thumbnail(root: str, run_id: str, image_shape) -> str | None:
 # Cached: the page reruns on every click in the plot or the pickers, and a saved run's atoms never change.
 @st.cache_resource(show_spinner="Loading the run ...", max_entries=16)
 def _atoms(root: str, run_id: str, image_shape) -> tuple:
-    """A saved run's atoms (read once for the thumbnails too) and their grid picture."""
     atoms = stored_runs.saved_atoms(root, run_id)
     return atoms, render.atom_grid(atoms, image_shape, scale=3)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _frontier(rows: list, references: list):
-    """The frontier figure, built once per set of points: plotly checks every property (20 ms), and the page
-    reruns on every click. Streamlit only reads the figure."""
-    return sweep_live.frontier_figure(rows, references)
+@st.cache_resource(show_spinner="Drawing the gallery ...", max_entries=8)
+def _gallery(root: str, panels: tuple, image_shape, columns: int):
+    """The gallery picture of ``panels`` ((run id, label) pairs): saved atoms never change."""
+    return gallery([(stored_runs.saved_atoms(root, run_id), label) for run_id, label in panels], image_shape,
+                   columns=columns)
 
 
-@st.cache_data(show_spinner="Reference points: PCA and NMF of the same rank ...", max_entries=16)
+@st.cache_data(show_spinner="Baselines: PCA and NMF of the same rank ...", max_entries=16)
 def _references(key: str, ranks: tuple, _record) -> list:
     dataset = stored_runs.dataset_of(_record)
     return analysis.reference_points(dataset.X, ranks, nmf=bool(dataset.non_negative))
 
 
-def results() -> None:
-    run_store = stored_runs.store()
-    runs = [r for r in stored_runs.saved_runs(run_store) if r.sweep]
-    st.subheader("Sparsity-fidelity frontier", anchor=False)
-    if not runs:
-        st.info("No sweeps saved yet: pick a parameter and values above and press **Start sweep**.")
-        return
+def _shown_records(runs: list) -> list:
+    """The saved sweeps picked to show (the one that just ended, else the newest, by default)."""
     sweeps: dict[str, list] = {}
     for record in runs:
         sweeps.setdefault(record.sweep, []).append(record)
-
-    def label(sweep_id: str) -> str:
-        first = sweeps[sweep_id][0]
-        param = first.extra.get("sweep_param", "?")
-        values = sorted(r.extra.get("sweep_value") for r in sweeps[sweep_id])
-        shown_values = ", ".join(f"{v:g}" for v in values)
-        return (f"{first.model} · {param} ∈ {{{shown_values}}} · {stored_runs.data_label(first)} · "
-                f"{stored_runs.run_label(first).rsplit('·', 1)[-1].strip()}")
-
     snap = page.job.snapshot(touch=False) if page.job is not None else None
     wanted = [s for s in (snap.sweep_ids if snap else []) if s in sweeps] or [next(iter(sweeps))]
     ss = st.session_state
@@ -101,44 +137,97 @@ def results() -> None:
     if snap and not snap.active and wanted != ss["sweep:last_job_sweeps"]:  # a sweep ended: show it, once
         ss["sweep:shown"] = ss["sweep:last_job_sweeps"] = wanted
     ss["sweep:shown"] = [s for s in ss["sweep:shown"] if s in sweeps] or wanted
-    shown = st.multiselect("Sweeps to show", list(sweeps), key="sweep:shown", format_func=label)
+    labels = {sweep_id: sweep_views.sweep_label(records) for sweep_id, records in sweeps.items()}
+    shown = st.multiselect("Sweeps to show", list(sweeps), key="sweep:shown", format_func=labels.get)
     session.remember("sweep:shown")
-    records = [r for s in shown for r in sweeps[s]]
+    return [r for s in shown for r in sweeps[s]]
+
+
+def _baselines(records: list) -> list:
+    if not st.session_state.get("sweep:refs", True):
+        return []
+    snap = page.job.snapshot(touch=False) if page.job is not None else None
+    shown = {r.sweep for r in records}
+    if snap is not None and snap.references and shown <= set(snap.sweep_ids):
+        return snap.references
+    ranks = tuple(sorted({int(r.n_components) for r in records if r.n_components}))
+    try:
+        return _references(stored_runs.data_key(records[0]), ranks, records[0])
+    except Exception as error:  # noqa: BLE001 - the data cannot be loaded: no baselines
+        st.caption(f"No baselines: {error}")
+        return []
+
+
+def results() -> None:
+    run_store = stored_runs.store()
+    runs = [r for r in stored_runs.saved_runs(run_store) if r.sweep]
+    st.subheader("Sparsity-fidelity frontier", anchor=False)
+    if not runs:
+        st.info("No sweeps saved yet: pick the settings and values above and press **Start sweep**.")
+        return
+    records = _shown_records(runs)
     if not records:
         st.info("Pick at least one sweep to show.")
         return
-    rows = []
-    for r in records:
-        m = r.metrics
-        rows.append({"model": r.model, "param": r.extra.get("sweep_param"), "value": r.extra.get("sweep_value"),
-                     "status": r.extra.get("sweep_status", r.status), "l0": m.get("l0"), "fvu": m.get("fvu"),
-                     "mse": m.get("mse"), "dead_fraction": m.get("dead_fraction"), "hoyer_atoms": m.get("hoyer_atoms"),
-                     "hoyer_codes": m.get("hoyer_codes"), "seconds": m.get("seconds"),
-                     "n_components": r.n_components, "name": r.name, "run_id": r.id,
-                     "atoms": _thumbnail(str(run_store.root), r.id, r.image_shape)})
-    references: list = []
-    if st.session_state.get("sweep:refs", True):
-        ranks = tuple(sorted({int(r.n_components) for r in records if r.n_components}))
-        from_job = snap.references if snap is not None and set(shown) <= set(snap.sweep_ids) else []
-        if from_job:
-            references = from_job
-        else:
-            try:
-                references = _references(stored_runs.data_key(records[0]), ranks, records[0])
-            except Exception as error:  # noqa: BLE001 - the data cannot be loaded: no reference points
-                st.caption(f"No reference points: {error}")
+    settings = frontier.swept_params(records)
+    rows = frontier.trial_rows(records, settings)
+    groups = frontier.aggregate(rows, settings)
+    references = _baselines(records)
     by_id = {r.id: r for r in records}
+    names = {row["run_id"]: f"{frontier.setting_label(row, settings)} · seed {row['seed']}" for row in rows}
+    metric_names = list(sweep_views.AXES)
+    axes = st.columns([1, 1, 2.6])
+    x = axes[0].selectbox("x axis", metric_names, key=session.persist_choice("sweep:x", metric_names, "l0"),
+                          format_func=sweep_views.AXES.get)
+    y = axes[1].selectbox("y axis", metric_names, key=session.persist_choice("sweep:y", metric_names, "fvu"),
+                          format_func=sweep_views.AXES.get)
+    session.remember("sweep:x", "sweep:y")
+    axes[2].caption("One point per setting: the mean over its seeds, bars one standard deviation either way. "
+                    "Ringed points and the dashed line: the Pareto front (no other setting beats them on both).")
     chart_col, atoms_col = st.columns([1.15, 1], gap="large")
     with chart_col:
-        event = st.plotly_chart(_frontier(rows, references), key="sweep:plot", on_select="rerun",
-                                selection_mode="points", config={"displayModeBar": False})
-        _pick_clicked(event, rows, by_id)
-        st.caption("Hover a point for its setting and metrics; click it to show its atoms on the right. Lower "
-                   "left is better: fewer active codes and less variance unexplained.")
+        event = st.plotly_chart(sweep_views.frontier_figure(groups, settings, x, y, references), key="sweep:plot",
+                                on_select="rerun", selection_mode="points", config={"displayModeBar": False})
+        points = [{**g, "run_id": g["run_ids"][0]} for g in groups]
+        _pick_clicked(event, points, names, x, y)
+        st.caption("Hover a point for its setting and metrics; click it to show its atoms on the right and open "
+                   "it in Inspect or Compare.")
     with atoms_col:
-        _run_panel(run_store, [row["run_id"] for row in rows], by_id)
-    table = [{"atoms": row["atoms"], **{k: v for k, v in row.items() if k != "atoms"}} for row in rows]
-    st.markdown("**Runs** (click a column header to sort)")
+        _run_panel(run_store, by_id, names)
+    parallel, pictures, table = st.tabs(["Parallel coordinates", "Gallery", "Trials"])
+    with parallel:
+        st.plotly_chart(sweep_views.parallel_figure(rows, settings, y), key="sweep:parallel",
+                        config={"displayModeBar": False})
+        st.caption(f"Every trial as a line through its settings, seed and metrics, coloured by {y}. Drag along "
+                   "an axis to keep only the lines crossing that range.")
+    with pictures:
+        _gallery_tab(run_store, groups, settings, by_id)
+    with table:
+        _trials_tab(run_store, records, rows, settings, references)
+
+
+def _gallery_tab(run_store, groups: list, settings: list, by_id: dict) -> None:
+    first = by_id[groups[0]["run_ids"][0]]
+    alike = [g for g in groups if by_id[g["run_ids"][0]].image_shape == first.image_shape
+             and by_id[g["run_ids"][0]].n_features == first.n_features]
+    last_values = {repr(g.get(settings[-1])) for g in alike} if settings else set()
+    columns = min(8, len(last_values)) if len(last_values) > 1 else None
+    panels = tuple((g["run_ids"][0], g["label"]) for g in alike)
+    try:
+        picture = _gallery(str(run_store.root), panels, first.image_shape, columns)
+    except Exception as error:  # noqa: BLE001 - the store's message
+        st.error(str(error))
+        return
+    st.image(picture, width=look.picture_width(picture),
+             caption=f"The first atoms of each setting's first seed, one panel per setting ({len(panels)})."
+                     + (f" {len(groups) - len(alike)} settings on other data are left out." if len(alike) < len(groups)
+                        else ""))
+    downloads.png_button(picture, "Gallery (PNG)", "sweep-gallery.png", key="sweep:gallery-png")
+
+
+def _trials_tab(run_store, records: list, rows: list, settings: list, references: list) -> None:
+    table = [{"atoms": _thumbnail(str(run_store.root), row["run_id"], by_record.image_shape), **row}
+             for row, by_record in zip(rows, records)]
     st.dataframe(table, hide_index=True, width="stretch", row_height=38, column_config={
         "atoms": st.column_config.ImageColumn("atoms", width=110, help="The run's first four atoms"),
         "l0": st.column_config.NumberColumn("L0", format="%.2f"),
@@ -146,42 +235,43 @@ def results() -> None:
         "mse": st.column_config.NumberColumn("MSE", format="%.3g"),
         "dead_fraction": st.column_config.NumberColumn("dead", format="percent"),
         "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
-    buttons = st.columns([1, 1, 2])
+    buttons = st.columns(3)
     with buttons[0]:
-        downloads.csv_button([{k: v for k, v in row.items() if k != "atoms"} for row in rows], "Sweep table (CSV)",
-                           "sweep.csv", key="sweep:csv")
+        downloads.csv_button(rows, "Every trial (CSV)", "sweep-trials.csv", key="sweep:csv")
     with buttons[1]:
-        downloads.csv_button(references, "Reference points (CSV)", "sweep-references.csv", key="sweep:refs-csv",
-                           disabled=not references)
-
-
-def _describe(record) -> str:
-    return f"{record.model} · {record.extra.get('sweep_param', '?')} = {record.extra.get('sweep_value', '?')}"
+        st.download_button("Every trial (JSON)", sweep_views.trials_json(records, settings),
+                           file_name="sweep-trials.json", mime="application/json", key="sweep:json",
+                           on_click="ignore", icon=":material/data_object:", width="stretch")
+    with buttons[2]:
+        downloads.csv_button(references, "Baselines (CSV)", "sweep-baselines.csv", key="sweep:refs-csv",
+                             disabled=not references)
 
 
 def _pick_near() -> None:
     st.session_state["sweep:atoms"] = st.session_state["sweep:near"]
 
 
-def _pick_clicked(event, rows: list, by_id: dict) -> None:
-    """A new click on a point shows its run; where several runs' points lie under the click (two curves
-    overlap), a picker names them all, so the run shown is the one the user means, not the one drawn on top.
-    A click is taken once: picking another run afterwards is not undone by the chart's standing selection."""
+def _pick_clicked(event, points: list, names: dict, x: str, y: str) -> None:
+    """A new click on a point shows its run; where several points lie under the click (two curves overlap), a
+    picker names them all, so the run shown is the one the user means, not the one drawn on top. A click is
+    taken once: picking another run afterwards is not undone by the chart's standing selection."""
     ss = st.session_state
-    points = event.selection.points if event and event.selection else []
-    clicked = points[0].get("customdata") if points else None
+    clicked_points = event.selection.points if event and event.selection else []
+    clicked = clicked_points[0].get("customdata") if clicked_points else None
     if clicked != ss.get("sweep:clicked"):
         ss["sweep:clicked"] = clicked
-        if clicked in by_id:
+        if clicked in names:
             ss["sweep:atoms"] = ss["sweep:near"] = clicked
-    near = analysis.points_near(rows, clicked) if clicked in by_id else []
+    near = analysis.points_near(points, clicked, x, y) if clicked in names else []
     if len(near) > 1 and ss.get("sweep:atoms") in near:
         st.radio(f"{len(near)} runs lie where you clicked; show the atoms of", near, key="sweep:near",
-                 horizontal=True, format_func=lambda run_id: _describe(by_id[run_id]), on_change=_pick_near)
+                 horizontal=True, format_func=names.get, on_change=_pick_near)
 
 
-def _run_panel(run_store, ids: list, by_id: dict) -> None:
-    """The chosen run's atoms and its downloads."""
+def _run_panel(run_store, by_id: dict, names: dict) -> None:
+    """The chosen run's atoms (``names``: each run's setting and seed), its downloads, and buttons that open it
+    in Inspect or Compare."""
+    ids = list(names)
     atoms_key = session.persist_choice("sweep:atoms", ids, ids[0])
     run_id = st.selectbox("Show the atoms of", ids, key=atoms_key,
                           format_func=lambda i: stored_runs.run_label(by_id[i]))
@@ -193,11 +283,22 @@ def _run_panel(run_store, ids: list, by_id: dict) -> None:
         st.error(str(error))
         return
     st.image(picture, width=look.picture_width(picture),
-             caption=f"{_describe(record)}: L0 {record.metrics.get('l0', 0):.2f}, "
+             caption=f"{names[run_id]}: L0 {record.metrics.get('l0', 0):.2f}, "
                      f"FVU {record.metrics.get('fvu', 0):.4f}")
+    opens = st.columns([1, 1.4, 1], vertical_alignment="bottom")
+    if opens[0].button("Open in Inspect", key="sweep:open-inspect", icon=":material/search:", width="stretch"):
+        sweep_views.open_in_inspect(run_id)
+    others = [i for i in ids if i != run_id]
+    other = opens[1].selectbox("Compare with", others, key=session.persist_choice("sweep:other", others,
+                                                                                   others[0] if others else None),
+                               format_func=names.get, disabled=not others)
+    if opens[2].button("Open in Compare", key="sweep:open-compare", icon=":material/compare:", width="stretch",
+                       disabled=not others):
+        sweep_views.open_in_compare(run_id, other)
     stem = downloads.file_stem(record.name)
     downloads.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
     downloads.weights_button(run_store, record, key="sweep:weights")
 
 
+form()
 results()

@@ -1,0 +1,141 @@
+"""The views of a sweep, live while it runs and for saved sweeps: the frontier of any two metrics (mean and
+spread over seeds, the Pareto front, PCA and NMF baselines), parallel coordinates of settings and metrics, a
+gallery of atom grids across the grid, the trials table, exports, and opening a run in Inspect or Compare.
+The numbers come from ``core.analysis.frontier``; this module only draws them."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Sequence
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.analysis import frontier
+from ui import compare_live, session
+
+COLORS = ["#e15759", "#4e79a7", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2", "#edc948"]
+AXES = {"l0": "L0 (active codes per sample)", "fvu": "FVU (fraction of variance unexplained)",
+        "mse": "MSE (mean squared error)", "dead_fraction": "dead latents (fraction)",
+        "seconds": "training seconds", "hoyer_atoms": "Hoyer sparseness of the atoms",
+        "hoyer_codes": "Hoyer sparseness of the codes"}
+#: the metrics a PCA/NMF baseline point has
+BASELINE_METRICS = ("l0", "fvu", "mse")
+PARALLEL_METRICS = ("l0", "fvu", "mse", "dead_fraction", "seconds")
+
+
+def sweep_label(records: Sequence[Any]) -> str:
+    """A saved sweep in one line: its models, each swept setting's distinct values, seeds, data, trials, the
+    training seconds of all its trials and when it was saved."""
+    settings = frontier.swept_params(records)
+    rows = frontier.trial_rows(records, settings)
+    grid = " × ".join(f"{name} ∈ {frontier.values_label(row[name] for row in rows)}" for name in settings) or "one setting"
+    seeds = len({row["seed"] for row in rows})
+    seconds = sum(float(row["seconds"]) for row in rows if isinstance(row.get("seconds"), (int, float)))
+    first = records[0]
+    when = f"{first.id[9:11]}:{first.id[11:13]}:{first.id[13:15]}"
+    models_ = ", ".join(dict.fromkeys(r.model for r in records))
+    return (f"{models_} · {grid}" + (f" · {seeds} seeds" if seeds > 1 else "") +
+            f" · {first.dataset} · {len(records)} trials · {seconds:,.1f} s · {when}")
+
+
+def _hover(group: dict[str, Any], x: str, y: str) -> str:
+    def value(metric: str) -> str:
+        mean, spread = group.get(metric), group.get(f"{metric}_std")
+        if mean is None:
+            return "–"
+        return f"{mean:.4g}" + (f" ± {spread:.2g}" if group["seeds"] > 1 and spread is not None else "")
+
+    seeds = f"{group['seeds']} seeds, mean ± sd" if group["seeds"] > 1 else "1 seed"
+    return (f"<b>{group['label']}</b> ({seeds})<br>{x} {value(x)} · {y} {value(y)}"
+            "<br><i>click to show its atoms</i>")
+
+
+def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: str, y: str,
+                    references: list[dict[str, Any]]) -> go.Figure:
+    """Metric ``x`` against ``y``, one point per setting (the mean over its seeds, error bars one standard
+    deviation either way), one colour per model; the Pareto front as a dashed line through its ringed points;
+    PCA and NMF baselines of the same ranks where both metrics are theirs. A point's ``customdata`` is the run
+    id of its first seed (a click shows that run)."""
+    fig = go.Figure()
+    placed = [g for g in groups if g.get(x) is not None and g.get(y) is not None]
+    on_front = frontier.pareto_front(placed, x, y)
+    one_setting = len(settings) <= 1  # a line through one model's points reads as a curve only then
+    for index, model_name in enumerate(dict.fromkeys(g["model"] for g in placed)):
+        points = sorted((g for g in placed if g["model"] == model_name), key=lambda g: g[x])
+        front = [on_front[placed.index(g)] for g in points]
+        color = COLORS[index % len(COLORS)]
+        fig.add_trace(go.Scatter(
+            x=[g[x] for g in points], y=[g[y] for g in points], mode="lines+markers" if one_setting else "markers",
+            name=model_name, customdata=[g["run_ids"][0] for g in points],
+            error_x={"type": "data", "array": [g.get(f"{x}_std") or 0 for g in points], "thickness": 1, "width": 0},
+            error_y={"type": "data", "array": [g.get(f"{y}_std") or 0 for g in points], "thickness": 1, "width": 3},
+            marker={"size": [13 if f else 9 for f in front], "color": color,
+                    "line": {"width": [2.5 if f else 0 for f in front], "color": "#111827"}},
+            line={"width": 1.5, "color": color}, hovertext=[_hover(g, x, y) for g in points], hoverinfo="text"))
+    front_points = sorted((g for g, f in zip(placed, on_front) if f), key=lambda g: g[x])
+    if len(front_points) > 1:
+        fig.add_trace(go.Scatter(x=[g[x] for g in front_points], y=[g[y] for g in front_points], mode="lines",
+                                 name="Pareto front", line={"dash": "dash", "color": "#111827", "width": 1.2},
+                                 hoverinfo="skip"))
+    if x in BASELINE_METRICS and y in BASELINE_METRICS:
+        for ref_model, symbol, color in (("pca", "diamond", "#111827"), ("nmf", "star", "#6b7280")):
+            refs = [r for r in references if r["model"] == ref_model]
+            if refs:
+                fig.add_trace(go.Scatter(
+                    x=[r[x] for r in refs], y=[r[y] for r in refs], mode="markers+text",
+                    name=f"{ref_model.upper()} (same rank)", marker={"symbol": symbol, "size": 13, "color": color},
+                    text=[f"{ref_model.upper()} {r['n_components']}" for r in refs], textposition="top center",
+                    hovertext=[f"<b>{ref_model.upper()}</b> rank {r['n_components']}<br>{x} {r[x]:.4g} · "
+                               f"{y} {r[y]:.4g}" for r in refs], hoverinfo="text"))
+    axis = {"rangemode": "tozero"}
+    fig.update_layout(height=440, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      xaxis={"title": AXES.get(x, x), **axis}, yaxis={"title": AXES.get(y, y), **axis},
+                      legend={"orientation": "h", "y": 1.1}, clickmode="event+select")
+    return fig
+
+
+def _dimension(label: str, values: list[Any]) -> dict[str, Any]:
+    """One axis of the parallel coordinates: numbers as they are (log10 when they span two decades or
+    more), words as evenly spaced ticks."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        numbers = [float(v) for v in values]
+        if min(numbers) > 0 and max(numbers) / min(numbers) >= 100:
+            return {"label": f"log10 {label}", "values": [math.log10(v) for v in numbers]}
+        return {"label": label, "values": numbers}
+    names = list(dict.fromkeys(str(v) for v in values))
+    return {"label": label, "values": [names.index(str(v)) for v in values], "tickvals": list(range(len(names))),
+            "ticktext": names}
+
+
+def parallel_figure(rows: list[dict[str, Any]], settings: Sequence[str], color_by: str = "fvu") -> go.Figure:
+    """Parallel coordinates of every trial: the model (when several), each swept setting, the seed, then the
+    metrics; lines coloured by ``color_by``. Trials lacking a value are left out (a diverged run)."""
+    columns = (["model"] if len({r["model"] for r in rows}) > 1 else []) + list(settings) + ["seed"]
+    columns += [m for m in PARALLEL_METRICS if any(r.get(m) is not None for r in rows)]
+    complete = [r for r in rows if all(r.get(c) is not None for c in columns)]
+    dimensions = [_dimension(c, [r[c] for r in complete]) for c in columns] if complete else []
+    colors = [r.get(color_by) or 0 for r in complete]
+    fig = go.Figure(go.Parcoords(dimensions=dimensions, line={
+        "color": colors, "colorscale": "Viridis", "showscale": True, "colorbar": {"title": color_by}}))
+    fig.update_layout(height=380, margin={"l": 60, "r": 40, "t": 50, "b": 20})
+    return fig
+
+
+def trials_json(records: Sequence[Any], settings: Sequence[str]) -> bytes:
+    """Every trial with its parameters, seed, metrics and run id, as JSON (a list of objects)."""
+    return json.dumps([frontier.trial_record(r, settings) for r in records], indent=1, default=str).encode("utf-8")
+
+
+def open_in_inspect(run_id: str) -> None:
+    """Make ``run_id`` Inspect's pick (also across the page change) and go there."""
+    st.session_state["inspect:run"] = run_id
+    session.get().widgets["inspect:run"] = run_id
+    st.switch_page("views/inspect.py")
+
+
+def open_in_compare(left_id: str, right_id: str) -> None:
+    """Make the two runs Compare's 'Two saved runs' pick and go there."""
+    compare_live.get().select = (left_id, right_id)
+    st.switch_page("views/compare.py")
