@@ -1,6 +1,7 @@
-"""Inspect: one saved run up close. A feature (its atom, top-activating samples, activation histogram, the
-feature-density histogram), a sample (the mean plus its top weighted atoms), and nearest-neighbour
-recognition in code space on labelled data sets."""
+"""Inspect: one saved run up close. A feature (``ui.feature_card``: its atom, examples, neighbours, classes,
+an edit of it, its density over training, and on data with texts its texts, keywords and a search), a
+sample (the mean plus its top weighted atoms), and nearest-neighbour recognition in code space on labelled
+data sets."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import analysis, metrics, models, render
+from core import analysis, models, render
 from core.jobs import call_in_worker
-from ui import downloads, look, session, stored_runs
+from ui import downloads, feature_card, look, session, stored_runs
 
 st.header("Inspect")
 st.caption("Look inside one saved run: what a feature responds to, how a sample is built from atoms, and how "
@@ -25,63 +26,12 @@ PROGRESS_EVERY = 0.25  # seconds between two redraws of the recognition's progre
 # takes most of it (PCA under 1 s, NMF about 3 s), then starting the process
 TYPICAL_COST = "on a CPU about 15-45 s (digits or faces, 1,000 SAE steps), most of it the SAE"
 REFIT_MAX_STEPS = 1000
-SMALL = {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}}
+SMALL = feature_card.SMALL
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _features(run_id: str, updated_at: float, _loaded) -> list:
     return analysis.feature_table(_loaded.codes, _loaded.model.components_)
-
-
-def feature_tab(run) -> None:
-    m = run.codes.shape[1]
-    table = _features(run.record.id, run.record.updated_at, run)
-    density = np.array([row["density"] for row in table])
-    cols = st.columns([1, 3], vertical_alignment="bottom")
-    feature = int(cols[0].number_input("Feature", 0, m - 1, key=session.persist_choice("inspect:feature", range(m), 0),
-                                       help=f"Which latent (0 to {m - 1}): an atom is a row of components_."))
-    session.remember("inspect:feature")
-    row = table[feature]
-    cols[1].caption(f"Fires on {row['density']:.1%} of samples · mean activation {row['mean activation']:.3g} · "
-                    f"max {row['max activation']:.3g} · Hoyer sparseness of its atom {row['atom hoyer']:.2f}")
-    shape = run.image_shape
-    atom_col, top_col = st.columns([1, 2.2], gap="large")
-    with atom_col:
-        st.markdown("**Its atom**")
-        atom = render.atom_grid(run.model.components_[feature:feature + 1], shape, scale=look.tile_scale(shape, 160))
-        st.image(atom, width=look.picture_width(atom))
-    with top_col:
-        st.markdown("**Top-activating samples**")
-        order, values = analysis.top_activating(run.codes, feature, 12)
-        if order.size == 0:
-            st.info(f"Feature {feature} never fires on these samples (a dead latent).")
-        else:
-            grid = render.sample_grid(run.X[order], shape, columns=6 if shape else None, scale=look.tile_scale(shape))
-            st.image(grid, width=look.picture_width(grid),
-                     caption="Activations, largest first: " + ", ".join(f"{v:.3g}" for v in values))
-    hist_col, density_col = st.columns(2, gap="large")
-    with hist_col:
-        column = run.codes[:, feature]
-        fired = column[column != 0]
-        fig = go.Figure(go.Histogram(x=fired, nbinsx=40, marker={"color": "#e15759"}))
-        fig.update_layout(title={"text": f"Activations of feature {feature} where it fires ({fired.size:,} of "
-                                         f"{column.size:,} samples)", "font": {"size": 13}},
-                          xaxis={"title": "activation"}, yaxis={"title": "samples"}, **SMALL)
-        st.plotly_chart(fig, key="inspect:activations", config={"displayModeBar": False})
-    with density_col:
-        hist = metrics.density_histogram(run.codes, bins=30)
-        centers = (hist.edges[:-1] + hist.edges[1:]) / 2
-        colors = ["#4e79a7"] * len(centers)
-        if density[feature] > 0:
-            colors[int(np.clip(np.searchsorted(hist.edges, np.log10(density[feature])) - 1, 0, len(centers) - 1))] = \
-                "#e15759"
-        fig = go.Figure(go.Bar(x=centers, y=hist.counts, marker={"color": colors},
-                               width=float(hist.edges[1] - hist.edges[0])))
-        fig.update_layout(title={"text": f"Feature density, all {m} features ({hist.n_dead} dead); "
-                                         "this feature in red", "font": {"size": 13}},
-                          xaxis={"title": "log10(fraction of samples it fires on)"}, yaxis={"title": "features"},
-                          **SMALL)
-        st.plotly_chart(fig, key="inspect:density", config={"displayModeBar": False})
 
 
 def sample_tab(run) -> None:
@@ -238,7 +188,7 @@ def inspect() -> None:
         return
     feature, sample, recognition = st.tabs(["Feature", "Sample", "Recognition"])
     with feature:
-        feature_tab(run)
+        feature_card.feature_card(run, run_store, _features(run.record.id, run.record.updated_at, run))
     with sample:
         sample_tab(run)
     with recognition:
