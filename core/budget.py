@@ -150,6 +150,22 @@ def check_fits(runs, n_samples: int, n_features: int) -> None:
             raise ValueError(refusal)
 
 
+def data_refusal(n_samples: int, n_features: int, where: str) -> str | None:
+    """Why data of this size cannot be loaded to train on (the limit and the fixes), or None when it fits: a
+    run holds ``DATA_COPIES`` float32 copies of it, whatever the model."""
+    n, d = int(n_samples), int(n_features)
+    need = DATA_COPIES * 4 * n * d
+    limit, source = memory_limit("cpu")
+    if need <= limit:
+        return None
+    most_rows = int(limit // (DATA_COPIES * 4 * max(d, 1)))
+    rows = f"n_samples={most_rows:,} or fewer fit" if most_rows >= 2 else "not even 2 rows fit"
+    return (f"{where}: {n:,} samples x {d:,} features is too large to train on here: a run holds about "
+            f"{format_bytes(need)} of it ({DATA_COPIES} float32 copies), more than the limit of "
+            f"{format_bytes(limit)} ({source}). Load a sample of the rows (the n_samples option; {rows}), or a "
+            f"smaller file; or raise {MEMORY_ENV} (in MiB) if the machine has the memory.")
+
+
 def estimate_model(model, n_samples: int, n_features: int, model_name: str | None = None) -> Estimate:
     """``estimate`` for a created (unfitted) model of ``core.models``, from its parameters."""
     from core.device import resolve_device

@@ -2,8 +2,9 @@
 
 Built-in sets (``available()``, 'digits' first): digits, faces, face-parts, patches, swimmer, bars,
 sparse-synthetic, gaussian, text-embeddings (with ``texts``), and the download-once olivetti and mnist. ``DATASET_OPTIONS[name]`` holds the extra options
-each accepts with their defaults. A path loads a .npy, .npz (option ``key``), .csv, .zip of images or
-a folder of images; ``load_bytes`` does the same for an upload.
+each accepts with their defaults. A path loads a .npy, .npz, .safetensors or .csv (with per-sample texts
+and labels: ``core.datasets.activations``), a .zip of images or a folder of images; ``load_bytes`` does the
+same for an upload.
 
 Every load then applies, in order: a random subset of ``n_samples`` rows (deterministic in ``seed``;
 for generated sets, the number to generate), ``scale`` (None, 'minmax' to [0, 1] over the whole set,
@@ -20,7 +21,7 @@ import numpy as np
 
 from .base import Dataset, DatasetError, check_bool, check_int, check_option_names
 from .builtin import BUILTIN_SETS
-from .files import FILE_OPTIONS, read_bytes, read_file
+from .files import FILE_OPTIONS, may_be_images, read_bytes, read_file
 from .online import cache_dir
 from .preprocess import SCALE_CHOICES, center_data, check_finite, resolve_image_shape, scale_data, subset_indices
 
@@ -85,7 +86,8 @@ def load(
     path = Path(name_or_path).expanduser()
     dataset = read_file(path, dataset_options, image_shape=image_shape, n_samples=n_samples, seed=seed)
     used = {"path": str(path), **dataset_options}
-    return _finish(dataset, used, n_samples, scale, center, seed, image_shape, infer_square=True)
+    return _finish(dataset, used, n_samples, scale, center, seed, image_shape,
+                   infer_square=may_be_images(dataset, path.name))
 
 
 def load_bytes(
@@ -109,7 +111,8 @@ def load_bytes(
         raise DatasetError(f"load_bytes() needs bytes or a file-like object, not {type(data).__name__}.")
     dataset = read_bytes(bytes(data), str(filename), options, image_shape=image_shape, n_samples=n_samples, seed=seed)
     used = {"filename": str(filename), **options}
-    return _finish(dataset, used, n_samples, scale, center, seed, image_shape, infer_square=True)
+    return _finish(dataset, used, n_samples, scale, center, seed, image_shape,
+                   infer_square=may_be_images(dataset, str(filename)))
 
 
 def _check_common(n_samples, scale, center, seed) -> tuple[int | None, int, bool]:

@@ -1,32 +1,28 @@
-"""Reading a data matrix from a user's file or upload: .npy, .npz, .csv, a folder or .zip of images.
+"""Reading a data matrix from a user's file or upload: .npy, .npz, .safetensors, .csv, a folder or .zip of images.
 
-Nothing is ever unpickled: NumPy files are read with ``allow_pickle=False``. Every problem becomes a
-DatasetError that names the file, what is wrong and how to fix it.
+The array formats (with their per-sample texts and labels) are read by ``core.datasets.activations`` and
+``core.datasets.csv_files``, images by ``core.datasets.images``. Nothing is ever unpickled. Every problem
+becomes a DatasetError that names the file, what is wrong and how to fix it.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from . import activations
+from .activations import ARRAY_FILE_OPTIONS, MAX_ARRAY_BYTES, Table  # noqa: F401 - MAX_ARRAY_BYTES: re-exported
 from .base import Dataset, DatasetError, check_option_names
+from .csv_files import read_csv
 from .images import IMAGE_SUFFIXES, read_image_folder, read_image_zip
 from .preprocess import as_data_matrix
 
 # The extra options each kind of file accepts (besides load's own n_samples, scale, ...), with defaults.
-FILE_OPTIONS: dict[str, dict] = {".npy": {}, ".npz": {"key": None}, ".csv": {}, ".zip": {}, "folder": {}}
-SUPPORTED_FORMATS = ".npy, .npz, .csv, .zip of images, or a folder of images"
-
-_NPY_MAGIC = b"\x93NUMPY"
-#: the largest array a .npy/.npz may declare (its header is checked before anything is allocated)
-MAX_ARRAY_BYTES = 2 << 30
-_ZIP_MAGIC = b"PK"
-_PICKLE_FIX = "Save a plain numeric array instead, e.g. np.save(path, np.asarray(X, dtype=np.float32))."
+FILE_OPTIONS: dict[str, dict] = {**ARRAY_FILE_OPTIONS, ".zip": {}, "folder": {}}
+SUPPORTED_FORMATS = ".npy, .npz, .safetensors, .csv, .zip of images, or a folder of images"
+#: file kinds whose rows are never guessed to be square images: activations and embeddings
+VECTOR_KINDS = (".safetensors",)
 
 
 def file_kind(path_or_name: str | Path) -> str:
@@ -55,6 +51,11 @@ def read_file(path: Path, options: dict, *, image_shape=None, n_samples=None, se
     if kind == "folder":
         check_option_names(options, FILE_OPTIONS[kind], f"a folder of images ({path.name})")
         return read_image_folder(path, image_shape=image_shape, n_samples=n_samples, seed=seed)
+    if kind in (".npy", ".safetensors") and path.stat().st_size > 0:  # memory-mapped: only the rows used are read
+        check_option_names(options, FILE_OPTIONS[kind], f"{kind} files")
+        if kind == ".npy":
+            return _dataset(activations.read_npy_path(path, n_samples, seed), path.name, kind)
+        return _dataset(activations.read_safetensors_path(path, options, n_samples, seed), path.name, kind)
     return read_bytes(path.read_bytes(), path.name, options, image_shape=image_shape, n_samples=n_samples, seed=seed)
 
 
@@ -67,155 +68,33 @@ def read_bytes(data: bytes, filename: str, options: dict, *, image_shape=None, n
     if kind == ".zip":
         return read_image_zip(data, filename, image_shape=image_shape, n_samples=n_samples, seed=seed)
     if kind == ".npy":
-        array = _read_npy(data, filename)
+        table = activations.read_npy_bytes(data, filename, n_samples)
     elif kind == ".npz":
-        array = _read_npz(data, filename, options.get("key"))
+        table = activations.read_npz(data, filename, options, n_samples)
+    elif kind == ".safetensors":
+        table = activations.read_safetensors_bytes(data, filename, options, n_samples, seed)
     else:
-        array = _read_csv(data, filename)
-    X, stacked_shape = as_data_matrix(array, filename)
+        table = read_csv(data, filename, options)
+    return _dataset(table, filename, kind)
+
+
+def _dataset(table: Table, filename: str, kind: str) -> Dataset:
+    X, stacked_shape = as_data_matrix(table.array, filename)
+    extras = [what for what, present in (("texts", table.texts is not None), ("labels", table.labels is not None))
+              if present]
     return Dataset(
         X=X,
         name=filename,
-        description=f"{filename}: {X.shape[0]} samples x {X.shape[1]} features.",
+        description=f"{filename}: {X.shape[0]:,} samples x {X.shape[1]:,} features"
+                    + (f", with {' and '.join(extras)}." if extras else "."),
         image_shape=stacked_shape,
+        labels=table.labels,
+        texts=table.texts,
+        label_names=table.label_names,
     )
 
 
-def _read_npy(data: bytes, filename: str) -> np.ndarray:
-    if not data.startswith(_NPY_MAGIC):
-        if data.startswith(b"\x80"):
-            raise DatasetError(f"{filename} is a Python pickle, which is never unpickled for safety. {_PICKLE_FIX}")
-        raise DatasetError(
-            f"{filename} is not a NumPy .npy file (it lacks the .npy header): corrupt, or another format renamed. "
-            f"{_PICKLE_FIX}"
-        )
-    stream = io.BytesIO(data)
-    _check_npy_header(stream, len(data), filename)
-    try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, EOFError, MemoryError) as error:
-        raise _numpy_error(filename, error) from error
-
-
-def _check_npy_header(stream, total: int, filename: str, member: str = "") -> None:
-    """Read a .npy header from ``stream`` (``total`` bytes long) and refuse, before anything is allocated,
-    an object (pickled) array, an array over ``MAX_ARRAY_BYTES``, or one the remaining bytes cannot hold."""
-    where = f"{filename}{f' (array {member})' if member else ''}"
-    try:
-        version = np.lib.format.read_magic(stream)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(stream)
-    except Exception as error:  # noqa: BLE001 - NumPy's header parser raises ValueError, SyntaxError, TokenError ...
-        raise DatasetError(f"{where} is corrupt or truncated (its .npy header cannot be read: {error}). "
-                           "Save or download it again.") from None
-    if dtype.hasobject:
-        raise DatasetError(f"{where} holds an object (pickled) array, which is never unpickled for safety. {_PICKLE_FIX}")
-    declared = dtype.itemsize
-    for size in shape:
-        declared *= int(size)
-    if declared > MAX_ARRAY_BYTES:
-        raise DatasetError(f"{where} declares an array of shape {tuple(shape)} ({declared / 2**30:,.1f} GiB), too large "
-                           f"to load (the limit is {MAX_ARRAY_BYTES / 2**30:.0f} GiB). Use a subset of the rows.")
-    available = total - stream.tell()
-    if declared > available:
-        raise DatasetError(f"{where} is corrupt or truncated: its header declares shape {tuple(shape)} ({declared:,} bytes) "
-                           f"but only {max(available, 0):,} bytes follow. Save or download it again.")
-
-
-def _read_npz(data: bytes, filename: str, key: str | None) -> np.ndarray:
-    if not data.startswith(_ZIP_MAGIC):
-        raise DatasetError(f"{filename} is not a NumPy .npz archive (corrupt or truncated). Save it with np.savez.")
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            names = list(archive.files)
-            if not names:
-                raise DatasetError(f"{filename} holds no arrays. Save one with np.savez(path, X=X).")
-            if key is None:
-                key = names[0]
-            elif key not in names:
-                raise DatasetError(
-                    f"{filename} has no array named {key!r}. Its arrays are: {', '.join(names)}; pass key= one of them."
-                )
-            _check_npz_member(archive.zip, key, filename)
-            return archive[key]
-    except (ValueError, EOFError, OSError, MemoryError, RuntimeError, NotImplementedError, zlib.error,
-            zipfile.BadZipFile) as error:
-        if isinstance(error, DatasetError):
-            raise
-        raise _numpy_error(filename, error) from error
-
-
-def _check_npz_member(archive: zipfile.ZipFile, key: str, filename: str) -> None:
-    """Refuse a member that declares more than ``MAX_ARRAY_BYTES`` (a zip bomb) or whose .npy header
-    declares more data than the member holds, before NumPy allocates or inflates anything."""
-    member = key if key in archive.namelist() else f"{key}.npy"
-    info = archive.getinfo(member)
-    if info.file_size > MAX_ARRAY_BYTES:
-        raise DatasetError(f"{filename}: array {key!r} declares {info.file_size / 2**30:,.1f} GiB uncompressed, too large "
-                           f"to load (the limit is {MAX_ARRAY_BYTES / 2**30:.0f} GiB; a possible zip bomb). "
-                           "Save a smaller array.")
-    if member.endswith(".npy"):
-        with archive.open(info) as stream:
-            _check_npy_header(stream, info.file_size, filename, key)
-
-
-def _numpy_error(filename: str, error: Exception) -> DatasetError:
-    text = str(error)
-    if "allow_pickle" in text or "pickled" in text:
-        return DatasetError(
-            f"{filename} holds an object (pickled) array, which is never unpickled for safety. {_PICKLE_FIX}"
-        )
-    return DatasetError(f"{filename} is corrupt or truncated ({text}). Save or download it again.")
-
-
-def _read_csv(data: bytes, filename: str) -> np.ndarray:
-    """Numeric CSV (comma, semicolon, tab or whitespace separated); a header row is allowed."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DatasetError(
-            f"{filename} is not UTF-8 text (byte {error.start} cannot be decoded). Save it as a UTF-8 CSV."
-        ) from error
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    if not lines:
-        raise DatasetError(f"{filename} has no rows. Add one row per sample with numbers separated by commas.")
-    delimiter = next((d for d in (",", ";", "\t") if d in lines[0][1]), None)  # None: whitespace
-    first_row = _split(lines[0][1], delimiter)
-    header = None if all(_is_number(cell) for cell in first_row) else first_row
-    numbers = lines[1:] if header else lines
-    if not numbers:
-        raise DatasetError(f"{filename} has a header row but no data rows. Add one row per sample below it.")
-    try:  # fast C parser first; the slow pass below only runs on unusual or broken files
-        return np.loadtxt(io.StringIO("\n".join(line for _, line in numbers)), delimiter=delimiter, ndmin=2, comments=None)
-    except ValueError:
-        pass
-    body = [_split(line, delimiter) for _, line in numbers]
-    width = len(body[0])
-    for (line_number, _), row in zip(numbers, body):
-        if len(row) != width:
-            raise DatasetError(
-                f"{filename}: line {line_number} has {len(row)} values but the first data row has {width}. "
-                "Every row needs the same number of columns."
-            )
-        for column, cell in enumerate(row):
-            if not _is_number(cell):
-                name = f" ({header[column]!r})" if header and column < len(header) else ""
-                raise DatasetError(
-                    f"{filename}: the cell at line {line_number}, column {column + 1}{name} is {cell!r}, not a number. "
-                    "Fix or remove it (only a first header row may hold text); encode categories as numbers."
-                )
-    return np.array(body, dtype=np.float64)  # e.g. quoted numbers, which the fast parser refuses
-
-
-def _split(line: str, delimiter: str | None) -> list[str]:
-    if delimiter is None:
-        return line.split()
-    return [cell.strip() for cell in next(csv.reader([line], delimiter=delimiter))]
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+def may_be_images(dataset: Dataset, filename: str) -> bool:
+    """Whether rows of this file may be guessed to be square images: not activations (.safetensors), not
+    rows that come with texts (embeddings of them)."""
+    return Path(filename).suffix.lower() not in VECTOR_KINDS and dataset.texts is None
