@@ -4,7 +4,6 @@ its cost before Start, the Start/Stop callbacks and the live progress fragment."
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import math
 import os
 from dataclasses import dataclass
@@ -135,24 +134,12 @@ def ray_problem(backend: str) -> str | None:
     return None
 
 
-def _grid_engine() -> bool:
-    """Whether this server's ``SweepJob`` takes a grid and seeds (``core.sweep``'s grid engine)."""
-    return "grid" in inspect.signature(SweepJob).parameters
-
-
 def _job(sweep_plan: Plan, ds, references: bool, backend: str, address: str | None) -> SweepJob:
     app = session.get()
-    common = dict(models_=sweep_plan.models_, store=stored_runs.store(), dataset=app.data.label,
-                  data_options=dict(app.data.options), image_shape=ds.image_shape,
-                  base_params={m: sweep_plan.base_params(m) for m in sweep_plan.models_})
-    if _grid_engine():
-        return SweepJob(ds.X, grid=sweep_plan.grid, seeds=sweep_plan.seeds, baselines=references, backend=backend,
-                        ray_address=address, **common)
-    if len(sweep_plan.grid) > 1 or len(sweep_plan.seeds) > 1 or backend != "local":
-        raise ValueError("This server's sweep engine trains one setting with one seed on this server: set the "
-                         "second and third parameters to none, Seeds to 1 and Run on to This server.")
-    ((param, values),) = sweep_plan.grid.items()
-    return SweepJob(ds.X, param=param, values=values, references=references, **common)
+    return SweepJob(ds.X, models_=sweep_plan.models_, grid=sweep_plan.grid, seeds=sweep_plan.seeds,
+                    base_params={m: sweep_plan.base_params(m) for m in sweep_plan.models_}, store=stored_runs.store(),
+                    dataset=app.data.label, data_options=dict(app.data.options), image_shape=ds.image_shape,
+                    baselines=references, backend=backend, ray_address=address)
 
 
 def start() -> None:

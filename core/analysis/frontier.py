@@ -18,10 +18,12 @@ NOT_SETTINGS = frozenset({"random_state", "device", "log_every"})
 
 
 def swept_params(records: Iterable[Any]) -> list[str]:
-    """The parameters a set of saved sweep runs varies: those whose value differs among one model's runs (the
-    seed aside), and the parameter a one-setting sweep names (``extra['sweep_param']``), in first-seen order."""
+    """The parameters a set of saved sweep runs varies: those of their grids (``extra['sweep_grid']``, or
+    ``extra['sweep_param']`` of an older one-setting sweep), then any other whose value differs among one
+    model's runs (the seed aside), in first-seen order."""
     records = list(records)
-    found: list[str] = [r.extra["sweep_param"] for r in records if r.extra.get("sweep_param")]
+    found: list[str] = [name for r in records for name in r.extra.get("sweep_grid") or {}]
+    found += [r.extra["sweep_param"] for r in records if r.extra.get("sweep_param")]
     by_model: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         by_model.setdefault(record.model, []).append(record.params)
@@ -65,6 +67,9 @@ def trial_record(record: Any, settings: Sequence[str]) -> dict[str, Any]:
 
 
 def _setting_value(record: Any, name: str) -> Any:
+    grid = record.extra.get("sweep_grid") or {}
+    if name in grid:
+        return grid[name]
     if record.extra.get("sweep_param") == name and "sweep_value" in record.extra:
         return record.extra["sweep_value"]
     return record.params.get(name, record.extra.get(name))

@@ -1,0 +1,100 @@
+"""AppTest: a grid sweep (k x n_components x 2 seeds on digits) from the Sweep page's form; its views (the
+frontier with mean and spread over seeds, parallel coordinates, the gallery), its exports (every trial as CSV
+and JSON) and opening a trial in Inspect or Compare."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+
+from app_support import elements, open_page
+from core.store import RunStore
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    """The page after a 2 x 2 grid x 2 seeds sweep (8 trials), with every download's bytes by file name."""
+    made: dict = {}
+    original = MediaFileManager.add
+
+    def add(self, path_or_data, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = path_or_data
+        return original(self, path_or_data, mimetype, coordinates, file_name, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SAE_EXPLORER_RUNS", str(tmp_path_factory.mktemp("grid") / "runs"))
+        patch.setattr(MediaFileManager, "add", add)
+        at = open_page("views/sweep.py")
+        at.text_input(key="sweep:values:k").set_value("2, 4")
+        at.selectbox(key="sweep:param2").set_value("n_components").run()
+        at.text_input(key="sweep:values2:n_components").set_value("8, 16")
+        at.number_input(key="sweep:seeds").set_value(2)
+        at.select_slider(key="sweep:steps").set_value(50).run()
+        before = " ".join(str(m.value) for m in at.markdown)
+        at.button(key="sweep:start").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        job = at.session_state["_sweep_page"].job
+        assert job.wait(180)
+        at.run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        yield at, RunStore(at.session_state["_sweep_page"].job.store.root), made, before
+
+
+def test_the_form_shows_the_trial_count_and_the_estimate_before_start(swept):
+    _, _, _, before = swept
+    assert "**8 trials** (1 model × 2 k × 2 n_components × 2 seeds)" in before
+    assert "core.budget: about" in before
+
+
+def test_every_trial_is_saved_with_its_seed_and_settings(swept):
+    _, store, _, _ = swept
+    runs = store.list_runs()
+    assert sorted((r.params["k"], r.n_components, r.extra["seed"]) for r in runs) == \
+        [(k, n, s) for k in (2, 4) for n in (8, 16) for s in (0, 1)]
+
+
+def test_the_frontier_shows_one_point_per_setting_with_its_spread_and_the_pareto_front(swept):
+    at, store, _, _ = swept
+    frontier_chart, parallel_chart = elements(at, "plotly_chart")[:2]
+    traces = json.loads(frontier_chart.proto.spec)["data"]
+    (topk,) = [t for t in traces if t["name"] == "sae-topk"]
+    assert len(topk["x"]) == 4 and len(topk["error_y"]["array"]) == 4  # 4 settings, mean of 2 seeds each
+    assert any(spread > 0 for spread in topk["error_y"]["array"])  # the seeds differ
+    assert "2 seeds, mean ± sd" in topk["hovertext"][0]
+    assert {"Pareto front", "PCA (same rank)", "NMF (same rank)"} <= {t["name"] for t in traces}
+    dimensions = json.loads(parallel_chart.proto.spec)["data"][0]["dimensions"]
+    assert [d["label"] for d in dimensions][:3] == ["k", "n_components", "seed"]
+    assert len(dimensions[0]["values"]) == 8  # one line per trial
+    gallery = [image for image in elements(at, "image") if "one panel per setting (4)" in image.proto.imgs[0].caption]
+    assert len(gallery) == 1
+    label = at.multiselect(key="sweep:shown").format_func(at.multiselect(key="sweep:shown").value[0])
+    assert "k ∈ {2, 4} × n_components ∈ {8, 16} · 2 seeds" in label and " s · " in label
+
+
+def test_the_exports_hold_every_trial(swept):
+    at, store, made, _ = swept
+    ids = {r.id for r in store.list_runs()}
+    rows = list(csv.DictReader(io.StringIO(made["sweep-trials.csv"].decode())))
+    assert {r["run_id"] for r in rows} == ids
+    assert {"model", "k", "n_components", "seed", "mse", "fvu", "l0", "dead_fraction", "seconds"} <= set(rows[0])
+    trials = json.loads(made["sweep-trials.json"])
+    assert {t["run_id"] for t in trials} == ids
+    assert all(t["params"]["random_state"] == t["seed"] and t["params"]["max_steps"] == 50 for t in trials)
+
+
+def test_a_trial_opens_in_compare_and_in_inspect(swept):
+    at, _, _, _ = swept
+    run_id = at.selectbox(key="sweep:atoms").value
+    other = at.selectbox(key="sweep:other").value
+    assert other != run_id
+    at.button(key="sweep:open-compare").click().run()
+    assert not at.exception and [h.value for h in at.header] == ["Compare"]
+    assert (at.selectbox(key="compare:left").value, at.selectbox(key="compare:right").value) == (run_id, other)
+    at.switch_page("views/sweep.py").run()
+    at.button(key="sweep:open-inspect").click().run()
+    assert not at.exception and [h.value for h in at.header] == ["Inspect"]
+    assert at.selectbox(key="inspect:run").value == run_id
