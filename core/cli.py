@@ -98,7 +98,8 @@ def _typed(model: str, name: str, value: Any, default: Any) -> Any:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="SAE/NMF Explorer without the UI.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{datasets,models,train,lessons,lesson}")
+    commands = parser.add_subparsers(dest="command", required=True,
+                                     metavar="{datasets,models,train,lessons,lesson,export,import}")
     commands.add_parser("datasets", help="list the data sets and their options").set_defaults(handler=list_datasets)
     commands.add_parser("models", help="list the models and their parameters").set_defaults(handler=list_models)
 
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--yes", action="store_true",
                        help="train even when the run is estimated to be slow (one too large for memory is refused)")
+    from core import cli_export  # export / import: SAELens and sparsify layouts (core.interop)
+
+    cli_export.add_commands(commands, _key_value)
     return parser
 
 
