@@ -208,7 +208,7 @@ def banner(state: session.AppState) -> None:
         st.info(f"**Watching** a run started in another tab, live and read-only. {RULE} Press **Train** to "
                 "start a run of your own with these settings.", icon=":material/visibility:")
     elif state.watching:
-        st.info("The run you watched has ended. Press **Train** to start a run of your own with these settings.",
-                icon=":material/visibility:")
+        st.info("This run was started in another tab and has ended. Press **Train** to start a run of your own "
+                "with these settings.", icon=":material/visibility:")
     elif (link := watch_link(state)) is not None:
         st.caption(f"Link to watch this run: `{link}` · {RULE}")
