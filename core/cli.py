@@ -1,4 +1,4 @@
-"""The command line: ``python -m core datasets | models | train ...``.
+"""The command line: ``python -m core datasets | models | train | sweep ...`` (sweep: ``core.cli_sweep``).
 
 ``train`` loads a data set, fits a model with a progress bar on stderr, and prints one JSON object of
 metrics as the last line of stdout (easy to parse from a script); ``--out DIR`` also keeps the
@@ -99,7 +99,7 @@ def _typed(model: str, name: str, value: Any, default: Any) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="SAE/NMF Explorer without the UI.")
     commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{datasets,models,train,lessons,lesson,export,import}")
+                                     metavar="{datasets,models,train,sweep,lessons,lesson,export,import}")
     commands.add_parser("datasets", help="list the data sets and their options").set_defaults(handler=list_datasets)
     commands.add_parser("models", help="list the models and their parameters").set_defaults(handler=list_models)
 
@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     from core import cli_export  # export / import: SAELens and sparsify layouts (core.interop)
 
     cli_export.add_commands(commands, _key_value)
+    from core import cli_sweep  # sweep: a grid of parameters times seeds, a JSON line per trial
+
+    cli_sweep.add_command(commands)
     return parser
 
 
