@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -122,6 +122,8 @@ class SweepJob(Job):
         self._ended: float | None = None
         self._alone: threading.Thread | None = None  # start(): ends its own manager once the sweep ends
         self.idle_timeout = settings.idle_timeout if idle_timeout is None else float(idle_timeout)
+        #: called (in the sweep's thread) with (sweep, point, row) as each trial ends; the CLI prints it
+        self.on_trial: Callable[[Any, Any, dict[str, Any]], None] | None = None
 
     @property
     def trials(self) -> int:
@@ -243,12 +245,24 @@ class SweepJob(Job):
                     sweep.skip(unit)
                     continue
                 self._set(message=f"Training {label}")
-                for row in sweep.train_unit(unit, X_sweep, self.control):
-                    where = "all points of the group at once" if sweep.batched else sweep.points[row["point"]].label
-                    self._set(progress=(done + row["step"]) / total,
-                              message=f"Training {label} · step {row['step']} · {where}")
+                try:
+                    for row in sweep.train_unit(unit, X_sweep, self.control):
+                        where = "all points of the group at once" if sweep.batched else sweep.points[row["point"]].label
+                        self._set(progress=(done + row["step"]) / total,
+                                  message=f"Training {label} · step {row['step']} · {where}")
+                except Exception as error:  # noqa: BLE001 - this group failed; the others go on
+                    self.unit_failed(sweep, unit, error)
+                else:
+                    self._save(sweep, unit)
                 done += unit_steps
-                self._save(sweep, unit)
+
+    def unit_failed(self, sweep, unit: Sequence[int], error: BaseException | str) -> None:
+        """The trials of ``unit`` failed (an error, not a divergence): a row each says why; the others go on."""
+        note = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+        for i in unit:
+            point = sweep.points[i]
+            point.status, point.note, point.estimator = FAILED, note, None
+            self._add_row(sweep, point, None)
 
     def _save(self, sweep, unit: Sequence[int] | None = None) -> None:
         """Evaluate and store the trained points of ``unit`` (every point when None); a row each."""
@@ -262,6 +276,8 @@ class SweepJob(Job):
     def _add_row(self, sweep, point, scores: dict[str, Any] | None) -> None:
         """The snapshot's row for ``point`` (saved to the store first when it has weights and scores)."""
         table_row = trial_row(sweep, point, scores or {}, self.backend)
+        if scores is None:
+            table_row["seconds"] = None  # a failed trial has no training time to show
         if scores is not None and self.store is not None and self._can_save:
             try:
                 record = self._save_point(sweep, point, scores)
@@ -272,6 +288,8 @@ class SweepJob(Job):
                 table_row["run_id"] = record.id
                 self._add("records", record)
         self._add("rows", table_row)
+        if self.on_trial is not None:
+            self.on_trial(sweep, point, table_row)
 
     def _add(self, name: str, item: Any) -> None:
         with self._lock:
