@@ -3,8 +3,10 @@
 A checkpoint is a directory (``save``/``load``) or a ZIP holding exactly those two files
 (``to_bytes``/``from_bytes``, for a download button and an upload). ``config.json`` names the model
 in the registry and its constructor parameters; the weights are the named float32 arrays of
-``model.get_weights()``. Everything read back is validated and reported with a ValueError that says
-what is wrong and how to fix it; pickles (``torch.save``, ``.pt``, ``.pkl``) are refused, never opened.
+``model.get_weights()``. A model whose knobs were moved during its run (``core.schedule``) is saved with
+the parameters it started with and a ``schedule`` of its changes, so its run can be replayed. Everything
+read back is validated and reported with a ValueError that says what is wrong and how to fix it; pickles
+(``torch.save``, ``.pt``, ``.pkl``) are refused, never opened.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import safetensors.numpy
 from safetensors import SafetensorError
 
-from core import models
+from core import models, schedule
 from core.zipread import ZIP_ERRORS, MemberTooLarge, read_member
 
 FORMAT = "sae-nmf-explorer"
@@ -47,23 +49,28 @@ class CheckpointError(ValueError):
 def make_config(model, extra_config: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``config.json`` content for a fitted ``model`` (JSON-safe), plus ``extra_config``.
 
-    ``extra_config`` may carry ``image_shape`` ((height, width)), ``data`` (the data set's name)
-    and any other JSON-safe keys, but none of ``RESERVED_KEYS``.
+    ``extra_config`` may carry ``image_shape`` ((height, width)), ``data`` (the data set's name),
+    ``schedule`` (the run's knob changes; by default those in ``model.history_``) and any other JSON-safe
+    keys, but none of ``RESERVED_KEYS``. ``params`` are those the run started with.
     """
     return _config_and_weights(model, extra_config)[0]
 
 
 def _config_and_weights(model, extra_config) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     weights = model.get_weights()  # raises NotFittedError for an unfitted model
+    extra = dict(extra_config or {})
+    changes = extra.pop("schedule") if "schedule" in extra else schedule.schedule_of(getattr(model, "history_", None))
     config = {
         "format": FORMAT,
         "version": VERSION,
         "model": models.name_of(model),
-        "params": _json_safe_params(model.get_params(deep=False)),
+        # a moved knob's parameter holds its last value: the run is written down as it started, plus its changes
+        "params": _json_safe_params(schedule.starting_params(model.get_params(deep=False), changes or [])),
         "n_features_in": int(model.n_features_in_),
         "weights": {name: list(array.shape) for name, array in weights.items()},
     }
-    extra = dict(extra_config or {})
+    if changes:
+        extra["schedule"] = changes
     clash = sorted(set(extra) & set(RESERVED_KEYS))
     if clash:
         raise CheckpointError(f"extra_config may not set {clash}: save() writes these keys itself.")
@@ -177,9 +184,25 @@ def from_bytes(data: bytes, *, device: str | None = None, return_config: bool = 
 
 
 def read_config(source: str | os.PathLike) -> dict[str, Any]:
-    """The validated ``config.json`` of a checkpoint directory, without loading the weights."""
+    """The validated ``config.json`` of a checkpoint, without loading the weights: ``source`` is a checkpoint
+    directory, its ``config.json`` file, or a checkpoint ``.zip`` (the download)."""
     path = Path(source)
-    return _parse_config(_read_limited(path / CONFIG_FILE, MAX_CONFIG_BYTES), path / CONFIG_FILE)
+    if path.is_dir():
+        path = path / CONFIG_FILE
+    raw = _read_limited(path, MAX_CHECKPOINT_BYTES if path.suffix.lower() == ".zip" else MAX_CONFIG_BYTES)
+    if not raw.startswith(b"PK"):
+        return _parse_config(raw, path)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise CheckpointError(f"{path} is not a readable ZIP ({error}); it may be truncated. "
+                              "Download or save the checkpoint again.") from None
+    with archive:
+        if CONFIG_FILE not in archive.namelist():
+            raise CheckpointError(f"{path} holds no {CONFIG_FILE}; give the .zip saved by this app, or its "
+                                  f"{CONFIG_FILE}.")
+        config_bytes = _read_member(archive, archive.getinfo(CONFIG_FILE), MAX_CONFIG_BYTES, str(path))
+    return _parse_config(config_bytes, f"{path}:{CONFIG_FILE}")
 
 
 # -- helpers: JSON ---------------------------------------------------------------------------------
@@ -243,6 +266,15 @@ def _check_optional_fields(config: dict[str, Any], where: str = "config") -> Non
     data = config.get("data")
     if data is not None and not isinstance(data, str):
         raise CheckpointError(f"{where}: 'data' must be a data set name (a string), not {data!r}.")
+    if "schedule" in config:
+        try:
+            live = models.model_class(config["model"])._live_params
+        except ImportError:  # the model cannot be built here anyway: loading it says so
+            return
+        try:
+            schedule.check_schedule(config["schedule"], live, config["params"].get("max_steps"), str(where))
+        except ValueError as error:
+            raise CheckpointError(str(error)) from None
 
 
 def _parse_config(raw: bytes, where) -> dict[str, Any]:
@@ -323,7 +355,8 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, so
     return raw
 
 
-def _usable_device(saved: Any, override: str | None) -> Any:
+def usable_device(saved: Any, override: str | None = None) -> Any:
+    """``override`` when given, else the ``saved`` device where it exists here, else 'cpu'."""
     if override is not None:
         return override
     from core.device import resolve_device
@@ -343,7 +376,7 @@ def _build(config: dict[str, Any], weights: dict[str, np.ndarray], device: str |
         raise CheckpointError(f"Model {name!r} cannot be imported here ({error}); "
                               "install the version of the app that saved it.") from None
     if "device" in models.default_params(name):
-        params["device"] = _usable_device(params.get("device", "auto"), device)
+        params["device"] = usable_device(params.get("device", "auto"), device)
     try:
         model = models.create(name, **params)
     except (TypeError, ValueError) as error:

@@ -115,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="fit a model and print its metrics as JSON",
                                 description="Fit a model; the last line of stdout is a JSON object of metrics.")
     train.set_defaults(handler=train_command)
-    train.add_argument("--data", required=True, help="data set name (see `datasets`) or a .npy/.npz/.csv path")
-    train.add_argument("--model", required=True, help="model name (see `models`)")
+    train.add_argument("--data", help="data set name (see `datasets`) or a .npy/.npz/.csv path (required "
+                                       "unless --config names it)")
+    train.add_argument("--model", help="model name (see `models`; required unless --config is given)")
     train.add_argument("--n-components", type=int, help="number of atoms / latents")
     train.add_argument("--k", type=int, help="active latents per sample (top-k models only)")
     train.add_argument("--max-steps", type=int, help="training steps (iterative models only)")
@@ -131,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--yes", action="store_true",
                        help="train even when the run is estimated to be slow (one too large for memory is refused)")
+    from core import cli_train  # --config: replay a saved run (it imports this module: imported here, not on top)
+
+    cli_train.register(train)
     from core import cli_export  # export / import: SAELens and sparsify layouts (core.interop)
 
     cli_export.add_commands(commands, _key_value)
@@ -263,12 +267,17 @@ def _importable_models() -> list[str]:
     return names
 
 
-def load_data(args: argparse.Namespace):
+def data_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options the data set is loaded with: the --data-option ones, the seed and --n-samples."""
     options = dict(args.data_options)
     options.setdefault("seed", args.seed)
     if args.n_samples is not None:
         options["n_samples"] = args.n_samples
-    return datasets.load(args.data, **options)
+    return options
+
+
+def load_data(args: argparse.Namespace):
+    return datasets.load(args.data, **data_options(args))
 
 
 def _check_sign(model_name: str, data, data_options: dict[str, Any]) -> None:
@@ -296,8 +305,9 @@ def check_budget(model, data, model_name: str, confirmed: bool) -> None:
         print(f"note: {cost.warning()}", file=sys.stderr)
 
 
-def fit_with_progress(model, X, quiet: bool = False) -> str | None:
-    """Fit ``model``; iterative models show a tqdm bar on stderr. Returns the divergence message, if any."""
+def fit_with_progress(model, X, quiet: bool = False, control=None) -> str | None:
+    """Fit ``model`` (steered by ``control``, a ``core.training.TrainControl``, e.g. a replayed schedule);
+    iterative models show a tqdm bar on stderr. Returns the divergence message, if any."""
     if not hasattr(model, "fit_iter"):
         model.fit(X)
         return None
@@ -308,7 +318,7 @@ def fit_with_progress(model, X, quiet: bool = False) -> str | None:
     with tqdm(total=total, file=sys.stderr, disable=quiet, unit="step", dynamic_ncols=True,
               desc=models.name_of(model)) as bar:
         try:
-            for row in model.fit_iter(X):
+            for row in model.fit_iter(X, control):
                 bar.update(row["step"] - done)
                 done = row["step"]
                 bar.set_postfix(loss=f"{row['loss']:.4g}", refresh=False)
@@ -342,7 +352,8 @@ def _finite_weights(model) -> bool:
         return False
 
 
-def train_command(args: argparse.Namespace) -> int:
+def train_command(args: argparse.Namespace, control=None) -> int:
+    """Train as the flags say (``control``: see ``fit_with_progress``)."""
     params = model_params(args)
     model = models.create(args.model, **params)
     data = load_data(args)
@@ -350,16 +361,16 @@ def train_command(args: argparse.Namespace) -> int:
     _check_sign(args.model, data, dict(args.data_options))
     created = prepare_out(args.out) if args.out is not None else False
     try:
-        return _train(args, model, data)
+        return _train(args, model, data, control)
     except BaseException:
         if created and not any(args.out.iterdir()):
             args.out.rmdir()  # leave nothing behind for a run that never started
         raise
 
 
-def _train(args: argparse.Namespace, model, data) -> int:
+def _train(args: argparse.Namespace, model, data, control=None) -> int:
     start = time.perf_counter()
-    diverged = fit_with_progress(model, data.X, quiet=args.quiet)
+    diverged = fit_with_progress(model, data.X, quiet=args.quiet, control=control)
     seconds = time.perf_counter() - start
 
     device = resolve_device(model.get_params().get("device", "auto"))
@@ -384,7 +395,7 @@ def _train(args: argparse.Namespace, model, data) -> int:
     if args.out is not None:
         details = {**summary, "hoyer_atoms": scores["hoyer_atoms"], "hoyer_codes": scores["hoyer_codes"],
                    "steps": getattr(model, "n_steps_", None), "params": checkpoint.make_config(model)["params"],
-                   "data_options": dict(args.data_options), "error": diverged}
+                   "data_options": data_options(args), "error": diverged}
         try:
             write_run(args.out, model, data, details, weights=keep_weights)
         except OSError as error:
@@ -416,17 +427,18 @@ def _finite(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def history_csv(history: list[dict[str, Any]]) -> str:
-    """The training rows as CSV: step, loss, mse first, then the other columns; ``event`` as JSON."""
+    """The training rows as CSV: step, loss, mse first, then the other columns; ``event`` and ``changes``
+    (the knob changes, ``core.schedule``) as JSON."""
+    as_json = ("event", "changes")
     columns = ["step", "loss", "mse"]
     for row in history:
-        columns += [key for key in row if key not in columns and key != "event"]
-    columns.append("event")
+        columns += [key for key in row if key not in columns and key not in as_json]
+    columns += as_json
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in history:
-        event = row.get("event")
-        writer.writerow({**row, "event": json.dumps(event) if event is not None else ""})
+        writer.writerow({**row, **{key: json.dumps(row[key]) if row.get(key) is not None else "" for key in as_json}})
     return buffer.getvalue()
 
 
@@ -435,7 +447,8 @@ def write_run(out: Path, model, data, details: dict[str, Any], weights: bool = T
     only metrics.json and history.csv, for a run that diverged before it had any finite weights)."""
     out.mkdir(parents=True, exist_ok=True)
     if weights:
-        extra = {"data": data.name, "image_shape": list(data.image_shape) if data.image_shape else None}
+        extra = {"data": data.name, "data_options": details.get("data_options") or {},
+                 "image_shape": list(data.image_shape) if data.image_shape else None}
         checkpoint.save(model, out, extra_config=extra)
     checkpoint.write_atomic(out / "metrics.json", (json.dumps(_finite(details), indent=2) + "\n").encode())
     checkpoint.write_atomic(out / "history.csv", history_csv(getattr(model, "history_", [])).encode())

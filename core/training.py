@@ -41,7 +41,9 @@ class TrainControl:
         with self._lock:
             self._updates.update(params)
 
-    def pop_updates(self) -> dict[str, Any]:
+    def pop_updates(self, step: int | None = None) -> dict[str, Any]:
+        """The updates queued since the last call (``step``: the step about to be trained, for a control
+        that knows its own, e.g. ``core.schedule.ScheduledControl``)."""
         with self._lock:
             updates, self._updates = self._updates, {}
         return updates
@@ -87,7 +89,8 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
     """Fit ``model`` on ``X`` one step at a time, yielding a metrics row every ``model.log_every`` steps.
 
     Each row has at least ``step``, ``loss``, ``mse`` and ``seconds``; a row that follows a live change
-    carries it under ``"event"``. Rows are appended to ``model.history_`` as they are made.
+    carries it under ``"event"`` (``{param: new value}``) and ``"changes"`` (each change with its step and old
+    value, ``core.schedule``). Rows are appended to ``model.history_`` as they are made.
     Raises ``TrainingDiverged`` when a logged loss is not finite, after restoring the last good weights.
     """
     model._begin_fit(X)
@@ -95,6 +98,7 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
     log_every = log_every_of(model)
     start = time.perf_counter()
     pending_event: dict[str, Any] | None = None
+    pending_changes: list[dict[str, Any]] = []
     step = 0
     scale = mean_square(X)
     for step in range(1, max_steps + 1):
@@ -102,11 +106,15 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
             if control.stop_requested:
                 step -= 1
                 break
-            updates = control.pop_updates()
+            updates = control.pop_updates(step)
             if updates:
+                before = {name: getattr(model, name, None) for name in updates}
                 applied = model._apply_live_updates(updates)
                 if applied:
                     pending_event = {**(pending_event or {}), **applied}
+                    # each change with the step it first trained: core.schedule replays the run from these
+                    pending_changes += [{"step": step, "param": name, "old": before[name], "new": value}
+                                        for name, value in applied.items()]
         logged = is_log_step(step, log_every, max_steps)
         if logged:
             model._stage_good_state(step - 1)  # this step's logged loss is that of these weights
@@ -116,8 +124,8 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
         row = {"step": step, **{k: float(v) for k, v in metrics.items()}}
         row["seconds"] = time.perf_counter() - start
         if pending_event:
-            row["event"] = pending_event
-            pending_event = None
+            row["event"], row["changes"] = pending_event, pending_changes
+            pending_event, pending_changes = None, []
         reason = divergence(row, scale)
         if reason:
             model._restore_good_state()

@@ -1,4 +1,4 @@
-"""Saving a training job to the run store when it ends (in a thread: ``save_when_done``)."""
+"""Saving a training job to the run store when it ends (in a thread: ``save_when_done``), and exporting it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import checkpoint, schedule
 from core.analysis.tables import training_seconds
 from core.jobs.fit import DIVERGED, DONE, STOPPED
 from core.states import store_status
@@ -62,12 +63,14 @@ def save_sweep(store, sweep, *, dataset: str, data_options: dict[str, Any] | Non
 @dataclass
 class SaveTicket:
     """The result of ``save_when_done``: ``recorded`` is set once the run's start is in the store (or that
-    failed), ``done`` once the job ended and the save was tried."""
+    failed), ``done`` once the job ended and the save was tried. ``data_options``: those the run's data set
+    was loaded with."""
 
     recorded: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     record: Any = None
     error: str | None = None
+    data_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str | None:
@@ -83,7 +86,7 @@ def save_when_done(job, store=None, record_within: float = 2.0, **save_options) 
     ms), so a process killed from then on leaves the run marked 'interrupted'; a slow disk holds the
     caller at most ``record_within`` seconds, the recording goes on in the thread.
     """
-    ticket = SaveTicket()
+    ticket = SaveTicket(data_options=dict(save_options.get("data_options") or {}))
 
     def _work() -> None:
         try:
@@ -107,3 +110,14 @@ def save_when_done(job, store=None, record_within: float = 2.0, **save_options) 
     threading.Thread(target=_work, name=f"save-job-{getattr(job, 'id', '')}", daemon=True).start()
     ticket.recorded.wait(record_within)
     return ticket
+
+
+def export_bytes(job, ticket: SaveTicket | None = None) -> bytes:
+    """An ended job's checkpoint ZIP (a download), with the config.json the run store keeps: its data set and
+    options, the parameters it started with and the schedule of its knob changes, so that
+    ``python -m core train --config config.json`` replays it; ``ticket``: its ``save_when_done``'s."""
+    history = job.snapshot(touch=False).history
+    more = {"run_id": ticket.run_id} if ticket is not None and ticket.run_id else {}
+    extra = schedule.replay_extra(job.dataset_name, ticket.data_options if ticket is not None else {}, history,
+                                  job.image_shape, **more)
+    return checkpoint.to_bytes(job.model, extra_config=extra)

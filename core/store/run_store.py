@@ -27,7 +27,7 @@ from contextlib import closing as _closing
 from pathlib import Path
 from typing import Any, Iterable
 
-from core import checkpoint
+from core import checkpoint, schedule
 from core.models import name_of
 from core.store import index, layout, recovery
 from core.store.errors import (InvalidRunNameError, RunNotFoundError, RunWeightsMissingError, StoreError,
@@ -221,8 +221,8 @@ class RunStore:
         history = list(history if history is not None else getattr(model, "history_", None) or [])
         if image_shape is not None:
             extra = {**extra, "image_shape": [int(s) for s in image_shape]}
-        config_extra = {"data": dataset, "data_options": index.plain(data_options), "run_id": run_id,
-                        **({"image_shape": extra["image_shape"]} if "image_shape" in extra else {})}
+        config_extra = schedule.replay_extra(dataset, index.plain(data_options), history, extra.get("image_shape"),
+                                             run_id=run_id)
         archive = zipfile.ZipFile(io.BytesIO(checkpoint.to_bytes(model, extra_config=config_extra)))
         config = json.loads(archive.read(checkpoint.CONFIG_FILE))
         steps = history[-1].get("step") if history else getattr(model, "n_steps_", None)

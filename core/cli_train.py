@@ -1,0 +1,75 @@
+"""``python -m core train --config config.json``: replay a saved run.
+
+A run's ``config.json`` (the Train page's download, a run store folder, or ``train --out``) holds the model,
+the parameters the run started with, its data set with the options it was loaded with, and the ``schedule``
+of knobs moved during the run (``core.schedule``). Replaying trains the same model on the same data and
+applies each change before the same step, so that, with the same seed on the same device, it reaches the
+same weights. ``--data`` may point to the data elsewhere (a run on an uploaded file names only the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core import checkpoint, cli, models
+from core.schedule import ScheduledControl, check_schedule
+
+# flags that would make the replay a different run: the config says these
+_FIXED_BY_CONFIG = {"model": "--model", "n_components": "--n-components", "k": "--k", "max_steps": "--max-steps",
+                    "params": "--set", "data_options": "--data-option", "n_samples": "--n-samples"}
+
+
+def register(train: argparse.ArgumentParser) -> None:
+    """Add ``--config`` to the ``train`` command, whose handler becomes ``train_or_replay``."""
+    train.add_argument("--config", type=Path, metavar="CONFIG",
+                       help="replay a saved run: its config.json (or checkpoint folder, or the .zip download) "
+                            "gives the model, its starting parameters, the data set and its options, and the "
+                            "knob changes made during the run, each applied before the same step; --data "
+                            "PATH points to data that was an upload; --device, --out, --quiet, --yes apply")
+    train.set_defaults(handler=train_or_replay)
+
+
+def train_or_replay(args: argparse.Namespace) -> int:
+    """``train``: as the flags say, or, with ``--config``, as the saved run went."""
+    if args.config is None:
+        missing = [flag for flag, value in (("--data", args.data), ("--model", args.model)) if value is None]
+        if missing:
+            raise cli.UsageError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required (or "
+                                 "--config CONFIG, to replay a saved run). See `python -m core train --help`.")
+        return cli.train_command(args)
+    control = replay_settings(args)
+    return cli.train_command(args, control=control)
+
+
+def replay_settings(args: argparse.Namespace) -> ScheduledControl:
+    """Set ``args`` from ``args.config`` (model, parameters, data set and its options) and return the control
+    that replays its schedule; flags that would change the run are refused."""
+    clash = [flag for name, flag in _FIXED_BY_CONFIG.items() if getattr(args, name) not in (None, [])]
+    clash += ["--seed"] if args.seed != 0 else []
+    if clash:
+        raise cli.UsageError(f"--config replays the saved run as it was, so {', '.join(clash)} cannot be given "
+                             "with it; to train a variant, edit 'params' or 'data_options' in the config file.")
+    config = checkpoint.read_config(args.config)
+    data = args.data or config.get("data")
+    if not data:
+        raise cli.UsageError(f"{args.config} does not name its data set ('data'); give it with --data NAME or PATH.")
+    params = dict(config["params"])
+    if "device" in params:
+        params["device"] = checkpoint.usable_device(params["device"], args.device)
+    try:
+        live = models.model_class(config["model"])._live_params
+    except ImportError as error:
+        raise cli.UsageError(f"model {config['model']!r} cannot be imported here ({error}); install the version "
+                             "of the app that saved it.") from None
+    schedule = check_schedule(config.get("schedule"), live, params.get("max_steps"), str(args.config))
+    args.model, args.data, args.device = config["model"], data, None
+    args.params = list(params.items())
+    # JSON keeps tuples (an image_shape) as lists; the data set takes them as the app gave them
+    args.data_options = [(key, tuple(value) if isinstance(value, list) else value)
+                         for key, value in (config.get("data_options") or {}).items()]
+    if schedule:
+        print(f"note: replaying {len(schedule)} knob change{'' if len(schedule) == 1 else 's'} from {args.config}",
+              file=sys.stderr)
+    return ScheduledControl(schedule)

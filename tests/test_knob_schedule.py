@@ -1,0 +1,168 @@
+"""A run's knob changes (issue 20): kept in the run store, exported in config.json with the parameters the
+run started with, replayed by ``python -m core train --config`` to the same weights, and drawn on the
+stored run's loss curve."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from core import checkpoint, cli, datasets, models, schedule
+from core.jobs import TrainingJob
+from core.jobs.saving import export_bytes, save_when_done
+from core.store import RunStore
+
+DATA, DATA_OPTIONS = "digits", {"n_samples": 200}
+PARAMS = dict(n_components=16, k=4, max_steps=120, batch_size=64, learning_rate=0.003, random_state=3,
+              device="cpu", log_every=10)
+# moved as the Train page moves them: through the job, while it trains (here right after the rows of these
+# steps, so each change first trains the next step, between two logged rows)
+MOVES = {30: {"k": 2}, 70: {"learning_rate": 0.01, "k": 6}}
+EXPECTED = [{"step": 31, "param": "k", "old": 4, "new": 2},
+            {"step": 71, "param": "learning_rate", "old": 0.003, "new": 0.01},
+            {"step": 71, "param": "k", "old": 2, "new": 6}]
+
+
+class SteeredJob(TrainingJob):
+    """A job whose knobs are moved by ``job.update`` (the Train page's call) after the rows of ``MOVES``."""
+
+    def row(self, row):
+        super().row(row)
+        if row["step"] in MOVES:
+            self.update(**MOVES[row["step"]])
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory):
+    """A run whose knobs moved twice, saved as the Train page saves it; the store opened again afterwards."""
+    root = tmp_path_factory.mktemp("runs")
+    X = datasets.load(DATA, **DATA_OPTIONS).X
+    job = SteeredJob(models.create("sae-topk", **PARAMS), X, model_name="sae-topk", dataset_name=DATA,
+                     image_shape=(8, 8))
+    ticket = save_when_done(job, RunStore(root), dataset=DATA, data_options=DATA_OPTIONS)
+    assert job.start()
+    job.wait()
+    assert ticket.done.wait(60) and ticket.error is None, ticket.error
+    return job, ticket, RunStore(root)
+
+
+def config_of(archive: bytes) -> dict:
+    return json.loads(zipfile.ZipFile(io.BytesIO(archive)).read(checkpoint.CONFIG_FILE))
+
+
+def replay(tmp_path, capsys, config_path, *flags: str) -> tuple[int, dict, str]:
+    out = tmp_path / "replayed"
+    code = cli.main(["train", "--config", str(config_path), "--out", str(out), "--quiet", *flags])
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1]) if code == 0 else {}
+    return code, summary, captured.err
+
+
+def test_the_store_keeps_each_change_with_its_step_and_old_value(live_run):
+    job, ticket, reopened = live_run
+    assert schedule.schedule_of(reopened.load_history(ticket.run_id)) == EXPECTED
+    config = checkpoint.read_config(reopened.run_folder(ticket.run_id))
+    assert config["schedule"] == EXPECTED
+    # the parameters the run started with, not the final ones the model holds
+    assert (config["params"]["k"], config["params"]["learning_rate"]) == (4, 0.003)
+    assert (job.model.k, job.model.learning_rate) == (6, 0.01)
+    assert reopened.get(ticket.run_id).params["k"] == 4
+
+
+def test_the_train_download_holds_what_the_store_holds(live_run):
+    job, ticket, reopened = live_run
+    downloaded = config_of(export_bytes(job, ticket))
+    stored = config_of(reopened.checkpoint_bytes(ticket.run_id))
+    for key in ("model", "params", "schedule", "data", "data_options", "image_shape", "run_id"):
+        assert downloaded[key] == stored[key], key
+    assert downloaded["data_options"] == DATA_OPTIONS
+
+
+def test_the_cli_replays_the_schedule_to_the_same_weights(live_run, tmp_path, capsys):
+    job, ticket, reopened = live_run
+    archive = tmp_path / "run.zip"
+    archive.write_bytes(reopened.checkpoint_bytes(ticket.run_id))
+    code, summary, err = replay(tmp_path, capsys, archive)
+    assert code == 0, err
+    assert "replaying 3 knob changes" in err
+    replayed = checkpoint.load(tmp_path / "replayed")
+    for name, weights in job.model.get_weights().items():
+        np.testing.assert_allclose(replayed.get_weights()[name], weights, rtol=1e-4, atol=1e-5, err_msg=name)
+    assert summary["mse"] == pytest.approx(job.snapshot().metrics["mse"], rel=1e-4)
+    # the replay's own export is the same run again: same start, same schedule
+    again = checkpoint.read_config(tmp_path / "replayed")
+    assert again["params"] == config_of(archive.read_bytes())["params"] and again["schedule"] == EXPECTED
+
+
+def test_without_its_schedule_the_replay_ends_elsewhere(live_run, tmp_path, capsys):
+    job, ticket, reopened = live_run
+    config = checkpoint.read_config(reopened.run_folder(ticket.run_id))
+    del config["schedule"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    code, summary, err = replay(tmp_path, capsys, path)
+    assert code == 0, err
+    replayed = checkpoint.load(tmp_path / "replayed")
+    gap = np.abs(replayed.components_ - job.model.components_).max()
+    assert gap > 1e-2, "the knob changes made no difference: the replay test could not fail"
+
+
+def test_a_stored_run_draws_its_changes_where_the_live_run_drew_them(live_run):
+    from ui import train_live
+
+    job, ticket, reopened = live_run
+    history = reopened.load_history(ticket.run_id)
+    events = schedule.chart_events(history)
+    assert events == job.snapshot().events == [(40, {"k": 2}), (80, {"learning_rate": 0.01, "k": 6})]
+    # as on the page, where moves seconds apart get a mark each (this test's run took well under a second)
+    spaced = [{**row, "seconds": row["step"] / 10} for row in history]
+    stored = dataclasses.replace(job.snapshot(), history=spaced, events=events)
+    option, described = train_live.loss_chart(stored, "Loss")
+    marked = [mark["xAxis"] for mark in option["series"][0]["markLine"]["data"] if "xAxis" in mark]
+    assert marked == [40, 80]
+    assert "k = 2 at step 40" in described and "at step 80" in described
+
+
+def test_history_csv_keeps_the_changes_as_json(live_run):
+    job, _, _ = live_run
+    rows = cli.history_csv(job.model.history_).splitlines()
+    header = rows[0].split(",")
+    assert header[-2:] == ["event", "changes"]
+    changed = [line for line in rows if "learning_rate" in line]
+    assert len(changed) == 1 and '""step"": 71' in changed[0]
+
+
+@pytest.mark.parametrize("schedule_value, words", [
+    ("not a list", "must be a list"),
+    ([{"step": 0, "param": "k", "new": 2}], "'step' must be a whole number"),
+    ([{"step": 5, "param": "n_components", "new": 2}], "cannot change during a run"),
+    ([{"step": 500, "param": "k", "new": 2}], "after the run's last step"),
+    ([{"step": 9, "param": "k", "new": 2}, {"step": 5, "param": "k", "new": 3}], "must not go backwards"),
+])
+def test_a_bad_schedule_is_refused_with_what_to_fix(live_run, tmp_path, capsys, schedule_value, words):
+    _, ticket, reopened = live_run
+    config = checkpoint.read_config(reopened.run_folder(ticket.run_id))
+    config["schedule"] = schedule_value
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    code, _, err = replay(tmp_path, capsys, path)
+    assert code == cli.EXIT_ERROR and words in err and "Traceback" not in err
+
+
+def test_flags_that_would_change_the_replay_are_refused(live_run, tmp_path, capsys):
+    _, ticket, reopened = live_run
+    folder = reopened.run_folder(ticket.run_id)
+    code, _, err = replay(tmp_path, capsys, folder, "--k", "3")
+    assert code == cli.EXIT_ERROR and "--k cannot be given" in err
+    assert cli.main(["train", "--model", "sae-topk"]) == cli.EXIT_ERROR
+    assert "--data is required (or --config CONFIG" in capsys.readouterr().err
+
+
+def test_starting_params_take_each_knobs_first_old_value():
+    assert schedule.starting_params({"k": 6, "learning_rate": 0.01, "n_components": 16}, EXPECTED) == {
+        "k": 4, "learning_rate": 0.003, "n_components": 16}
