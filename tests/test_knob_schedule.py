@@ -81,6 +81,9 @@ def test_the_train_download_holds_what_the_store_holds(live_run):
     for key in ("model", "params", "schedule", "data", "data_options", "image_shape", "run_id"):
         assert downloaded[key] == stored[key], key
     assert downloaded["data_options"] == DATA_OPTIONS
+    # the page's ticket may be an earlier run's (a run opened from a link): its data and id are not this run's
+    earlier = dataclasses.replace(ticket, job_id=job.id + 1)
+    assert "run_id" not in config_of(export_bytes(job, earlier))
 
 
 def test_the_cli_replays_the_schedule_to_the_same_weights(live_run, tmp_path, capsys):

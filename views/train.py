@@ -127,10 +127,12 @@ with panel:
         picture = train_live.atoms_picture(snap, grid_look)
         return render.png_bytes(picture) if picture is not None else b""
 
-    def _weights() -> bytes:
-        from core import checkpoint
+    ticket = state.save_ticket
 
-        return checkpoint.to_bytes(job.model, extra_config={"dataset": job.dataset_name})
+    def _weights() -> bytes:  # config.json as the run store keeps it: replayable by `python -m core train --config`
+        from core.jobs import saving
+
+        return saving.export_bytes(job, ticket)
 
     name = downloads.file_stem(job.model_name, job.dataset_name) if job is not None else "atoms"
     # Drawn outside the polling panel (a widget there costs every tick): ready from the run's start, it
@@ -146,7 +148,6 @@ with panel:
                                icon=":material/download:", width="stretch",
                                help="A zip with weights.safetensors and config.json (core.checkpoint); "
                                     "ready when the run has ended.")
-    ticket = state.save_ticket
     if job is not None and not job.active and ticket is not None and ticket.error:
         st.warning(f"{ticket.error} The run is not in the run store (Compare and Inspect will not list it); "
                    "download its weights above to keep them.", icon=":material/save:")

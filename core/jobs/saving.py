@@ -63,13 +63,14 @@ def save_sweep(store, sweep, *, dataset: str, data_options: dict[str, Any] | Non
 @dataclass
 class SaveTicket:
     """The result of ``save_when_done``: ``recorded`` is set once the run's start is in the store (or that
-    failed), ``done`` once the job ended and the save was tried. ``data_options``: those the run's data set
-    was loaded with."""
+    failed), ``done`` once the job ended and the save was tried. ``job_id``: the job it saves; ``data_options``:
+    those its data set was loaded with."""
 
     recorded: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     record: Any = None
     error: str | None = None
+    job_id: int | None = None
     data_options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -86,7 +87,7 @@ def save_when_done(job, store=None, record_within: float = 2.0, **save_options) 
     ms), so a process killed from then on leaves the run marked 'interrupted'; a slow disk holds the
     caller at most ``record_within`` seconds, the recording goes on in the thread.
     """
-    ticket = SaveTicket(data_options=dict(save_options.get("data_options") or {}))
+    ticket = SaveTicket(job_id=getattr(job, "id", None), data_options=dict(save_options.get("data_options") or {}))
 
     def _work() -> None:
         try:
@@ -115,9 +116,12 @@ def save_when_done(job, store=None, record_within: float = 2.0, **save_options) 
 def export_bytes(job, ticket: SaveTicket | None = None) -> bytes:
     """An ended job's checkpoint ZIP (a download), with the config.json the run store keeps: its data set and
     options, the parameters it started with and the schedule of its knob changes, so that
-    ``python -m core train --config config.json`` replays it; ``ticket``: its ``save_when_done``'s."""
+    ``python -m core train --config config.json`` replays it; ``ticket``: its ``save_when_done``'s (one of
+    another job is ignored)."""
+    if ticket is not None and ticket.job_id != getattr(job, "id", None):
+        ticket = None
     history = job.snapshot(touch=False).history
     more = {"run_id": ticket.run_id} if ticket is not None and ticket.run_id else {}
     extra = schedule.replay_extra(job.dataset_name, ticket.data_options if ticket is not None else {}, history,
-                                  job.image_shape, **more)
+                                  getattr(job, "image_shape", None), **more)
     return checkpoint.to_bytes(job.model, extra_config=extra)
