@@ -94,7 +94,7 @@ def test_million_feature_atoms_draw_as_a_bounded_strip_each():
     assert picture.width * picture.height <= render.MAX_PICTURE_PIXELS
     assert picture.size == render.grid_size(16, None, n_features=1_000_000)
     _opens_without_bomb_warning(picture)
-    row = np.asarray(picture)[3 * 4 + 1]
+    row = np.asarray(picture)[3 * (render.strip_height(4) + 1) + 1]  # strips a pixel apart
     assert (row == (178, 24, 43)).all(axis=1).sum() >= 1  # the spike, red, in atom 3's strip
     assert all(tile.width <= render.MAX_STRIP_CELLS * 4 for tile in render.tile_images(atoms[:2], None))
 

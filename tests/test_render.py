@@ -41,7 +41,7 @@ def test_grid_size_by_hand():
     # 5 atoms -> 3 columns, 2 rows of (4*2) x (6*2) tiles with 1 px between.
     assert grid_size(5, (4, 6), scale=2, padding=1) == (3 * 12 + 2, 2 * 8 + 1)
     assert grid_size(3, (2, 2), columns=10, scale=1, padding=0) == (6, 2)  # columns clamped to n_atoms
-    assert grid_size(4, None, scale=3, n_features=7) == (21, 12)
+    assert grid_size(4, None, scale=3, n_features=7) == (21, 4 * 8 + 3)  # 4 strips of 7 x 3 by 8 px, 1 px apart
 
 
 def test_brightest_pixel_lands_where_expected():
@@ -81,9 +81,9 @@ def test_auto_gray_and_normalisation():
 def test_heat_map_for_non_image_data():
     atoms = torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 0.5]])
     image = atom_grid(atoms, image_shape=None, scale=2)
-    assert image.size == grid_size(2, None, scale=2, n_features=3) == (6, 4)
-    assert _pixel(image, 0, 0) == RED and _pixel(image, 2, 1) == BLUE and _pixel(image, 4, 0) == WHITE
-    assert _pixel(image, 5, 3) == RED  # second row: its own maximum
+    assert image.size == grid_size(2, None, scale=2, n_features=3) == (6 + 1 + 6, 8)  # two strips side by side
+    assert _pixel(image, 0, 0) == RED and _pixel(image, 2, 7) == BLUE and _pixel(image, 4, 0) == WHITE
+    assert _pixel(image, 12, 7) == RED  # second strip: its own maximum
 
 
 def test_bad_image_shape_is_explained():

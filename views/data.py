@@ -70,22 +70,41 @@ def choose() -> None:
             train_runner.sync(state)
 
 
+# The upload's text fields, by the option each file kind calls them (core.datasets.FILE_OPTIONS)
+NAMED_PARTS = {"key": ("key", "tensor"), "texts": ("texts",), "labels": ("labels",)}
+
+
 def upload() -> None:
-    st.caption("A .npy or .csv matrix (one sample per row), a .npz (give its key), or a .zip of images.")
-    file = st.file_uploader("Upload a file", type=["npy", "npz", "csv", "zip"], key="data:upload")
+    st.caption("Activations or embeddings: a .npy, .safetensors or .csv matrix (one sample per row), or a .npz; "
+               "with per-sample texts or labels (a string array of the .npz, a column of the .csv). "
+               "Or a .zip of images.")
+    file = st.file_uploader("Upload a file", type=["npy", "npz", "safetensors", "csv", "zip"], key="data:upload")
     cols = st.columns(4, vertical_alignment="bottom")
     options = _common_options("upload", cols)
-    shape_cols = st.columns(4)
+    shape_cols = st.columns(5)
     height = shape_cols[0].number_input("Image height (0 = none)", 0, 4096, key=session.persist("data:upload:h", 0))
     width = shape_cols[1].number_input("Image width (0 = none)", 0, 4096, key=session.persist("data:upload:w", 0))
-    npz_key = shape_cols[2].text_input("Array key (.npz)", key=session.persist("data:upload:key", ""))
-    session.remember("data:upload:h", "data:upload:w", "data:upload:key")
+    named = {
+        "key": shape_cols[2].text_input("Array / tensor", key=session.persist("data:upload:key", ""),
+                                        help="The data's array in a .npz, or its tensor in a .safetensors "
+                                             "(needed when the file holds several)."),
+        "texts": shape_cols[3].text_input("Texts", key=session.persist("data:upload:texts", ""),
+                                          help="The .npz array or .csv column of per-sample texts (found by "
+                                               "itself when named 'texts' or 'text')."),
+        "labels": shape_cols[4].text_input("Labels", key=session.persist("data:upload:labels", ""),
+                                           help="The array, tensor or .csv column of per-sample labels (numbers "
+                                                "or names; found by itself when named 'labels' or 'label')."),
+    }
+    session.remember("data:upload:h", "data:upload:w", "data:upload:key", "data:upload:texts", "data:upload:labels")
     if height and width:
         options["image_shape"] = (int(height), int(width))
-    if npz_key and file is not None and file.name.lower().endswith(".npz"):
-        options["key"] = npz_key
     if file is None:
         return
+    accepted = _file_options(file.name)
+    for field, value in named.items():
+        option = next((name for name in NAMED_PARTS[field] if name in accepted), None)
+        if value.strip() and option:
+            options[option] = value.strip()
     new = session.DataChoice("upload", {k: v for k, v in options.items() if v is not None},
                             upload=file.name, upload_id=str(file.file_id))
     if new.key == state.data.key and state.dataset is not None:
@@ -99,6 +118,14 @@ def upload() -> None:
     state.data, state.dataset, state.data_error = new, dataset, None
     if state.training:
         train_runner.sync(state)
+
+
+def _file_options(filename: str) -> dict:
+    """The options a file of this name accepts ({} for an unsupported one: core's error comes on loading)."""
+    try:
+        return datasets.FILE_OPTIONS[datasets.files.file_kind(filename)]
+    except datasets.DatasetError:
+        return {}
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the file ...")
@@ -131,7 +158,7 @@ def preview(ds) -> None:
         st.caption(ds.description)
     lo, hi = float(ds.X.min()), float(ds.X.max())
     cells = [("Samples", f"{ds.n_samples:,}"), ("Features", f"{ds.n_features:,}"),
-             ("Image shape", f"{ds.image_shape[0]} x {ds.image_shape[1]}" if ds.image_shape else "none"),
+             ("Image shape", f"{ds.image_shape[0]} x {ds.image_shape[1]}" if ds.image_shape else "none (vectors)"),
              ("Value range", f"{lo:.3g} to {hi:.3g}"), ("Non-negative", "yes" if ds.non_negative else "no")]
     for col, (label, value) in zip(st.columns(len(cells)), cells):
         col.metric(label, value)
@@ -143,9 +170,7 @@ def preview(ds) -> None:
         st.markdown("**Samples**")
         picture = render.sample_grid(ds.X[rows], ds.image_shape, columns=10 if ds.image_shape else None,
                                      scale=_scale_for(ds.image_shape))
-        st.image(picture, width="stretch" if picture.width > 200 else "content",
-                 caption=f"{len(rows)} random samples" + (f", labels {sorted(set(ds.labels[rows].tolist()))[:10]}"
-                                                          if ds.labels is not None else ""))
+        st.image(picture, width="stretch" if picture.width > 200 else "content", caption=_samples_caption(ds, rows))
     with right:
         st.markdown("**Ground-truth atoms**")
         if ds.truth is None:
@@ -154,6 +179,33 @@ def preview(ds) -> None:
             truth = render.atom_grid(ds.truth, ds.image_shape, scale=_scale_for(ds.image_shape))
             st.image(truth, width="stretch" if truth.width > 200 else "content",
                      caption=f"{len(ds.truth)} atoms a good model should find")
+    if ds.texts is not None:
+        _texts_table(ds, rows)
+
+
+def _label_text(ds, label: int) -> str:
+    return ds.label_names[label] if ds.label_names is not None and 0 <= label < len(ds.label_names) else str(label)
+
+
+def _samples_caption(ds, rows) -> str:
+    caption = f"{len(rows)} random samples"
+    if ds.image_shape is None:
+        caption += (f", one strip each ({ds.n_features:,} numbers, left to right, row by row; red +, blue -, "
+                    "white 0)")
+    if ds.labels is not None:
+        present = sorted(set(ds.labels[rows].tolist()))
+        caption += f"; labels {', '.join(_label_text(ds, label) for label in present[:10])}"
+        caption += " ..." if len(present) > 10 else ""
+    return caption
+
+
+def _texts_table(ds, rows) -> None:
+    """The texts behind the samples drawn, in the order of the strips."""
+    st.markdown("**Texts of these samples**")
+    table = {"sample": rows.tolist(), "text": ds.texts[rows].tolist()}
+    if ds.labels is not None:
+        table["label"] = [_label_text(ds, int(label)) for label in ds.labels[rows]]
+    st.dataframe(table, hide_index=True, width="stretch", height=300)
 
 
 choose()

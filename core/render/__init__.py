@@ -1,8 +1,10 @@
 """Pictures of atoms and samples with Pillow: image grids, heat maps, labelled comparisons, PNG and ZIP export.
 
 Every row of ``atoms`` (n_atoms, n_features) is one picture. With ``image_shape=(h, w)`` each row is
-reshaped to an h x w tile and the tiles are laid out in a grid; without it the rows are drawn as a heat
-map (one row of cells per atom, one column per feature). ``grid_size`` predicts the output size exactly.
+reshaped to an h x w tile and the tiles are laid out in a grid. Without it (activations, embeddings, any
+vector) each row is a heat strip: one cell per feature (pooled past ``MAX_STRIP_CELLS``), at most
+``MAX_STRIP_WIDTH`` pixels wide and ``strip_height`` tall, on a colour map centred on zero, the strips a
+pixel apart in as many columns as keep the picture about square. ``grid_size`` predicts the size exactly.
 
 Colour maps: ``'gray'`` (black to white), ``'viridis'`` (a small look-up table), ``'diverging'`` (blue,
 white at 0, red: for signed atoms) and ``'auto'`` (diverging when any value is negative, else gray).
@@ -32,8 +34,12 @@ DEFAULT_BACKGROUND: Color = (128, 128, 128)
 #: the most pixels one picture may have: a page shows about 2000 x 1500, and Pillow refuses (as a
 #: "decompression bomb") pictures of about 180 million pixels, which a million-feature atom grid reached
 MAX_PICTURE_PIXELS = 4_000_000
-#: the most cells a heat-map row (an atom without an image shape) is drawn with
+#: the most cells a heat strip (an atom without an image shape) is drawn with
 MAX_STRIP_CELLS = 1024
+#: the widest a heat strip is drawn (pixels): a feature gets ``scale`` pixels only while the strip stays within it
+MAX_STRIP_WIDTH = 1024
+#: the least height of a heat strip (pixels), so that one atom's strip can be told from the next
+MIN_STRIP_HEIGHT = 8
 #: the most cells of one image tile (e.g. 256 x 256); a larger image is shrunk by a whole factor
 MAX_TILE_CELLS = 256 * 256
 
@@ -157,6 +163,27 @@ def _shrink_factor(height: int, width: int, budget: int) -> int:
     return factor
 
 
+def strip_height(scale: int) -> int:
+    """The height in pixels of a heat strip drawn at ``scale``."""
+    return max(MIN_STRIP_HEIGHT, 2 * int(scale))
+
+
+def _strip_layout(n_atoms: int, cells: int, scale: int, padding: int) -> _Layout:
+    """Heat strips: ``scale`` pixels a cell while the strip stays within ``MAX_STRIP_WIDTH`` (else one), and
+    columns of strips chosen so the picture is about as wide as tall; both shrink to ``MAX_PICTURE_PIXELS``."""
+    cell_width = max(1, min(int(scale), MAX_STRIP_WIDTH // cells))
+    height = strip_height(scale)
+    while True:
+        width = cells * cell_width
+        columns = max(1, min(n_atoms, round(math.sqrt(n_atoms * (height + padding) / (width + padding)))))
+        layout = _Layout(height, width, columns, math.ceil(n_atoms / columns), int(padding))
+        if layout.size[0] * layout.size[1] <= MAX_PICTURE_PIXELS:
+            return layout
+        if (cell_width, height) == (1, 1):  # the cells alone fit (``_cell_shape``): the strips touch
+            return _Layout(1, cells, columns, layout.rows, 0)
+        cell_width, height = max(1, cell_width // 2), max(1, height // 2)
+
+
 def _layout(n_atoms, image_shape, columns, scale, padding, n_features=None) -> _Layout:
     """Where the tiles go; the tiles are bounded (``_cell_shape``) and ``scale`` is lowered (not below 1) so
     the picture stays within ``MAX_PICTURE_PIXELS``: never larger than a page can show."""
@@ -165,8 +192,8 @@ def _layout(n_atoms, image_shape, columns, scale, padding, n_features=None) -> _
     if scale < 1 or padding < 0:
         raise ValueError(f"scale must be >= 1 and padding >= 0, got scale={scale}, padding={padding}.")
     height, width = _cell_shape(n_atoms, image_shape, n_features)
-    if image_shape is None:  # heat map: one (1 x cells) tile per atom, stacked without gaps
-        columns, padding = 1, 0
+    if image_shape is None:
+        return _strip_layout(n_atoms, width, scale, padding)
     if columns is None:
         columns = math.ceil(math.sqrt(n_atoms))
     if columns < 1:
@@ -194,9 +221,11 @@ def grid_size(
 
     Image tiles: ``width = c (w s) + (c - 1) padding`` and ``height = r (h s) + (r - 1) padding`` with
     ``c = min(columns or ceil(sqrt(n_atoms)), n_atoms)`` columns and ``r = ceil(n_atoms / c)`` rows.
-    Heat map (``image_shape=None``, needs ``n_features``): ``(n_features s, n_atoms s)``. Large atoms are
-    bounded first: a heat-map row has at most ``MAX_STRIP_CELLS`` cells, an image tile at most
-    ``MAX_TILE_CELLS``, and ``s`` is lowered until the picture holds at most ``MAX_PICTURE_PIXELS``.
+    Heat strips (``image_shape=None``, needs ``n_features``; ``columns`` is chosen, not given): tiles of
+    ``cells x min(s, MAX_STRIP_WIDTH // cells)`` by ``strip_height(s)`` pixels, ``cells = min(n_features,
+    MAX_STRIP_CELLS)``, in ``round(sqrt(n_atoms (height + padding) / (width + padding)))`` columns. Large
+    atoms are bounded first: an image tile has at most ``MAX_TILE_CELLS`` cells, and ``s`` (a strip's size)
+    is lowered until the picture holds at most ``MAX_PICTURE_PIXELS``.
     """
     return _layout(n_atoms, image_shape, columns, scale, padding, n_features).size
 
@@ -261,11 +290,21 @@ def _upscale(tile: np.ndarray, scale: int) -> np.ndarray:
 # -- pictures --------------------------------------------------------------------------------------------
 def tile_images(atoms, image_shape=None, cmap: str = "auto", scale: int = 4,
                 heat_map_height: int | None = None) -> list[Image.Image]:
-    """One picture per atom, coloured as ``atom_grid`` colours its cells, enlarged ``scale`` times; a heat-map
-    row (``image_shape`` None) is ``heat_map_height`` pixels tall (default ``scale``) so it can be seen alone."""
-    row_scale = scale if image_shape is not None or heat_map_height is None else heat_map_height
-    return [Image.fromarray(tile.repeat(row_scale, axis=0).repeat(scale, axis=1))
+    """One picture per atom, coloured as ``atom_grid`` colours its cells, enlarged ``scale`` times; a heat
+    strip (``image_shape`` None) is ``heat_map_height`` pixels tall (default ``strip_height(scale)``) and as
+    wide as in ``atom_grid``."""
+    return [Image.fromarray(_enlarged(tile, image_shape, scale, heat_map_height))
             for tile in _tiles(atoms, image_shape, cmap, "each")]
+
+
+def _enlarged(tile: np.ndarray, image_shape, scale: int, heat_map_height: int | None = None) -> np.ndarray:
+    """An image tile enlarged ``scale`` times; a heat strip ``heat_map_height`` (default ``strip_height``)
+    pixels tall and ``scale`` pixels a cell while within ``MAX_STRIP_WIDTH``."""
+    if image_shape is not None:
+        return _upscale(tile, scale)
+    cell_width = max(1, min(int(scale), MAX_STRIP_WIDTH // tile.shape[1]))
+    height = strip_height(scale) if heat_map_height is None else heat_map_height
+    return tile.repeat(height, axis=0).repeat(cell_width, axis=1)
 
 
 def atom_grid(
@@ -282,7 +321,7 @@ def atom_grid(
 
     image_shape (h, w): a grid of h x w tiles, ``columns`` wide (default ``ceil(sqrt(n_atoms))``), each
     enlarged ``scale`` times (nearest neighbour), ``padding`` pixels of ``background`` between tiles.
-    None: a heat map, one row of ``scale`` x ``scale`` cells per atom; ``cmap='auto'`` is then diverging.
+    None: a heat strip per atom (see ``grid_size``); ``cmap='auto'`` is then diverging, white at zero.
     normalize: ``'each'`` scales every atom on its own, ``'global'`` all atoms together.
     Large atoms are drawn bounded (see ``grid_size``): the picture never exceeds ``MAX_PICTURE_PIXELS``.
     """
@@ -290,14 +329,14 @@ def atom_grid(
     n_atoms, tile_height, tile_width, _ = tiles.shape
     n_features = np.shape(atoms)[-1]
     layout = _layout(n_atoms, image_shape, columns, scale, padding, n_features=n_features)
-    drawn_scale = layout.tile_height // tile_height
+    tall, wide = layout.tile_height // tile_height, layout.tile_width // tile_width  # equal for images
 
     width, height = layout.size
     canvas = np.empty((height, width, 3), dtype=np.uint8)
     canvas[:] = ImageColor.getrgb(background) if isinstance(background, str) else background
     for index, tile in enumerate(tiles):
         top, left = layout.origin(index)
-        canvas[top : top + layout.tile_height, left : left + layout.tile_width] = _upscale(tile, drawn_scale)
+        canvas[top : top + layout.tile_height, left : left + layout.tile_width] = tile.repeat(tall, 0).repeat(wide, 1)
     return Image.fromarray(canvas)
 
 
@@ -356,7 +395,7 @@ def atoms_zip_bytes(
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:  # PNG is compressed already
         for index, tile in enumerate(tiles):
-            picture = Image.fromarray(_upscale(tile, scale))
+            picture = Image.fromarray(_enlarged(tile, image_shape, scale))
             archive.writestr(f"atom_{index:0{digits}d}.png", png_bytes(picture))
     return buffer.getvalue()
 
