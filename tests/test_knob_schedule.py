@@ -116,16 +116,17 @@ def test_without_its_schedule_the_replay_ends_elsewhere(live_run, tmp_path, caps
 
 
 def test_a_stored_run_draws_its_changes_where_the_live_run_drew_them(live_run):
-    from ui import train_live
+    from ui import run_address, train_live
 
     job, ticket, reopened = live_run
     history = reopened.load_history(ticket.run_id)
-    events = schedule.chart_events(history)
-    assert events == job.snapshot().events == [(40, {"k": 2}), (80, {"learning_rate": 0.01, "k": 6})]
+    assert schedule.chart_events(history) == job.snapshot().events == [(40, {"k": 2}),
+                                                                        (80, {"learning_rate": 0.01, "k": 6})]
     # as on the page, where moves seconds apart get a mark each (this test's run took well under a second)
     spaced = [{**row, "seconds": row["step"] / 10} for row in history]
-    stored = dataclasses.replace(job.snapshot(), history=spaced, events=events)
-    option, described = train_live.loss_chart(stored, "Loss")
+    # the Train page's view of a finished run opened from its link (ui.run_address)
+    opened = run_address.StoredRun(reopened.get(ticket.run_id), reopened.load_model(ticket.run_id), spaced)
+    option, described = train_live.loss_chart(opened.snapshot(), "Loss")
     marked = [mark["xAxis"] for mark in option["series"][0]["markLine"]["data"] if "xAxis" in mark]
     assert marked == [40, 80]
     assert "k = 2 at step 40" in described and "at step 80" in described

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
-from core import datasets
+from core import datasets, schedule
 from core.jobs import DIVERGED, DONE, STOPPED, Snapshot, get_manager
 from core.store import RunStore, StoreError
 from ui import knobs, session, stored_runs, train_runner
@@ -62,7 +62,7 @@ class StoredRun:
         return dict(self.record.params)
 
     def snapshot(self, touch: bool = True) -> Snapshot:
-        events = [(int(row["step"]), dict(row["event"])) for row in self.history if row.get("event")]
+        events = schedule.chart_events(self.history)  # its knob changes, marked where its live curve had them
         atoms = np.asarray(self.model.components_, dtype=np.float32)
         # a job id of its own (negative: never a live job's), so caches keyed by it tell stored runs apart
         return Snapshot(job_id=-int(self.record.id[-12:], 16), state=self.state, model_name=self.model_name, dataset_name=self.dataset_name,
