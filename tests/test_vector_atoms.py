@@ -83,3 +83,11 @@ def test_single_strips_and_their_zip_are_drawn_alike():
     with zipfile.ZipFile(io.BytesIO(render.atoms_zip_bytes(atoms, None, scale=4))) as archive:
         sizes = [Image.open(io.BytesIO(archive.read(name))).size for name in archive.namelist()]
     assert sizes == [(900, render.strip_height(4))] * 3
+
+
+def test_strips_take_the_columns_asked_for():
+    atoms = np.random.default_rng(3).standard_normal((12, 100))
+    picture = render.atom_grid(atoms, None, columns=4, scale=2, padding=1)
+    assert picture.size == render.grid_size(12, None, columns=4, scale=2, padding=1, n_features=100)
+    assert picture.size == (4 * 200 + 3, 3 * render.strip_height(2) + 2)
+    assert len(_strip_boxes(picture)) == 12

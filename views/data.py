@@ -158,7 +158,7 @@ def preview(ds) -> None:
         st.caption(ds.description)
     lo, hi = float(ds.X.min()), float(ds.X.max())
     cells = [("Samples", f"{ds.n_samples:,}"), ("Features", f"{ds.n_features:,}"),
-             ("Image shape", f"{ds.image_shape[0]} x {ds.image_shape[1]}" if ds.image_shape else "none (vectors)"),
+             ("Image shape", f"{ds.image_shape[0]} x {ds.image_shape[1]}" if ds.image_shape else "none"),
              ("Value range", f"{lo:.3g} to {hi:.3g}"), ("Non-negative", "yes" if ds.non_negative else "no")]
     for col, (label, value) in zip(st.columns(len(cells)), cells):
         col.metric(label, value)
@@ -190,8 +190,7 @@ def _label_text(ds, label: int) -> str:
 def _samples_caption(ds, rows) -> str:
     caption = f"{len(rows)} random samples"
     if ds.image_shape is None:
-        caption += (f", one strip each ({ds.n_features:,} numbers, left to right, row by row; red +, blue -, "
-                    "white 0)")
+        caption += f", a strip each ({ds.n_features:,} numbers from left to right; red +, blue -, white 0)"
     if ds.labels is not None:
         present = sorted(set(ds.labels[rows].tolist()))
         caption += f"; labels {', '.join(_label_text(ds, label) for label in present[:10])}"

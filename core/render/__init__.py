@@ -168,14 +168,16 @@ def strip_height(scale: int) -> int:
     return max(MIN_STRIP_HEIGHT, 2 * int(scale))
 
 
-def _strip_layout(n_atoms: int, cells: int, scale: int, padding: int) -> _Layout:
-    """Heat strips: ``scale`` pixels a cell while the strip stays within ``MAX_STRIP_WIDTH`` (else one), and
-    columns of strips chosen so the picture is about as wide as tall; both shrink to ``MAX_PICTURE_PIXELS``."""
+def _strip_layout(n_atoms: int, cells: int, columns: int | None, scale: int, padding: int) -> _Layout:
+    """Heat strips: ``scale`` pixels a cell while the strip stays within ``MAX_STRIP_WIDTH`` (else one), in
+    ``columns`` columns or, by default, as many as make the picture about as wide as tall; cells and strips
+    shrink until the picture holds at most ``MAX_PICTURE_PIXELS``."""
     cell_width = max(1, min(int(scale), MAX_STRIP_WIDTH // cells))
     height = strip_height(scale)
+    given = None if columns is None else max(1, min(int(columns), n_atoms))
     while True:
         width = cells * cell_width
-        columns = max(1, min(n_atoms, round(math.sqrt(n_atoms * (height + padding) / (width + padding)))))
+        columns = given or max(1, min(n_atoms, round(math.sqrt(n_atoms * (height + padding) / (width + padding)))))
         layout = _Layout(height, width, columns, math.ceil(n_atoms / columns), int(padding))
         if layout.size[0] * layout.size[1] <= MAX_PICTURE_PIXELS:
             return layout
@@ -193,7 +195,9 @@ def _layout(n_atoms, image_shape, columns, scale, padding, n_features=None) -> _
         raise ValueError(f"scale must be >= 1 and padding >= 0, got scale={scale}, padding={padding}.")
     height, width = _cell_shape(n_atoms, image_shape, n_features)
     if image_shape is None:
-        return _strip_layout(n_atoms, width, scale, padding)
+        if columns is not None and columns < 1:
+            raise ValueError(f"columns must be >= 1, got {columns}.")
+        return _strip_layout(n_atoms, width, columns, scale, padding)
     if columns is None:
         columns = math.ceil(math.sqrt(n_atoms))
     if columns < 1:
@@ -221,9 +225,9 @@ def grid_size(
 
     Image tiles: ``width = c (w s) + (c - 1) padding`` and ``height = r (h s) + (r - 1) padding`` with
     ``c = min(columns or ceil(sqrt(n_atoms)), n_atoms)`` columns and ``r = ceil(n_atoms / c)`` rows.
-    Heat strips (``image_shape=None``, needs ``n_features``; ``columns`` is chosen, not given): tiles of
-    ``cells x min(s, MAX_STRIP_WIDTH // cells)`` by ``strip_height(s)`` pixels, ``cells = min(n_features,
-    MAX_STRIP_CELLS)``, in ``round(sqrt(n_atoms (height + padding) / (width + padding)))`` columns. Large
+    Heat strips (``image_shape=None``, needs ``n_features``): tiles of ``cells x min(s, MAX_STRIP_WIDTH //
+    cells)`` by ``strip_height(s)`` pixels, ``cells = min(n_features, MAX_STRIP_CELLS)``, in ``columns`` or
+    by default ``round(sqrt(n_atoms (height + padding) / (width + padding)))`` columns (about square). Large
     atoms are bounded first: an image tile has at most ``MAX_TILE_CELLS`` cells, and ``s`` (a strip's size)
     is lowered until the picture holds at most ``MAX_PICTURE_PIXELS``.
     """
