@@ -288,3 +288,35 @@ def test_cli_train_export_import_puts_the_run_in_the_store(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["import", str(tmp_path / "run"), "--store", str(store_root)]) == 2
     assert "holds no cfg.json" in capsys.readouterr().err
+
+
+# -- the pages ---------------------------------------------------------------------------------------------
+def test_inspect_offers_the_formats_that_hold_the_run_and_says_why_not_the_others(fitted, X, tmp_path, monkeypatch):
+    from app_support import elements, open_page
+
+    store = RunStore(tmp_path / "runs")
+    monkeypatch.setenv("SAE_EXPLORER_RUNS", str(store.root))
+    store.save_run(fitted["sae-l1"], dataset="digits", data_options={"n_samples": 200, "seed": 0}, X=X)
+    at = open_page("views/inspect.py")
+    assert not at.exception and not at.error
+    buttons = {b.proto.label: b.proto for b in elements(at, "download_button")}
+    assert not buttons["SAE for SAELens (ZIP)"].disabled and buttons["SAE for sparsify (ZIP)"].disabled
+    assert any("sparsify holds TopK coders only" in c.value for c in at.caption)
+
+
+def test_train_offers_the_formats_once_the_run_has_ended(tmp_path, monkeypatch):
+    from app_support import app_state, elements, open_page, stop_job
+
+    monkeypatch.setenv("SAE_EXPLORER_RUNS", str(tmp_path / "runs"))
+    at = open_page("views/train.py")
+    try:
+        at.selectbox(key="train:model").set_value("sae-topk").run()
+        at.select_slider(key="param:sae-topk:max_steps").set_value(100).run()
+        at.button[0].click().run()
+        assert app_state(at).job.wait(120)
+        at.run()
+        assert not at.exception and not at.error
+        buttons = {b.proto.label: b.proto for b in elements(at, "download_button")}
+        assert not buttons["SAE for SAELens (ZIP)"].disabled and not buttons["SAE for sparsify (ZIP)"].disabled
+    finally:
+        stop_job(at)

@@ -7,7 +7,7 @@ import re
 
 import streamlit as st
 
-from core import analysis, render
+from core import analysis, interop, render
 from core.store import RunStore
 from ui import session
 
@@ -49,6 +49,38 @@ def weights_button(run_store: RunStore, record, key: str, label: str | None = No
                        file_name=f"{file_stem(record.name)}-weights.zip", mime="application/zip", key=key,
                        on_click="ignore", icon=":material/download:", width="stretch",
                        help="A zip with weights.safetensors and config.json (core.checkpoint).")
+
+
+def sae_format_buttons(model_name: str, make_files, stem: str, key: str, disabled: bool = False) -> None:
+    """One button per outside SAE format (SAELens, sparsify): a ZIP of its cfg.json and safetensors, made by
+    ``make_files(format)`` when clicked. A format that cannot hold the model shows a disabled button, and a
+    caption says why (core.interop's refusal)."""
+    for column, fmt in zip(st.columns(len(interop.FORMATS)), interop.FORMATS):
+        reason = interop.can_export(model_name, fmt)
+        label = interop.LABELS[fmt]
+        column.download_button(
+            f"SAE for {label} (ZIP)", (lambda f=fmt: interop.zip_bytes(make_files(f))) if reason is None else b"",
+            file_name=f"{stem}-{fmt}.zip", mime="application/zip", key=f"{key}:{fmt}", on_click="ignore",
+            disabled=disabled or reason is not None, icon=":material/share:", width="stretch",
+            help=reason or f"cfg.json and {interop.WEIGHT_FILES[fmt]}: unzip to a folder and load it with "
+                           f"{interop.LOADERS[fmt]}(folder). The SAE expects its inputs prepared as in training.")
+    if (why := interop.refusals(model_name)) is not None:
+        st.caption(why)
+
+
+def run_sae_format_buttons(run_store: RunStore, record, key: str) -> None:
+    """``sae_format_buttons`` for a saved run (its data set and options go into cfg.json's provenance)."""
+    sae_format_buttons(record.model, lambda fmt: interop.run_export_files(run_store, record.id, fmt),
+                       file_stem(record.name), key)
+
+
+def job_sae_format_buttons(job, data_choice, stem: str, key: str, disabled: bool) -> None:
+    """``sae_format_buttons`` for the Train page's run (``job``); the data options go into the provenance
+    only when ``data_choice`` (the Data page's pick) is the data the run trained on."""
+    same_data = data_choice is not None and getattr(data_choice, "label", None) == job.dataset_name
+    options = dict(data_choice.options) if same_data else {}
+    sae_format_buttons(job.model_name, lambda fmt: interop.export_files(
+        job.model, fmt, interop.make_provenance(job.model, job.dataset_name, options)), stem, key, disabled)
 
 
 def csv_button(rows, label: str, file_name: str, key: str, **kwargs) -> None:

@@ -205,6 +205,8 @@ def inspect() -> None:
     with cols[2]:
         downloads.csv_button(_features(run.record.id, run.record.updated_at, run), "Feature table (CSV)",
                            f"{stem}-features.csv", key="inspect:features-csv")
+    if models.family(run.record.model).sae:  # the SAE in SAELens' and sparsify's layouts
+        downloads.run_sae_format_buttons(run_store, run.record, key="inspect:sae-formats")
 
 
 inspect()

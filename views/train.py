@@ -148,6 +148,8 @@ with panel:
                                icon=":material/download:", width="stretch",
                                help="A zip with weights.safetensors and config.json (core.checkpoint); "
                                     "ready when the run has ended.")
+    if job is not None and job.model_name in models.sae_models():  # the SAE in SAELens' and sparsify's layouts
+        downloads.job_sae_format_buttons(job, state.data, name, key="train:sae-formats", disabled=not fitted)
     if job is not None and not job.active and ticket is not None and ticket.error:
         st.warning(f"{ticket.error} The run is not in the run store (Compare and Inspect will not list it); "
                    "download its weights above to keep them.", icon=":material/save:")

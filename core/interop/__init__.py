@@ -25,13 +25,15 @@ from core.interop.architectures import FORMATS, PROVENANCE_KEY, TABLE, InteropEr
 from core.interop.tensors import read_files, read_zip, to_model
 
 __all__ = ["FORMATS", "PROVENANCE_KEY", "TABLE", "Imported", "InteropError", "can_export", "export_files",
-           "import_to_store", "load_export_source", "make_provenance", "read_sae", "read_sae_bytes",
-           "write_folder", "zip_bytes"]
+           "import_to_store", "load_export_source", "make_provenance", "read_sae", "read_sae_bytes", "refusals",
+           "run_export_files", "write_folder", "zip_bytes"]
 
 _MODULES = {"saelens": saelens, "sparsify": sparsify}
 #: each format's weights file, by which a folder's layout is recognised
 WEIGHT_FILES = {fmt: module.WEIGHTS_FILE for fmt, module in _MODULES.items()}
 LABELS = {"saelens": "SAELens", "sparsify": "sparsify"}
+#: how each library loads a folder of the layout
+LOADERS = {"saelens": "sae_lens.SAE.load_from_disk", "sparsify": "sparsify.Sae.load_from_disk"}
 
 
 def can_export(model_name: str, fmt: str) -> str | None:
@@ -41,6 +43,14 @@ def can_export(model_name: str, fmt: str) -> str | None:
     except InteropError as error:
         return str(error)
     return None
+
+
+def refusals(model_name: str) -> str | None:
+    """Why the formats that cannot hold ``model_name`` cannot (None when every format can), in one text."""
+    refused = [reason for fmt in FORMATS if (reason := can_export(model_name, fmt))]
+    if len(refused) == len(FORMATS) and model_name in TABLE:
+        return f"Neither SAELens nor sparsify can hold {model_name}: {TABLE[model_name].why_not}."
+    return " ".join(refused) or None
 
 
 def make_provenance(model, data: str | None, data_options: dict[str, Any] | None) -> dict[str, Any]:
@@ -160,6 +170,12 @@ def load_export_source(source: str, store=None):
         return model, make_provenance(model, record.dataset, record.data_options)
     raise InteropError(f"{source} is neither a folder written by `python -m core train --out` nor a run id "
                        "(like 20240131-120000-0123456789ab).")
+
+
+def run_export_files(store, run_id: str, fmt: str) -> dict[str, bytes]:
+    """A saved run's SAE in ``fmt`` (for a download), with its data set and options as provenance."""
+    model, origin = load_export_source(run_id, store)
+    return export_files(model, fmt, origin)
 
 
 def _train_data_options(folder: Path) -> dict[str, Any]:
