@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="fit a model and print its metrics as JSON",
                                 description="Fit a model; the last line of stdout is a JSON object of metrics.")
     train.set_defaults(handler=train_command)
-    train.add_argument("--data", help="data set name (see `datasets`) or a .npy/.npz/.csv path (required "
+    train.add_argument("--data", help="data set name (see `datasets`) or a .npy/.npz/.safetensors/.csv path (required "
                                        "unless --config names it)")
     train.add_argument("--model", help="model name (see `models`; required unless --config is given)")
     train.add_argument("--n-components", type=int, help="number of atoms / latents")
@@ -192,8 +192,9 @@ def list_datasets(args: argparse.Namespace) -> int:
         if isinstance(options, dict) and options.get(name):
             print(f"{'':<{width}}  options: {_format_options(options[name])}")
     print(f"\nEvery data set also takes: n_samples, scale ({' | '.join(map(str, datasets.SCALE_CHOICES))}), "
-          "center, seed, image_shape. A .npy, .npz or .csv file, a .zip of images or an image folder "
-          "works as a data set too (--data PATH).")
+          "center, seed, image_shape. A .npy, .npz, .safetensors or .csv file (activations, with texts or "
+          "labels: --data-option tensor=, texts=, labels=), a .zip of images or an image folder works as a data "
+          "set too (--data PATH).")
     return 0
 
 

@@ -261,7 +261,7 @@ def _tensor_name(given, candidates: list[str], names: list[str], filename: str) 
     if not candidates:
         raise DatasetError(f"{filename} holds no tensors. Save one with safetensors.torch.save_file({{'X': X}}, path).")
     raise DatasetError(f"{filename} holds {len(candidates)} tensors: {', '.join(candidates)}. Choose the data with "
-                       "the option tensor=NAME (on the Data page: 'Array / tensor').")
+                       "the option tensor=NAME (--data-option tensor=NAME; on the Data page: 'Array / tensor').")
 
 
 def _read_rows(data, n_total: int, rows, torch) -> np.ndarray:
