@@ -113,6 +113,18 @@ def test_safetensors_one_tensor_is_the_default_and_bfloat16_is_read(tmp_path, ac
     np.testing.assert_array_equal(upload.X, data.X)
 
 
+def test_a_safetensors_subset_reads_the_rows_load_would_take(tmp_path, monkeypatch):
+    from core.datasets import activations as reader
+
+    big = np.random.default_rng(4).standard_normal((500, 8)).astype(np.float32)
+    path = _save_safetensors(tmp_path / "rows.safetensors", X=big, labels=np.arange(500))
+    monkeypatch.setattr(reader, "_CHUNK_ROWS", 64)  # several chunks, each read lazily
+    data = load(path, n_samples=50, seed=2)
+    rows = np.sort(np.random.default_rng(2).choice(500, size=50, replace=False))
+    np.testing.assert_array_equal(data.X, big[rows])
+    assert data.labels.tolist() == rows.tolist()  # each row keeps its label
+
+
 def test_safetensors_with_several_tensors_needs_a_name(tmp_path, activations):
     path = _save_safetensors(tmp_path / "layers.safetensors", resid_5=activations, resid_6=2 * activations)
     with pytest.raises(DatasetError, match=r"holds 2 tensors: resid_5, resid_6.*tensor=NAME"):
