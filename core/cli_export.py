@@ -51,8 +51,8 @@ def _store(root):
 
 
 def export_command(args: argparse.Namespace) -> int:
-    store = _store(args.store) if args.store is not None or not Path(args.source).is_dir() else None
-    model, origin = interop.load_export_source(args.source, store)
+    # a run id opens the default store itself; a folder needs none
+    model, origin = interop.load_export_source(args.source, _store(args.store) if args.store is not None else None)
     files = interop.export_files(model, args.format, origin)
     interop.write_folder(files, args.out)
     config = json.loads(files["cfg.json"])

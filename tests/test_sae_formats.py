@@ -291,12 +291,14 @@ def test_cli_train_export_import_puts_the_run_in_the_store(tmp_path, capsys):
 
 
 # -- the pages ---------------------------------------------------------------------------------------------
-def test_inspect_offers_the_formats_that_hold_the_run_and_says_why_not_the_others(fitted, X, tmp_path, monkeypatch):
+def test_an_imported_sae_is_inspected_and_offers_the_formats_that_hold_it(fitted, X, tmp_path, monkeypatch):
     from app_support import elements, open_page
 
     store = RunStore(tmp_path / "runs")
     monkeypatch.setenv("SAE_EXPLORER_RUNS", str(store.root))
-    store.save_run(fitted["sae-l1"], dataset="digits", data_options={"n_samples": 200, "seed": 0}, X=X)
+    interop.write_folder(_files(fitted["sae-l1"], "saelens"), tmp_path / "sae")
+    record = interop.import_to_store(tmp_path / "sae", store)  # the data the file records: digits, 200 samples
+    assert (record.dataset, record.data_options, record.model) == ("digits", {"n_samples": 200}, "sae-l1")
     at = open_page("views/inspect.py")
     assert not at.exception and not at.error
     buttons = {b.proto.label: b.proto for b in elements(at, "download_button")}

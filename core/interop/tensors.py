@@ -58,7 +58,8 @@ def to_model(model_name: str, params: dict[str, Any], tensors: SAETensors, extra
     allowed = models.default_params(model_name)
     kept = {k: v for k, v in params.items() if k in allowed}
     kept["n_components"] = tensors.d_sae
-    kept["device"] = "cpu" if "device" in allowed else kept.get("device")
+    if "device" in allowed:  # a file's device may not exist here; transform runs anywhere
+        kept["device"] = "cpu"
     try:
         model = models.create(model_name, **kept)
     except (TypeError, ValueError) as error:
