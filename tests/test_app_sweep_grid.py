@@ -61,10 +61,12 @@ def test_the_frontier_shows_one_point_per_setting_with_its_spread_and_the_pareto
     at, store, _, _ = swept
     frontier_chart, parallel_chart = elements(at, "plotly_chart")[:2]
     traces = json.loads(frontier_chart.proto.spec)["data"]
-    (topk,) = [t for t in traces if t["name"] == "sae-topk"]
-    assert len(topk["x"]) == 4 and len(topk["error_y"]["array"]) == 4  # 4 settings, mean of 2 seeds each
-    assert any(spread > 0 for spread in topk["error_y"]["array"])  # the seeds differ
-    assert "2 seeds, mean ± sd" in topk["hovertext"][0]
+    curves = {t["name"]: t for t in traces if t["name"].startswith("sae-topk")}
+    assert sorted(curves) == ["sae-topk · n_components=16", "sae-topk · n_components=8"]  # a curve along k each
+    spreads = [s for curve in curves.values() for s in curve["error_y"]["array"]]
+    assert all(len(curve["x"]) == 2 for curve in curves.values()) and len(spreads) == 4  # 4 settings' means
+    assert any(spread > 0 for spread in spreads)  # of 2 seeds that differ
+    assert all("2 seeds, mean ± sd" in text for curve in curves.values() for text in curve["hovertext"])
     assert {"Pareto front", "PCA (same rank)", "NMF (same rank)"} <= {t["name"] for t in traces}
     dimensions = json.loads(parallel_chart.proto.spec)["data"][0]["dimensions"]
     assert [d["label"] for d in dimensions][:3] == ["k", "n_components", "seed"]

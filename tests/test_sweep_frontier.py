@@ -80,3 +80,13 @@ def test_the_gallery_draws_one_labelled_panel_per_setting_in_rows_of_columns():
     assert wider.width > picture.width and wider.height < picture.height
     with pytest.raises(ValueError, match="at least one panel"):
         gallery([], (8, 8))
+
+
+def test_the_gallery_has_a_column_per_value_of_the_first_setting_and_a_row_per_other_combination():
+    groups = [{"model": "sae-topk", "k": k, "n_components": n} for n in (32, 16) for k in (8, 2, 4)]
+    ordered, columns = frontier.gallery_layout(groups, ["k", "n_components"])
+    assert columns == 3
+    assert [label for _, label in ordered] == [f"k={k}, n_components={n}" for n in (16, 32) for k in (2, 4, 8)]
+    two_models = groups[:1] + [{"model": "sae-l1", "k": 8, "n_components": 32}]
+    assert [label for _, label in frontier.gallery_layout(two_models, ["k", "n_components"])[0]] == \
+        ["sae-l1, k=8, n_components=32", "sae-topk, k=8, n_components=32"]

@@ -20,6 +20,9 @@ AXES = {"l0": "L0 (active codes per sample)", "fvu": "FVU (fraction of variance 
         "mse": "MSE (mean squared error)", "dead_fraction": "dead latents (fraction)",
         "seconds": "training seconds", "hoyer_atoms": "Hoyer sparseness of the atoms",
         "hoyer_codes": "Hoyer sparseness of the codes"}
+#: the metrics' names in the axis pickers
+SHORT = {"l0": "L0", "fvu": "FVU", "mse": "MSE", "dead_fraction": "dead fraction", "seconds": "seconds",
+         "hoyer_atoms": "Hoyer of the atoms", "hoyer_codes": "Hoyer of the codes"}
 #: the metrics a PCA/NMF baseline point has
 BASELINE_METRICS = ("l0", "fvu", "mse")
 PARALLEL_METRICS = ("l0", "fvu", "mse", "dead_fraction", "seconds")
@@ -55,20 +58,24 @@ def _hover(group: dict[str, Any], x: str, y: str) -> str:
 def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: str, y: str,
                     references: list[dict[str, Any]]) -> go.Figure:
     """Metric ``x`` against ``y``, one point per setting (the mean over its seeds, error bars one standard
-    deviation either way), one colour per model; the Pareto front as a dashed line through its ringed points;
+    deviation either way), one curve along the first setting per model and value of the other settings; the Pareto front as a dashed line through its ringed points;
     PCA and NMF baselines of the same ranks where both metrics are theirs. A point's ``customdata`` is the run
     id of its first seed (a click shows that run)."""
     fig = go.Figure()
     placed = [g for g in groups if g.get(x) is not None and g.get(y) is not None]
     on_front = frontier.pareto_front(placed, x, y)
-    one_setting = len(settings) <= 1  # a line through one model's points reads as a curve only then
-    for index, model_name in enumerate(dict.fromkeys(g["model"] for g in placed)):
-        points = sorted((g for g in placed if g["model"] == model_name), key=lambda g: g[x])
+    first, others = (settings[0], list(settings[1:])) if settings else (None, [])
+    curves: dict[str, list[dict[str, Any]]] = {}  # a curve along the first setting per model and other settings
+    for group in placed:
+        curves.setdefault(frontier.setting_label(group, others), []).append(group)
+    for index, (name, points) in enumerate(curves.items()):
+        points = sorted(points, key=lambda g: g[x] if first is None or not isinstance(g.get(first), (int, float))
+                        else g[first])
         front = [on_front[placed.index(g)] for g in points]
         color = COLORS[index % len(COLORS)]
         fig.add_trace(go.Scatter(
-            x=[g[x] for g in points], y=[g[y] for g in points], mode="lines+markers" if one_setting else "markers",
-            name=model_name, customdata=[g["run_ids"][0] for g in points],
+            x=[g[x] for g in points], y=[g[y] for g in points], mode="lines+markers", name=name,
+            customdata=[g["run_ids"][0] for g in points],
             error_x={"type": "data", "array": [g.get(f"{x}_std") or 0 for g in points], "thickness": 1, "width": 0},
             error_y={"type": "data", "array": [g.get(f"{y}_std") or 0 for g in points], "thickness": 1, "width": 3},
             marker={"size": [13 if f else 9 for f in front], "color": color,

@@ -56,7 +56,8 @@ def form() -> None:
         row = st.columns([1.6, 1.4, 1.5])
         row[0].select_slider("Steps per run", look.STEP_CHOICES,
                              key=session.persist_choice("sweep:steps", look.STEP_CHOICES, 500))
-        row[1].toggle("PCA and NMF of the same rank as baselines", key=session.persist("sweep:refs", True))
+        row[1].toggle("PCA and NMF baselines", key=session.persist("sweep:refs", True),
+                      help="PCA and NMF at each rank of the sweep, drawn on the frontier for comparison.")
         backend = row[2].radio("Run on", list(sweep_live.BACKENDS), format_func=sweep_live.BACKENDS.get,
                                horizontal=True, key=session.persist("sweep:backend", "local"))
         session.remember(models_key, "sweep:seeds", "sweep:n", "sweep:steps", "sweep:refs", "sweep:backend")
@@ -115,7 +116,7 @@ def _atoms(root: str, run_id: str, image_shape) -> tuple:
 def _gallery(root: str, panels: tuple, image_shape, columns: int):
     """The gallery picture of ``panels`` ((run id, label) pairs): saved atoms never change."""
     return gallery([(stored_runs.saved_atoms(root, run_id), label) for run_id, label in panels], image_shape,
-                   columns=columns)
+                   columns=columns, scale=look.tile_scale(image_shape, 24))
 
 
 @st.cache_data(show_spinner="Baselines: PCA and NMF of the same rank ...", max_entries=16)
@@ -178,9 +179,9 @@ def results() -> None:
     metric_names = list(sweep_views.AXES)
     axes = st.columns([1, 1, 2.6])
     x = axes[0].selectbox("x axis", metric_names, key=session.persist_choice("sweep:x", metric_names, "l0"),
-                          format_func=sweep_views.AXES.get)
+                          format_func=sweep_views.SHORT.get)
     y = axes[1].selectbox("y axis", metric_names, key=session.persist_choice("sweep:y", metric_names, "fvu"),
-                          format_func=sweep_views.AXES.get)
+                          format_func=sweep_views.SHORT.get)
     session.remember("sweep:x", "sweep:y")
     axes[2].caption("One point per setting: the mean over its seeds, bars one standard deviation either way. "
                     "Ringed points and the dashed line: the Pareto front (no other setting beats them on both).")
@@ -210,15 +211,14 @@ def _gallery_tab(run_store, groups: list, settings: list, by_id: dict) -> None:
     first = by_id[groups[0]["run_ids"][0]]
     alike = [g for g in groups if by_id[g["run_ids"][0]].image_shape == first.image_shape
              and by_id[g["run_ids"][0]].n_features == first.n_features]
-    last_values = {repr(g.get(settings[-1])) for g in alike} if settings else set()
-    columns = min(8, len(last_values)) if len(last_values) > 1 else None
-    panels = tuple((g["run_ids"][0], g["label"]) for g in alike)
+    ordered, columns = frontier.gallery_layout(alike, settings)
+    panels = tuple((g["run_ids"][0], label) for g, label in ordered)
     try:
         picture = _gallery(str(run_store.root), panels, first.image_shape, columns)
     except Exception as error:  # noqa: BLE001 - the store's message
         st.error(str(error))
         return
-    st.image(picture, width=look.picture_width(picture),
+    st.image(picture, width="content",  # drawn at its own size: a stretched atom blurs
              caption=f"The first atoms of each setting's first seed, one panel per setting ({len(panels)})."
                      + (f" {len(groups) - len(alike)} settings on other data are left out." if len(alike) < len(groups)
                         else ""))
@@ -285,15 +285,16 @@ def _run_panel(run_store, by_id: dict, names: dict) -> None:
     st.image(picture, width=look.picture_width(picture),
              caption=f"{names[run_id]}: L0 {record.metrics.get('l0', 0):.2f}, "
                      f"FVU {record.metrics.get('fvu', 0):.4f}")
-    opens = st.columns([1, 1.4, 1], vertical_alignment="bottom")
-    if opens[0].button("Open in Inspect", key="sweep:open-inspect", icon=":material/search:", width="stretch"):
+    opens = st.columns([1, 1.6, 1], vertical_alignment="bottom")
+    if opens[0].button("Inspect", key="sweep:open-inspect", icon=":material/search:", width="stretch",
+                       help="Open this run on the Inspect page."):
         sweep_views.open_in_inspect(run_id)
     others = [i for i in ids if i != run_id]
     other = opens[1].selectbox("Compare with", others, key=session.persist_choice("sweep:other", others,
                                                                                    others[0] if others else None),
                                format_func=names.get, disabled=not others)
-    if opens[2].button("Open in Compare", key="sweep:open-compare", icon=":material/compare:", width="stretch",
-                       disabled=not others):
+    if opens[2].button("Compare", key="sweep:open-compare", icon=":material/compare:", width="stretch",
+                       disabled=not others, help="Open this run and the one picked beside it on the Compare page."):
         sweep_views.open_in_compare(run_id, other)
     stem = downloads.file_stem(record.name)
     downloads.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")

@@ -80,10 +80,10 @@ def setting_key(row: dict[str, Any], settings: Sequence[str]) -> tuple:
     return (row["model"], *(repr(row.get(name)) for name in settings))
 
 
-def setting_label(row: dict[str, Any], settings: Sequence[str], with_model: bool = True) -> str:
+def setting_label(row: dict[str, Any], settings: Sequence[str], with_model: bool = True, sep: str = " · ") -> str:
     """'sae-topk · k=4 · n_components=32' (settings the model lacks left out)."""
     parts = [f"{name}={format_value(row[name])}" for name in settings if row.get(name) is not None]
-    return " · ".join(([row["model"]] if with_model else []) + parts)
+    return sep.join(([row["model"]] if with_model else []) + parts)
 
 
 def format_value(value: Any) -> str:
@@ -143,3 +143,19 @@ def pareto_front(points: Sequence[dict[str, Any]], x: str, y: str) -> list[bool]
                         and other != cost for j, other in enumerate(costs))
         front.append(not dominated)
     return front
+
+
+def gallery_layout(groups: Sequence[dict[str, Any]], settings: Sequence[str],
+                   max_columns: int = 8) -> tuple[list[tuple[dict[str, Any], str]], int | None]:
+    """The settings in the order of a gallery, each with its label, and its number of columns: one column per
+    value of the first setting (at most ``max_columns``), one row per combination of the model and the other
+    settings, values ascending; labels name the model only when there are several."""
+    def order(value: Any) -> tuple:
+        return (0, value, "") if _finite(value) else (1, 0, str(value))
+
+    ordered = sorted(groups, key=lambda g: (g["model"], *(order(g.get(name)) for name in settings[1:]),
+                                            order(g.get(settings[0])) if settings else ()))
+    several = len({g["model"] for g in groups}) > 1
+    first_values = {repr(g.get(settings[0])) for g in groups} if settings else set()
+    columns = min(max_columns, len(first_values)) if len(first_values) > 1 else None
+    return [(g, setting_label(g, settings, with_model=several, sep=", ") or g["model"]) for g in ordered], columns
