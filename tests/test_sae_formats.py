@@ -135,6 +135,16 @@ def test_export_then_import_gives_the_same_model(fitted, X, tmp_path, name, fmt)
                                    rtol=1e-6, atol=1e-6)
 
 
+def test_a_zip_with_the_sae_in_one_folder_imports(fitted, X):
+    """sparsify saves one folder per hookpoint (layers.3/cfg.json, layers.3/sae.safetensors)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in _files(fitted["sae-topk"], "sparsify").items():
+            archive.writestr(f"layers.3/{name}", data)
+    imported = interop.read_sae_bytes(buffer.getvalue())
+    np.testing.assert_array_equal(imported.model.transform(X), fitted["sae-topk"].transform(X))
+
+
 def test_a_batchtopk_sae_without_provenance_imports_as_jumprelu_with_the_same_codes(fitted, X):
     files = _files(fitted["sae-batchtopk"], "saelens")
     cfg = json.loads(files["cfg.json"])

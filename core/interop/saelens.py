@@ -38,8 +38,9 @@ def export_files(model, model_name: str, provenance: dict[str, Any]) -> dict[str
         "architecture": architecture.saelens, "d_in": t.d_in, "d_sae": t.d_sae, "dtype": "float32", "device": "cpu",
         "apply_b_dec_to_input": bool(getattr(model, "decoder_bias", True)), "normalize_activations": "none",
         "reshape_activations": "none",
-        "meta": {"model_name": None, "hook_name": None, "dataset_path": None,
-                 "sae_lens_version": LAYOUT_VERSION, "sae_lens_training_version": None},
+        # only fields every SAELens 6 knows (its loader passes meta to SAEMetadata(**meta))
+        "meta": {"model_name": None, "hook_name": None, "sae_lens_version": LAYOUT_VERSION,
+                 "sae_lens_training_version": None},
     }
     if architecture.has_k:
         config["k"] = int(model.k)
