@@ -12,21 +12,23 @@ import streamlit as st
 from ui import session
 
 KEY = "presenter"
-#: the live panel's loss curve : atom grid widths; outside presenter mode the curve gets the larger share
+#: the Train page's knob column : live panel, and the panel's loss curve : atom grid, while presenting: a
+#: narrower knob column and a larger grid (outside presenter mode the curve gets the larger share)
+KNOBS_PANEL_PRESENTING = (1.0, 3.8)
 CURVE_ATOMS_PRESENTING = (1.0, 1.15)
 #: pixels of the loss chart's height: with the larger fonts, curve and atoms fit 720 pixels of window
-CHART_HEIGHT_PRESENTING = 300
+CHART_HEIGHT_PRESENTING = 270
 
-# Larger type where a room reads it (the run's status, metrics, labels), smaller margins where it reads nothing.
+# Larger type where a room reads it (the run's status, the metrics, captions); no page title (the sidebar
+# names the page) and smaller margins, for height; buttons and the knobs' labels keep their size (they would
+# no longer fit their columns).
 _STYLE = """<style>
 .block-container { padding-top: 0.8rem !important; padding-bottom: 0.5rem !important; }
-[data-testid="stMainBlockContainer"] h2 { font-size: 1.6rem; padding: 0 0 0.2rem 0; }
-[data-testid="stMain"] [data-testid="stMarkdownContainer"] p { font-size: 1.1rem; }
-[data-testid="stMain"] [data-testid="stWidgetLabel"] p { font-size: 1.05rem; }
-[data-testid="stMetricValue"] { font-size: 2.1rem; }
-[data-testid="stMetricLabel"] p { font-size: 1.05rem !important; }
-[data-testid="stProgress"] p { font-size: 1.2rem; }
-[data-testid="stCaptionContainer"] { font-size: 1rem; }
+[data-testid="stMain"] [data-testid="stHeading"]:has(h2) { display: none; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] p { font-size: 2.6rem !important; }
+[data-testid="stMetricLabel"] p { font-size: 1.1rem !important; }
+[data-testid="stProgress"] p { font-size: 1.25rem; }
+[data-testid="stImageCaption"], [data-testid="stMain"] [data-testid="stCaptionContainer"] { font-size: 1rem; }
 </style>"""
 
 
@@ -51,6 +53,11 @@ def toggle() -> None:
 def apply_style() -> None:
     if on():
         st.html(_STYLE)
+
+
+def knobs_panel_widths(default: tuple[float, float]) -> tuple[float, float]:
+    """The Train page's knob column and live panel widths: a wider panel while presenting."""
+    return KNOBS_PANEL_PRESENTING if on() else default
 
 
 def curve_atoms_widths(default: tuple[float, float]) -> tuple[float, float]:

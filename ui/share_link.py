@@ -25,7 +25,6 @@ DATA_PREFIX, PARAM_PREFIX = "d.", "p."
 TRAIN_MODEL_KEY = "train:model"  # the Train page's model selectbox
 _OPENED_KEY = "share:opened"  # set once the link of this session's first run has been read
 _NOTES_KEY = "share:notes"  # (page, warnings) about the link's values that were not used
-_SECRET = ("key",)  # ui.run_address's key lets its holder steer a run: never in a link handed out
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -236,16 +235,18 @@ def write(state: session.AppState) -> None:
 
 
 def link(state: session.AppState, page_path: str = "train") -> str:
-    """The full address of this setup on page ``page_path`` (with the address's other keys, e.g. ``run``)."""
-    others = {key: st.query_params[key] for key in st.query_params if not _ours(key) and key not in _SECRET}
-    query = urlencode({**others, **setup_query(state)})
+    """The full address of this setup on page ``page_path``. The setup only: whoever opens it trains their
+    own run (a run's own address, ``?run=``, is ui.run_address's link to watch it)."""
+    query = urlencode(setup_query(state))
     base = (st.context.url or "").rstrip("/")
+    base = base.removesuffix(f"/{page_path}")  # the address of the page the link is copied on
     return f"{base}/{page_path}" + (f"?{query}" if query else "")
 
 
 def copy_link_box(state: session.AppState) -> None:
     """The Copy link popover's contents: the address with a copy icon, and what it carries."""
     st.code(link(state), language=None, wrap_lines=True)
-    st.caption("Copy it with the icon at the right. Opening it sets up the same data set, model and "
-               "settings" + (" (an uploaded file is not in the link: the default data set is used)."
-                             if state.data.upload else "."))
+    st.caption("Copy it with the icon at its right (shown under the pointer). Opening it sets up the same "
+               "data set, model and settings, for a run of one's own"
+               + (" (an uploaded file is not in the link: the default data set is used)." if state.data.upload
+                  else "."))

@@ -41,7 +41,7 @@ locked = run_address.read_only(state)  # watching another tab's run while it goe
 lessons.lesson_box("train")
 names = models.available()
 session.persist(MODEL_KEY, state.model_name if state.model_name in names else names[0])
-top = st.columns([2.2, 0.8, 0.8, 1.0, 2.2], vertical_alignment="bottom")
+top = st.columns([1.9, 0.8, 0.8, 1.25, 2.25], vertical_alignment="bottom")
 top[0].selectbox("Model", names, key=MODEL_KEY, on_change=_on_model_change,
                  format_func=lambda n: f"{n}", help="Every model of core.models.", disabled=locked)
 session.remember(MODEL_KEY)
@@ -68,7 +68,7 @@ if state.train_error:
 params = train_runner.current_params(state)
 live = knobs.live_params(state.model_name)
 shown = knobs.shown(state.model_name)
-knob_column, panel = st.columns([1, 3.4], gap="large")
+knob_column, panel = st.columns(presenter.knobs_panel_widths((1, 3.4)), gap="large")
 
 
 def _draw(param_names: list[str]) -> None:
