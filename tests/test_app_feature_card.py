@@ -73,7 +73,7 @@ def test_the_card_of_a_saved_digits_run(runs):
 def test_the_card_of_a_text_embeddings_run_shows_texts_keywords_and_search(runs):
     at = _open(runs["texts"].id)
     assert {"top texts", "texts across percentiles", "nearest atoms"} <= _tables(at)
-    assert "inspect:scaled" in _charts(at)  # a vector sample is a line chart, not a fake picture
+    assert {"inspect:scaled", "inspect:atom-bars"} <= _charts(at)  # vectors as charts, not fake pictures
     assert any(c.value.startswith("Keywords: **") for c in at.caption)
     at.text_input(key="inspect:search").set_value("guitar").run()
     assert not at.exception and not at.error

@@ -121,9 +121,15 @@ def _atom_and_top(run, feature: int, texts) -> None:
     shape = run.image_shape
     atom_col, top_col = st.columns([1, 2.2], gap="large")
     with atom_col:
-        st.markdown("**Its atom**")
-        atom = render.atom_grid(run.model.components_[feature:feature + 1], shape, scale=look.tile_scale(shape, 160))
-        st.image(atom, width=look.picture_width(atom))
+        atom = run.model.components_[feature]
+        if shape is None:  # a vector: its values as bars, one per dimension
+            _chart(go.Figure(go.Bar(y=atom, marker={"color": np.where(atom >= 0, RED, BLUE)})), "inspect:atom-bars",
+                   f"Its atom ({atom.size} dimensions)", xaxis={"title": "dimension"}, yaxis={"title": "value"},
+                   height=300)
+        else:
+            st.markdown("**Its atom**")
+            picture = render.atom_grid(atom[None, :], shape, scale=look.tile_scale(shape, 160))
+            st.image(picture, width=look.picture_width(picture))
     with top_col:
         order, values = analysis.top_activating(run.codes, feature, 12)
         st.markdown("**Top-activating texts**" if texts is not None else "**Top-activating samples**")
@@ -233,11 +239,16 @@ def _scale_in_sample(run, feature: int, examples) -> None:
               (edit.edited, f"feature {feature} × {factor:g}"), (edit.difference, "difference")]
     shape = run.image_shape
     if shape is not None:
+        # the sample and both reconstructions on one colour scale, so that brighter means larger in all three
         cmap = "gray" if getattr(run.dataset, "non_negative", False) else "auto"
-        for col, (values, name) in zip(st.columns(6)[:4], panels):
-            picture = render.sample_grid(values[None, :], shape, scale=look.tile_scale(shape, 72),
-                                         cmap="auto" if name == "difference" else cmap)
-            col.image(picture, caption=name, width="stretch")
+        three, difference = st.columns([3, 1.2])[0].columns([3, 1])
+        three.image(render.sample_grid(np.stack([values for values, _ in panels[:3]]), shape, columns=3,
+                                       scale=look.tile_scale(shape, 96), cmap=cmap, normalize="global", padding=4,
+                                       background=(255, 255, 255)),
+                    caption=" · ".join(name for _, name in panels[:3]) + " (one colour scale)", width="stretch")
+        difference.image(render.sample_grid(edit.difference[None, :], shape, scale=look.tile_scale(shape, 96),
+                                              cmap="diverging"),
+                         caption="difference (red +, blue −)", width="stretch")
     else:
         fig = go.Figure([go.Scatter(y=values, name=name, mode="lines",
                                     line={"color": color, "width": 1.5 if name != "difference" else 2.5})
