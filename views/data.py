@@ -148,6 +148,10 @@ def _cost_note(ds) -> None:
                    "it starts.", icon=":material/hourglass_top:")
 
 
+#: pictures of strips wider than this (pixels) are shown at full page width, not in half of it
+WIDE_STRIPS = 480
+
+
 def _scale_for(image_shape) -> int:
     return max(1, 40 // max(image_shape)) if image_shape else 4
 
@@ -165,19 +169,23 @@ def preview(ds) -> None:
     _cost_note(ds)
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(ds.n_samples, size=min(40, ds.n_samples), replace=False))
-    left, right = st.columns(2, gap="large")
+    picture = render.sample_grid(ds.X[rows], ds.image_shape, columns=10 if ds.image_shape else None,
+                                 scale=_scale_for(ds.image_shape))
+    # long vectors' strips (1 px a number) get the page's width, one above the other: shrunk into half of it,
+    # the strips would blur into each other
+    long_strips = ds.image_shape is None and picture.width > WIDE_STRIPS
+    left, right = (st.container(), st.container()) if long_strips else st.columns(2, gap="large")
     with left:
         st.markdown("**Samples**")
-        picture = render.sample_grid(ds.X[rows], ds.image_shape, columns=10 if ds.image_shape else None,
-                                     scale=_scale_for(ds.image_shape))
-        st.image(picture, width="stretch" if picture.width > 200 else "content", caption=_samples_caption(ds, rows))
+        st.image(picture, width="stretch" if picture.width > 200 and not long_strips else "content",
+                 caption=_samples_caption(ds, rows))
     with right:
         st.markdown("**Ground-truth atoms**")
         if ds.truth is None:
             st.caption("This data set has no known atoms.")
         else:
             truth = render.atom_grid(ds.truth, ds.image_shape, scale=_scale_for(ds.image_shape))
-            st.image(truth, width="stretch" if truth.width > 200 else "content",
+            st.image(truth, width="stretch" if truth.width > 200 and not long_strips else "content",
                      caption=f"{len(ds.truth)} atoms a good model should find")
     if ds.texts is not None:
         _texts_table(ds, rows)
