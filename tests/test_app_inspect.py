@@ -32,7 +32,7 @@ def test_a_feature_a_sample_and_recognition_of_a_saved_run(store):
     at = open_page("views/inspect.py")
     assert not at.exception and not at.error
     assert at.selectbox(key="inspect:run").value == record.id
-    assert [t.label for t in at.tabs] == ["Feature", "Sample", "Recognition"]
+    assert [t.label for t in at.tabs] == ["Feature", "Sample", "Recognition", "Training"]
     assert labels(at.number_input) == ["Feature", "Sample"]
     assert {"Top atoms", "Test fraction"} <= set(labels(at.slider))
     at.number_input(key="inspect:feature").set_value(5).run()

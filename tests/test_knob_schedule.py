@@ -170,3 +170,23 @@ def test_flags_that_would_change_the_replay_are_refused(live_run, tmp_path, caps
 def test_starting_params_take_each_knobs_first_old_value():
     assert schedule.starting_params({"k": 6, "learning_rate": 0.01, "n_components": 16}, EXPECTED) == {
         "k": 4, "learning_rate": 0.003, "n_components": 16}
+
+
+def test_inspect_draws_a_saved_runs_curve_with_its_knob_changes(live_run, monkeypatch):
+    from app_support import elements, open_page
+
+    _, ticket, reopened = live_run
+    monkeypatch.setenv("SAE_EXPLORER_RUNS", str(reopened.root))
+    at = open_page("views/inspect.py")
+    assert not at.exception and not at.error
+    assert at.selectbox(key="inspect:run").value == ticket.run_id
+    assert "Training" in [tab.label for tab in at.tabs]
+    (chart,) = [c for c in elements(at, "echarts_chart") if c.proto.id.endswith("inspect:curve-chart")]
+    marks = json.loads(chart.proto.spec)["series"][0]["markLine"]["data"]
+    steps = [mark["xAxis"] for mark in marks if "xAxis" in mark]
+    assert steps in ([40, 80], [80])  # moves within a second share a mark, as on the live chart
+    assert "k = 6" in marks[-1]["name"] and "Learning rate = 0.01" in marks[-1]["name"]
+    (table,) = [frame for frame in at.dataframe if list(frame.value.columns) == ["Step", "Knob", "From", "To"]]
+    assert table.value.to_dict("records") == [{"Step": 31, "Knob": "k", "From": "4", "To": "2"},
+                                              {"Step": 71, "Knob": "Learning rate", "From": "0.003", "To": "0.01"},
+                                              {"Step": 71, "Knob": "k", "From": "2", "To": "6"}]

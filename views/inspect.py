@@ -14,7 +14,7 @@ import streamlit as st
 
 from core import analysis, models, render
 from core.jobs import call_in_worker
-from ui import downloads, feature_card, look, session, stored_runs
+from ui import downloads, feature_card, look, session, stored_curve, stored_runs
 
 st.header("Inspect")
 st.caption("Look inside one saved run: what a feature responds to, how a sample is built from atoms, and how "
@@ -186,13 +186,15 @@ def inspect() -> None:
     run = stored_runs.load_run(run_store, next(r for r in runs if r.id == run_id))
     if run is None:
         return
-    feature, sample, recognition = st.tabs(["Feature", "Sample", "Recognition"])
+    feature, sample, recognition, training = st.tabs(["Feature", "Sample", "Recognition", "Training"])
     with feature:
         feature_card.feature_card(run, run_store, _features(run.record.id, run.record.updated_at, run))
     with sample:
         sample_tab(run)
     with recognition:
         recognition_tab(run)
+    with training:  # its loss curve, with the knobs moved during the run
+        stored_curve.training_curve(run_store, run)
     st.markdown("**Export**")
     stem = downloads.file_stem(run.record.name)
     cols = st.columns([2, 1, 1], vertical_alignment="bottom")
