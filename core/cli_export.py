@@ -66,8 +66,9 @@ def export_command(args: argparse.Namespace) -> int:
 
 def import_command(args: argparse.Namespace) -> int:
     options = dict(args.data_options) if args.data_options is not None else None
+    imported = interop.read_sae(args.path)  # a bad file is refused before any run store is opened (or made)
     record = interop.import_to_store(args.path, _store(args.store), dataset=args.dataset, data_options=options,
-                                     name=args.name)
+                                     name=args.name, imported=imported)
     print(json.dumps({"run_id": record.id, "name": record.name, "model": record.model, "dataset": record.dataset,
                       "n_features": record.n_features, "n_components": record.n_components}), flush=True)
     return 0

@@ -296,8 +296,9 @@ def test_cli_train_export_import_puts_the_run_in_the_store(tmp_path, capsys):
                      str(tmp_path / "by-id")]) == 0
     assert (tmp_path / "by-id" / "sae_weights.safetensors").is_file()
     capsys.readouterr()
-    assert cli.main(["import", str(tmp_path / "run"), "--store", str(store_root)]) == 2
+    assert cli.main(["import", str(tmp_path / "run"), "--store", str(tmp_path / "other")]) == 2
     assert "holds no cfg.json" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()  # refused before a run store was made
 
 
 # -- the pages ---------------------------------------------------------------------------------------------

@@ -124,15 +124,15 @@ def _build(files) -> Imported:
 
 
 def import_to_store(path: str | Path, store, *, dataset: str | None = None, data_options: dict[str, Any] | None = None,
-                    name: str | None = None):
-    """Add the SAE at ``path`` to the run store ``store``; returns its record.
+                    name: str | None = None, imported: Imported | None = None):
+    """Add the SAE at ``path`` (already read: ``imported``) to the run store ``store``; returns its record.
 
     ``dataset`` (default: the one the file records, else 'imported') and ``data_options`` name the data the
     run belongs to; when that data loads here, its width must be the SAE's d_in and the run gets its metrics.
     """
     from core import datasets
 
-    imported = read_sae(path)
+    imported = imported if imported is not None else read_sae(path)
     recorded = imported.provenance
     dataset = dataset or (recorded.get("data") if isinstance(recorded.get("data"), str) else None) or "imported"
     if data_options is None:
