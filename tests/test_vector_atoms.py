@@ -91,3 +91,11 @@ def test_strips_take_the_columns_asked_for():
     assert picture.size == render.grid_size(12, None, columns=4, scale=2, padding=1, n_features=100)
     assert picture.size == (4 * 200 + 3, 3 * render.strip_height(2) + 2)
     assert len(_strip_boxes(picture)) == 12
+
+
+def test_columns_on_one_scale_draw_vectors_as_the_grid_does():
+    """Compare's originals-and-reconstructions columns: the same strips as atom_grid, a pixel apart."""
+    originals = np.random.default_rng(5).standard_normal((5, 768))
+    columns = render.shared_scale_columns([originals, 0.5 * originals], None, scale=3)
+    assert [c.size for c in columns] == [(768, 5 * render.strip_height(3) + 4)] * 2
+    assert len(_strip_boxes(columns[0])) == 5

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
-from core.render import DEFAULT_BACKGROUND, Color, _as_rows, _resolve_cmap, _tiles, _upscale
+from core.render import DEFAULT_BACKGROUND, Color, _as_rows, _enlarged, _resolve_cmap, _tiles
 
 
 def side_by_side(
@@ -93,21 +93,22 @@ def shared_scale_columns(arrays: Sequence, image_shape: tuple[int, int] | None =
                          scale: int = 4, padding: int = 1, background: Color = DEFAULT_BACKGROUND) -> list[Image.Image]:
     """One column of tiles per array of ``arrays`` (each (n_i, n_features)), all on ONE colour scale: the
     colour map is chosen and the values normalised over every array together, so a value has the same
-    colour in every column (e.g. an original and its reconstructions). A heat-map row (``image_shape``
-    None) is ``scale`` pixels tall and the rows touch, as in ``atom_grid``."""
+    colour in every column (e.g. an original and its reconstructions). A row without an image shape is a
+    heat strip, drawn and spaced as in ``atom_grid``."""
     values = [_as_rows(array) for array in arrays]
     if len({v.shape[1] for v in values}) != 1:
         raise ValueError(f"All arrays must have the same number of features, got {[v.shape[1] for v in values]}.")
     tiles = _tiles(np.vstack(values), image_shape, common_cmap(values, cmap), "global")
-    gap = 0 if image_shape is None else padding
+    gap = padding
     fill = ImageColor.getrgb(background) if isinstance(background, str) else background
     columns, start = [], 0
     for array in values:
         blocks = []
         for tile in tiles[start:start + len(array)]:
+            drawn = _enlarged(tile, image_shape, scale)
             if blocks and gap:
-                blocks.append(np.full((gap, tile.shape[1] * scale, 3), fill, dtype=np.uint8))
-            blocks.append(_upscale(tile, scale))
+                blocks.append(np.full((gap, drawn.shape[1], 3), fill, dtype=np.uint8))
+            blocks.append(drawn)
         columns.append(Image.fromarray(np.concatenate(blocks)))
         start += len(array)
     return columns
