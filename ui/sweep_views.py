@@ -12,8 +12,10 @@ from typing import Any, Sequence
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import analysis, render
 from core.analysis import frontier
-from ui import compare_live, session
+from core.render.gallery import gallery
+from ui import compare_live, downloads, look, session, stored_runs
 
 COLORS = ["#e15759", "#4e79a7", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2", "#edc948"]
 AXES = {"l0": "L0 (active codes per sample)", "fvu": "FVU (fraction of variance unexplained)",
@@ -97,9 +99,9 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
                     hovertext=[f"<b>{ref_model.upper()}</b> rank {r['n_components']}<br>{x} {r[x]:.4g} · "
                                f"{y} {r[y]:.4g}" for r in refs], hoverinfo="text"))
     axis = {"rangemode": "tozero"}
-    fig.update_layout(height=440, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    fig.update_layout(height=480, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       xaxis={"title": AXES.get(x, x), **axis}, yaxis={"title": AXES.get(y, y), **axis},
-                      legend={"orientation": "h", "y": 1.1}, clickmode="event+select")
+                      legend={"orientation": "h", "y": -0.15, "yanchor": "top"}, clickmode="event+select")
     return fig
 
 
@@ -146,3 +148,120 @@ def open_in_compare(left_id: str, right_id: str) -> None:
     """Make the two runs Compare's 'Two saved runs' pick and go there."""
     compare_live.get().select = (left_id, right_id)
     st.switch_page("views/compare.py")
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _thumbnail(root: str, run_id: str, image_shape) -> str | None:
+    """A saved run's first atoms as a small picture for the table (a saved run's atoms never change)."""
+    try:
+        return analysis.atoms_thumbnail(stored_runs.saved_atoms(root, run_id), image_shape)
+    except Exception:  # noqa: BLE001 - a thumbnail is a bonus; the run's own panel says what is wrong
+        return None
+
+
+# Cached: the page reruns on every click in the plot or the pickers, and a saved run's atoms never change.
+@st.cache_resource(show_spinner="Loading the run ...", max_entries=16)
+def _atoms(root: str, run_id: str, image_shape) -> tuple:
+    atoms = stored_runs.saved_atoms(root, run_id)
+    return atoms, render.atom_grid(atoms, image_shape, scale=3)
+
+
+@st.cache_resource(show_spinner="Drawing the gallery ...", max_entries=8)
+def _gallery(root: str, panels: tuple, image_shape, columns: int):
+    """The gallery picture of ``panels`` ((run id, label) pairs): saved atoms never change."""
+    return gallery([(stored_runs.saved_atoms(root, run_id), label) for run_id, label in panels], image_shape,
+                   columns=columns, scale=look.tile_scale(image_shape, 32))
+
+
+def gallery_tab(run_store, groups: list, settings: list, by_id: dict) -> None:
+    first = by_id[groups[0]["run_ids"][0]]
+    alike = [g for g in groups if by_id[g["run_ids"][0]].image_shape == first.image_shape
+             and by_id[g["run_ids"][0]].n_features == first.n_features]
+    ordered, columns = frontier.gallery_layout(alike, settings)
+    panels = tuple((g["run_ids"][0], label) for g, label in ordered)
+    try:
+        picture = _gallery(str(run_store.root), panels, first.image_shape, columns)
+    except Exception as error:  # noqa: BLE001 - the store's message
+        st.error(str(error))
+        return
+    st.image(picture, width="content",  # drawn at its own size: a stretched atom blurs
+             caption=f"The first atoms of each setting's first seed, one panel per setting ({len(panels)})."
+                     + (f" {len(groups) - len(alike)} settings on other data are left out." if len(alike) < len(groups)
+                        else ""))
+    downloads.png_button(picture, "Gallery (PNG)", "sweep-gallery.png", key="sweep:gallery-png")
+
+
+def trials_tab(run_store, records: list, rows: list, settings: list, references: list) -> None:
+    table = [{"atoms": _thumbnail(str(run_store.root), row["run_id"], by_record.image_shape), **row}
+             for row, by_record in zip(rows, records)]
+    st.dataframe(table, hide_index=True, width="stretch", row_height=38, column_config={
+        "atoms": st.column_config.ImageColumn("atoms", width=110, help="The run's first four atoms"),
+        "l0": st.column_config.NumberColumn("L0", format="%.2f"),
+        "fvu": st.column_config.NumberColumn("FVU", format="%.4f"),
+        "mse": st.column_config.NumberColumn("MSE", format="%.3g"),
+        "dead_fraction": st.column_config.NumberColumn("dead", format="percent"),
+        "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
+    buttons = st.columns(3)
+    with buttons[0]:
+        downloads.csv_button(rows, "Every trial (CSV)", "sweep-trials.csv", key="sweep:csv")
+    with buttons[1]:
+        st.download_button("Every trial (JSON)", trials_json(records, settings),
+                           file_name="sweep-trials.json", mime="application/json", key="sweep:json",
+                           on_click="ignore", icon=":material/data_object:", width="stretch")
+    with buttons[2]:
+        downloads.csv_button(references, "Baselines (CSV)", "sweep-baselines.csv", key="sweep:refs-csv",
+                             disabled=not references)
+
+
+def _pick_near() -> None:
+    st.session_state["sweep:atoms"] = st.session_state["sweep:near"]
+
+
+def pick_clicked(event, points: list, names: dict, x: str, y: str) -> None:
+    """A new click on a point shows its run; where several points lie under the click (two curves overlap), a
+    picker names them all, so the run shown is the one the user means, not the one drawn on top. A click is
+    taken once: picking another run afterwards is not undone by the chart's standing selection."""
+    ss = st.session_state
+    clicked_points = event.selection.points if event and event.selection else []
+    clicked = clicked_points[0].get("customdata") if clicked_points else None
+    if clicked != ss.get("sweep:clicked"):
+        ss["sweep:clicked"] = clicked
+        if clicked in names:
+            ss["sweep:atoms"] = ss["sweep:near"] = clicked
+    near = analysis.points_near(points, clicked, x, y) if clicked in names else []
+    if len(near) > 1 and ss.get("sweep:atoms") in near:
+        st.radio(f"{len(near)} runs lie where you clicked; show the atoms of", near, key="sweep:near",
+                 horizontal=True, format_func=names.get, on_change=_pick_near)
+
+
+def run_panel(run_store, by_id: dict, names: dict) -> None:
+    """The chosen run's atoms (``names``: each run's setting and seed), its downloads, and buttons that open it
+    in Inspect or Compare."""
+    ids = list(names)
+    atoms_key = session.persist_choice("sweep:atoms", ids, ids[0])
+    run_id = st.selectbox("Show the atoms of", ids, key=atoms_key,
+                          format_func=lambda i: stored_runs.run_label(by_id[i]))
+    session.remember(atoms_key)
+    record = by_id[run_id]
+    try:
+        atoms, picture = _atoms(str(run_store.root), run_id, record.image_shape)
+    except Exception as error:  # noqa: BLE001 - the store's message
+        st.error(str(error))
+        return
+    st.image(picture, width=look.picture_width(picture),
+             caption=f"{names[run_id]}: L0 {record.metrics.get('l0', 0):.2f}, "
+                     f"FVU {record.metrics.get('fvu', 0):.4f}")
+    others = [i for i in ids if i != run_id]
+    other = st.selectbox("Compare with", others, key=session.persist_choice("sweep:other", others,
+                                                                           others[0] if others else None),
+                         format_func=names.get, disabled=not others)
+    opens = st.columns(2)
+    if opens[0].button("Open in Inspect", key="sweep:open-inspect", icon=":material/search:", width="stretch",
+                       help="Open this run on the Inspect page."):
+        open_in_inspect(run_id)
+    if opens[1].button("Open both in Compare", key="sweep:open-compare", icon=":material/compare:", width="stretch",
+                       disabled=not others, help="Open this run and the one picked above on the Compare page."):
+        open_in_compare(run_id, other)
+    stem = downloads.file_stem(record.name)
+    downloads.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
+    downloads.weights_button(run_store, record, key="sweep:weights")

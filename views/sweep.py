@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import analysis, render
+from core import analysis
 from core.analysis import frontier
-from core.render.gallery import gallery
-from ui import data_loading, downloads, look, session, stored_runs, sweep_live, sweep_views, typed_input
+from ui import data_loading, look, session, stored_runs, sweep_live, sweep_views, typed_input
 
 page = sweep_live.get()
 st.header("Sweep")
@@ -96,29 +95,6 @@ def _cost_line() -> None:
         st.caption(f"Not ready to start: {error}")
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
-def _thumbnail(root: str, run_id: str, image_shape) -> str | None:
-    """A saved run's first atoms as a small picture for the table (a saved run's atoms never change)."""
-    try:
-        return analysis.atoms_thumbnail(stored_runs.saved_atoms(root, run_id), image_shape)
-    except Exception:  # noqa: BLE001 - a thumbnail is a bonus; the run's own panel says what is wrong
-        return None
-
-
-# Cached: the page reruns on every click in the plot or the pickers, and a saved run's atoms never change.
-@st.cache_resource(show_spinner="Loading the run ...", max_entries=16)
-def _atoms(root: str, run_id: str, image_shape) -> tuple:
-    atoms = stored_runs.saved_atoms(root, run_id)
-    return atoms, render.atom_grid(atoms, image_shape, scale=3)
-
-
-@st.cache_resource(show_spinner="Drawing the gallery ...", max_entries=8)
-def _gallery(root: str, panels: tuple, image_shape, columns: int):
-    """The gallery picture of ``panels`` ((run id, label) pairs): saved atoms never change."""
-    return gallery([(stored_runs.saved_atoms(root, run_id), label) for run_id, label in panels], image_shape,
-                   columns=columns, scale=look.tile_scale(image_shape, 24))
-
-
 @st.cache_data(show_spinner="Baselines: PCA and NMF of the same rank ...", max_entries=16)
 def _references(key: str, ranks: tuple, _record) -> list:
     dataset = stored_runs.dataset_of(_record)
@@ -190,11 +166,11 @@ def results() -> None:
         event = st.plotly_chart(sweep_views.frontier_figure(groups, settings, x, y, references), key="sweep:plot",
                                 on_select="rerun", selection_mode="points", config={"displayModeBar": False})
         points = [{**g, "run_id": g["run_ids"][0]} for g in groups]
-        _pick_clicked(event, points, names, x, y)
+        sweep_views.pick_clicked(event, points, names, x, y)
         st.caption("Hover a point for its setting and metrics; click it to show its atoms on the right and open "
                    "it in Inspect or Compare.")
     with atoms_col:
-        _run_panel(run_store, by_id, names)
+        sweep_views.run_panel(run_store, by_id, names)
     parallel, pictures, table = st.tabs(["Parallel coordinates", "Gallery", "Trials"])
     with parallel:
         st.plotly_chart(sweep_views.parallel_figure(rows, settings, y), key="sweep:parallel",
@@ -202,103 +178,9 @@ def results() -> None:
         st.caption(f"Every trial as a line through its settings, seed and metrics, coloured by {y}. Drag along "
                    "an axis to keep only the lines crossing that range.")
     with pictures:
-        _gallery_tab(run_store, groups, settings, by_id)
+        sweep_views.gallery_tab(run_store, groups, settings, by_id)
     with table:
-        _trials_tab(run_store, records, rows, settings, references)
-
-
-def _gallery_tab(run_store, groups: list, settings: list, by_id: dict) -> None:
-    first = by_id[groups[0]["run_ids"][0]]
-    alike = [g for g in groups if by_id[g["run_ids"][0]].image_shape == first.image_shape
-             and by_id[g["run_ids"][0]].n_features == first.n_features]
-    ordered, columns = frontier.gallery_layout(alike, settings)
-    panels = tuple((g["run_ids"][0], label) for g, label in ordered)
-    try:
-        picture = _gallery(str(run_store.root), panels, first.image_shape, columns)
-    except Exception as error:  # noqa: BLE001 - the store's message
-        st.error(str(error))
-        return
-    st.image(picture, width="content",  # drawn at its own size: a stretched atom blurs
-             caption=f"The first atoms of each setting's first seed, one panel per setting ({len(panels)})."
-                     + (f" {len(groups) - len(alike)} settings on other data are left out." if len(alike) < len(groups)
-                        else ""))
-    downloads.png_button(picture, "Gallery (PNG)", "sweep-gallery.png", key="sweep:gallery-png")
-
-
-def _trials_tab(run_store, records: list, rows: list, settings: list, references: list) -> None:
-    table = [{"atoms": _thumbnail(str(run_store.root), row["run_id"], by_record.image_shape), **row}
-             for row, by_record in zip(rows, records)]
-    st.dataframe(table, hide_index=True, width="stretch", row_height=38, column_config={
-        "atoms": st.column_config.ImageColumn("atoms", width=110, help="The run's first four atoms"),
-        "l0": st.column_config.NumberColumn("L0", format="%.2f"),
-        "fvu": st.column_config.NumberColumn("FVU", format="%.4f"),
-        "mse": st.column_config.NumberColumn("MSE", format="%.3g"),
-        "dead_fraction": st.column_config.NumberColumn("dead", format="percent"),
-        "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
-    buttons = st.columns(3)
-    with buttons[0]:
-        downloads.csv_button(rows, "Every trial (CSV)", "sweep-trials.csv", key="sweep:csv")
-    with buttons[1]:
-        st.download_button("Every trial (JSON)", sweep_views.trials_json(records, settings),
-                           file_name="sweep-trials.json", mime="application/json", key="sweep:json",
-                           on_click="ignore", icon=":material/data_object:", width="stretch")
-    with buttons[2]:
-        downloads.csv_button(references, "Baselines (CSV)", "sweep-baselines.csv", key="sweep:refs-csv",
-                             disabled=not references)
-
-
-def _pick_near() -> None:
-    st.session_state["sweep:atoms"] = st.session_state["sweep:near"]
-
-
-def _pick_clicked(event, points: list, names: dict, x: str, y: str) -> None:
-    """A new click on a point shows its run; where several points lie under the click (two curves overlap), a
-    picker names them all, so the run shown is the one the user means, not the one drawn on top. A click is
-    taken once: picking another run afterwards is not undone by the chart's standing selection."""
-    ss = st.session_state
-    clicked_points = event.selection.points if event and event.selection else []
-    clicked = clicked_points[0].get("customdata") if clicked_points else None
-    if clicked != ss.get("sweep:clicked"):
-        ss["sweep:clicked"] = clicked
-        if clicked in names:
-            ss["sweep:atoms"] = ss["sweep:near"] = clicked
-    near = analysis.points_near(points, clicked, x, y) if clicked in names else []
-    if len(near) > 1 and ss.get("sweep:atoms") in near:
-        st.radio(f"{len(near)} runs lie where you clicked; show the atoms of", near, key="sweep:near",
-                 horizontal=True, format_func=names.get, on_change=_pick_near)
-
-
-def _run_panel(run_store, by_id: dict, names: dict) -> None:
-    """The chosen run's atoms (``names``: each run's setting and seed), its downloads, and buttons that open it
-    in Inspect or Compare."""
-    ids = list(names)
-    atoms_key = session.persist_choice("sweep:atoms", ids, ids[0])
-    run_id = st.selectbox("Show the atoms of", ids, key=atoms_key,
-                          format_func=lambda i: stored_runs.run_label(by_id[i]))
-    session.remember(atoms_key)
-    record = by_id[run_id]
-    try:
-        atoms, picture = _atoms(str(run_store.root), run_id, record.image_shape)
-    except Exception as error:  # noqa: BLE001 - the store's message
-        st.error(str(error))
-        return
-    st.image(picture, width=look.picture_width(picture),
-             caption=f"{names[run_id]}: L0 {record.metrics.get('l0', 0):.2f}, "
-                     f"FVU {record.metrics.get('fvu', 0):.4f}")
-    opens = st.columns([1, 1.6, 1], vertical_alignment="bottom")
-    if opens[0].button("Inspect", key="sweep:open-inspect", icon=":material/search:", width="stretch",
-                       help="Open this run on the Inspect page."):
-        sweep_views.open_in_inspect(run_id)
-    others = [i for i in ids if i != run_id]
-    other = opens[1].selectbox("Compare with", others, key=session.persist_choice("sweep:other", others,
-                                                                                   others[0] if others else None),
-                               format_func=names.get, disabled=not others)
-    if opens[2].button("Compare", key="sweep:open-compare", icon=":material/compare:", width="stretch",
-                       disabled=not others, help="Open this run and the one picked beside it on the Compare page."):
-        sweep_views.open_in_compare(run_id, other)
-    stem = downloads.file_stem(record.name)
-    downloads.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
-    downloads.weights_button(run_store, record, key="sweep:weights")
+        sweep_views.trials_tab(run_store, records, rows, settings, references)
 
 
 form()

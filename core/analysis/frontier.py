@@ -53,8 +53,8 @@ def trial_rows(records: Iterable[Any], settings: Sequence[str] | None = None) ->
         rows.append({"model": record.model, **values, "seed": seed_of(record),
                      "status": record.extra.get("sweep_status", record.status),
                      **{name: record.metrics.get(name) for name in METRICS},
-                     "n_components": record.n_components, "device": record.metrics.get("device") or
-                     record.extra.get("device") or record.params.get("device"),
+                     "n_components": record.n_components,  # the device a trial ran on, where it was recorded
+                     "device": record.metrics.get("device") or record.extra.get("device"),
                      "sweep": record.sweep, "run_id": record.id})
     return rows
 
