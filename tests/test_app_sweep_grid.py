@@ -100,3 +100,23 @@ def test_a_trial_opens_in_compare_and_in_inspect(swept):
     at.button(key="sweep:open-inspect").click().run()
     assert not at.exception and [h.value for h in at.header] == ["Inspect"]
     assert at.selectbox(key="inspect:run").value == run_id
+
+
+def test_the_ray_backend_takes_its_address_from_ray_address_and_says_when_ray_is_missing(tmp_path, monkeypatch):
+    import importlib.util
+
+    from ui import sweep_live
+
+    monkeypatch.setenv("SAE_EXPLORER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("RAY_ADDRESS", "ray://head-node:10001")
+    at = open_page("views/sweep.py")
+    at.radio(key="sweep:backend").set_value("ray").run()
+    assert at.text_input(key="sweep:ray-address").value == "ray://head-node:10001"
+    assert not at.warning
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(sweep_live.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ray" else real_find_spec(name, *a))
+    at.run()
+    assert "Ray, which is not installed here" in at.warning[0].value
+    at.button(key="sweep:start").click().run()
+    assert "not installed" in at.error[0].value and at.session_state["_sweep_page"].job is None

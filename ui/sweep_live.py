@@ -13,7 +13,7 @@ import streamlit as st
 
 from core import budget, models
 from core.analysis import frontier
-from core.jobs import RUNNING, get_manager
+from core.jobs import RUNNING, get_manager, ray_backend
 from core.jobs.sweep import SweepJob
 from ui import data_loading, knobs, look, session, stored_runs, sweep_views, typed_input
 
@@ -129,8 +129,7 @@ def cost(sweep_plan: Plan, n_samples: int, n_features: int) -> str:
 def ray_problem(backend: str) -> str | None:
     """Why the chosen backend cannot run here, or None."""
     if backend == "ray" and importlib.util.find_spec("ray") is None:
-        return ("Ray is not installed on this server: install it (`pip install 'ray[default]'`; `make test` does) "
-                "or run the sweep on this server.")
+        return ray_backend.MISSING.replace("use backend local", "run the sweep on this server")
     return None
 
 
