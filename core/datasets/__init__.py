@@ -67,9 +67,10 @@ def load(
     image_shape: tuple[int, int] | None = None,
     **dataset_options,
 ) -> Dataset:
-    """Load a built-in set by name, or a .npy/.npz/.csv/.zip file or image folder by path.
+    """Load a built-in set by name, or a .npy/.npz/.safetensors/.csv/.zip file or image folder by path.
 
-    ``dataset_options`` are the set's extra options (``DATASET_OPTIONS[name]``; ``key`` for .npz).
+    ``dataset_options`` are the set's extra options (``DATASET_OPTIONS[name]``; for files ``FILE_OPTIONS``:
+    ``key``/``tensor``, ``texts``, ``labels``).
     ``image_shape`` (height, width) reshapes rows, or is the size images from a folder/zip are resized to.
     """
     n_samples, seed, center = _check_common(n_samples, scale, center, seed)
@@ -134,7 +135,7 @@ def _builtin_name(name: str) -> str:
     if normalised not in BUILTIN_SETS:
         raise DatasetError(
             f"Unknown data set {name!r}. Built-in sets: {', '.join(BUILTIN_SETS)}. Or pass the path of a "
-            ".npy, .npz, .csv or .zip file, or of a folder of images."
+            ".npy, .npz, .safetensors, .csv or .zip file, or of a folder of images."
         )
     return normalised
 
