@@ -132,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--yes", action="store_true",
                        help="train even when the run is estimated to be slow (one too large for memory is refused)")
-    from core import cli_train  # --config: replay a saved run (it imports this module: imported here, not on top)
+    from core import cli_train  # --config: replay a saved run
 
-    cli_train.register(train)
+    cli_train.register(train, train_command)
     from core import cli_export  # export / import: SAELens and sparsify layouts (core.interop)
 
     cli_export.add_commands(commands, _key_value)

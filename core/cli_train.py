@@ -10,10 +10,12 @@ same weights. ``--data`` may point to the data elsewhere (a run on an uploaded f
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
+from typing import Callable
 
-from core import checkpoint, cli, models
+from core import checkpoint, models
 from core.schedule import ScheduledControl, check_schedule
 
 # flags that would make the replay a different run: the config says these
@@ -21,26 +23,31 @@ _FIXED_BY_CONFIG = {"model": "--model", "n_components": "--n-components", "k": "
                     "params": "--set", "data_options": "--data-option", "n_samples": "--n-samples"}
 
 
-def register(train: argparse.ArgumentParser) -> None:
-    """Add ``--config`` to the ``train`` command, whose handler becomes ``train_or_replay``."""
+class ReplayError(ValueError):
+    """A replay that cannot run as asked; the message says what to change (the CLI prints it, exit 2)."""
+
+
+def register(train: argparse.ArgumentParser, train_command: Callable[..., int]) -> None:
+    """Add ``--config`` to the ``train`` command (``core.cli``'s ``train_command``, passed in: this module
+    does not import the CLI that imports it), whose handler becomes ``train_or_replay``."""
     train.add_argument("--config", type=Path, metavar="CONFIG",
                        help="replay a saved run: its config.json (or checkpoint folder, or the .zip download) "
                             "gives the model, its starting parameters, the data set and its options, and the "
                             "knob changes made during the run, each applied before the same step; --data "
                             "PATH points to data that was an upload; --device, --out, --quiet, --yes apply")
-    train.set_defaults(handler=train_or_replay)
+    train.set_defaults(handler=functools.partial(train_or_replay, train_command=train_command))
 
 
-def train_or_replay(args: argparse.Namespace) -> int:
+def train_or_replay(args: argparse.Namespace, train_command: Callable[..., int]) -> int:
     """``train``: as the flags say, or, with ``--config``, as the saved run went."""
     if args.config is None:
         missing = [flag for flag, value in (("--data", args.data), ("--model", args.model)) if value is None]
         if missing:
-            raise cli.UsageError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required (or "
+            raise ReplayError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required (or "
                                  "--config CONFIG, to replay a saved run). See `python -m core train --help`.")
-        return cli.train_command(args)
+        return train_command(args)
     control = replay_settings(args)
-    return cli.train_command(args, control=control)
+    return train_command(args, control=control)
 
 
 def replay_settings(args: argparse.Namespace) -> ScheduledControl:
@@ -49,19 +56,19 @@ def replay_settings(args: argparse.Namespace) -> ScheduledControl:
     clash = [flag for name, flag in _FIXED_BY_CONFIG.items() if getattr(args, name) not in (None, [])]
     clash += ["--seed"] if args.seed != 0 else []
     if clash:
-        raise cli.UsageError(f"--config replays the saved run as it was, so {', '.join(clash)} cannot be given "
+        raise ReplayError(f"--config replays the saved run as it was, so {', '.join(clash)} cannot be given "
                              "with it; to train a variant, edit 'params' or 'data_options' in the config file.")
     config = checkpoint.read_config(args.config)
     data = args.data or config.get("data")
     if not data:
-        raise cli.UsageError(f"{args.config} does not name its data set ('data'); give it with --data NAME or PATH.")
+        raise ReplayError(f"{args.config} does not name its data set ('data'); give it with --data NAME or PATH.")
     params = dict(config["params"])
     if "device" in params:
         params["device"] = checkpoint.usable_device(params["device"], args.device)
     try:
         live = models.model_class(config["model"])._live_params
     except ImportError as error:
-        raise cli.UsageError(f"model {config['model']!r} cannot be imported here ({error}); install the version "
+        raise ReplayError(f"model {config['model']!r} cannot be imported here ({error}); install the version "
                              "of the app that saved it.") from None
     schedule = check_schedule(config.get("schedule"), live, params.get("max_steps"), str(args.config))
     args.model, args.data, args.device = config["model"], data, None
