@@ -224,7 +224,8 @@ def setup_query(state: session.AppState) -> dict[str, str]:
 
 
 def write(state: session.AppState) -> None:
-    """Bring the address in line with the setup (one message to the browser, and only when it changed)."""
+    """Bring the address in line with the setup, only when it changed: keys back at their defaults leave it,
+    then one update sets the others. Keys not of the setup (``run``, ``key``) are left as they are."""
     wanted = setup_query(state)
     current = {key: st.query_params[key] for key in st.query_params if _ours(key)}
     if current == wanted:
