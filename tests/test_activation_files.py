@@ -205,3 +205,26 @@ def test_data_over_the_memory_limit_is_refused_with_the_limit_and_the_fix(tmp_pa
     with pytest.raises(DatasetError, match="too large to train on"):
         datasets.load_bytes((tmp_path / "big.npy").read_bytes(), "big.npy")
     assert datasets.load_bytes((tmp_path / "big.npy").read_bytes(), "big.npy", n_samples=2000).n_samples == 2000
+
+
+def _safetensors_bytes(header: dict, data: bytes) -> bytes:
+    import json
+    import struct
+
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + data
+
+
+@pytest.mark.parametrize("case, data, words", [
+    ("truncated", lambda ok: ok[:-40], "not a readable .safetensors"),
+    ("lying header", lambda ok: _safetensors_bytes({"X": {"dtype": "F32", "shape": [10**9, 4096],
+                                                          "data_offsets": [0, 16]}}, bytes(16)), "not a readable"),
+    ("1-D tensor", lambda ok: _safetensors_bytes({"X": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}},
+                                                 bytes(16)), "must be 2-D"),
+    ("labels only", lambda ok: _safetensors_bytes({"labels": {"dtype": "I64", "shape": [2], "data_offsets": [0, 16]}},
+                                                  bytes(16)), "no tensor of data besides its labels"),
+])
+def test_bad_safetensors_files_get_one_clear_error(tmp_path, activations, case, data, words):
+    good = _save_safetensors(tmp_path / "good.safetensors", X=activations).read_bytes()
+    with pytest.raises(DatasetError, match=words):
+        datasets.load_bytes(data(good), "bad.safetensors")

@@ -259,7 +259,9 @@ def _tensor_name(given, candidates: list[str], names: list[str], filename: str) 
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise DatasetError(f"{filename} holds no tensors. Save one with safetensors.torch.save_file({{'X': X}}, path).")
+        besides = f" besides its labels ({', '.join(names)})" if names else ""
+        raise DatasetError(f"{filename} holds no tensor of data{besides}. Save one with "
+                           "safetensors.torch.save_file({'X': X}, path).")
     raise DatasetError(f"{filename} holds {len(candidates)} tensors: {', '.join(candidates)}. Choose the data with "
                        "the option tensor=NAME (--data-option tensor=NAME; on the Data page: 'Array / tensor').")
 
