@@ -118,7 +118,7 @@ def test_a_safetensors_subset_reads_the_rows_load_would_take(tmp_path, monkeypat
 
     big = np.random.default_rng(4).standard_normal((500, 8)).astype(np.float32)
     path = _save_safetensors(tmp_path / "rows.safetensors", X=big, labels=np.arange(500))
-    monkeypatch.setattr(reader, "_CHUNK_ROWS", 64)  # several chunks, each read lazily
+    monkeypatch.setattr(reader, "_CHUNK_BYTES", 64 * 8 * 8)  # chunks of 64 rows, each read lazily
     data = load(path, n_samples=50, seed=2)
     rows = np.sort(np.random.default_rng(2).choice(500, size=50, replace=False))
     np.testing.assert_array_equal(data.X, big[rows])

@@ -43,8 +43,8 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK"
 #: the largest array a .npy/.npz held in memory (an upload, an .npz member) may declare, checked in its header
 MAX_ARRAY_BYTES = 2 << 30
-#: rows read at a time from a memory-mapped .safetensors tensor (bounds the memory of a subset's read)
-_CHUNK_ROWS = 4096
+#: bytes read at a time from a memory-mapped .safetensors tensor (bounds the memory of a subset's read)
+_CHUNK_BYTES = 64 << 20
 PICKLE_FIX = ("Save a plain numeric array instead, e.g. np.save(path, np.asarray(X, dtype=np.float32)); texts as "
               "a string array, np.asarray(texts, dtype=str).")
 
@@ -239,7 +239,7 @@ def read_safetensors_path(path: Path, options: dict, n_samples: int | None, seed
                                    "(n_samples, n_features). Pass tensor= the activations' name.")
             _rows_used_fit(filename, n_samples)(shape)
             rows = subset_indices(shape[0], n_samples, seed)
-            table = Table(_read_rows(data, shape[0], rows, torch))
+            table = Table(_read_rows(data, shape, rows, torch))
             if labels_key is not None:
                 values = file.get_tensor(labels_key).numpy()
                 table.labels, table.label_names = as_labels(values, f"{filename}: tensor {labels_key!r}", shape[0])
@@ -266,13 +266,15 @@ def _tensor_name(given, candidates: list[str], names: list[str], filename: str) 
                        "the option tensor=NAME (--data-option tensor=NAME; on the Data page: 'Array / tensor').")
 
 
-def _read_rows(data, n_total: int, rows, torch) -> np.ndarray:
-    """Rows of a lazily read tensor as float32, ``rows`` (sorted) or all, a chunk of rows at a time."""
+def _read_rows(data, shape: tuple[int, ...], rows, torch) -> np.ndarray:
+    """Rows of a lazily read tensor as float32, ``rows`` (sorted) or all, ``_CHUNK_BYTES`` at a time."""
+    n_total, row_bytes = shape[0], 8 * int(np.prod(shape[1:], dtype=object))  # 8: the widest dtype read
+    chunk = max(1, _CHUNK_BYTES // max(row_bytes, 1))
     if rows is None:
         rows = np.arange(n_total)
     parts = []
-    for start in range(0, n_total, _CHUNK_ROWS):
-        stop = min(start + _CHUNK_ROWS, n_total)
+    for start in range(0, n_total, chunk):
+        stop = min(start + chunk, n_total)
         chosen = rows[(rows >= start) & (rows < stop)]
         if chosen.size:
             block = data[start:stop].to(torch.float32).numpy()
