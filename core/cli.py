@@ -449,7 +449,7 @@ def write_run(out: Path, model, data, details: dict[str, Any], weights: bool = T
     out.mkdir(parents=True, exist_ok=True)
     if weights:
         extra = {"data": data.name, "data_options": details.get("data_options") or {},
-                 "image_shape": list(data.image_shape) if data.image_shape else None}
+                 "image_shape": list(data.image_shape) if data.image_shape else None, "steps": details.get("steps")}
         checkpoint.save(model, out, extra_config=extra)
     checkpoint.write_atomic(out / "metrics.json", (json.dumps(_finite(details), indent=2) + "\n").encode())
     checkpoint.write_atomic(out / "history.csv", history_csv(getattr(model, "history_", [])).encode())

@@ -71,12 +71,18 @@ def replay_settings(args: argparse.Namespace) -> ScheduledControl:
         raise ReplayError(f"model {config['model']!r} cannot be imported here ({error}); install the version "
                              "of the app that saved it.") from None
     schedule = check_schedule(config.get("schedule"), live, params.get("max_steps"), str(args.config))
+    steps = config.get("steps")
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+        raise ReplayError(f"{args.config}: 'steps' (the steps the run trained) must be a whole number from 1, "
+                          f"not {steps!r}; remove it to train all max_steps.")
     args.model, args.data, args.device = config["model"], data, None
     args.params = list(params.items())
     # JSON keeps tuples (an image_shape) as lists; the data set takes them as the app gave them
     args.data_options = [(key, tuple(value) if isinstance(value, list) else value)
                          for key, value in (config.get("data_options") or {}).items()]
-    if schedule:
-        print(f"note: replaying {len(schedule)} knob change{'' if len(schedule) == 1 else 's'} from {args.config}",
-              file=sys.stderr)
-    return ScheduledControl(schedule)
+    stopped = steps is not None and steps < int(params.get("max_steps") or 0)
+    if schedule or stopped:
+        changes = f"{len(schedule)} knob change{'' if len(schedule) == 1 else 's'}"
+        print(f"note: replaying {changes} from {args.config}" + (f", stopping after step {steps} as the run was "
+              "stopped there" if stopped else ""), file=sys.stderr)
+    return ScheduledControl(schedule, stop_after=steps if stopped else None)

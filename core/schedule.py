@@ -36,13 +36,14 @@ def starting_params(params: dict[str, Any], schedule: list[dict[str, Any]]) -> d
 
 
 def replay_extra(data: str, data_options: dict[str, Any] | None, history=None, image_shape=None,
-                 **more: Any) -> dict[str, Any]:
+                 steps: int | None = None, **more: Any) -> dict[str, Any]:
     """The ``extra_config`` of ``core.checkpoint`` that makes a saved run replayable (``python -m core train
-    --config``): the data set's name and the options it was loaded with, its picture shape, and the knob
-    changes in ``history``."""
+    --config``): the data set's name and the options it was loaded with, its picture shape, the knob changes
+    in ``history`` and ``steps``, the steps it trained (fewer than ``max_steps`` when it was stopped)."""
     shape = {"image_shape": [int(s) for s in image_shape]} if image_shape is not None else {}
+    trained = {"steps": int(steps)} if steps is not None else {}
     return {"data": str(data), "data_options": dict(data_options or {}), **shape, "schedule": schedule_of(history),
-            **more}
+            **trained, **more}
 
 
 def chart_events(history: Iterable[dict[str, Any]] | None) -> list[tuple[int, dict[str, Any]]]:
@@ -83,14 +84,18 @@ def check_schedule(schedule: Any, live_params: Iterable[str], max_steps: int | N
 
 class ScheduledControl(TrainControl):
     """A ``TrainControl`` that also applies ``schedule``'s changes, each before its step (the training loop
-    asks for the updates of each step before training it); ``update`` and ``request_stop`` work as ever."""
+    asks for the updates of each step before training it), and stops after step ``stop_after`` (a run that
+    was stopped there); ``update`` and ``request_stop`` work as ever."""
 
-    def __init__(self, schedule: list[dict[str, Any]]) -> None:
+    def __init__(self, schedule: list[dict[str, Any]], stop_after: int | None = None) -> None:
         super().__init__()
+        self.stop_after = stop_after
         self._by_step: dict[int, dict[str, Any]] = {}
         for change in schedule:
             self._by_step.setdefault(int(change["step"]), {})[change["param"]] = change["new"]
 
     def pop_updates(self, step: int | None = None) -> dict[str, Any]:
         scheduled = self._by_step.pop(step, {}) if step is not None else {}
+        if step is not None and self.stop_after is not None and step >= self.stop_after:
+            self.request_stop()  # this step still trains: the loop stops before the next one
         return {**scheduled, **super().pop_updates(step)}

@@ -26,15 +26,19 @@ MOVES = {30: {"k": 2}, 70: {"learning_rate": 0.01, "k": 6}}
 EXPECTED = [{"step": 31, "param": "k", "old": 4, "new": 2},
             {"step": 71, "param": "learning_rate", "old": 0.003, "new": 0.01},
             {"step": 71, "param": "k", "old": 2, "new": 6}]
+STOP_AT = 110  # then Stop is pressed: the run ends after this step, short of max_steps
 
 
 class SteeredJob(TrainingJob):
-    """A job whose knobs are moved by ``job.update`` (the Train page's call) after the rows of ``MOVES``."""
+    """A job whose knobs are moved by ``job.update`` (the Train page's call) after the rows of ``MOVES``, and
+    stopped (``job.stop``, the Stop button) after the row of ``STOP_AT``."""
 
     def row(self, row):
         super().row(row)
         if row["step"] in MOVES:
             self.update(**MOVES[row["step"]])
+        if row["step"] == STOP_AT:
+            self.stop()
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +71,7 @@ def test_the_store_keeps_each_change_with_its_step_and_old_value(live_run):
     job, ticket, reopened = live_run
     assert schedule.schedule_of(reopened.load_history(ticket.run_id)) == EXPECTED
     config = checkpoint.read_config(reopened.run_folder(ticket.run_id))
-    assert config["schedule"] == EXPECTED
+    assert config["schedule"] == EXPECTED and config["steps"] == STOP_AT
     # the parameters the run started with, not the final ones the model holds
     assert (config["params"]["k"], config["params"]["learning_rate"]) == (4, 0.003)
     assert (job.model.k, job.model.learning_rate) == (6, 0.01)
@@ -78,7 +82,7 @@ def test_the_train_download_holds_what_the_store_holds(live_run):
     job, ticket, reopened = live_run
     downloaded = config_of(export_bytes(job, ticket))
     stored = config_of(reopened.checkpoint_bytes(ticket.run_id))
-    for key in ("model", "params", "schedule", "data", "data_options", "image_shape", "run_id"):
+    for key in ("model", "params", "schedule", "steps", "data", "data_options", "image_shape", "run_id"):
         assert downloaded[key] == stored[key], key
     assert downloaded["data_options"] == DATA_OPTIONS
     # the page's ticket may be an earlier run's (a run opened from a link): its data and id are not this run's
@@ -92,7 +96,7 @@ def test_the_cli_replays_the_schedule_to_the_same_weights(live_run, tmp_path, ca
     archive.write_bytes(reopened.checkpoint_bytes(ticket.run_id))
     code, summary, err = replay(tmp_path, capsys, archive)
     assert code == 0, err
-    assert "replaying 3 knob changes" in err
+    assert "replaying 3 knob changes" in err and f"stopping after step {STOP_AT}" in err
     replayed = checkpoint.load(tmp_path / "replayed")
     for name, weights in job.model.get_weights().items():
         np.testing.assert_allclose(replayed.get_weights()[name], weights, rtol=1e-4, atol=1e-5, err_msg=name)
@@ -100,6 +104,7 @@ def test_the_cli_replays_the_schedule_to_the_same_weights(live_run, tmp_path, ca
     # the replay's own export is the same run again: same start, same schedule
     again = checkpoint.read_config(tmp_path / "replayed")
     assert again["params"] == config_of(archive.read_bytes())["params"] and again["schedule"] == EXPECTED
+    assert again["steps"] == STOP_AT
 
 
 def test_without_its_schedule_the_replay_ends_elsewhere(live_run, tmp_path, capsys):

@@ -123,5 +123,5 @@ def export_bytes(job, ticket: SaveTicket | None = None) -> bytes:
     history = job.snapshot(touch=False).history
     more = {"run_id": ticket.run_id} if ticket is not None and ticket.run_id else {}
     extra = schedule.replay_extra(job.dataset_name, ticket.data_options if ticket is not None else {}, history,
-                                  getattr(job, "image_shape", None), **more)
+                                  getattr(job, "image_shape", None), getattr(job.model, "n_steps_", None), **more)
     return checkpoint.to_bytes(job.model, extra_config=extra)
