@@ -159,8 +159,8 @@ def read_npz(data: bytes, filename: str, options: dict, n_samples: int | None = 
             if not names:
                 raise DatasetError(f"{filename} holds no arrays. Save one with np.savez(path, X=X).")
             headers = {name: _npz_member_header(archive.zip, name, filename) for name in names}
-            texts_key = _column_key(options.get("texts"), TEXT_NAMES, names, filename, "texts")
-            labels_key = _column_key(options.get("labels"), LABEL_NAMES, names, filename, "labels")
+            texts_key = column_key(options.get("texts"), TEXT_NAMES, names, filename, "texts")
+            labels_key = column_key(options.get("labels"), LABEL_NAMES, names, filename, "labels")
             key = options.get("key")
             if key is None:
                 numeric = [n for n in names if n not in (texts_key, labels_key) and headers[n][1].kind in "biuf"]
@@ -201,7 +201,7 @@ def _npz_member_header(archive: zipfile.ZipFile, key: str, filename: str):
         return check_npy_header(stream, info.file_size, filename, key)
 
 
-def _column_key(given, defaults, names, filename: str, what: str):
+def column_key(given, defaults, names, filename: str, what: str):
     """The array (or column) holding ``what``: ``given`` if it exists, else the first of ``defaults`` there."""
     if given is None:
         return next((name for name in names if name.lower() in defaults), None)
@@ -230,7 +230,7 @@ def read_safetensors_path(path: Path, options: dict, n_samples: int | None, seed
     try:
         with safe_open(str(path), framework="pt") as file:
             names = list(file.keys())
-            labels_key = _column_key(options.get("labels"), LABEL_NAMES, names, filename, "labels")
+            labels_key = column_key(options.get("labels"), LABEL_NAMES, names, filename, "labels")
             key = _tensor_name(options.get("tensor"), [n for n in names if n != labels_key], names, filename)
             data = file.get_slice(key)
             shape = tuple(int(size) for size in data.get_shape())

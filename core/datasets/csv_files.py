@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 
-from .activations import LABEL_NAMES, TEXT_NAMES, Table, _column_key, as_labels, as_texts
+from .activations import LABEL_NAMES, TEXT_NAMES, Table, as_labels, as_texts, column_key
 from .base import DatasetError
 
 
@@ -75,8 +75,8 @@ def _table(body: list[list[str]], numbers, header, options: dict, filename: str)
     if header is None and (options.get("texts") is not None or options.get("labels") is not None):
         raise DatasetError(f"{filename} has no header row, so texts= and labels= cannot name a column. Add a header "
                            "row with the column names.")
-    texts_name = _column_key(options.get("texts"), TEXT_NAMES, names, filename, "texts")
-    labels_name = _column_key(options.get("labels"), LABEL_NAMES, names, filename, "labels")
+    texts_name = column_key(options.get("texts"), TEXT_NAMES, names, filename, "texts")
+    labels_name = column_key(options.get("labels"), LABEL_NAMES, names, filename, "labels")
     columns = list(zip(*body))
     if texts_name is None:
         wordy = [i for i, column in enumerate(columns) if names[i] != labels_name
