@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 import time
@@ -114,7 +115,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     _check_sign(args.model, data, options)
     job = SweepJob(data.X, models_=[args.model], grid=grid, seeds=seeds, base_params={args.model: base},
                    dataset=data.name, data_options=options, image_shape=data.image_shape,
-                   baselines=args.baselines, backend=args.backend, ray_address=args.ray_address, processes=False)
+                   baselines=args.baselines, backend=args.backend, ray_address=args.ray_address, processes=False,
+                   idle_timeout=math.inf)  # nobody polls it: it runs until done or interrupted
     budget.check_fits([(models.create(args.model, **p.params), args.model) for p in job.sweeps[0].points],
                       data.n_samples, data.n_features)
     if args.out is not None:

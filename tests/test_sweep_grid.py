@@ -3,6 +3,8 @@ PCA too), the baselines, and what a SweepJob records for each trial."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -111,7 +113,7 @@ def finished_job(X, tmp_path_factory):
     store = RunStore(tmp_path_factory.mktemp("runs"))
     job = SweepJob(X, models_=["sae-topk"], grid={"k": [2, 4], "n_components": [8, 12]}, seeds=[0, 1],
                    base_params={"sae-topk": BASE}, store=store, dataset="digits", baselines=True,
-                   reference_steps=20, processes=False).start()
+                   reference_steps=20, processes=False, idle_timeout=math.inf).start()
     assert job.wait(300)
     return job, store
 

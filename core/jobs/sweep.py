@@ -87,6 +87,10 @@ class SweepJob(Job):
             raise ValueError("Pick at least one model to sweep.")
         if backend not in BACKENDS:
             raise ValueError(f"Unknown sweep backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+        if backend == "ray":  # said now, in the page or the CLI, not once the job runs
+            from core.jobs.ray_backend import require_ray
+
+            require_ray()
         super().__init__()
         self.X = np.asarray(metrics.as_numpy(X), dtype=np.float32)
         if param is not None:
