@@ -120,3 +120,29 @@ def test_the_ray_backend_takes_its_address_from_ray_address_and_says_when_ray_is
     assert "Ray, which is not installed here" in at.warning[0].value
     at.button(key="sweep:start").click().run()
     assert "not installed" in at.error[0].value and at.session_state["_sweep_page"].job is None
+
+
+def test_the_frontier_shows_the_trials_saved_so_far_while_the_sweep_runs(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("SAE_EXPLORER_RUNS", str(tmp_path / "runs"))
+    at = open_page("views/sweep.py")
+    at.text_input(key="sweep:values:k").set_value("2, 4")
+    at.number_input(key="sweep:seeds").set_value(3)
+    at.number_input(key="sweep:n").set_value(8)
+    at.select_slider(key="sweep:steps").set_value(5000).run()  # a group per seed: the first lands long before the last
+    at.button(key="sweep:start").click().run()
+    job = at.session_state["_sweep_page"].job
+    try:
+        deadline = time.monotonic() + 120
+        while not job.snapshot().records and time.monotonic() < deadline:  # read, as the page does
+            time.sleep(0.2)
+        assert job.snapshot(touch=False).active, "the sweep ended before the test could look at it running"
+        at.run()
+        live = [c for c in elements(at, "plotly_chart") if c.proto.id and "sweep:live-plot" in c.proto.id]
+        assert len(live) == 1 and not at.exception
+        (curve,) = [t for t in json.loads(live[0].proto.spec)["data"] if t["name"] == "sae-topk"]
+        assert 1 <= len(curve["x"]) <= 2  # the first seed's trials saved so far, while the other seeds train
+    finally:
+        job.stop()
+        assert job.wait(60)
