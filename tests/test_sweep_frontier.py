@@ -90,3 +90,8 @@ def test_the_gallery_has_a_column_per_value_of_the_first_setting_and_a_row_per_o
     two_models = groups[:1] + [{"model": "sae-l1", "k": 8, "n_components": 32}]
     assert [label for _, label in frontier.gallery_layout(two_models, ["k", "n_components"])[0]] == \
         ["sae-l1, k=8, n_components=32", "sae-topk, k=8, n_components=32"]
+
+
+def test_the_trials_table_reads_down_the_grid():
+    rows = [_row("sae-topk", k, seed, k, 0.1, f"{k}-{seed}") for k in (8, 2, 4) for seed in (1, 0)]
+    assert [r["run_id"] for r in frontier.sorted_trials(rows, ["k"])] == ["2-0", "2-1", "4-0", "4-1", "8-0", "8-1"]

@@ -192,8 +192,11 @@ def gallery_tab(run_store, groups: list, settings: list, by_id: dict) -> None:
 
 
 def trials_tab(run_store, records: list, rows: list, settings: list, references: list) -> None:
-    table = [{"atoms": _thumbnail(str(run_store.root), row["run_id"], by_record.image_shape), **row}
-             for row, by_record in zip(rows, records)]
+    shapes = {record.id: record.image_shape for record in records}
+    rows = frontier.sorted_trials(rows, settings)
+    unrecorded = [key for key in rows[0] if all(row.get(key) is None for row in rows)]  # e.g. an old run's device
+    table = [{"atoms": _thumbnail(str(run_store.root), row["run_id"], shapes[row["run_id"]]),
+              **{k: v for k, v in row.items() if k not in unrecorded}} for row in rows]
     st.dataframe(table, hide_index=True, width="stretch", row_height=38, column_config={
         "atoms": st.column_config.ImageColumn("atoms", width=110, help="The run's first four atoms"),
         "l0": st.column_config.NumberColumn("L0", format="%.2f"),

@@ -150,12 +150,19 @@ def gallery_layout(groups: Sequence[dict[str, Any]], settings: Sequence[str],
     """The settings in the order of a gallery, each with its label, and its number of columns: one column per
     value of the first setting (at most ``max_columns``), one row per combination of the model and the other
     settings, values ascending; labels name the model only when there are several."""
-    def order(value: Any) -> tuple:
-        return (0, value, "") if _finite(value) else (1, 0, str(value))
-
-    ordered = sorted(groups, key=lambda g: (g["model"], *(order(g.get(name)) for name in settings[1:]),
-                                            order(g.get(settings[0])) if settings else ()))
+    ordered = sorted(groups, key=lambda g: (g["model"], *(_order(g.get(name)) for name in settings[1:]),
+                                            _order(g.get(settings[0])) if settings else ()))
     several = len({g["model"] for g in groups}) > 1
     first_values = {repr(g.get(settings[0])) for g in groups} if settings else set()
     columns = min(max_columns, len(first_values)) if len(first_values) > 1 else None
     return [(g, setting_label(g, settings, with_model=several, sep=", ") or g["model"]) for g in ordered], columns
+
+
+def _order(value: Any) -> tuple:
+    """A sort key that puts numbers first, ascending, then anything else by its text."""
+    return (0, value, "") if _finite(value) else (1, 0, str(value))
+
+
+def sorted_trials(rows: Sequence[dict[str, Any]], settings: Sequence[str]) -> list[dict[str, Any]]:
+    """Trial rows by model, then each setting's value ascending, then seed: a table one reads down the grid."""
+    return sorted(rows, key=lambda r: (r["model"], *(_order(r.get(name)) for name in settings), _order(r.get("seed"))))
