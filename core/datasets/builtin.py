@@ -62,8 +62,11 @@ def make_faces(*, include_non_faces: bool = False) -> Dataset:
     )
 
 
-# Natural photographs shipped inside scikit-image and scikit-learn, so patches work offline.
-_SKIMAGE_PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "rocket", "grass", "gravel")
+# Natural photographs shipped inside scikit-image and scikit-learn, so patches work offline. Scenes and
+# objects, not close-up textures (scikit-image's grass and gravel): Olshausen & Field's and CS294A's patches
+# come from natural scenes, whose edges are what the sparse codes learn; texture patches are mostly
+# pixel-scale clutter that turns the learned features into noisy gratings.
+_SKIMAGE_PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "rocket")
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ import numpy as np
 
 from core import metrics
 from core.analysis.geometry import subspace_angle, top_principal_components
+from core.analysis.receptive_fields import orientation_selectivity, width_across
 from core.lessons import Lesson, Run, register
 
 
@@ -113,6 +114,34 @@ register(Lesson(
 ))
 
 
+def _edge_detectors(data, fitted) -> dict[str, float]:
+    (model,) = fitted
+    pcs = top_principal_components(data.X, model.encoder_weight_.shape[0])
+    shape = data.image_shape
+    return {"orientation_selectivity": float(np.median(orientation_selectivity(model.encoder_weight_, shape))),
+            "width_across_orientation": float(np.median(width_across(model.encoder_weight_, shape))),
+            "pca_width_across_orientation": float(np.median(width_across(pcs, shape)))}
+
+
+register(Lesson(
+    name="cs294a-edges",
+    title="A sparse autoencoder on natural image patches learns edge detectors",
+    paper="Ng, CS294A lecture notes: Sparse autoencoder (and UFLDL's linear decoders); Olshausen & Field, "
+          "Nature 1996",
+    look_for="25 sigmoid units, each asked to be active 3.5% of the time (KL penalty, beta 5, weight decay "
+             "3e-3), trained by full-batch L-BFGS on 10,000 ZCA-whitened 8x8 patches of photographs. Each unit's "
+             "input weights become an edge detector: a light and a dark stripe side by side, at its own "
+             "position and orientation, like the simple cells of the visual cortex. PCA's components of the "
+             "same patches are gratings across the whole patch instead. Measured: the orientation selectivity "
+             "of each atom's spectrum (1 = one orientation) and its width across that orientation (1 = as wide "
+             "as the patch).",
+    data="patches", data_options={"whiten": True, "epsilon": 0.1, "n_samples": 10000},
+    runs=(Run("sae-kl", {"n_components": 25, "optimizer": "lbfgs", "max_steps": 500, "sparsity_target": 0.035,
+                         "sparsity_weight": 5.0, "weight_decay": 3e-3}, "KL sparse autoencoder"),),
+    measure=_edge_detectors,
+    expected={"orientation_selectivity": (0.45, 1.0), "width_across_orientation": (0.0, 0.75),
+              "pca_width_across_orientation": (0.78, 1.0)},
+))
 
 
 def _parts_against_truth(data, fitted) -> dict[str, float]:

@@ -218,13 +218,18 @@ class BaseAutoencoder(IterativeEstimator):
             loss.backward()
             return loss
 
-        self._t.optimizer.step(objective)
+        loss_before = self._t.optimizer.step(objective)
         self._after_optimizer_step()
         with torch.no_grad():
             x_hat, codes, pre = self._forward(x, self._weights_for_forward(self._t.params))
             mse = (x - x_hat).pow(2).mean((-2, -1))
             extras = self._extra_loss(codes, pre, x, x_hat)
             loss = self._reconstruction_loss(mse, x) + sum(extras.values())
+            if not loss < loss_before:
+                # The line search found no step down along L-BFGS's direction (its curvature history no
+                # longer fits the objective); with that history kept, every later step would fail the same
+                # way. Forgetting it restarts from steepest descent.
+                self._t.optimizer.state.clear()
             metrics = {"loss": loss, "mse": mse, **self._step_metrics(codes)}
             if self._is_log_step(step):
                 metrics.update(l0=self._l0(codes), **extras)
