@@ -25,6 +25,7 @@ __all__ = [
     "dead_fraction",
     "density_histogram",
     "evaluate",
+    "activity_threshold",
     "feature_density",
     "fvu",
     "hoyer_sparseness",
@@ -109,6 +110,11 @@ def l0(codes, threshold: float = 0.0) -> float:
     """Mean number of active codes per sample: ``L0 = (1 / n) sum_i #{j : |c_ij| > threshold}``."""
     active = _active(codes, threshold)
     return float(np.count_nonzero(active) / active.shape[0])
+
+
+def activity_threshold(model) -> float:
+    """The code above which ``model`` counts a latent as active (its ``activity_threshold``; 0 for most)."""
+    return float(getattr(model, "activity_threshold", 0.0))
 
 
 def feature_density(codes, threshold: float = 0.0) -> np.ndarray:
@@ -317,16 +323,18 @@ def evaluate(model, X, codes=None) -> dict[str, float]:
     """The headline metrics of a fitted model with ``transform``, ``inverse_transform`` and ``components_``.
 
     Returns ``{'mse', 'fvu', 'l0', 'dead_fraction', 'hoyer_atoms', 'hoyer_codes'}`` as floats, where
-    ``X_hat = inverse_transform(codes)``; the codes are ``transform(X)`` unless given (computed once).
+    ``X_hat = inverse_transform(codes)``; the codes are ``transform(X)`` unless given (computed once). A code
+    is active above the model's ``activity_threshold`` (0.5 for sigmoid codes, else 0), as in its training.
     """
+    threshold = activity_threshold(model)
     X = _as_matrix(X, "X")
     codes = _as_matrix(model.transform(X) if codes is None else codes, "codes")
     X_hat = model.inverse_transform(codes)
     return {
         "mse": mse(X, X_hat),
         "fvu": fvu(X, X_hat),
-        "l0": l0(codes),
-        "dead_fraction": dead_fraction(codes),
+        "l0": l0(codes, threshold),
+        "dead_fraction": dead_fraction(codes, threshold),
         "hoyer_atoms": mean_hoyer(model.components_),
         "hoyer_codes": mean_hoyer(codes),
     }

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import analysis, models, render
+from core import analysis, metrics, models, render
 from core.jobs import call_in_worker
 from ui import downloads, feature_card, look, session, stored_curve, stored_runs
 
@@ -31,7 +31,8 @@ SMALL = feature_card.SMALL
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _features(run_id: str, updated_at: float, _loaded) -> list:
-    return analysis.feature_table(_loaded.codes, _loaded.model.components_)
+    return analysis.feature_table(_loaded.codes, _loaded.model.components_,
+                                  metrics.activity_threshold(_loaded.model))
 
 
 def sample_tab(run) -> None:

@@ -54,10 +54,11 @@ def rows_to_csv(rows: Sequence[dict[str, Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def feature_table(codes, atoms=None) -> list[dict[str, Any]]:
-    """Per feature: firing density, mean and max activation (over samples), and the Hoyer sparseness of its atom."""
+def feature_table(codes, atoms=None, threshold: float = 0.0) -> list[dict[str, Any]]:
+    """Per feature: firing density (codes above ``threshold``: the model's ``metrics.activity_threshold``),
+    mean and max activation (over samples), and the Hoyer sparseness of its atom."""
     codes = np.asarray(metrics.as_numpy(codes), dtype=np.float64)
-    density = metrics.feature_density(codes)
+    density = metrics.feature_density(codes, threshold)
     hoyer = metrics.hoyer_sparseness(atoms) if atoms is not None else [None] * codes.shape[1]
     return [{"feature": j, "density": float(density[j]), "mean activation": float(codes[:, j].mean()),
              "max activation": float(codes[:, j].max()),

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from core.analysis.features import FIRING_KEY
-from core.metrics import evaluate, feature_density, pca_mse
+from core.metrics import activity_threshold, evaluate, feature_density, pca_mse
 from core.states import ACTIVE_STATES, DIVERGED, DONE, FAILED, RUNNING, STOPPED, WAITING  # noqa: F401 - core.jobs' names
 from core.jobs.worker import EventSink, register_task
 from core.training import TrainControl, TrainingDiverged
@@ -102,7 +102,7 @@ class FiringRecorder:
             # the fitted arrays from the weights as they are now, as the fit's end (_end_fit) writes them again
             model.n_steps_ = step
             model._finish()
-            fractions = feature_density(model.transform(self.sample))
+            fractions = feature_density(model.transform(self.sample), activity_threshold(model))
         except Exception:  # noqa: BLE001 - the record is a bonus: a model that cannot encode mid-fit skips it
             self.sample = None
             return row

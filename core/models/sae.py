@@ -78,6 +78,8 @@ class BaseSAE(BaseAutoencoder):
 
     _center_with_decoder_bias = True
     _unit_norm_atoms = True
+    #: a code above this counts as active (``_firing``); codes are >= 0 in every SAE
+    activity_threshold = 0.0
     _live_params: tuple[str, ...] = ("learning_rate",)
 
     def _common_init(self, n_components, max_steps, batch_size, learning_rate, warmup_steps,
@@ -153,9 +155,9 @@ class BaseSAE(BaseAutoencoder):
         return self._t.since_fired >= self.dead_window
 
     def _firing(self, codes: torch.Tensor) -> torch.Tensor:
-        """Which codes count as a latent firing (non-zero; sigmoid codes override this). The one rule of
-        "active": L0 and the dead fraction both count by it."""
-        return codes != 0
+        """Which codes count as a latent firing: above ``activity_threshold`` (0: non-zero). The one rule of
+        "active": L0 and the dead fraction count by it in training, ``core.metrics.evaluate`` after it."""
+        return codes > self.activity_threshold if self.activity_threshold else codes != 0
 
     def _l0(self, codes) -> torch.Tensor:
         """Mean number of active codes per sample (``_firing``)."""

@@ -26,6 +26,7 @@ class KLSAE(BaseSAE):
     # As in CS294A the atoms are not held at unit norm: sigmoid codes are bounded by 1, and weight decay
     # (on both weight matrices) keeps the scale in check instead.
     _unit_norm_atoms = False
+    activity_threshold = 0.5  # sigmoid codes are never 0: active is above half activation (L0 and dead count)
     _live_params = ("learning_rate", "sparsity_weight")
 
     def __init__(self, n_components=64, *, sparsity_target=0.05, sparsity_weight=3.0, weight_decay=1e-4,
@@ -73,8 +74,6 @@ class KLSAE(BaseSAE):
         p = {name: t.double() for name, t in self._fitted_tensors(X.device).items()}
         return self._activate(self._pre_activation(X.double(), p)).float()
 
-    def _firing(self, codes):
-        return codes > 0.5  # sigmoid codes are never 0: active is above half activation (L0 and dead count)
 
     def _step_metrics(self, codes):
         metrics = super()._step_metrics(codes)
