@@ -40,6 +40,7 @@ def test_an_npz_upload_with_texts_shows_them_beside_its_strips():
     assert ds.label_names == ("alpha", "beta", "gamma") and ds.image_shape is None
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Image shape"] == "none"
+    assert metrics["Min"] == f"{ds.X.min():.3g}" and metrics["Max"] == f"{ds.X.max():.3g}"  # whole, not cut off
     (table,) = _frames(at)
     shown = table.value
     assert list(shown.columns) == ["sample", "text", "label"]

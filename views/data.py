@@ -163,7 +163,7 @@ def preview(ds) -> None:
     lo, hi = float(ds.X.min()), float(ds.X.max())
     cells = [("Samples", f"{ds.n_samples:,}"), ("Features", f"{ds.n_features:,}"),
              ("Image shape", f"{ds.image_shape[0]} x {ds.image_shape[1]}" if ds.image_shape else "none"),
-             ("Value range", f"{lo:.3g} to {hi:.3g}"), ("Non-negative", "yes" if ds.non_negative else "no")]
+             ("Min", f"{lo:.3g}"), ("Max", f"{hi:.3g}"), ("Non-negative", "yes" if ds.non_negative else "no")]
     for col, (label, value) in zip(st.columns(len(cells)), cells):
         col.metric(label, value)
     _cost_note(ds)
