@@ -65,8 +65,8 @@ class StoredRun:
         events = schedule.chart_events(self.history)  # its knob changes, marked where its live curve had them
         atoms = np.asarray(self.model.components_, dtype=np.float32)
         # a job id of its own (negative: never a live job's), so caches keyed by it tell stored runs apart
-        return Snapshot(job_id=-int(self.record.id[-12:], 16), state=self.state, model_name=self.model_name, dataset_name=self.dataset_name,
-                        params=self.params, history=self.history, events=events, atoms=atoms, atoms_version=1,
+        return Snapshot(job_id=-int(self.record.id[-12:], 16), state=self.state, model_name=self.model_name,
+                        dataset_name=self.dataset_name, params=self.params, history=self.history, events=events, atoms=atoms, atoms_version=1,
                         max_steps=int(self.record.params.get("max_steps") or self.record.steps or 1),
                         steps_per_second=0.0, reference_mse=None, metrics=dict(self.record.metrics),
                         error=self.record.extra.get("error"), queue_position=None,

@@ -15,6 +15,9 @@ from core.jobs import DIVERGED, RUNNING, WAITING, Snapshot, get_manager
 from ui import caches, knobs, look, presenter, run_address, session, train_runner
 
 PERIOD = 0.4  # seconds between two redraws while training: 2.5 a second (the target is at least 2)
+# A page watching another tab's run from its link redraws more slowly: a class of 30 watching one run costs the
+# server 30 pages' redraws, and a viewer steers nothing (the target is at least one a second; bench/RESULTS.md)
+WATCH_PERIOD = 0.8
 CURVES = {"MSE": "mse", "Loss": "loss", "L0": "l0", "Dead fraction": "dead_fraction"}
 CURVE_KEY = "live:curve"
 CURVE_POINTS = 400  # the live curve is drawn from at most this many points (render.thin_curve)
@@ -37,8 +40,10 @@ def grid_options() -> dict:
             "cmap": ss.get("grid:cmap", "auto")}
 
 
-# The atoms change a few times a second at most, the panel redraws 2.5 times a second: draw each version once.
+# The atoms change a few times a second at most, the panel redraws 2.5 times a second: draw each version once,
+# and encode it once for every page showing it (a run watched from its link by a class: bench/soak_viewers.py).
 _PICTURES = caches.RecentResults(kept=32)
+_PNGS = caches.RecentResults(kept=32)
 
 
 def atoms_picture(snap: Snapshot, options: dict | None = None):
@@ -47,9 +52,18 @@ def atoms_picture(snap: Snapshot, options: dict | None = None):
     if snap is None or snap.atoms is None:
         return None
     opts = options if options is not None else grid_options()
-    key = (snap.job_id, snap.atoms_version, opts["columns"], opts["scale"], opts["cmap"])
-    return _PICTURES.get(key, lambda: render.atom_grid(snap.atoms, snap.image_shape, columns=opts["columns"],
-                                                        scale=opts["scale"], cmap=opts["cmap"]))
+    return _PICTURES.get(_grid_key(snap, opts), lambda: render.atom_grid(
+        snap.atoms, snap.image_shape, columns=opts["columns"], scale=opts["scale"], cmap=opts["cmap"]))
+
+
+def _atoms_png(snap: Snapshot, picture) -> bytes:
+    """``picture`` (``atoms_picture(snap)``) as PNG bytes, encoded once for every session that shows it."""
+    return _PNGS.get(_grid_key(snap, grid_options()), lambda: render.png_bytes(picture))
+
+
+def _grid_key(snap: Snapshot, opts: dict) -> tuple:
+    """What an atom grid is drawn from: the run, its atoms' version and the grid's look."""
+    return snap.job_id, snap.atoms_version, opts["columns"], opts["scale"], opts["cmap"]
 
 
 def merged_changes(history: list[dict], events: list[tuple[int, dict]],
@@ -243,7 +257,8 @@ def _body(snap: Snapshot | None) -> None:
         if picture is None:
             st.caption("The learned atoms appear here as soon as the run starts.")
         else:
-            st.image(picture, caption=f"{len(snap.atoms)} atoms (decoder rows), version {snap.atoms_version}",
+            caption = f"{len(snap.atoms)} atoms (decoder rows), version {snap.atoms_version}"
+            st.image(_atoms_png(snap, picture), caption=caption,
                      width="stretch" if picture.width > 200 or presenter.on() else "content")
 
 
@@ -267,5 +282,7 @@ def panel(polling: bool) -> None:
 
 
 def live_panel() -> None:
-    polling = session.get().training
-    st.fragment(run_every=PERIOD if polling else None)(panel)(polling)
+    state = session.get()
+    polling = state.training
+    period = WATCH_PERIOD if state.watching else PERIOD
+    st.fragment(run_every=period if polling else None)(panel)(polling)
