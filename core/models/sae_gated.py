@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from core.models.autoencoder import check_positive, hyper
-from core.models.sae import BaseSAE
+from core.models.autoencoder import hyper
+from core.models.sae_l1 import L1SAE
 
 
 def gated_codes(pre_gate: torch.Tensor, b_gate: torch.Tensor, r_mag: torch.Tensor,
@@ -19,7 +19,7 @@ def gated_codes(pre_gate: torch.Tensor, b_gate: torch.Tensor, r_mag: torch.Tenso
     return (pre_gate > 0).to(pre_gate.dtype) * torch.relu(magnitude)
 
 
-class GatedSAE(BaseSAE):
+class GatedSAE(L1SAE):
     """Minimise mean ||x - x_hat||^2 / d + l1_coef * mean_i sum_j ReLU(pi_gate)_ij + mean ||x - x_aux||^2 / d.
 
     Which latents fire (the gate) and how strongly (the magnitude) are separate paths: the L1 penalty acts on
@@ -29,20 +29,9 @@ class GatedSAE(BaseSAE):
     b_gate; ``magnitude_scale_`` is exp(r_mag), ``magnitude_bias_`` b_mag.
     """
 
-    _weight_names = BaseSAE._weight_names + ("magnitude_scale_", "magnitude_bias_")
-    _live_params = ("learning_rate", "l1_coef")
+    _weight_names = L1SAE._weight_names + ("magnitude_scale_", "magnitude_bias_")
 
-    def __init__(self, n_components=64, *, l1_coef=3e-3, max_steps=2000, batch_size=256, learning_rate=3e-3,
-                 warmup_steps=50, decoder_bias_init="mean", dead_window=2048, random_state=None,
-                 device="auto", log_every=10, non_negative=False, decoder_bias=True, resample_dead=False):
-        self._common_init(n_components, max_steps, batch_size, learning_rate, warmup_steps,
-                          decoder_bias_init, dead_window, random_state, device, log_every, non_negative,
-                          decoder_bias, resample_dead)
-        self.l1_coef = l1_coef
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_positive("l1_coef", self.l1_coef, allow_zero=True)
+    # The parameters (l1_coef and the shared ones) and their checks are the L1 SAE's.
 
     def _setup_extra(self, X: torch.Tensor) -> None:
         super()._setup_extra(X)
