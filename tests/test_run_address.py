@@ -4,15 +4,18 @@ run store, and an unknown id gets a message (ui.run_address)."""
 
 from __future__ import annotations
 
+import io
+import json
 import time
+import zipfile
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_support import APP, app_state, elements, labels, loss_curve, open_page, stop_job
-from core import datasets, models
-from core.jobs import JobManager, TrainingJob
+from core import checkpoint, datasets, models
+from core.jobs import JobManager, saving
 from core.jobs.saving import save_when_done
 from core.store import RunStore
 from ui import run_address
@@ -129,3 +132,6 @@ def test_a_saved_runs_link_opens_it_from_the_run_store_finished():
     assert at.slider(key="param:sae-topk:k").value == 3 and not at.slider(key="param:sae-topk:k").disabled
     assert loss_curve(at)["x"][-1] == 60 and len(elements(at, "image")) >= 1
     assert "Done" in str(at.get("progress")[0].proto.text)
+    exported = zipfile.ZipFile(io.BytesIO(saving.export_bytes(state.job, state.save_ticket)))
+    config = json.loads(exported.read(checkpoint.CONFIG_FILE))  # the weights download of the opened run
+    assert config["run_id"] == record.id and config["params"]["k"] == 3

@@ -19,7 +19,7 @@ import numpy as np
 import streamlit as st
 
 from core import datasets, schedule
-from core.jobs import DIVERGED, DONE, STOPPED, Snapshot, get_manager
+from core.jobs import DIVERGED, DONE, STOPPED, Snapshot, get_manager, saving
 from core.store import RunStore, StoreError
 from ui import knobs, session, stored_runs, train_runner
 
@@ -52,6 +52,10 @@ class StoredRun:
     @property
     def model_name(self) -> str:
         return self.record.model
+
+    @property
+    def image_shape(self):
+        return self.record.image_shape
 
     @property
     def dataset_name(self) -> str:
@@ -121,8 +125,12 @@ def attach(state: session.AppState, model_key: str) -> str | None:
         owner = live.control_key is not None and secrets.compare_digest(key, live.control_key)
         if owner:
             get_manager().adopt(live, state.session_id)
+        record = _record(run_id)
         state.job, state.watching = live, not owner
-        _show_settings(state, model_key, live.model_name, live.params, _record(run_id))
+        # what the weights download writes into config.json: the run's id and its data set's options
+        state.save_ticket = saving.SaveTicket(record=record, job_id=live.id,
+                                              data_options=dict(record.data_options) if record else {})
+        _show_settings(state, model_key, live.model_name, live.params, record)
         state.run_config = train_runner._config(state)
         return None
     record = _record(run_id)
@@ -139,6 +147,7 @@ def attach(state: session.AppState, model_key: str) -> str | None:
     except Exception as error:  # noqa: BLE001 - the store's message (a missing folder), shown in the page
         return f"Run {record.name!r} cannot be opened: {error}"
     state.job, state.watching = stored, True
+    state.save_ticket = saving.SaveTicket(record=record, data_options=dict(record.data_options))
     _show_settings(state, model_key, record.model, record.params, record)
     return None
 
