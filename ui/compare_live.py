@@ -11,7 +11,7 @@ import streamlit as st
 
 from core import analysis, budget, models
 from core.jobs import RUNNING, WAITING, get_manager, saving
-from ui import caches, data_loading, knobs, look, session, stored_runs
+from ui import caches, data_loading, knobs, lessons, look, session, stored_runs
 
 PERIOD = 0.4  # as the Train page's live panel (ui/train_live.py)
 _KEY = "_compare_page"
@@ -65,8 +65,14 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
     except ValueError as error:
         page.error = str(error)
         return
-    nmf_params = knobs.sized("nmf", n_components, steps)
-    specs = {"nmf": ("nmf", nmf_params), "sae": (sae_model, sae_params(sae_model, n_components, steps, k))}
+    specs = {"nmf": ("nmf", knobs.sized("nmf", n_components, steps)),
+             "sae": (sae_model, sae_params(sae_model, n_components, steps, k))}
+    names = {"nmf": "nmf", "sae": sae_model}
+    lesson = lessons.panel_runs(sae_model)
+    if lesson is not None:  # the open lesson's runs: all their settings, but the widgets' atoms, k and steps
+        for side, run in zip(("nmf", "sae"), lesson[1:]):
+            specs[side] = (run.model, {**specs[side][1], **lessons.other_settings(run)})
+            names[side] = run.label or run.model
     try:
         built = {side: (name, models.create(name, **params), params) for side, (name, params) in specs.items()}
         budget.check_fits([(model, name) for name, model, _ in built.values()], ds.n_samples, ds.n_features)
@@ -80,7 +86,7 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
         page.jobs[side] = job
         page.tickets[side] = saving.save_when_done(
             job, stored_runs.store(), dataset=app.data.label, data_options=dict(app.data.options),
-            name=f"{name} ({n_components}) side by side", extra={"compare": True})
+            name=f"{names[side]} ({n_components}) side by side", extra={"compare": True})
     app.keep_alive(*page.jobs.values())  # on another page meanwhile, the sidebar keeps them going
 
 

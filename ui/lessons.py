@@ -80,8 +80,8 @@ def _set_widget(key: str, value) -> None:
 
 def _fits_panel(lesson: lessons.Lesson) -> bool:
     """Compare's side-by-side panel trains NMF and an SAE: a lesson whose first two runs are those."""
-    first, second = (models.family(run.model) for run in lesson.runs[:2])
-    return first.factorisation and second.sae
+    first, second = lesson.runs[:2]
+    return first.model == "nmf" and models.family(second.model).sae
 
 
 def _nearest_steps(steps: int) -> int:
@@ -161,8 +161,37 @@ def lesson_box(page: str) -> None:
             st.switch_page(PAGES["train"])
 
 
-#: the settings Compare's side-by-side panel takes for its SAE
+#: the settings Compare's side-by-side panel has widgets for: the user's values there win over the lesson's
 PANEL_SETTINGS = ("n_components", "k", "max_steps")
+
+
+def panel_runs(sae_model: str) -> tuple[lessons.Lesson, lessons.Run, lessons.Run] | None:
+    """The open lesson and the two runs Compare's side-by-side panel trains for it: when the lesson fits the
+    panel and its SAE is the panel's chosen SAE model (another model trains with its own defaults)."""
+    name = session.get().lesson
+    if name is None:
+        return None
+    lesson = lessons.get(name)
+    if lesson.page != "compare" or not _fits_panel(lesson) or lesson.runs[1].model != sae_model:
+        return None
+    return lesson, lesson.runs[0], lesson.runs[1]
+
+
+def other_settings(run: lessons.Run) -> dict:
+    """A lesson run's settings that the panel has no widget for (its non_negative, decoder_bias, ...)."""
+    return {key: value for key, value in run.params.items() if key not in PANEL_SETTINGS}
+
+
+def panel_note(sae_model: str) -> str | None:
+    """The panel's line that says whose settings it trains with, when they are an open lesson's."""
+    found = panel_runs(sae_model)
+    if found is None:
+        return None
+    lesson, first, second = found
+    rest = [f"{run.label or run.model}: {knobs.change_text(other_settings(run))}"
+            for run in (first, second) if other_settings(run)]
+    return (f"Settings from the lesson *{lesson.title}*" + (f" ({'; '.join(rest)})" if rest else "")
+            + ". Atoms, k and steps are the ones set here.")
 
 
 def _how(lesson: lessons.Lesson) -> str:
@@ -171,11 +200,8 @@ def _how(lesson: lessons.Lesson) -> str:
     if not _fits_panel(lesson):
         return "Train each run (the buttons below set Train up for it), then pick two under **Two saved runs**."
     first, second = lesson.runs[:2]
-    label = second.label or second.model
-    words = (f"**Train NMF and SAE side by side** below is set for {first.label or 'NMF'} and a "
-             f"`{second.model}` with its atoms, k and steps.")
-    rest = {k: v for k, v in second.params.items() if k not in PANEL_SETTINGS}
-    if rest:
-        words += (f" Its other settings stay at their defaults, but the {label} needs "
-                  f"{knobs.change_text(rest)}: its button below sets them on **Train**.")
+    words = (f"**Train NMF and SAE side by side** below trains the {first.label or 'NMF'} and the "
+             f"{second.label or second.model} with all of the lesson's settings.")
+    if len(lesson.runs) > 2:
+        words += " The buttons below set Train up for each run, the others too."
     return words

@@ -37,6 +37,9 @@ with st.container(border=True):
     steps = cols[3].select_slider("Steps (both runs)", look.STEP_CHOICES,
                                   key=session.persist_choice("compare:steps", look.STEP_CHOICES, 500))
     session.remember("compare:n", "compare:sae", "compare:k", "compare:steps")  # kept for the next visit
+    lesson_note = lessons.panel_note(sae_model)
+    if lesson_note:
+        st.caption(f":material/school: {lesson_note}")
     buttons = st.columns([2, 1, 3])
     buttons[0].button("Train NMF and SAE side by side", type="primary", icon=":material/play_arrow:",
                       width="stretch", key="compare:train", on_click=compare_live.start_from_widgets)

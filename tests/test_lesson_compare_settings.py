@@ -1,0 +1,66 @@
+"""Compare's side-by-side panel, opened from a lesson, trains the lesson's runs with all of their settings
+(issue 19): the non-negative SAE of 'when-sae-and-nmf-agree' is non-negative and has no decoder bias, while
+the atoms, k and steps the user sets on the panel still apply; with another SAE model, or the lesson
+closed, the panel trains the model's defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from app_support import open_page
+from core import lessons, models
+
+LESSON = "when-sae-and-nmf-agree"
+
+
+@pytest.fixture(autouse=True)
+def empty_run_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAE_EXPLORER_RUNS", str(tmp_path / "runs"))
+
+
+def _lesson_on_compare():
+    at = open_page("views/home.py")
+    at.button(key=f"lesson:open:{LESSON}").click().run()
+    at.switch_page("views/compare.py").run()  # AppTest reruns the page it was told, not the one switched to
+    return at
+
+
+def _train(at) -> dict:
+    """Press the panel's Train button; the models it submitted (not waiting for them to finish)."""
+    at.button(key="compare:train").click().run()
+    assert not at.exception and not at.error
+    page = at.session_state["_compare_page"]
+    submitted = {side: job.model for side, job in page.jobs.items()}
+    for job in page.jobs.values():
+        job.stop()
+        job.wait(30)
+    return submitted
+
+
+def test_the_panel_trains_the_lessons_sae_with_all_its_settings_and_the_users_sizes():
+    at = _lesson_on_compare()
+    lesson_sae = lessons.get(LESSON).runs[1]
+    note = " ".join(c.value for c in at.caption)
+    assert f"Settings from the lesson *{lessons.get(LESSON).title}*" in note
+    at.number_input(key="compare:n").set_value(12).run()  # the user's own choices on the panel
+    at.number_input(key="compare:k").set_value(3).run()
+    at.select_slider(key="compare:steps").set_value(50).run()
+    submitted = _train(at)
+    sae = submitted["sae"].get_params()
+    assert sae["non_negative"] is True and sae["decoder_bias"] is False  # the lesson's, not the defaults
+    assert sae["resample_dead"] is True and sae["batch_size"] == lesson_sae.params["batch_size"]
+    assert (sae["n_components"], sae["k"], sae["max_steps"]) == (12, 3, 50)
+    assert submitted["nmf"].get_params()["n_components"] == 12
+
+
+def test_another_sae_model_or_a_closed_lesson_trains_the_defaults():
+    at = _lesson_on_compare()
+    defaults = models.default_params("sae-topk")
+    at.selectbox(key="compare:sae").set_value("sae-batchtopk").run()
+    assert not any("Settings from the lesson" in c.value for c in at.caption)
+    at.selectbox(key="compare:sae").set_value("sae-topk").run()
+    at.button(key="lesson:close").click().run()
+    assert not any("Settings from the lesson" in c.value for c in at.caption)
+    at.select_slider(key="compare:steps").set_value(50).run()
+    sae = _train(at)["sae"].get_params()
+    assert sae["non_negative"] == defaults["non_negative"] and sae["decoder_bias"] == defaults["decoder_bias"]
