@@ -7,6 +7,7 @@ import streamlit as st
 from PIL import Image
 
 from core import lessons, models, render
+from core.jobs import DONE
 from ui import data_loading, knobs, look, session, train_runner
 
 #: the pages a lesson opens on (core.lessons.Lesson.page)
@@ -134,6 +135,28 @@ def _settings(run: lessons.Run) -> str:
     return f"**{run.label or run.model}**: `{run.model}`" + (f" ({shown})" if shown else "")
 
 
+def _measured(lesson: lessons.Lesson) -> tuple[str, bool] | None:
+    """The lesson's own measure of the Train page's finished run, in words, and whether every number lies in
+    the range the paper's result implies: when that run is the lesson's model on the lesson's data."""
+    state, job = session.get(), session.get().job
+    choice = session.DataChoice(lesson.data, dict(lesson.data_options))
+    if (lesson.page != "train" or job is None or job.state != DONE or state.data != choice
+            or (job.model_name, job.dataset_name) != (lesson.runs[0].model, choice.label)):
+        return None
+    ds = data_loading.current_dataset()
+    if ds is None:
+        return None
+    cache = st.session_state.setdefault("_lesson_measured", {})  # one finished run's outcome, not recomputed
+    if cache.get("job") is not job:
+        cache.update(job=job, outcome=lesson.measure(ds, [job.model]))
+    outcome = cache["outcome"]
+    inside = {key: low <= outcome[key] <= high for key, (low, high) in lesson.expected.items()}
+    words = "; ".join(f"{key.replace('_', ' ')} **{value:.3g}**" + (
+        f" (the paper's result: {lesson.expected[key][0]:g} to {lesson.expected[key][1]:g} "
+        f"{'✓' if inside[key] else '✗'})" if key in lesson.expected else "") for key, value in outcome.items())
+    return f"Measured on this run: {words}.", all(inside.values())
+
+
 def _close() -> None:
     session.get().lesson = None
 
@@ -149,6 +172,10 @@ def lesson_box(page: str) -> None:
     how = _how(lesson) if page == lesson.page else "Train a run here, then compare the runs on **Compare**."
     st.info(f"**Lesson: {lesson.title}**  \n{lesson.look_for}  \n\n{runs}  \n\n{how}  \n"
             f"*{lesson.paper}*", icon=":material/school:")
+    measured = _measured(lesson) if page == "train" else None
+    if measured is not None:
+        outcome, ok = measured
+        (st.success if ok else st.warning)(outcome, icon=":material/straighten:")
     buttons = st.container(horizontal=True)
     buttons.button("Close the lesson", key="lesson:close", on_click=_close, icon=":material/close:")
     if page != "compare" or lesson.page != "compare":
