@@ -38,3 +38,13 @@ def test_a_finished_lesson_run_is_measured_in_the_lesson_box():
     shown = float(text.split("mse ratio to pca **")[1].split("**")[0])
     outcome = lessons.get(LESSON).measure(state.dataset, [state.job.model])
     assert shown == pytest.approx(outcome["mse_ratio_to_pca"], rel=1e-2)
+
+
+def test_a_compare_lessons_box_on_train_names_the_run_the_knobs_are_set_for():
+    at = open_page("views/home.py")
+    at.button(key="lesson:open:autoencoder-grid").click().run()
+    at.switch_page("views/compare.py").run()
+    at.button(key="lesson:run:2").click().run()  # the ReLU without bias
+    assert not at.exception
+    text = " | ".join(str(box.value) for box in at.info)
+    assert "The knobs are set for the **ReLU without bias**" in text

@@ -119,11 +119,25 @@ def _forget_saved_picks() -> None:
         st.session_state.pop(key, None)
 
 
+#: the lesson run Train was last set up for (a Compare lesson's box on Train names it)
+TRAIN_RUN_KEY = "_lesson_train_run"
+
+
+def _train_words(lesson: lessons.Lesson) -> str:
+    """A Compare lesson's box on Train: which of its runs the knobs are set for, and what comes next."""
+    run = st.session_state.get(TRAIN_RUN_KEY)
+    if run not in lesson.runs or session.get().model_name != run.model:
+        return "Train a run here, then compare the runs on **Compare**."
+    return (f"The knobs are set for the **{run.label or run.model}**: press **Train**. Then, on **Compare**, "
+            "set Train up for the next run with its button, and compare the runs under **Two saved runs**.")
+
+
 def set_up_train(run: lessons.Run) -> None:
     """Train's model and knobs set to ``run``: its parameters over the model's defaults (those with no
     knob too: the runner passes every parameter of AppState.params)."""
     state = session.get()
     state.model_name = run.model
+    st.session_state[TRAIN_RUN_KEY] = run
     _set_widget("train:model", run.model)
     state.params[run.model] = {**knobs.defaults(run.model), **run.params}
     for param in state.params[run.model]:
@@ -169,7 +183,7 @@ def lesson_box(page: str) -> None:
         return
     lesson = lessons.get(name)
     runs = "  \n".join(_settings(run) for run in lesson.runs)
-    how = _how(lesson) if page == lesson.page else "Train a run here, then compare the runs on **Compare**."
+    how = _how(lesson) if page == lesson.page else _train_words(lesson)
     st.info(f"**Lesson: {lesson.title}**  \n{lesson.look_for}  \n\n{runs}  \n\n{how}  \n"
             f"*{lesson.paper}*", icon=":material/school:")
     measured = _measured(lesson) if page == "train" else None
