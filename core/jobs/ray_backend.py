@@ -171,40 +171,42 @@ def train_on_ray(job, cpus: int = 1) -> None:
             pending[ref] = (tag, sweep, unit)
     job._set(message=f"Training {job.trials} trials as {len(pending)} Ray tasks ...")
     stop_sent: float | None = None
-    while pending:
-        if job.control.stop_requested and stop_sent is None:
-            stop_sent = time.monotonic()
-            ray.get(progress.request_stop.remote())
-            _, started = ray.get(progress.drain.remote())
-            for ref, (tag, _, _) in pending.items():
-                if tag not in started:  # by force: an interrupt (force=False) can land in a starting worker's
-                    ray.cancel(ref, force=True)  # imports and leave it broken for the tasks it runs next
-        elif stop_sent is not None and time.monotonic() - stop_sent > FORCE_AFTER:
-            for ref in pending:
-                ray.cancel(ref, force=True)
-        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL)
-        rows, _ = ray.get(progress.drain.remote())
-        for tag, row in rows:
-            steps[tag] = (row["step"], steps[tag][1])
-        if rows:
-            tag, row = rows[-1]
-            job._set(progress=sum(d for d, _ in steps.values()) / sum(p for _, p in steps.values()),
-                     message=f"Training on Ray · {len(pending)} tasks running or queued · step {row['step']}")
-        for ref in ready:
-            tag, sweep, unit = pending.pop(ref)
-            steps[tag] = (steps[tag][1], steps[tag][1])
-            try:
-                _apply(sweep, ray.get(ref))
-            except (ray.exceptions.TaskCancelledError, ray.exceptions.WorkerCrashedError) as error:
-                if stop_sent is not None and not isinstance(error, ray.exceptions.WorkerCrashedError):
-                    sweep.skip(unit, "the sweep was stopped before this group started")
-                else:
+    try:
+        while pending:
+            if job.control.stop_requested and stop_sent is None:
+                stop_sent = time.monotonic()
+                ray.get(progress.request_stop.remote())
+                _, started = ray.get(progress.drain.remote())
+                for ref, (tag, _, _) in pending.items():
+                    if tag not in started:  # by force: an interrupt (force=False) can land in a starting worker's
+                        ray.cancel(ref, force=True)  # imports and leave it broken for the tasks it runs next
+            elif stop_sent is not None and time.monotonic() - stop_sent > FORCE_AFTER:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL)
+            rows, _ = ray.get(progress.drain.remote())
+            for tag, row in rows:
+                steps[tag] = (row["step"], steps[tag][1])
+            if rows:
+                tag, row = rows[-1]
+                job._set(progress=sum(d for d, _ in steps.values()) / sum(p for _, p in steps.values()),
+                         message=f"Training on Ray · {len(pending)} tasks running or queued · step {row['step']}")
+            for ref in ready:
+                tag, sweep, unit = pending.pop(ref)
+                steps[tag] = (steps[tag][1], steps[tag][1])
+                try:
+                    _apply(sweep, ray.get(ref))
+                except (ray.exceptions.TaskCancelledError, ray.exceptions.WorkerCrashedError) as error:
+                    if stop_sent is not None and not isinstance(error, ray.exceptions.WorkerCrashedError):
+                        sweep.skip(unit, "the sweep was stopped before this group started")
+                    else:
+                        job.unit_failed(sweep, unit, _reason(error))
+                except Exception as error:  # noqa: BLE001 - the task failed: its trials say why, the others go on
                     job.unit_failed(sweep, unit, _reason(error))
-            except Exception as error:  # noqa: BLE001 - the task failed: its trials say why, the others go on
-                job.unit_failed(sweep, unit, _reason(error))
-            else:
-                job._save(sweep, unit)
-    ray.kill(progress)
+                else:
+                    job.save_unit(sweep, unit)
+    finally:
+        ray.kill(progress)
 
 
 def _reason(error: BaseException) -> str:

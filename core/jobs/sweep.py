@@ -257,7 +257,7 @@ class SweepJob(Job):
                 except Exception as error:  # noqa: BLE001 - this group failed; the others go on
                     self.unit_failed(sweep, unit, error)
                 else:
-                    self._save(sweep, unit)
+                    self.save_unit(sweep, unit)
                 done += unit_steps
 
     def unit_failed(self, sweep, unit: Sequence[int], error: BaseException | str) -> None:
@@ -268,10 +268,10 @@ class SweepJob(Job):
             point.status, point.note, point.estimator = FAILED, note, None
             self._add_row(sweep, point, None)
 
-    def _save(self, sweep, unit: Sequence[int] | None = None) -> None:
-        """Evaluate and store the trained points of ``unit`` (every point when None); a row each."""
+    def save_unit(self, sweep, unit: Sequence[int]) -> None:
+        """Evaluate and store the trained points of ``unit`` (a group, or one point) as it ends; a row each."""
         evaluated = self.X[analysis_rows(self.X.shape[0], 10_000)]
-        for point in (sweep.points[i] for i in (unit if unit is not None else range(len(sweep.points)))):
+        for point in (sweep.points[i] for i in unit):
             if point.estimator is None:
                 continue
             scores = {**metrics.evaluate(point.estimator, evaluated), "seconds": float(point.seconds)}
