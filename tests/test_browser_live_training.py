@@ -126,8 +126,10 @@ def test_train_watch_steer_stop_and_download(browser, server):
 
     with page.expect_download(timeout=30_000) as download:
         page.get_by_role("button", name="Download weights (safetensors)").click()
-    model = checkpoint.from_bytes(open(download.value.path(), "rb").read())
-    assert model.components_.shape == (64, 64) and model.k == 7  # the live k went into the weights' config
+    model, config = checkpoint.from_bytes(open(download.value.path(), "rb").read(), return_config=True)
+    # the config keeps the k the run started with and the live change to 7 as a schedule (a replay applies it)
+    assert model.components_.shape == (64, 64) and config["params"]["k"] == 8
+    assert [(change["param"], change["new"]) for change in config["schedule"]][-1] == ("k", 7), config["schedule"]
     context.close()
 
 
