@@ -33,9 +33,9 @@ def test_a_finished_lesson_run_is_measured_in_the_lesson_box():
     at.run()
     assert not at.exception
     text = _boxes(at)
-    assert "Measured on this run" in text and "mse ratio to pca" in text
+    assert "Measured on this run" in text and "MSE ratio to PCA" in text
     assert f"{lessons.get(LESSON).expected['mse_ratio_to_pca'][0]:g} to" in text
-    shown = float(text.split("mse ratio to pca **")[1].split("**")[0])
+    shown = float(text.split("MSE ratio to PCA **")[1].split("**")[0])
     outcome = lessons.get(LESSON).measure(state.dataset, [state.job.model])
     assert shown == pytest.approx(outcome["mse_ratio_to_pca"], rel=1e-2)
 

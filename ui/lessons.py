@@ -149,6 +149,17 @@ def _settings(run: lessons.Run) -> str:
     return f"**{run.label or run.model}**: `{run.model}`" + (f" ({shown})" if shown else "")
 
 
+#: abbreviations in the measures' names, as the lessons' texts write them
+_ACRONYMS = {"pca": "PCA", "pcs": "PCs", "mmcs": "MMCS", "fvu": "FVU", "nmf": "NMF", "sae": "SAE", "sgd": "SGD",
+             "mse": "MSE", "relu": "ReLU"}
+
+
+def _measure_words(key: str) -> str:
+    """'largest_angle_to_pcs_degrees' -> 'largest angle to PCs'."""
+    text = " ".join(_ACRONYMS.get(word, word) for word in key.removesuffix("_degrees").split("_"))
+    return text[0].upper() + text[1:]
+
+
 def _measured(lesson: lessons.Lesson) -> tuple[str, bool] | None:
     """The lesson's own measure of the Train page's finished run, in words, and whether every number lies in
     the range the paper's result implies: when that run is the lesson's model on the lesson's data."""
@@ -165,7 +176,7 @@ def _measured(lesson: lessons.Lesson) -> tuple[str, bool] | None:
         cache.update(job=job, outcome=lesson.measure(ds, [job.model]))
     outcome = cache["outcome"]
     inside = {key: low <= outcome[key] <= high for key, (low, high) in lesson.expected.items()}
-    words = "; ".join(f"{key.replace('_', ' ')} **{value:.3g}**" + (
+    words = "; ".join(f"{_measure_words(key)} **{value:.4g}{'°' if key.endswith('_degrees') else ''}**" + (
         f" (the paper's result: {lesson.expected[key][0]:g} to {lesson.expected[key][1]:g} "
         f"{'✓' if inside[key] else '✗'})" if key in lesson.expected else "") for key, value in outcome.items())
     return f"Measured on this run: {words}.", all(inside.values())
