@@ -4,7 +4,7 @@
 - ``core.jobs.fit``: the body of a run, the same in a thread and in a worker process.
 - ``core.jobs.worker``: worker processes, so that training never competes with the web server's GIL.
 - ``core.jobs.manager``: ``JobManager`` (one job per owner, a capped pool, a reaper) and ``get_manager``.
-- ``core.jobs.call``: ``call_in_worker``, one function call in a worker process.
+- ``core.jobs.call``: ``call_in_worker``, one function call as a job of the manager (its slots, its workers).
 """
 
 from core.jobs.call import call_in_worker

@@ -1,6 +1,7 @@
 """What ``core.jobs.manager.JobManager`` schedules: a ``Job`` waits for a slot, runs in a worker process
 (``core.jobs.worker``) or a thread, can be stopped, and ends once. ``TrainingJob`` (a fit) and
-``core.jobs.sweep.SweepJob`` are jobs; each adds what it trains and what a reader sees."""
+``core.jobs.sweep.SweepJob`` are jobs, and so is a one-off call (``core.jobs.call.CallJob``); each adds what
+it runs and what a reader sees."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Job:
     ``_run_here()`` (the same in a thread) and calls ``_end()`` once it has set how it ended."""
 
     kind = "job"
+    in_process = False  # True: run in a thread of this process even where the manager has worker processes
 
     def __init__(self, owner: str = "", on_finish: Callable[["Job"], None] | None = None):
         self.id = next(_ids)
@@ -41,6 +43,11 @@ class Job:
     @property
     def state(self) -> str:
         return self._state
+
+    @property
+    def queue_position(self) -> int | None:
+        """Its place in the manager's line while it waits for a slot (1: next), else None."""
+        return self._queue_position
 
     @property
     def active(self) -> bool:

@@ -1,11 +1,11 @@
 """The process-wide job manager: one job per owner, a capped pool of worker processes, a reaper.
 
 ``JobManager`` owns the jobs of every user (an owner is a browser session, or one of its pages): fits
-(``TrainingJob``) and sweeps (``core.jobs.sweep.SweepJob``) alike. At most ``max_running`` train at once
-(of them at most ``max_per_kind[kind]`` of one kind, e.g. sweeps), one per worker process
-(``core.jobs.worker``); the rest wait in line (state 'waiting', with their ``queue_position``) and start
-as workers free up. A daemon reaper stops jobs nobody has read
-for ``idle_timeout`` seconds (a closed browser tab), ends a worker whose job ignores Stop for
+(``TrainingJob``), sweeps (``core.jobs.sweep.SweepJob``) and one-off calls (``core.jobs.call.CallJob``)
+alike. At most ``max_running`` run at once (of them at most ``max_per_kind[kind]`` of one kind, e.g.
+sweeps), one per worker process (``core.jobs.worker``); the rest wait in line (state 'waiting', with their
+``queue_position``) and start as workers free up. A daemon reaper stops jobs nobody has read for
+``idle_timeout`` seconds (a closed browser tab), ends a worker whose job ignores Stop for
 ``kill_after`` seconds, replaces workers that died, and retires a worker that has trained on the GPU
 once it has been idle for ``idle_timeout`` seconds (its CUDA context holds GPU memory until its process
 ends), starting a fresh one in its place. No Streamlit here.
@@ -31,9 +31,9 @@ class JobManager:
     ``processes=False`` trains in threads of this process instead of worker processes (no start-up
     cost, but the runs share the GIL with everything else here).
 
-    A job is anything with ``id``, ``owner``, ``kind``, ``active``, ``last_seen``, ``stop_requested_at``,
-    ``on_finish``, ``start_on(worker_or_None) -> bool``, ``stop()``, ``wait()`` and, for a worker,
-    ``task()``, ``finish`` and ``fail`` (``TrainingJob`` and ``SweepJob`` are).
+    A job is a ``core.jobs.base.Job``: anything with ``id``, ``owner``, ``kind``, ``in_process``, ``active``,
+    ``last_seen``, ``stop_requested_at``, ``on_finish``, ``start_on(worker_or_None) -> bool``, ``stop()``,
+    ``wait()`` and, for a worker, ``task()``, ``finish`` and ``fail``.
     """
 
     def __init__(self, max_running: int = 2, idle_timeout: float = 45.0, reap_every: float = 2.0,
@@ -107,6 +107,14 @@ class JobManager:
                 self._drop(job, forget=False)
         self._fill_slots()
 
+    def forget(self, owner: str) -> None:
+        """Stop ``owner``'s job if it has not ended, and drop it (a call whose caller has its result)."""
+        with self._lock:
+            job = self._jobs.get(owner)
+            if job is not None:
+                self._drop(job)
+        self._fill_slots()
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             return {"running": len(self._running), "waiting": len(self._queue), "max_running": self.max_running}
@@ -146,7 +154,7 @@ class JobManager:
                 if job is None:
                     break
                 worker = None
-                if self.processes:
+                if self.processes and not job.in_process:
                     self._ensure_workers(min(self.max_running, len(self._running) + 1))
                     worker = next((w for w in self._workers if w.idle and not w.reserved), None)
                     if worker is None:
@@ -175,8 +183,8 @@ class JobManager:
     def _finished(self, job: TrainingJob) -> None:
         with self._lock:
             self._running.discard(job)
-        if not self.processes:
-            self._fill_slots()  # a worker calls back through _worker_idle once it is free
+        if job.worker is None:
+            self._fill_slots()  # it ran in a thread here; a worker calls back through _worker_idle once it is free
 
     def _worker_idle(self, worker: Worker) -> None:
         self._fill_slots()
