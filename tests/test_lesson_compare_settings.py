@@ -64,3 +64,26 @@ def test_another_sae_model_or_a_closed_lesson_trains_the_defaults():
     at.select_slider(key="compare:steps").set_value(50).run()
     sae = _train(at)["sae"].get_params()
     assert sae["non_negative"] == defaults["non_negative"] and sae["decoder_bias"] == defaults["decoder_bias"]
+
+
+def test_two_saved_runs_shows_the_open_lessons_runs_once_both_are_saved(tmp_path):
+    from core import datasets
+    from core.store import RunStore
+
+    store = RunStore(tmp_path / "runs")
+    ds = datasets.load("digits", scale="minmax")
+
+    def save(name, **params):
+        model = models.create(name, random_state=0, device="cpu", max_steps=20, **params).fit(ds.X)
+        return store.save_run(model, dataset="digits", data_options={"scale": "minmax"}, X=ds.X,
+                              image_shape=ds.image_shape)
+
+    plain = save("ae", n_components=32)
+    denoising = save("denoising-ae", n_components=32, noise="gaussian", noise_level=0.3)
+    save("linear-ae", n_components=8)  # newest, another lesson's run on the same data
+    at = open_page("views/home.py")
+    at.button(key="lesson:open:denoising").click().run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception
+    assert at.selectbox(key="compare:left").value == plain.id
+    assert at.selectbox(key="compare:right").value == denoising.id

@@ -234,6 +234,29 @@ def other_settings(run: lessons.Run) -> dict:
     return {key: value for key, value in run.params.items() if key not in PANEL_SETTINGS}
 
 
+def _is_run_of(record, run: lessons.Run) -> bool:
+    """A saved run (core.store record) trained as lesson run ``run``: its model and the settings that make
+    it that run (its size and steps may be the user's)."""
+    return record.model == run.model and all(record.params.get(key) == value
+                                             for key, value in other_settings(run).items())
+
+
+def saved_picks(records) -> tuple[str, str] | None:
+    """The ids of the newest saved runs of the open Compare lesson's first two runs among ``records`` (newest
+    first), for Two saved runs to show by default; None unless both are saved."""
+    name = session.get().lesson
+    lesson = lessons.get(name) if name is not None else None
+    if lesson is None or lesson.page != "compare":
+        return None
+    picked: list[str] = []
+    for run in lesson.runs[:2]:
+        found = next((record.id for record in records if _is_run_of(record, run) and record.id not in picked), None)
+        if found is None:
+            return None
+        picked.append(found)
+    return picked[0], picked[1]
+
+
 def panel_note(sae_model: str) -> str | None:
     """The panel's line that says whose settings it trains with, when they are an open lesson's."""
     found = panel_runs(sae_model)

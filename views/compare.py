@@ -126,9 +126,11 @@ def compare_saved() -> None:
         fallback = next((i for i in ids if i != avoid), ids[0])
         return next((r.id for r in group if predicate(r) and r.id != avoid), fallback)
 
-    left_key = session.persist_choice("compare:left", ids, _default(lambda r: models.family(r.model).factorisation))
-    right_key = session.persist_choice("compare:right", ids, _default(lambda r: models.family(r.model).sae,
-                                                                      avoid=st.session_state[left_key]))
+    lesson_picks = lessons.saved_picks(group)  # an open lesson's two runs, once both are saved
+    left_key = session.persist_choice("compare:left", ids, lesson_picks[0] if lesson_picks else
+                                      _default(lambda r: models.family(r.model).factorisation))
+    right_key = session.persist_choice("compare:right", ids, lesson_picks[1] if lesson_picks else
+                                       _default(lambda r: models.family(r.model).sae, avoid=st.session_state[left_key]))
     label_of = {record.id: stored_runs.run_label(record) for record in group}
     left_id = pick[1].selectbox("Left run", ids, key=left_key, format_func=label_of.get)
     right_id = pick[2].selectbox("Right run", ids, key=right_key, format_func=label_of.get)
