@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_export.add_commands(commands, _key_value)
     from core import cli_sweep  # sweep: a grid of parameters times seeds, a JSON line per trial
 
-    cli_sweep.add_command(commands)
+    cli_sweep.add_command(commands, sys.modules[__name__])
     return parser
 
 
