@@ -14,6 +14,7 @@ interrupted (the trials done so far are printed and kept).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from core import budget, models
-from core.cli import UsageError, _check_sign, _finite, _key_value, _typed, load_data, model_params, prepare_out, write_run
 from core.device import DEVICE_CHOICES
 from core.jobs.sweep import BACKENDS, SweepJob
 from core.states import FAILED
@@ -33,12 +33,13 @@ TRIAL_KEYS = ("model", "data", "params", "seed", "mse", "fvu", "l0", "dead_fract
 SUMMARY_KEYS = ("trials", "failed", "seconds", "backend")
 
 
-def add_command(commands) -> None:
-    """Register ``sweep`` on the subcommands of ``core.cli``'s parser."""
+def add_command(commands, cli) -> None:
+    """Register ``sweep`` on the subcommands of ``core.cli``'s parser; ``cli`` is that module, whose parsing,
+    checks and writing the command reuses (handed over: importing it here would make an import cycle)."""
     sweep = commands.add_parser("sweep", help="train a grid of parameters times seeds; a JSON line per trial",
                                 description="Sweep a model over a grid of up to three parameters times seeds; "
                                             "one JSON line per trial as it finishes, a summary line last.")
-    sweep.set_defaults(handler=sweep_command, seed=0, k=None)
+    sweep.set_defaults(handler=functools.partial(sweep_command, cli=cli), seed=0, k=None)
     sweep.add_argument("--data", required=True, help="data set name (see `datasets`) or a .npy/.npz/.csv path")
     sweep.add_argument("--model", required=True, help="model name (see `models`)")
     sweep.add_argument("--grid", action="append", default=[], metavar="PARAM=V1,V2,...",
@@ -48,9 +49,9 @@ def add_command(commands) -> None:
     sweep.add_argument("--n-components", type=int, help="atoms / latents of every trial (unless in the grid)")
     sweep.add_argument("--max-steps", type=int, help="training steps of every trial (iterative models)")
     sweep.add_argument("--device", choices=DEVICE_CHOICES, help="where to train (default: the model's, 'auto')")
-    sweep.add_argument("--set", dest="params", action="append", type=_key_value, default=[], metavar="PARAM=VALUE",
+    sweep.add_argument("--set", dest="params", action="append", type=cli._key_value, default=[], metavar="PARAM=VALUE",
                        help="any other model parameter, the same for every trial (repeatable)")
-    sweep.add_argument("--data-option", dest="data_options", action="append", type=_key_value, default=[],
+    sweep.add_argument("--data-option", dest="data_options", action="append", type=cli._key_value, default=[],
                        metavar="KEY=VALUE", help="a data option, e.g. --data-option scale=minmax (repeatable)")
     sweep.add_argument("--n-samples", type=int, help="use a random subset of this many samples")
     sweep.add_argument("--backend", choices=BACKENDS, default="local",
@@ -60,9 +61,10 @@ def add_command(commands) -> None:
     sweep.add_argument("--out", type=Path, help="folder for each trial's checkpoint, metrics and atoms")
 
 
-def parse_grid(model: str, texts: list[str]) -> dict[str, list[Any]]:
+def parse_grid(cli, model: str, texts: list[str]) -> dict[str, list[Any]]:
     """``["k=2,4,8", "n_components=32,64"]`` -> ``{"k": [2, 4, 8], "n_components": [32, 64]}``, each value
-    typed as the parameter's default; bad text raises ``UsageError`` naming the fix."""
+    typed as the parameter's default; bad text raises ``cli.UsageError`` naming the fix."""
+    UsageError = cli.UsageError
     allowed = models.default_params(model)
     grid: dict[str, list[Any]] = {}
     for text in texts:
@@ -78,9 +80,9 @@ def parse_grid(model: str, texts: list[str]) -> dict[str, list[Any]]:
                              f"Its parameters: {', '.join(allowed)} (see `python -m core models`).")
         values = []
         for item in items:
-            value = _key_value(f"{name}={item}")[1]
+            value = cli._key_value(f"{name}={item}")[1]
             try:
-                values.append(_typed(model, name, value, allowed[name]))
+                values.append(cli._typed(model, name, value, allowed[name]))
             except UsageError:
                 raise UsageError(f"--grid {name}: {item!r} is not a value of {name} (its default is "
                                  f"{allowed[name]!r}); write e.g. --grid {name}={json.dumps(allowed[name])}") from None
@@ -88,14 +90,14 @@ def parse_grid(model: str, texts: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def parse_seeds(text: str) -> list[int]:
+def parse_seeds(cli, text: str) -> list[int]:
     """``"3"`` -> ``[0, 1, 2]``; ``"0,5,9"`` -> ``[0, 5, 9]``."""
     parts = [part.strip() for part in str(text).split(",")]
     if not all(re.fullmatch(r"\d+", part) for part in parts):
-        raise UsageError(f"--seeds {text!r}: give a count (e.g. --seeds 3) or whole numbers (e.g. --seeds 0,5,9)")
+        raise cli.UsageError(f"--seeds {text!r}: give a count (e.g. --seeds 3) or whole numbers (e.g. --seeds 0,5,9)")
     if len(parts) == 1:
         if int(parts[0]) < 1:
-            raise UsageError("--seeds 0 trains nothing; give at least --seeds 1")
+            raise cli.UsageError("--seeds 0 trains nothing; give at least --seeds 1")
         return list(range(int(parts[0])))
     return [int(part) for part in parts]
 
@@ -106,13 +108,14 @@ def trial_folder(model: str, point) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]", "-", name)
 
 
-def sweep_command(args: argparse.Namespace) -> int:
-    grid = parse_grid(args.model, args.grid)
-    seeds = parse_seeds(args.seeds)
-    base = {name: value for name, value in model_params(args).items() if name not in grid and name != "random_state"}
-    data = load_data(args)
+def sweep_command(args: argparse.Namespace, cli) -> int:
+    grid = parse_grid(cli, args.model, args.grid)
+    seeds = parse_seeds(cli, args.seeds)
+    base = {name: value for name, value in cli.model_params(args).items()
+            if name not in grid and name != "random_state"}
+    data = cli.load_data(args)
     options = dict(data.options)  # as loaded: the seed and subsample included
-    _check_sign(args.model, data, options)
+    cli._check_sign(args.model, data, options)
     job = SweepJob(data.X, models_=[args.model], grid=grid, seeds=seeds, base_params={args.model: base},
                    dataset=data.name, data_options=options, image_shape=data.image_shape,
                    baselines=args.baselines, backend=args.backend, ray_address=args.ray_address, processes=False,
@@ -120,16 +123,16 @@ def sweep_command(args: argparse.Namespace) -> int:
     budget.check_fits([(models.create(args.model, **p.params), args.model) for p in job.sweeps[0].points],
                       data.n_samples, data.n_features)
     if args.out is not None:
-        prepare_out(args.out)
+        cli.prepare_out(args.out)
 
     def print_trial(sweep, point, row: dict[str, Any]) -> None:
         line = {key: row.get(key) for key in TRIAL_KEYS}
         line.update(data=data.name, status=row["status"], **({"error": row["note"]} if row["status"] == FAILED else {}))
         if args.out is not None and point.estimator is not None:
             folder = trial_folder(args.model, point)
-            write_run(args.out / folder, point.estimator, data, {**line, "data_options": options})
+            cli.write_run(args.out / folder, point.estimator, data, {**line, "data_options": options})
             line["out"] = str(args.out / folder)
-        print(json.dumps(_finite(line)), flush=True)
+        print(json.dumps(cli._finite(line)), flush=True)
 
     job.on_trial = print_trial
     started = time.perf_counter()
@@ -147,7 +150,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         print(f"error: the sweep failed: {snap.error}", file=sys.stderr)
         return 1
     for reference in snap.references:
-        print(json.dumps(_finite({**reference, "data": data.name, "baseline": True})), flush=True)
+        print(json.dumps(cli._finite({**reference, "data": data.name, "baseline": True})), flush=True)
     failed = sum(row["status"] == FAILED for row in snap.rows)
     summary = {"trials": len(snap.rows), "failed": failed, "seconds": round(time.perf_counter() - started, 3),
                "backend": args.backend}

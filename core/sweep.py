@@ -114,7 +114,8 @@ def check_grid(model: str, grid: dict[str, list[Any]], seeds: list[int]) -> None
         if name == "random_state":
             raise ValueError("Give the seeds as the sweep's seeds, not as a grid parameter random_state.")
         if name not in allowed:
-            raise ValueError(f"Model {model!r} has no parameter {name!r} to sweep; its parameters: {', '.join(allowed)}.")
+            raise ValueError(f"Model {model!r} has no parameter {name!r} to sweep; "
+                             f"its parameters: {', '.join(allowed)}.")
         if not values:
             raise ValueError(f"A sweep needs at least one value of {name}; give the values to try.")
         if len(set(map(repr, values))) != len(values):

@@ -50,7 +50,8 @@ def test_nmf_sweeps_its_regularisation_with_baselines(capsys):
 
 
 def test_a_failed_trial_is_reported_and_the_others_go_on(capsys):
-    status, lines, _ = run(capsys, "--model", "pca", "--grid", "n_components=100,4", base=DATA)  # digits has 64 features
+    # digits has 64 features: PCA cannot find 100 components
+    status, lines, _ = run(capsys, "--model", "pca", "--grid", "n_components=100,4", base=DATA)
     *trials, summary = lines
     assert status == 1 and summary == {**summary, "trials": 2, "failed": 1}
     failed, trained = trials

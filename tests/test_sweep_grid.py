@@ -16,6 +16,9 @@ from core.states import FINISHED
 from core.store import RunStore
 from core.sweep import Sweep, SweepConfig
 
+#: what every row of a SweepJob's snapshot holds
+TRIAL_KEYS = ("model", "params", "seed", "mse", "fvu", "l0", "dead_fraction", "seconds", "device", "run_id")
+
 BASE = {"n_components": 12, "max_steps": 30, "batch_size": 32, "learning_rate": 3e-3, "warmup_steps": 3,
         "device": "cpu", "log_every": 10}
 #: the parameter swept for each kind of model: its sparsity, NMF's regularisation, PCA's rank
@@ -126,13 +129,13 @@ def test_a_sweep_job_saves_every_trial_with_its_seed_grid_values_and_seconds(fin
     assert {(r["k"], r["n_components"], r["seed"]) for r in snap.rows} == {
         (k, n, s) for k in (2, 4) for n in (8, 12) for s in (0, 1)}
     for row in snap.rows:
-        assert {"model", "params", "seed", "mse", "fvu", "l0", "dead_fraction", "seconds", "device", "run_id"} <= set(row)
+        assert set(TRIAL_KEYS) <= set(row)
         assert row["params"]["random_state"] == row["seed"] and row["device"] == "cpu"
         assert isinstance(row["seconds"], float) and row["seconds"] > 0
         record = store.get(row["run_id"])
         assert record.params["random_state"] == row["seed"] and record.params["k"] == row["k"]
-        assert record.extra["seed"] == row["seed"] and record.extra["sweep_grid"] == {"k": row["k"],
-                                                                                       "n_components": row["n_components"]}
+        assert record.extra["seed"] == row["seed"]
+        assert record.extra["sweep_grid"] == {"k": row["k"], "n_components": row["n_components"]}
         assert record.metrics["seconds"] == pytest.approx(row["seconds"])
         assert training_seconds(store.load_history(record.id)) is not None  # the runs table's training time
     assert len(store.list_runs(sweep=snap.sweep_ids[0])) == 8

@@ -193,7 +193,8 @@ class SweepJob(Job):
     def task(self) -> tuple:
         """What a worker process runs: this module's ``sweep`` task, with the sweep's settings."""
         spec = {"X": self.X, "models_": self.models, "grid": self.grid, "seeds": self.seeds,
-                "base_params": self.base_params, "backend": self.backend, "ray_address": self.ray_address, "dataset": self.dataset, "data_options": self.data_options,
+                "base_params": self.base_params, "backend": self.backend, "ray_address": self.ray_address,
+                "dataset": self.dataset, "data_options": self.data_options,
                 "image_shape": self.image_shape, "references": self.with_references,
                 "reference_steps": self.reference_steps, "sweep_ids": [s.id for s in self.sweeps],
                 "store_root": str(self.store.root) if self.store is not None else None}
