@@ -67,7 +67,7 @@ def test_a_call_waits_for_the_slot_a_fit_holds_and_runs_once_it_is_free(threads_
     time.sleep(0.3)  # a call that ignored the limit would have run by now
     assert call.state == WAITING and call.queue_position == 1 and ran == []
     assert threads_manager.counts() == {"running": 1, "waiting": 1, "max_running": 1}
-    assert told == [(0.0, "Waiting for a free training slot: 1 job is going on this server (at most 1); "
+    assert told == [(0.0, "Waiting for a free training slot: 1 run is going on this server (at most 1); "
                           "this is number 1 in line")]
     threads_manager.stop("tab-1")
     caller.join(60)

@@ -96,7 +96,7 @@ class CallJob(Job):
             return
         self._told_position = position
         counts = manager.counts()
-        going = "1 job is" if counts["running"] == 1 else f"{counts['running']} jobs are"
+        going = "1 run is" if counts["running"] == 1 else f"{counts['running']} runs are"
         self.on_progress(0.0, f"Waiting for a free training slot: {going} going on this server (at most "
                               f"{counts['max_running']}); this is number {position} in line")
 
