@@ -87,3 +87,11 @@ def test_two_saved_runs_shows_the_open_lessons_runs_once_both_are_saved(tmp_path
     assert not at.exception
     assert at.selectbox(key="compare:left").value == plain.id
     assert at.selectbox(key="compare:right").value == denoising.id
+
+
+def test_a_lesson_runs_button_brings_two_saved_runs_back_to_the_lessons_data():
+    at = _lesson_on_compare()
+    state = at.session_state["_sae_nmf_explorer_state"]
+    at.session_state["compare:data"] = state.widgets["compare:data"] = "digits|"  # picked while none were saved
+    at.button(key="lesson:run:0").click().run()
+    assert state.widgets["compare:data"] == "swimmer|"

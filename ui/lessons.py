@@ -99,8 +99,7 @@ def open_lesson(name: str) -> None:
     if lesson.page == "train":
         set_up_train(lesson.runs[0])
         return
-    _set_widget("compare:data", state.data.key)
-    _forget_saved_picks()
+    _forget_saved_picks(lesson)
     second = lesson.runs[1]
     if _fits_panel(lesson):
         _set_widget("compare:n", int(second.params.get("n_components", 16)))
@@ -111,9 +110,11 @@ def open_lesson(name: str) -> None:
             _set_widget("compare:steps", _nearest_steps(int(second.params["max_steps"])))
 
 
-def _forget_saved_picks() -> None:
+def _forget_saved_picks(lesson: lessons.Lesson) -> None:
     """Two saved runs then picks afresh, among the lesson data set's runs (when some are saved): a newly
-    trained run of the lesson is not hidden behind an earlier pick."""
+    trained run of the lesson is not hidden behind an earlier pick, nor behind another data set picked
+    while the lesson's had no runs yet."""
+    _set_widget("compare:data", session.DataChoice(lesson.data, dict(lesson.data_options)).key)
     for key in ("compare:left", "compare:right"):
         session.get().widgets.pop(key, None)
         st.session_state.pop(key, None)
@@ -209,7 +210,7 @@ def lesson_box(page: str) -> None:
         if buttons.button(f"Train the {run.label or run.model}", key=f"lesson:run:{index}",
                          icon=":material/model_training:"):
             set_up_train(run)
-            _forget_saved_picks()
+            _forget_saved_picks(lesson)
             st.switch_page(PAGES["train"])
 
 
