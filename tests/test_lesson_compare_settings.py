@@ -66,7 +66,7 @@ def test_another_sae_model_or_a_closed_lesson_trains_the_defaults():
     assert sae["non_negative"] == defaults["non_negative"] and sae["decoder_bias"] == defaults["decoder_bias"]
 
 
-def test_two_saved_runs_shows_the_open_lessons_runs_once_both_are_saved(tmp_path):
+def test_two_saved_runs_shows_and_measures_the_open_lessons_runs_once_both_are_saved(tmp_path):
     from core import datasets
     from core.store import RunStore
 
@@ -87,6 +87,8 @@ def test_two_saved_runs_shows_the_open_lessons_runs_once_both_are_saved(tmp_path
     assert not at.exception
     assert at.selectbox(key="compare:left").value == plain.id
     assert at.selectbox(key="compare:right").value == denoising.id
+    measured = " ".join(str(box.value) for box in [*at.success, *at.warning])  # the lesson's own measure
+    assert "Measured on these two runs" in measured and "Denoising gain **" in measured
 
 
 def test_a_lesson_runs_button_brings_two_saved_runs_back_to_the_lessons_data():

@@ -175,12 +175,36 @@ def _measured(lesson: lessons.Lesson) -> tuple[str, bool] | None:
     cache = st.session_state.setdefault("_lesson_measured", {})  # one finished run's outcome, not recomputed
     if cache.get("job") is not job:
         cache.update(job=job, outcome=lesson.measure(ds, [job.model]))
-    outcome = cache["outcome"]
+    return _outcome_words(lesson, cache["outcome"], "this run")
+
+
+def _outcome_words(lesson: lessons.Lesson, outcome: dict, what: str) -> tuple[str, bool]:
     inside = {key: low <= outcome[key] <= high for key, (low, high) in lesson.expected.items()}
     words = "; ".join(f"{_measure_words(key)} **{value:.4g}{'°' if key.endswith('_degrees') else ''}**" + (
         f" (the paper's result: {lesson.expected[key][0]:g} to {lesson.expected[key][1]:g} "
         f"{'✓' if inside[key] else '✗'})" if key in lesson.expected else "") for key, value in outcome.items())
-    return f"Measured on this run: {words}.", all(inside.values())
+    return f"Measured on {what}: {words}.", all(inside.values())
+
+
+def measured_pair(left, right) -> None:
+    """Under Two saved runs: the open two-run lesson's own measure of the two runs shown (ui.stored_runs'
+    loaded runs), when they are its runs in its order."""
+    name = session.get().lesson
+    lesson = lessons.get(name) if name is not None else None
+    if (lesson is None or lesson.page != "compare" or len(lesson.runs) != 2
+            or not all(_is_run_of(shown.record, run) for shown, run in zip((left, right), lesson.runs))):
+        return
+    cache = st.session_state.setdefault("_lesson_measured_pair", {})
+    key = (left.record.id, left.record.updated_at, right.record.id, right.record.updated_at)
+    if cache.get("key") != key:
+        try:
+            outcome = lesson.measure(left.dataset, [left.model, right.model])
+        except (AttributeError, ValueError):  # a saved run without what the measure reads (its history)
+            outcome = None
+        cache.update(key=key, outcome=outcome)
+    if cache["outcome"] is not None:
+        words, ok = _outcome_words(lesson, cache["outcome"], "these two runs")
+        (st.success if ok else st.warning)(words, icon=":material/straighten:")
 
 
 def _close() -> None:

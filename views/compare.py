@@ -150,6 +150,7 @@ def compare_saved() -> None:
     summary[1].metric("Mean |cos| of pairs", f"{pairs.mean_similarity:.2f}")
     summary[2].metric("Pairs with |cos| ≥ 0.8", int(np.sum(pairs.similarity >= 0.8)))
     summary[3].metric("Unmatched", len(pairs.left_unmatched) + len(pairs.right_unmatched))
+    lessons.measured_pair(left, right)
 
     st.image(picture, width=look.picture_width(picture), output_format="PNG",  # JPEG would smear the colours
              caption="Each cell: left atom | right atom, with their |cos| below (green when ≥ 0.8); unmatched atoms "
