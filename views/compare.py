@@ -199,7 +199,8 @@ def compare_saved() -> None:
                       else (f"{left_record.model} (left)", f"{right_record.model} (right)"))
             recon = _reconstructions((left_record.id, left_record.updated_at),
                                      (right_record.id, right_record.updated_at), tuple(chosen), titles, left, right)
-            st.image(recon, width=recon.width, output_format="PNG",  # "content" would stretch it to the column
+            # its own size ("content" would stretch a small one to the column); a wide one fits the column
+            st.image(recon, width="stretch" if recon.width > 320 else recon.width, output_format="PNG",
                      caption=f"Samples {', '.join(map(str, chosen))}: the original, then the reconstruction by "
                              f"the left run, {names[0]}, and by the right run, {names[1]}. One colour scale for "
                              "all three columns: a value has the same colour in each.")
