@@ -299,7 +299,6 @@ class BatchedSAEStack:
             if len(values) == len(estimators) and len(set(values)) > 1:  # equal values stay plain numbers
                 dtype = torch.long if name == "k" else torch.float32
                 setattr(self.model, name, torch.tensor(values, dtype=dtype, device=X.device))
-        self.model._decoder = "dense"  # the gathered (sparse) TopK decoder has no stacked form
         # minibatches continue the first point's generator after its initial atoms, as its run alone does
         self.model._setup_training(X, generators[0], W_dec)
         self.model._training = True

@@ -70,6 +70,22 @@ class TopKCodes(NamedTuple):
         return out.scatter_(-1, self.indices, self.values)
 
 
+def gathered_decode(indices: torch.Tensor, values: torch.Tensor, W_dec: torch.Tensor) -> torch.Tensor:
+    """sum_j values[..., j] * W_dec[indices[..., j]]: each row's k active atoms gathered and weighted
+    (``F.embedding_bag``), without forming the dense (batch x n_latents) codes.
+
+    indices, values: (batch, k) with W_dec (n_latents, d); or a stack's (S, batch, k) with W_dec
+    (S, n_latents, d), decoded as one bag over the S stacked dictionaries (model s's indices shifted by
+    s * n_latents). Returns (batch, d) or (S, batch, d)."""
+    if W_dec.dim() == 2:
+        return F.embedding_bag(indices, W_dec, per_sample_weights=values.to(W_dec.dtype), mode="sum")
+    stack, n_latents, n_features = W_dec.shape
+    shift = (torch.arange(stack, device=indices.device) * n_latents).view(stack, 1, 1)
+    flat = F.embedding_bag((indices + shift).flatten(0, 1), W_dec.reshape(stack * n_latents, n_features),
+                           per_sample_weights=values.to(W_dec.dtype).flatten(0, 1), mode="sum")
+    return flat.view(stack, -1, n_features)
+
+
 def sparse_decode_is_faster(rows: int, n_latents: int, n_features: int, k: int, device: torch.device,
                             precision: str) -> bool:
     """Cost model: gathering k atoms per sample against the dense (rows x n_latents x n_features) products.
@@ -222,8 +238,7 @@ class TopKSAE(BaseSAE):
         """codes @ W_dec, without the decoder bias, by the cheaper of the two decoders."""
         if isinstance(codes, TopKCodes):
             if self._sparse_decode(codes.values.shape[-1]):
-                return F.embedding_bag(codes.indices, W_dec, per_sample_weights=codes.values.to(W_dec.dtype),
-                                       mode="sum")
+                return gathered_decode(codes.indices, codes.values, W_dec)
             codes = codes.dense()
         return codes.to(W_dec.dtype) @ W_dec
 
