@@ -97,3 +97,14 @@ def test_a_lesson_runs_button_brings_two_saved_runs_back_to_the_lessons_data():
     at.session_state["compare:data"] = state.widgets["compare:data"] = "digits|"  # picked while none were saved
     at.button(key="lesson:run:0").click().run()
     assert state.widgets["compare:data"] == "swimmer|"
+
+
+def test_a_lesson_the_panel_cannot_train_folds_the_panel_away():
+    at = open_page("views/home.py")
+    at.button(key="lesson:open:denoising").click().run()  # two autoencoders: not NMF and an SAE
+    at.switch_page("views/compare.py").run()
+    assert not at.exception
+    assert at.expander[0].label == "Train NMF and an SAE side by side (not this lesson's runs)"
+    assert not at.expander[0].proto.expanded
+    at.button(key="lesson:close").click().run()
+    assert "Train NMF and an SAE side by side (not this lesson's runs)" not in [e.label for e in at.expander]

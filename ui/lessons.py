@@ -259,6 +259,13 @@ def other_settings(run: lessons.Run) -> dict:
     return {key: value for key, value in run.params.items() if key not in PANEL_SETTINGS}
 
 
+def panel_aside() -> bool:
+    """An open Compare lesson whose runs the side-by-side panel cannot train (the panel then stays folded
+    away, its NMF and TopK SAE defaults no part of the lesson)."""
+    name = session.get().lesson
+    return name is not None and lessons.get(name).page == "compare" and not _fits_panel(lessons.get(name))
+
+
 def _is_run_of(record, run: lessons.Run) -> bool:
     """A saved run (core.store record) trained as lesson run ``run``: its model and the settings that make
     it that run (its size and steps may be the user's)."""

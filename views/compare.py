@@ -19,7 +19,8 @@ st.caption("NMF parts next to SAE atoms: each atom of the left run is paired wit
 lessons.lesson_box("compare")
 
 # -- train NMF and an SAE side by side ----------------------------------------------------------------------
-with st.container(border=True):
+with (st.expander("Train NMF and an SAE side by side (not this lesson's runs)") if lessons.panel_aside()
+      else st.container(border=True)):
     ds = data_loading.current_dataset()
     truth_n = len(ds.truth) if ds is not None and ds.truth is not None else None
     st.markdown(f"**Train NMF and an SAE side by side** on the current data set "
