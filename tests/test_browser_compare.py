@@ -84,6 +84,9 @@ def test_side_by_side_on_swimmer_pairs_atoms_and_downloads_the_comparison(browse
     atoms.press("Enter")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="Start sweep").click()
+    trials = page.get_by_role("tab", name="Trials")
+    trials.wait_for(timeout=180_000)
+    trials.click()  # the trials table and its exports are on the Trials tab
     wait_for_text(page, "Every trial (CSV)", 180)
     page.wait_for_timeout(800)
     page.screenshot(path=str(SCREENS / "sweep.png"), full_page=True)
