@@ -82,7 +82,7 @@ def _set_widget(key: str, value) -> None:
 def _fits_panel(lesson: lessons.Lesson) -> bool:
     """Compare's side-by-side panel trains NMF and an SAE: a lesson whose first two runs are those."""
     first, second = lesson.runs[:2]
-    return first.model == "nmf" and models.family(second.model).sae
+    return models.family(first.model).factorisation and models.family(second.model).sae
 
 
 def _nearest_steps(steps: int) -> int:
