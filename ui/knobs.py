@@ -197,8 +197,9 @@ def widget(name: str, key: str, value, live: bool = False, disabled: bool = Fals
     if knob.kind == "int":
         return st.slider(knob.label, int(knob.lo), int(knob.hi), step=int(knob.step or 1), key=key,
                          help=help_text or None, disabled=disabled)
+    # a step finer than 0.01 (rho: 0.035) needs three decimals to show the value it holds
     return st.slider(knob.label, float(knob.lo), float(knob.hi), step=float(knob.step), key=key,
-                     help=help_text or None, disabled=disabled)
+                     format="%.3f" if float(knob.step) < 0.01 else None, help=help_text or None, disabled=disabled)
 
 
 def coerce(name: str, value):

@@ -181,7 +181,7 @@ def _measured(lesson: lessons.Lesson) -> tuple[str, bool] | None:
 def _outcome_words(lesson: lessons.Lesson, outcome: dict, what: str) -> tuple[str, bool]:
     inside = {key: low <= outcome[key] <= high for key, (low, high) in lesson.expected.items()}
     words = "; ".join(f"{_measure_words(key)} **{value:.4g}{'°' if key.endswith('_degrees') else ''}**" + (
-        f" (the paper's result: {lesson.expected[key][0]:g} to {lesson.expected[key][1]:g} "
+        f" (expected: {lesson.expected[key][0]:g} to {lesson.expected[key][1]:g} "
         f"{'✓' if inside[key] else '✗'})" if key in lesson.expected else "") for key, value in outcome.items())
     return f"Measured on {what}: {words}.", all(inside.values())
 

@@ -130,7 +130,8 @@ register(Lesson(
           "Nature 1996",
     look_for="25 sigmoid units, each asked to be active 3.5% of the time (KL penalty, beta 5, weight decay "
              "3e-3), trained by full-batch L-BFGS on 10,000 ZCA-whitened 8x8 patches of photographs. Each unit's "
-             "input weights become an edge detector: a light and a dark stripe side by side, at its own "
+             "input weights (measured here; its atom, the decoder row drawn on the page, looks alike) become an edge "
+             "detector: a light and a dark stripe side by side, at its own "
              "position and orientation, like the simple cells of the visual cortex. PCA's components of the "
              "same patches are gratings across the whole patch instead. Measured: the orientation selectivity "
              "of each atom's spectrum (1 = one orientation) and its width across that orientation (1 = as wide "
