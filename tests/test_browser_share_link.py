@@ -46,8 +46,13 @@ def test_a_link_with_settings_shows_them_in_the_widgets(server, browser):
     context.close()
 
 
+def address(page) -> str:
+    """The address the page shows now (Playwright's page.url can lag behind a replaceState)."""
+    return page.evaluate("location.href")
+
+
 def address_k(page) -> str | None:
-    found = re.search(r"[?&]p\.k=(\d+)(&|$)", page.url)
+    found = re.search(r"[?&]p\.k=(\d+)(&|$)", address(page))
     return found[1] if found else None
 
 
@@ -82,7 +87,7 @@ def test_presenter_mode_at_1280x720_has_a_larger_grid_in_view(server, browser):
 
     page.get_by_text("Presenter mode").click()  # off: the same run, the usual layout
     wait_until(lambda: page.get_by_text("More settings").count(), 30, "More settings back")
-    wait_until(lambda: "present=1" not in page.url, 30, "present=1 out of the address")
+    wait_until(lambda: "present=1" not in address(page), 30, "present=1 out of the address")
     usual = page.locator(ATOMS).last.bounding_box()
     assert grid["width"] > 1.3 * usual["width"], (grid, usual)
     press(page, "Stop")
