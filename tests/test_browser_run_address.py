@@ -41,7 +41,8 @@ def _step(page) -> int:
 
 
 def _query(page) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+    # location.href: Playwright's page.url can lag behind Streamlit's replaceState of the query string
+    return {k: v[0] for k, v in parse_qs(urlsplit(page.evaluate("location.href")).query).items()}
 
 
 def _grows_past(page, step: int, what: str) -> int:
