@@ -91,7 +91,8 @@ def test_reload_watch_and_reopen_one_run(server, browser):
     wait_until(lambda: "Stopped" in status(reopened), 30, "the ended run's link opens it")
     assert _step(reopened) == final
     wait_until(lambda: loss_points(reopened) > 0, 30, "its final loss curve is drawn")
-    assert reopened.locator('[data-testid="stImage"] img').count() >= 1  # its final atoms
+    # its final atoms (drawn in the same rerun as the curve, but the browser may show them a moment later)
+    wait_until(lambda: reopened.locator('[data-testid="stImage"] img').count() >= 1, 30, "its final atoms")
     reopened.screenshot(path=str(SCREENS / "train-run-reopened.png"), full_page=True)
     for page in (owner, viewer, reopened):
         page.context.close()
