@@ -1,4 +1,6 @@
-"""The command line: ``python -m core datasets | models | train | sweep ...`` (sweep: ``core.cli_sweep``).
+"""The command line: ``python -m core datasets | models | train | sweep ...``; the listings and ``lesson`` are
+``core.cli_catalogue``, ``sweep`` is ``core.cli_sweep``, ``export`` / ``import`` are ``core.cli_export``, and what
+``train --out`` writes is ``core.cli_output``.
 
 ``train`` loads a data set, fits a model with a progress bar on stderr, and prints one JSON object of
 metrics as the last line of stdout (easy to parse from a script); ``--out DIR`` also keeps the
@@ -18,10 +20,7 @@ true ones, to the JSON line.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
-import math
 import os
 import sys
 import tempfile
@@ -31,7 +30,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from core import budget, checkpoint, datasets, metrics, models, render
+from core import budget, checkpoint, cli_catalogue, datasets, metrics, models
+# OUT_FILES, history_csv and _finite stay reachable as core.cli's, for core.cli_sweep and the tests
+from core.cli_output import OUT_FILES, history_csv, write_run  # noqa: F401
+from core.cli_output import finite as _finite
 from core.device import DEVICE_CHOICES, device_label, resolve_device
 from core.training import TrainingDiverged
 
@@ -41,7 +43,6 @@ EXIT_INTERNAL = 1
 #: the keys of the JSON line ``train`` prints, in order
 SUMMARY_KEYS = ("model", "data", "n_samples", "n_features", "n_components", "mse", "fvu", "l0",
                 "dead_fraction", "pca_mse", "seconds", "device", "device_name", "diverged")
-OUT_FILES = (checkpoint.CONFIG_FILE, checkpoint.WEIGHTS_FILE, "metrics.json", "history.csv", "atoms.png")
 
 
 class UsageError(ValueError):
@@ -100,17 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m core", description="SAE/NMF Explorer without the UI.")
     commands = parser.add_subparsers(dest="command", required=True,
                                      metavar="{datasets,models,train,sweep,lessons,lesson,export,import}")
-    commands.add_parser("datasets", help="list the data sets and their options").set_defaults(handler=list_datasets)
-    commands.add_parser("models", help="list the models and their parameters").set_defaults(handler=list_models)
-
-    commands.add_parser("lessons", help="list the lessons: the research notes' classic results").set_defaults(
-        handler=list_lessons)
-    lesson = commands.add_parser("lesson", help="run one lesson headless; its measured outcome as JSON",
-                                 description="Train a lesson's runs and measure its outcome; the last line of "
-                                             "stdout is a JSON object (outcome, expected ranges, ok).")
-    lesson.add_argument("name", help="the lesson (see `lessons`)")
-    lesson.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to train (default auto)")
-    lesson.set_defaults(handler=lesson_command)
+    cli_catalogue.add_commands(commands)  # datasets, models, lessons, lesson
 
     train = commands.add_parser("train", help="fit a model and print its metrics as JSON",
                                 description="Fit a model; the last line of stdout is a JSON object of metrics.")
@@ -171,65 +162,6 @@ def _fail(error: BaseException | str, status: int = EXIT_ERROR) -> int:
     message = " ".join(str(error).split()) or type(error).__name__
     print(f"error: {message}", file=sys.stderr)
     return status
-
-
-# -- datasets / models -----------------------------------------------------------------------------
-def _format_options(options: Any) -> str:
-    if isinstance(options, dict):
-        return ", ".join(f"{key}={value!r}" for key, value in options.items())
-    if isinstance(options, (list, tuple, set, frozenset)):
-        return ", ".join(map(str, options))
-    return str(options)
-
-
-def list_datasets(args: argparse.Namespace) -> int:
-    """One line per data set: its name and description, then its options."""
-    options = getattr(datasets, "DATASET_OPTIONS", {})
-    names = datasets.available()
-    width = max(map(len, names), default=0)
-    for name in names:
-        print(f"{name:<{width}}  {datasets.describe(name)}")
-        if isinstance(options, dict) and options.get(name):
-            print(f"{'':<{width}}  options: {_format_options(options[name])}")
-    print(f"\nEvery data set also takes: n_samples, scale ({' | '.join(map(str, datasets.SCALE_CHOICES))}), "
-          "center, seed, image_shape. A .npy, .npz, .safetensors or .csv file (activations, with texts or "
-          "labels: --data-option tensor=, texts=, labels=), a .zip of images or an image folder works as a data "
-          "set too (--data PATH).")
-    return 0
-
-
-def list_models(args: argparse.Namespace) -> int:
-    """Each model with its description and its parameters with their defaults."""
-    for name in models.available():
-        try:
-            params = models.default_params(name)
-        except ImportError as error:  # a model whose module is not in this installation
-            print(f"{name}  (not available: {error})")
-            continue
-        print(f"{name}  {models.describe(name)}")
-        print("    " + ", ".join(f"{key}={value!r}" for key, value in params.items()))
-    return 0
-
-
-def list_lessons(args: argparse.Namespace) -> int:
-    """One line per lesson: its name and title, then where it opens and the paper."""
-    from core import lessons
-
-    for name in lessons.names():
-        lesson = lessons.get(name)
-        runs = ", ".join(run.label or run.model for run in lesson.runs)
-        print(f"{name}  {lesson.title}")
-        print(f"    {lesson.data}: {runs} ({lesson.paper})")
-    return 0
-
-
-def lesson_command(args: argparse.Namespace) -> int:
-    """Run a lesson; exit status 0 when its outcome lies in the expected ranges, 1 otherwise."""
-    from core import lessons
-
-    result = lessons.run(args.name, device=args.device)
-    print(json.dumps(_finite(result)))
-    return 0 if result["ok"] else 1
 
 
 # -- train -----------------------------------------------------------------------------------------
@@ -418,45 +350,6 @@ def truth_scores(model, data) -> dict[str, float]:
     if truth is None or atoms is None or np.shape(truth)[1:] != np.shape(atoms)[1:]:
         return {}
     return {"mmcs": metrics.mmcs(truth, atoms)}
-
-
-# -- output ----------------------------------------------------------------------------------------
-def _finite(values: dict[str, Any]) -> dict[str, Any]:
-    """NaN and infinity become null (in nested dicts too): strict JSON for any reader."""
-    return {k: _finite(v) if isinstance(v, dict) else (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in values.items()}
-
-
-def history_csv(history: list[dict[str, Any]]) -> str:
-    """The training rows as CSV: step, loss, mse first, then the other columns; ``event`` and ``changes``
-    (the knob changes, ``core.schedule``) as JSON."""
-    as_json = ("event", "changes")
-    columns = ["step", "loss", "mse"]
-    for row in history:
-        columns += [key for key in row if key not in columns and key not in as_json]
-    columns += as_json
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in history:
-        writer.writerow({**row, **{key: json.dumps(row[key]) if row.get(key) is not None else "" for key in as_json}})
-    return buffer.getvalue()
-
-
-def write_run(out: Path, model, data, details: dict[str, Any], weights: bool = True) -> Path:
-    """Write the checkpoint, metrics.json, history.csv and atoms.png into ``out`` (without ``weights``:
-    only metrics.json and history.csv, for a run that diverged before it had any finite weights)."""
-    out.mkdir(parents=True, exist_ok=True)
-    if weights:
-        extra = {"data": data.name, "data_options": details.get("data_options") or {},
-                 "image_shape": list(data.image_shape) if data.image_shape else None, "steps": details.get("steps")}
-        checkpoint.save(model, out, extra_config=extra)
-    checkpoint.write_atomic(out / "metrics.json", (json.dumps(_finite(details), indent=2) + "\n").encode())
-    checkpoint.write_atomic(out / "history.csv", history_csv(getattr(model, "history_", [])).encode())
-    if weights:
-        atoms = render.atom_grid(model.components_, image_shape=data.image_shape)
-        checkpoint.write_atomic(out / "atoms.png", render.png_bytes(atoms))
-    return out
 
 
 if __name__ == "__main__":  # pragma: no cover
