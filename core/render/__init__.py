@@ -6,8 +6,9 @@ vector) each row is a heat strip: one cell per feature (pooled past ``MAX_STRIP_
 ``MAX_STRIP_WIDTH`` pixels wide and ``strip_height`` tall, on a colour map centred on zero, the strips a
 pixel apart in as many columns as keep the picture about square. ``grid_size`` predicts the size exactly.
 
-Colour maps: ``'gray'`` (black to white), ``'viridis'`` (a small look-up table), ``'diverging'`` (blue,
-white at 0, red: for signed atoms) and ``'auto'`` (diverging when any value is negative, else gray).
+Colour maps (``core.render.colormaps``): ``'gray'`` (black to white), ``'viridis'`` (a small look-up
+table), ``'diverging'`` (blue, white at 0, red: for signed atoms) and ``'auto'`` (diverging when any value
+is negative, else gray).
 """
 
 from __future__ import annotations
@@ -22,14 +23,12 @@ import numpy as np
 from PIL import Image, ImageColor
 
 from core.metrics import as_numpy
+from core.render.colormaps import CMAPS, NORMALIZATIONS, colorize  # noqa: F401 - part of core.render
 
 __all__ = ["CMAPS", "atom_grid", "atoms_zip_bytes", "colorize", "grid_size", "png_bytes", "sample_grid", "side_by_side"]
 
 Color = tuple[int, int, int] | str
 
-#: the accepted ``cmap`` names
-CMAPS = ("auto", "gray", "diverging", "viridis")
-NORMALIZATIONS = ("each", "global")
 DEFAULT_BACKGROUND: Color = (128, 128, 128)
 #: the most pixels one picture may have: a page shows about 2000 x 1500, and Pillow refuses (as a
 #: "decompression bomb") pictures of about 180 million pixels, which a million-feature atom grid reached
@@ -42,80 +41,6 @@ MAX_STRIP_WIDTH = 1024
 MIN_STRIP_HEIGHT = 8
 #: the most cells of one image tile (e.g. 256 x 256); a larger image is shrunk by a whole factor
 MAX_TILE_CELLS = 256 * 256
-
-
-@dataclass(frozen=True)
-class _Colormap:
-    """Piecewise-linear colour map: ``positions`` (increasing) are mapped to ``colors`` (k, 3) in 0..255.
-
-    A ``signed`` map takes values in [-1, 1] (0 in the middle); the others take values in [0, 1].
-    """
-
-    positions: tuple[float, ...]
-    colors: tuple[tuple[int, int, int], ...]
-    signed: bool
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        """RGB uint8 of shape ``values.shape + (3,)``."""
-        channels = [np.interp(values, self.positions, [c[k] for c in self.colors]) for k in range(3)]
-        return np.rint(np.stack(channels, axis=-1)).astype(np.uint8)
-
-
-_COLORMAPS = {
-    "gray": _Colormap((0.0, 1.0), ((0, 0, 0), (255, 255, 255)), signed=False),
-    # The ends of ColorBrewer RdBu: negative blue, zero white, positive red.
-    "diverging": _Colormap((-1.0, 0.0, 1.0), ((33, 102, 172), (255, 255, 255), (178, 24, 43)), signed=True),
-    # viridis sampled at nine evenly spaced points.
-    "viridis": _Colormap(
-        tuple(np.linspace(0.0, 1.0, 9)),
-        (
-            (68, 1, 84), (72, 40, 120), (62, 73, 137), (49, 104, 142), (38, 130, 142),
-            (31, 158, 137), (53, 183, 121), (110, 206, 88), (253, 231, 37),
-        ),
-        signed=False,
-    ),
-}
-
-
-# -- values to colours ---------------------------------------------------------------------------------
-def _as_rows(atoms) -> np.ndarray:
-    """Finite float64 (n_atoms, n_features); a single vector becomes one row, NaN and inf become 0."""
-    atoms = np.atleast_2d(as_numpy(atoms).astype(np.float64))
-    if atoms.ndim != 2 or atoms.shape[0] == 0 or atoms.shape[1] == 0:
-        raise ValueError(f"atoms must be a non-empty array (n_atoms, n_features), got shape {atoms.shape}.")
-    return np.nan_to_num(atoms, nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def _resolve_cmap(atoms: np.ndarray, cmap: str) -> str:
-    if cmap not in CMAPS:
-        raise ValueError(f"Unknown cmap {cmap!r}; choose one of {', '.join(CMAPS)}.")
-    if cmap == "auto":
-        return "diverging" if atoms.min() < 0 else "gray"
-    return cmap
-
-
-def _normalized(atoms: np.ndarray, signed: bool, normalize: str) -> np.ndarray:
-    """Values scaled per atom (``'each'``) or over all atoms (``'global'``).
-
-    signed: ``a / max|a|``, in [-1, 1] with 0 kept at 0. Otherwise ``(a - min) / (max - min)``, in
-    [0, 1]. A constant (or zero) atom maps to 0.
-    """
-    if normalize not in NORMALIZATIONS:
-        raise ValueError(f"Unknown normalize {normalize!r}; choose one of {', '.join(NORMALIZATIONS)}.")
-    axis = 1 if normalize == "each" else None
-    if signed:
-        low, span = 0.0, np.abs(atoms).max(axis=axis, keepdims=True)
-    else:
-        low = atoms.min(axis=axis, keepdims=True)
-        span = atoms.max(axis=axis, keepdims=True) - low
-    return np.divide(atoms - low, span, out=np.zeros_like(atoms), where=span > 0)
-
-
-def colorize(atoms, cmap: str = "auto", normalize: str = "each") -> np.ndarray:
-    """RGB colours of every value of ``atoms``: uint8 of shape (n_atoms, n_features, 3)."""
-    atoms = _as_rows(atoms)
-    colormap = _COLORMAPS[_resolve_cmap(atoms, cmap)]
-    return colormap(_normalized(atoms, colormap.signed, normalize))
 
 
 # -- layout ----------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
-from core.render import DEFAULT_BACKGROUND, Color, _as_rows, _enlarged, _resolve_cmap, _tiles
+from core.render import DEFAULT_BACKGROUND, Color, _enlarged, _tiles
+from core.render.colormaps import _as_rows, _resolve_cmap
 
 
 def side_by_side(
