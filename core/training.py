@@ -21,8 +21,10 @@ class TrainingDiverged(RuntimeError):
 class TrainControl:
     """A thread-safe handle to steer a running fit from another thread (the UI).
 
-    ``request_stop()`` ends the run after the current step; ``update(k=..., l1_coef=..., learning_rate=...)``
-    queues new values of live parameters, applied between two steps and recorded in ``history_``.
+    ``request_stop()`` ends the run after the current step (after the next one, logged as the run's last row,
+    when knob changes made since the last logged row still wait for their row: ``train_steps``);
+    ``update(k=..., l1_coef=..., learning_rate=...)`` queues new values of live parameters, applied between
+    two steps and recorded in ``history_``.
     """
 
     def __init__(self) -> None:
@@ -90,7 +92,8 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
 
     Each row has at least ``step``, ``loss``, ``mse`` and ``seconds``; a row that follows a live change
     carries it under ``"event"`` (``{param: new value}``) and ``"changes"`` (each change with its step and old
-    value, ``core.schedule``). Rows are appended to ``model.history_`` as they are made.
+    value, ``core.schedule``). Rows are appended to ``model.history_`` as they are made. A stop ends the run
+    before the next step, or, when a change has no row yet, after it, with its row: no change goes unrecorded.
     Raises ``TrainingDiverged`` when a logged loss is not finite, after restoring the last good weights.
     """
     model._begin_fit(X)
@@ -102,8 +105,9 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
     step = 0
     scale = mean_square(X)
     for step in range(1, max_steps + 1):
+        last = False
         if control is not None:
-            if control.stop_requested:
+            if control.stop_requested and not pending_changes:
                 step -= 1
                 break
             updates = control.pop_updates(step)
@@ -115,7 +119,12 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
                     # each change with the step it first trained: core.schedule replays the run from these
                     pending_changes += [{"step": step, "param": name, "old": before[name], "new": value}
                                         for name, value in applied.items()]
-        logged = is_log_step(step, log_every, max_steps)
+            # Stopped with changes that no row holds yet: this step ends the run, logged, so that its history
+            # (the run's schedule, its config.json) keeps them; a replay stopped here logs the same step.
+            last = control.stop_requested and bool(pending_changes)
+            if last:
+                _end_after(model, step)
+        logged = last or is_log_step(step, log_every, max_steps)
         if logged:
             model._stage_good_state(step - 1)  # this step's logged loss is that of these weights
         metrics = model._train_step(step)
@@ -140,6 +149,13 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
         model.history_.append(row)
         yield row
         # a model that converged (NMF's tol) says so in its training state; stop after logging that step's row
-        if model._t.converged:
+        if model._t.converged or last:
             break
     model._end_fit(steps_done=step)
+
+
+def _end_after(model, step: int) -> None:
+    """Make ``step`` the last of the fit: a model that computes its full metrics only at logged steps reads
+    them from its training state's ``last_step`` (``core.models.autoencoder``, through ``is_log_step``)."""
+    if hasattr(model._t, "last_step"):
+        model._t.last_step = step
