@@ -7,13 +7,12 @@ in the registry and its constructor parameters; the weights are the named float3
 the parameters it started with and a ``schedule`` of its changes, so its run can be replayed. Everything
 read back is validated and reported with a ValueError that says what is wrong and how to fix it; pickles
 (``torch.save``, ``.pt``, ``.pkl``) are refused, never opened.
+What ``config.json`` holds and how it is checked is ``core.checkpoint_config``.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import numbers
 import os
 import shutil
 import tempfile
@@ -26,23 +25,16 @@ import safetensors.numpy
 from safetensors import SafetensorError
 
 from core import models, schedule
+from core.checkpoint_config import (  # the format's names, importable from core.checkpoint too
+    CONFIG_FILE, FORMAT, RESERVED_KEYS, VERSION, WEIGHTS_FILE, CheckpointError, check_optional_fields,
+    config_bytes, json_safe, json_safe_params, parse_config)
 from core.zipread import ZIP_ERRORS, MemberTooLarge, read_member
 
-FORMAT = "sae-nmf-explorer"
-VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "weights.safetensors"
-#: keys ``save`` writes itself; ``extra_config`` may not override them
-RESERVED_KEYS = ("format", "version", "model", "params", "n_features_in", "weights")
 #: refuse archives (or members) larger than this: a ZIP bomb must not exhaust memory
 MAX_CHECKPOINT_BYTES = 4 * 2**30
 MAX_CONFIG_BYTES = 2**20
 
 _NEVER_UNPICKLED = "Export the weights as safetensors; pickled checkpoints are never loaded, for safety."
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be written or read; the message names the problem and the fix."""
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -65,7 +57,7 @@ def _config_and_weights(model, extra_config) -> tuple[dict[str, Any], dict[str, 
         "version": VERSION,
         "model": models.name_of(model),
         # a moved knob's parameter holds its last value: the run is written down as it started, plus its changes
-        "params": _json_safe_params(schedule.starting_params(model.get_params(deep=False), changes or [])),
+        "params": json_safe_params(schedule.starting_params(model.get_params(deep=False), changes or [])),
         "n_features_in": int(model.n_features_in_),
         "weights": {name: list(array.shape) for name, array in weights.items()},
     }
@@ -75,8 +67,8 @@ def _config_and_weights(model, extra_config) -> tuple[dict[str, Any], dict[str, 
     if clash:
         raise CheckpointError(f"extra_config may not set {clash}: save() writes these keys itself.")
     for key, value in extra.items():
-        config[key] = _json_safe(value, f"extra_config[{key!r}]")
-    _check_optional_fields(config)
+        config[key] = json_safe(value, f"extra_config[{key!r}]")
+    check_optional_fields(config)
     return config, weights
 
 
@@ -94,12 +86,12 @@ def save(model, directory: str | os.PathLike, extra_config: dict[str, Any] | Non
     if directory.is_dir() and any(directory.iterdir()):
         # os.replace cannot swap a non-empty directory: replace the two files one by one instead
         write_atomic(directory / WEIGHTS_FILE, _weights_bytes(weights, config))
-        write_atomic(directory / CONFIG_FILE, _config_bytes(config))
+        write_atomic(directory / CONFIG_FILE, config_bytes(config))
         return directory
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
     try:
         safetensors.numpy.save_file(weights, staging / WEIGHTS_FILE, metadata=_metadata(config))
-        (staging / CONFIG_FILE).write_bytes(_config_bytes(config))
+        (staging / CONFIG_FILE).write_bytes(config_bytes(config))
         # mkdtemp (and safetensors) make private files; a saved run is an ordinary folder
         os.chmod(staging / WEIGHTS_FILE, 0o644)
         os.chmod(staging, 0o755)
@@ -115,10 +107,19 @@ def to_bytes(model, extra_config: dict[str, Any] | None = None) -> bytes:
     config, weights = _config_and_weights(model, extra_config)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(CONFIG_FILE, _config_bytes(config), compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr(CONFIG_FILE, config_bytes(config), compress_type=zipfile.ZIP_DEFLATED)
         # float32 weights barely compress: store them, so large models zip instantly
         archive.writestr(WEIGHTS_FILE, _weights_bytes(weights, config), compress_type=zipfile.ZIP_STORED)
     return buffer.getvalue()
+
+
+def _metadata(config: dict[str, Any]) -> dict[str, str]:
+    # safetensors metadata is str -> str: enough to tell what a lone weights file belongs to
+    return {"format": FORMAT, "version": str(VERSION), "model": config["model"]}
+
+
+def _weights_bytes(weights: dict[str, np.ndarray], config: dict[str, Any]) -> bytes:
+    return safetensors.numpy.save(weights, metadata=_metadata(config))
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
@@ -146,7 +147,7 @@ def load(source: str | os.PathLike, *, device: str | None = None, return_config:
     """
     path = Path(source)
     if path.is_dir():
-        config = _parse_config(_read_limited(path / CONFIG_FILE, MAX_CONFIG_BYTES), path / CONFIG_FILE)
+        config = parse_config(_read_limited(path / CONFIG_FILE, MAX_CONFIG_BYTES), path / CONFIG_FILE)
         weights = _read_weights(_read_limited(path / WEIGHTS_FILE, MAX_CHECKPOINT_BYTES), path / WEIGHTS_FILE)
         return _build(config, weights, device, return_config)
     if not path.exists():
@@ -178,7 +179,7 @@ def from_bytes(data: bytes, *, device: str | None = None, return_config: bool = 
                                   f"it holds {names[:10]}. Zip only those two files.")
         config_bytes = _read_member(archive, members[CONFIG_FILE], MAX_CONFIG_BYTES, source)
         weights_bytes = _read_member(archive, members[WEIGHTS_FILE], MAX_CHECKPOINT_BYTES, source)
-    config = _parse_config(config_bytes, f"{source}:{CONFIG_FILE}")
+    config = parse_config(config_bytes, f"{source}:{CONFIG_FILE}")
     weights = _read_weights(weights_bytes, f"{source}:{WEIGHTS_FILE}")
     return _build(config, weights, device, return_config)
 
@@ -191,7 +192,7 @@ def read_config(source: str | os.PathLike) -> dict[str, Any]:
         path = path / CONFIG_FILE
     raw = _read_limited(path, MAX_CHECKPOINT_BYTES if path.suffix.lower() == ".zip" else MAX_CONFIG_BYTES)
     if not raw.startswith(b"PK"):
-        return _parse_config(raw, path)
+        return parse_config(raw, path)
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
@@ -202,108 +203,7 @@ def read_config(source: str | os.PathLike) -> dict[str, Any]:
             raise CheckpointError(f"{path} holds no {CONFIG_FILE}; give the .zip saved by this app, or its "
                                   f"{CONFIG_FILE}.")
         config_bytes = _read_member(archive, archive.getinfo(CONFIG_FILE), MAX_CONFIG_BYTES, str(path))
-    return _parse_config(config_bytes, f"{path}:{CONFIG_FILE}")
-
-
-# -- helpers: JSON ---------------------------------------------------------------------------------
-def _json_safe_params(params: dict[str, Any]) -> dict[str, Any]:
-    safe = {}
-    for name, value in params.items():
-        if name == "random_state" and not (value is None or isinstance(value, numbers.Integral)):
-            raise CheckpointError(
-                f"random_state must be an int or None to be saved, not a {type(value).__name__}. "
-                "Build the model with random_state=<int> (e.g. 0) and fit it again."
-            )
-        safe[name] = _json_safe(value, f"parameter {name!r}")
-    return safe
-
-
-def _json_safe(value: Any, what: str) -> Any:
-    """``value`` as plain JSON types (numpy scalars become Python numbers, tuples lists)."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.generic) and value.ndim == 0:
-        value = value.item()
-    if isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v, what) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {k: _json_safe(v, what) for k, v in value.items()}
-    raise CheckpointError(
-        f"{what} is a {type(value).__name__}, which cannot be saved in config.json. "
-        "Use plain values (numbers, strings, lists) for model parameters."
-    )
-
-
-def _config_bytes(config: dict[str, Any]) -> bytes:
-    return (json.dumps(config, indent=2) + "\n").encode("utf-8")
-
-
-def _metadata(config: dict[str, Any]) -> dict[str, str]:
-    # safetensors metadata is str -> str: enough to tell what a lone weights file belongs to
-    return {"format": FORMAT, "version": str(VERSION), "model": config["model"]}
-
-
-def _weights_bytes(weights: dict[str, np.ndarray], config: dict[str, Any]) -> bytes:
-    return safetensors.numpy.save(weights, metadata=_metadata(config))
-
-
-def _check_optional_fields(config: dict[str, Any], where: str = "config") -> None:
-    shape = config.get("image_shape")
-    if shape is not None:
-        if (not isinstance(shape, list) or len(shape) not in (2, 3)
-                or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
-                or int(np.prod(shape)) != config["n_features_in"]):
-            raise CheckpointError(
-                f"{where}: image_shape {shape!r} must be [height, width] of positive ints whose product is "
-                f"n_features_in ({config['n_features_in']}); leave it out for data that are not images."
-            )
-    data = config.get("data")
-    if data is not None and not isinstance(data, str):
-        raise CheckpointError(f"{where}: 'data' must be a data set name (a string), not {data!r}.")
-    if "schedule" in config:
-        try:
-            live = models.model_class(config["model"])._live_params
-        except ImportError:  # the model cannot be built here anyway: loading it says so
-            return
-        try:
-            schedule.check_schedule(config["schedule"], live, config["params"].get("max_steps"), str(where))
-        except ValueError as error:
-            raise CheckpointError(str(error)) from None
-
-
-def _parse_config(raw: bytes, where) -> dict[str, Any]:
-    try:
-        config = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{where} is not valid JSON ({error}). Save the model again with "
-                              "core.checkpoint.save.") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{where} must hold a JSON object, not a {type(config).__name__}.")
-    if config.get("format") != FORMAT:
-        raise CheckpointError(f"{where} is not a {FORMAT} checkpoint (format={config.get('format')!r}). "
-                              "Load a checkpoint saved by this app.")
-    version = config.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise CheckpointError(f"{where}: 'version' must be a positive int, not {version!r}.")
-    if version > VERSION:
-        raise CheckpointError(f"{where} has format version {version}, newer than this app reads ({VERSION}). "
-                              "Update the app to load it.")
-    name = config.get("model")
-    if name not in models.available():
-        raise CheckpointError(f"{where}: unknown model {name!r}. Known models: {', '.join(models.available())}.")
-    if not isinstance(config.get("params"), dict):
-        raise CheckpointError(f"{where}: 'params' must be a JSON object of constructor parameters.")
-    n_features = config.get("n_features_in")
-    if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
-        raise CheckpointError(f"{where}: 'n_features_in' must be a positive int, not {n_features!r}.")
-    _check_optional_fields(config, str(where))
-    return config
+    return parse_config(config_bytes, f"{path}:{CONFIG_FILE}")
 
 
 # -- helpers: weights ------------------------------------------------------------------------------
