@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from core.models.base import IterativeEstimator, TrainingState
-from core.models.pca import singular_axes
+from core.models.nmf_math import CHUNK_ROWS, hals_rows, initialize, penalised, with_ridge
 
 # denominators of the multiplicative updates are kept above this (scikit-learn uses float32 eps too)
 _EPS = float(np.finfo(np.float32).eps)
@@ -21,7 +21,6 @@ _CHECK_EVERY = 10
 _TRANSFORM_SWEEPS = 100
 # an atom whose part of WH (||w_j|| ||h_j||) is below this fraction of the largest one's is dead
 _DEAD_FRACTION = 1e-2
-_CHUNK_ROWS = 8192
 
 
 @dataclass(slots=True)
@@ -167,7 +166,7 @@ class NMF(IterativeEstimator):
             )
         self.n_components_ = rank
         self._t = NMFState(X=X)
-        W, self._t.H = _initialize(X, rank, self.init, self._generator)
+        W, self._t.H = initialize(X, rank, self.init, self._generator)
         # W is kept transposed (rank x n_samples, rows contiguous): both HALS sweeps then update
         # contiguous rows, and every product below reads it without a copy
         self._t.Wt = W.T.contiguous()
@@ -189,13 +188,13 @@ class NMF(IterativeEstimator):
             HXt = H @ X.T  # (X H^T)^T
             if l1_W:
                 HXt -= l1_W
-            _hals_rows(Wt, HXt, _with_ridge(self._t.HHt, l2_W))
+            hals_rows(Wt, HXt, with_ridge(self._t.HHt, l2_W))
             WtX, WtW = Wt @ X, Wt @ Wt.T
-            _hals_rows(H, WtX - l1_H if l1_H else WtX, _with_ridge(WtW, l2_H))
+            hals_rows(H, WtX - l1_H if l1_H else WtX, with_ridge(WtW, l2_H))
         else:  # Lee & Seung's multiplicative updates, W's written transposed: (W HH^T)^T = HH^T W^T
-            Wt.mul_((H @ X.T) / _penalised(self._t.HHt @ Wt, Wt, l1_W, l2_W).clamp_min(_EPS))
+            Wt.mul_((H @ X.T) / penalised(self._t.HHt @ Wt, Wt, l1_W, l2_W).clamp_min(_EPS))
             WtX, WtW = Wt @ X, Wt @ Wt.T
-            H.mul_(WtX / _penalised(WtW @ H, H, l1_H, l2_H).clamp_min(_EPS))
+            H.mul_(WtX / penalised(WtW @ H, H, l1_H, l2_H).clamp_min(_EPS))
         loss, mse = self._loss(WtX, WtW, H)
         if step % _CHECK_EVERY == 0:
             self._check(loss, mse)
@@ -277,7 +276,7 @@ class NMF(IterativeEstimator):
         H_without[slot] = 0
 
         def residuals():  # a block of samples at a time
-            for chunk, Wt_chunk in zip(X.split(_CHUNK_ROWS), codes_without.split(_CHUNK_ROWS, dim=1)):
+            for chunk, Wt_chunk in zip(X.split(CHUNK_ROWS), codes_without.split(CHUNK_ROWS, dim=1)):
                 yield chunk - Wt_chunk.T @ H_without
 
         error_without, atom, worst = 0.0, None, -1.0
@@ -310,7 +309,7 @@ class NMF(IterativeEstimator):
     def _finish(self) -> None:
         X, W, H = self._t.X, self._t.Wt.T, self._t.H
         squared_error = sum(((chunk - W_chunk @ H) ** 2).sum(dtype=torch.float64)
-                            for chunk, W_chunk in zip(X.split(_CHUNK_ROWS), W.split(_CHUNK_ROWS)))
+                            for chunk, W_chunk in zip(X.split(CHUNK_ROWS), W.split(CHUNK_ROWS)))
         self.reconstruction_err_ = float(torch.as_tensor(squared_error).sqrt())
         self.components_ = H.float().cpu().numpy()
         self.n_iter_ = self.n_steps_
@@ -320,102 +319,12 @@ class NMF(IterativeEstimator):
         H = torch.as_tensor(self.components_, device=X.device)
         l1_W, _, l2_W, _ = self._regularization(X.shape[0], X.shape[1])
         cross = X @ H.T - l1_W
-        gram = _with_ridge(H @ H.T, l2_W)
+        gram = with_ridge(H @ H.T, l2_W)
         Wt = (cross @ torch.linalg.pinv(gram)).clamp_min(0).T.contiguous()
         cross_rows = cross.T.contiguous()
         for _ in range(_TRANSFORM_SWEEPS):
-            _hals_rows(Wt, cross_rows, gram)
+            hals_rows(Wt, cross_rows, gram)
         return Wt.T
 
     def _decode(self, codes: torch.Tensor) -> torch.Tensor:
         return codes @ torch.as_tensor(self.components_, device=codes.device)
-
-
-def _with_ridge(gram: torch.Tensor, l2: float) -> torch.Tensor:
-    return gram + l2 * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device) if l2 else gram
-
-
-def _penalised(product: torch.Tensor, factor: torch.Tensor, l1: float, l2: float) -> torch.Tensor:
-    """The denominator of a multiplicative update: product + l1 + l2 * factor (no kernel for a zero term)."""
-    if l1:
-        product = product + l1
-    if l2:
-        product = product + l2 * factor
-    return product
-
-
-def _hals_rows(A: torch.Tensor, cross: torch.Tensor, gram: torch.Tensor) -> None:
-    """One HALS pass, in place, over the rows of A >= 0 for min 0.5||Y - A^T B||^2 (+ penalties).
-
-    ``A`` is (rank x m) with contiguous rows, ``cross`` = B Y^T - l1 (rank x m) and ``gram`` = B B^T + l2 I.
-    Row j gets its exact non-negative minimiser with the others fixed (scikit-learn's
-    ``_update_cdnmf_fast``): a_j <- max(0, a_j + (cross_j - sum_i gram_ji a_i) / gram_jj), written as
-    max(0, cross_j / gram_jj - sum_i (gram_ji / gram_jj - [i = j]) a_i): one matrix-vector product and
-    one clamp per row (two kernels, no host sync), the scaling done once for the whole pass.
-    """
-    # an all-zero atom has a zero diagonal: its row then moves by 0 / tiny = 0 instead of NaN
-    diagonal = gram.diagonal().clamp_min(torch.finfo(gram.dtype).tiny)[:, None]
-    scaled = gram / diagonal
-    scaled.diagonal().sub_(1)
-    cross = cross / diagonal
-    buffer = torch.empty_like(A[0])
-    for a, c, g in zip(A.unbind(0), cross.unbind(0), scaled.unbind(0)):
-        torch.addmv(c, A.T, g, alpha=-1, out=buffer)
-        torch.clamp_min(buffer, 0, out=a)
-
-
-
-def _initialize(X: torch.Tensor, rank: int, init: str, generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """W (n_samples x rank) and H (rank x n_features), as ``sklearn.decomposition._initialize_nmf``.
-
-    ``generator`` is called only for the random inits, so the NNDSVD ones need no seed.
-    """
-    n_samples, n_features = X.shape
-    mean = X.mean()
-    if init == "random":
-        gen = generator()
-        scale = (mean / rank).sqrt()
-        H = scale * torch.randn(rank, n_features, generator=gen, device=X.device).abs()
-        W = scale * torch.randn(n_samples, rank, generator=gen, device=X.device).abs()
-        return W, H
-
-    k = min(rank, n_samples, n_features)
-    squared_singular, V = singular_axes(X, torch.zeros((), dtype=torch.float64, device=X.device),
-                                        scatter_dtype=torch.float32)
-    S, V = squared_singular[:k].clamp_min(0).sqrt(), V[:k]
-    tiny = torch.finfo(torch.float64).tiny
-    # Singular values at rounding level (rank above the data's, e.g. n_components=None on digits, whose
-    # border pixels are always 0) give no direction: their left vectors are 0 (x / inf), not x / 0 = NaN,
-    # so their components start at the fill value like those beyond min(n_samples, n_features).
-    resolved = S > S[:1] * 1e-7
-    U = torch.cat([chunk.double() @ V.T for chunk in X.split(_CHUNK_ROWS)]) / torch.where(
-        resolved, S.clamp_min(tiny), torch.inf)
-
-    # each pair (u, v) keeps its larger non-negative part: (u+, v+) or (u-, v-)
-    U_pos, U_neg, V_pos, V_neg = U.clamp_min(0), (-U).clamp_min(0), V.clamp_min(0), (-V).clamp_min(0)
-    nu_pos, nu_neg = U_pos.norm(dim=0), U_neg.norm(dim=0)
-    nv_pos, nv_neg = V_pos.norm(dim=1), V_neg.norm(dim=1)
-    take_pos = nu_pos * nv_pos > nu_neg * nv_neg
-    sigma = torch.where(take_pos, nu_pos * nv_pos, nu_neg * nv_neg)
-    u = torch.where(take_pos, U_pos / nu_pos.clamp_min(tiny), U_neg / nu_neg.clamp_min(tiny))
-    v = torch.where(take_pos[:, None], V_pos / nv_pos.clamp_min(tiny)[:, None], V_neg / nv_neg.clamp_min(tiny)[:, None])
-    lam = (S * sigma).sqrt()
-    # the leading pair of a non-negative matrix is one-signed (Perron): take it whole
-    lam[0], u[:, 0], v[0] = S[0].sqrt(), U[:, 0].abs(), V[0].abs()
-
-    W = torch.zeros(n_samples, rank, dtype=torch.float32, device=X.device)
-    H = torch.zeros(rank, n_features, dtype=torch.float32, device=X.device)
-    W[:, :k] = (lam * u).float()
-    H[:k] = (lam[:, None] * v).float()
-    W[W < 1e-6] = 0
-    H[H < 1e-6] = 0
-    if init == "nndsvda":
-        W[W == 0] = mean
-        H[H == 0] = mean
-    elif init == "nndsvdar":
-        gen = generator()
-        for factor in (W, H):
-            zeros = factor == 0
-            noise = torch.randn(int(zeros.sum()), generator=gen, device=X.device)
-            factor[zeros] = (mean * noise / 100).abs()
-    return W, H
