@@ -107,9 +107,14 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
 
 def _dimension(label: str, values: list[Any]) -> dict[str, Any]:
     """One axis of the parallel coordinates: numbers as they are (log10 when they span two decades or
-    more), words as evenly spaced ticks."""
+    more; one value for every trial: that value and a small margin, one tick), words as evenly spaced ticks."""
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         numbers = [float(v) for v in values]
+        if numbers and min(numbers) == max(numbers):  # Plotly would span -1..1: the value, a margin, one tick
+            value = numbers[0]
+            margin = 0.05 * abs(value) or 0.05
+            return {"label": label, "values": numbers, "range": [value - margin, value + margin],
+                    "tickvals": [value], "ticktext": [f"{value:.4g}"]}
         if min(numbers) > 0 and max(numbers) / min(numbers) >= 100:
             return {"label": f"log10 {label}", "values": [math.log10(v) for v in numbers]}
         return {"label": label, "values": numbers}
@@ -216,24 +221,58 @@ def trials_tab(run_store, records: list, rows: list, settings: list, references:
                              disabled=not references)
 
 
+#: what a click on a point of the frontier does
+CLICK_ACTIONS = {"atoms": "shows its atoms here", "inspect": "opens it in Inspect",
+                 "compare": "opens it in Compare beside"}
+
+
+def click_choice(names: dict) -> tuple[str, str | None]:
+    """The choice above the frontier: what a click on a point does and, to open it in Compare, the run it
+    goes beside (``names``: each run's label)."""
+    ids = list(names)
+    cols = st.columns(2, vertical_alignment="bottom")
+    action = cols[0].selectbox("A click on a point", list(CLICK_ACTIONS), format_func=CLICK_ACTIONS.get,
+                               key=session.persist("sweep:click", "atoms"))
+    session.remember("sweep:click")
+    if action != "compare" or not ids:
+        return action, None
+    key = session.persist_choice("sweep:click-other", ids, ids[0])
+    partner = cols[1].selectbox("Compared with", ids, key=key, format_func=names.get,
+                                help="The run a clicked point is opened beside on the Compare page.")
+    session.remember(key)
+    return action, partner
+
+
 def _pick_near() -> None:
     st.session_state["sweep:atoms"] = st.session_state["sweep:near"]
 
 
-def pick_clicked(event, points: list, names: dict, x: str, y: str) -> None:
-    """A new click on a point shows its run; where several points lie under the click (two curves overlap), a
+def pick_clicked(event, points: list, names: dict, x: str, y: str, action: str = "atoms",
+                 partner: str | None = None) -> None:
+    """A new click on a point shows its run, or opens it at once in Inspect or in Compare beside ``partner``
+    (``action``, from ``click_choice``); where several points lie under the click (two curves overlap), a
     picker names them all, so the run shown is the one the user means, not the one drawn on top. A click is
     taken once: picking another run afterwards is not undone by the chart's standing selection."""
     ss = st.session_state
     clicked_points = event.selection.points if event and event.selection else []
     clicked = clicked_points[0].get("customdata") if clicked_points else None
-    if clicked != ss.get("sweep:clicked"):
+    new = clicked != ss.get("sweep:clicked")
+    if new:
         ss["sweep:clicked"] = clicked
         if clicked in names:
             ss["sweep:atoms"] = ss["sweep:near"] = clicked
     near = analysis.points_near(points, clicked, x, y) if clicked in names else []
+    if new and clicked in names and len(near) <= 1:
+        if action == "inspect":
+            open_in_inspect(clicked)
+        elif action == "compare" and partner not in (None, clicked):
+            open_in_compare(clicked, partner)
+        elif action == "compare":
+            st.warning("That is the run it would be compared with: pick another run beside it above, or "
+                       "click another point.")
     if len(near) > 1 and ss.get("sweep:atoms") in near:
-        st.radio(f"{len(near)} runs lie where you clicked; show the atoms of", near, key="sweep:near",
+        then = "" if action == "atoms" else " (then open it with the buttons under its atoms)"
+        st.radio(f"{len(near)} runs lie where you clicked; show the atoms of{then}", near, key="sweep:near",
                  horizontal=True, format_func=names.get, on_change=_pick_near)
 
 

@@ -163,12 +163,13 @@ def results() -> None:
                     "Ringed points and the dashed line: the Pareto front (no other setting beats them on both).")
     chart_col, atoms_col = st.columns([1.15, 1], gap="large")
     with chart_col:
+        action, partner = sweep_views.click_choice(names)
         event = st.plotly_chart(sweep_views.frontier_figure(groups, settings, x, y, references), key="sweep:plot",
                                 on_select="rerun", selection_mode="points", config={"displayModeBar": False})
         points = [{**g, "run_id": g["run_ids"][0]} for g in groups]
-        sweep_views.pick_clicked(event, points, names, x, y)
-        st.caption("Hover a point for its setting and metrics; click it to show its atoms on the right and open "
-                   "it in Inspect or Compare.")
+        sweep_views.pick_clicked(event, points, names, x, y, action, partner)
+        st.caption("Hover a point for its setting and metrics; a click " + sweep_views.CLICK_ACTIONS[action]
+                   + (f" {names.get(partner)}." if action == "compare" else "."))
     with atoms_col:
         sweep_views.run_panel(run_store, by_id, names)
     parallel, pictures, table = st.tabs(["Parallel coordinates", "Gallery", "Trials"])
