@@ -27,6 +27,13 @@ _LIMB_ANGLES_DEGREES = (0, 30, 60, 90)  # from horizontal towards vertical
 _LIMB_JOINTS = ((10, 14, -1, -1), (10, 17, -1, 1), (21, 14, 1, -1), (21, 17, 1, 1))
 
 
+def generated(X: np.ndarray, name: str, description: str, *, truth: np.ndarray | None = None, **fields) -> Dataset:
+    """A generated data set: ``X`` and ``truth`` (the atoms that made it, if known) as float32 copies, the other
+    ``Dataset`` fields (``image_shape``, ``labels``, ``texts``, ...) as given."""
+    return Dataset(X=X.astype(np.float32), name=name, description=description,
+                   truth=None if truth is None else truth.astype(np.float32), **fields)
+
+
 def swimmer_parts() -> np.ndarray:
     """The 17 swimmer parts as flattened 32 x 32 binary images: the torso, then 4 positions per limb."""
     canvas = (_SWIMMER_SIZE, _SWIMMER_SIZE)
@@ -50,13 +57,8 @@ def make_swimmer() -> Dataset:
     poses = np.array(list(itertools.product(range(n_positions), repeat=len(_LIMB_JOINTS))))
     limb_part_index = 1 + np.arange(len(_LIMB_JOINTS)) * n_positions + poses  # (256, 4) rows of `parts`
     X = parts[0] + parts[limb_part_index].sum(axis=1)
-    return Dataset(
-        X=X.astype(np.float32),
-        name="swimmer",
-        description="Swimmer (Donoho & Stodden): 256 binary 32x32 poses; truth = torso + 16 limb parts.",
-        image_shape=(_SWIMMER_SIZE, _SWIMMER_SIZE),
-        truth=parts.astype(np.float32),
-    )
+    description = "Swimmer (Donoho & Stodden): 256 binary 32x32 poses; truth = torso + 16 limb parts."
+    return generated(X, "swimmer", description, truth=parts, image_shape=(_SWIMMER_SIZE, _SWIMMER_SIZE))
 
 
 def make_bars(n_samples: int, rng: np.random.Generator, *, size: int = 8, bar_probability: float = 0.125) -> Dataset:
@@ -70,13 +72,8 @@ def make_bars(n_samples: int, rng: np.random.Generator, *, size: int = 8, bar_pr
     bars = bars.reshape(2 * size, -1)
     active = rng.random((n_samples, 2 * size)) < bar_probability
     X = np.minimum(active.astype(np.float64) @ bars, 1.0)  # OR of the bars that are on
-    return Dataset(
-        X=X.astype(np.float32),
-        name="bars",
-        description=f"Foldiak bars: {size}x{size} images, each of {2 * size} bars on with p={bar_probability:g}.",
-        image_shape=(size, size),
-        truth=bars.astype(np.float32),
-    )
+    description = f"Foldiak bars: {size}x{size} images, each of {2 * size} bars on with p={bar_probability:g}."
+    return generated(X, "bars", description, truth=bars, image_shape=(size, size))
 
 
 def make_sparse_synthetic(
@@ -117,15 +114,9 @@ def make_sparse_synthetic(
     if non_negative:
         X = np.maximum(X, 0.0)
     sign = "non-negative" if non_negative else "signed"
-    return Dataset(
-        X=X.astype(np.float32),
-        name="sparse-synthetic",
-        description=(
-            f"Sparse synthetic: {k} of {n_atoms} {sign} unit-norm atoms per sample in {n_features} dimensions, "
-            f"noise {noise:g}; truth = the dictionary."
-        ),
-        truth=dictionary.astype(np.float32),
-    )
+    description = (f"Sparse synthetic: {k} of {n_atoms} {sign} unit-norm atoms per sample in {n_features} "
+                   f"dimensions, noise {noise:g}; truth = the dictionary.")
+    return generated(X, "sparse-synthetic", description, truth=dictionary)
 
 
 def make_spiked_gaussian(
@@ -159,12 +150,6 @@ def make_spiked_gaussian(
     directions = directions.T  # (n_spikes, n_features), orthonormal rows
     latents = rng.standard_normal((n_samples, n_spikes))
     X = (latents * np.sqrt(strengths)) @ directions + noise * rng.standard_normal((n_samples, n_features))
-    return Dataset(
-        X=X.astype(np.float32),
-        name="gaussian",
-        description=(
-            f"Spiked Gaussian (Refinetti & Goldt): {n_features} features, {n_spikes} spikes of strength "
-            f"{', '.join(f'{s:g}' for s in strengths)} over noise {noise:g}; truth = spike directions."
-        ),
-        truth=directions.astype(np.float32),
-    )
+    description = (f"Spiked Gaussian (Refinetti & Goldt): {n_features} features, {n_spikes} spikes of strength "
+                   f"{', '.join(f'{s:g}' for s in strengths)} over noise {noise:g}; truth = spike directions.")
+    return generated(X, "gaussian", description, truth=directions)

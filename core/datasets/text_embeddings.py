@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Dataset, check_float, check_int
+from .synthetic import generated
 
 # Each topic: (nouns, verbs, adjectives). Sentences join a subject, a verb and an object of one topic.
 TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -78,18 +79,11 @@ def make_text_embeddings(n_samples: int, rng: np.random.Generator, *, dims: int 
     svd = TruncatedSVD(n_components=dims, random_state=int(rng.integers(2**31)))
     X = svd.fit_transform(tfidf)
     X = X[:n_samples] / np.maximum(np.linalg.norm(X[:n_samples], axis=1, keepdims=True), 1e-12)
-    return Dataset(
-        X=X.astype(np.float32),
-        name="text-embeddings",
-        description=(
-            f"Text embeddings (offline demo): {n_samples:,} sentences about {len(names)} topics "
-            f"({', '.join(names)}), TF-IDF + TruncatedSVD to {dims} signed features, unit length; "
-            "texts = the sentences, labels = the main topic."
-        ),
-        labels=labels[:n_samples].astype(np.int64),
-        label_names=names,
-        texts=np.asarray(texts[:n_samples], dtype=str),
-    )
+    description = (f"Text embeddings (offline demo): {n_samples:,} sentences about {len(names)} topics "
+                   f"({', '.join(names)}), TF-IDF + TruncatedSVD to {dims} signed features, unit length; "
+                   "texts = the sentences, labels = the main topic.")
+    return generated(X, "text-embeddings", description, labels=labels[:n_samples].astype(np.int64),
+                     label_names=names, texts=np.asarray(texts[:n_samples], dtype=str))
 
 
 def _clause(topic, rng: np.random.Generator) -> str:
