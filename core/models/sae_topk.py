@@ -4,7 +4,8 @@ The training step is written for speed (figures in ``bench/``): codes stay as th
 of each sample, decoded either by a dense product or, where the cost model says it is cheaper (all but
 the smallest dictionaries), by gathering the k active atoms (``F.embedding_bag``, the eager path of
 EleutherAI's sparsify); the encoder's backward gets the decoder bias's gradient from one vector-matrix
-product instead of a batch-sized one; AuxK is not computed while no latent can be dead (a bound on the
+product instead of a batch-sized one, and on the CPU the encoder weights' gradient from the non-zeros of
+the pre-activations' gradient only (``sparse_weight_gradient``: TopK's k per row, and AuxK's); AuxK is not computed while no latent can be dead (a bound on the
 dead-latent counters, checked with one host sync per horizon); ``precision='bf16'`` casts the two big
 products to bfloat16 while the weights, Adam and the loss stay fp32.
 """
@@ -15,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+import scipy.sparse
 import torch
 import torch.nn.functional as F
 
@@ -28,6 +31,10 @@ _AUXK_RECHECK = 100
 _AUXK_MIN_SKIP = 16
 #: 'auto' chooses by the cost model below; 'dense' or 'sparse' force a decoder (for benchmarks and tests)
 DECODERS = ("auto", "dense", "sparse")
+#: the sparse encoder gradient is used while at most this share of the pre-activations' gradient is non-zero:
+#: measured on 2 EPYC cores (``bench/sweep_speed.py --gradient-only``), scipy's single-threaded sparse product
+#: over 10% non-zeros (TopK 32 + AuxK 392 of 4096) still beats the 2-thread dense GEMM; past ~20% it loses
+SPARSE_GRADIENT_MAX_DENSITY = 0.15
 
 
 def largest(values: torch.Tensor, n) -> tuple[torch.Tensor, torch.Tensor]:
@@ -108,17 +115,43 @@ def sparse_decode_is_faster(rows: int, n_latents: int, n_features: int, k: int, 
     return gathered / bandwidth + overhead < dense
 
 
+def sparse_weight_gradient(grad: torch.Tensor, xc: torch.Tensor) -> torch.Tensor | None:
+    """``grad.mT @ xc`` from the non-zeros of ``grad`` only, or None where too few of its entries are 0
+    (over ``SPARSE_GRADIENT_MAX_DENSITY``) for that to pay; the caller then takes the dense product.
+
+    grad: (..., batch, n) the pre-activations' gradient, xc: (..., batch, d) the encoder's input; returns
+    (..., n, d). A TopK code passes gradient only through its k selected pre-activations (and AuxK's top
+    dead ones), so the dense (n x batch) @ (batch x d) product is mostly multiplications by 0. A stack
+    (S leading members) is one block-diagonal sparse matrix (S n x S batch) times the S batches stacked.
+    CPU tensors of float32 or float64 (scipy); anything else gets None.
+    """
+    if grad.device.type != "cpu" or grad.dtype not in (torch.float32, torch.float64) or xc.dtype != grad.dtype:
+        return None
+    *stack, rows, n_latents = grad.shape
+    members = grad.detach().reshape(-1, rows, n_latents).numpy()
+    # each member's (batch x n) gradient read row by row as CSC: its transpose is then the CSR (n x batch)
+    # that the product wants, without transposing the dense array
+    blocks = [scipy.sparse.csc_matrix(member).T for member in members]
+    nnz = sum(block.nnz for block in blocks)
+    if nnz > SPARSE_GRADIENT_MAX_DENSITY * grad.numel():
+        return None
+    sparse = blocks[0] if len(blocks) == 1 else scipy.sparse.block_diag(blocks, format="csr")
+    inputs = xc.detach().expand(*stack, rows, xc.shape[-1]).reshape(len(blocks) * rows, -1).numpy()
+    return torch.from_numpy(np.asarray(sparse @ inputs)).view(*stack, n_latents, xc.shape[-1])
+
+
 class _CenteredLinear(torch.autograd.Function):
     """pre = (x - b_dec) W^T + b, in ``dtype`` (None: the inputs' fp32) for the products.
 
     Same forward as autograd's; the backward gives b_dec its gradient as -(sum_i g_i) W, one
     vector-matrix product, where autograd would form g W for the whole batch (a third big product) only
-    to sum it. x (the data) gets no gradient unless it asks for one. In a stack (W: S x n x d, biases
-    S x 1 x ...) the products are batched over the stack.
+    to sum it, and, with ``sparse_grad`` (the TopK family), W its gradient from the non-zeros of the
+    pre-activations' gradient (``sparse_weight_gradient``). x (the data) gets no gradient unless it asks
+    for one. In a stack (W: S x n x d, biases S x 1 x ...) the products are batched over the stack.
     """
 
     @staticmethod
-    def forward(ctx, x, b_dec, W, b, dtype):
+    def forward(ctx, x, b_dec, W, b, dtype, sparse_grad=False):
         xc = x - b_dec
         if dtype is None:
             pre = xc @ W.mT + b
@@ -129,23 +162,24 @@ class _CenteredLinear(torch.autograd.Function):
             xc = xc.to(dtype)
             pre = torch.baddbmm(b.to(dtype), xc, W.to(dtype).mT)
         ctx.save_for_backward(xc, W)
-        ctx.x_shape = x.shape
+        ctx.x_shape, ctx.sparse_grad = x.shape, sparse_grad
         return pre
 
     @staticmethod
     def backward(ctx, grad):
         xc, W = ctx.saved_tensors
         grad_x = grad_b_dec = grad_W = grad_b = None
-        column_sum = grad.sum(-2, keepdim=grad.dim() > 2, dtype=torch.float32)
+        column_sum = grad.sum(-2, keepdim=grad.dim() > 2, dtype=W.dtype)  # fp32 under bf16 products
         if ctx.needs_input_grad[2]:
-            grad_W = (grad.mT @ xc).to(W.dtype)
+            grad_W = sparse_weight_gradient(grad, xc) if ctx.sparse_grad else None
+            grad_W = (grad.mT @ xc if grad_W is None else grad_W).to(W.dtype)
         if ctx.needs_input_grad[3]:
             grad_b = column_sum
         if ctx.needs_input_grad[1]:
             grad_b_dec = -(column_sum @ W)
         if ctx.needs_input_grad[0]:
             grad_x = (grad @ W.to(grad.dtype)).to(W.dtype).sum_to_size(ctx.x_shape)
-        return grad_x, grad_b_dec, grad_W, grad_b, None
+        return grad_x, grad_b_dec, grad_W, grad_b, None, None
 
 
 @dataclass(slots=True)
@@ -174,6 +208,9 @@ class TopKSAE(BaseSAE):
     _State = TopKState
     #: 'auto', 'dense' or 'sparse' (see ``sparse_decode_is_faster``); not a parameter: results agree
     _decoder = "auto"
+    #: the encoder weights' gradient from the non-zeros of the pre-activations' (``sparse_weight_gradient``);
+    #: False: the dense product (for benchmarks and tests; results agree to float rounding)
+    _sparse_encoder_grad = True
 
     def __init__(self, n_components=64, *, k=8, auxk=None, auxk_coef=1 / 32, max_steps=2000, batch_size=256,
                  learning_rate=3e-3, warmup_steps=50, decoder_bias_init="mean", dead_window=2048,
@@ -244,7 +281,8 @@ class TopKSAE(BaseSAE):
 
     def _forward(self, x: torch.Tensor, p: dict[str, torch.Tensor]):
         dtype = self._t.compute_dtype
-        pre = _CenteredLinear.apply(self._corrupt(x), p["b_dec"], p["W_enc"], p["b_enc"], dtype)
+        pre = _CenteredLinear.apply(self._corrupt(x), p["b_dec"], p["W_enc"], p["b_enc"], dtype,
+                                    self._sparse_encoder_grad)
         codes = self._select(pre)
         W_dec = p["W_dec"] if dtype is None else p["W_dec"].to(dtype)
         self._t.W_dec_c = W_dec  # AuxK decodes with the same (cast) atoms
