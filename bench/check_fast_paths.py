@@ -34,7 +34,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from common import device_name, log, resolve  # noqa: E402
 from core.models import create  # noqa: E402
-from core.models import nmf as nmf_module  # noqa: E402
+from core.models.nmf_math import hals_rows  # noqa: E402
 from core.models import sae_topk  # noqa: E402
 
 
@@ -183,9 +183,9 @@ def check_nmf_hals(device):
     for j in range(r):  # the textbook update, one column at a time
         step = (cross[:, j] - expected @ gram[:, j]) / diagonal[j]
         expected[:, j] = (expected[:, j] + step).clamp_min(0)
-    got = A.clone()
-    nmf_module._hals_sweep(got, cross, gram)
-    error = rel(got, expected)
+    got = A.T.contiguous()  # hals_rows updates rows: the codes transposed, and their cross term too
+    hals_rows(got, cross.T.contiguous(), gram)
+    error = rel(got.T, expected)
     return error < 1e-5, f"relative difference {error:.2e}"
 
 
