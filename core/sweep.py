@@ -129,6 +129,10 @@ def check_grid(model: str, grid: dict[str, list[Any]], seeds: list[int]) -> None
 class Sweep:
     """A sweep of one hyperparameter; see the module docstring."""
 
+    #: called as ``observer(model, step)`` after each logged step, with the estimator training alone or the
+    #: ``BatchedSAEStack`` (core.jobs.fit.SweepFiring records each point's firing density over training)
+    observer = None
+
     def __init__(self, config: SweepConfig):
         self.config = config
         self.id = uuid.uuid4().hex[:12]
@@ -224,6 +228,8 @@ class Sweep:
         try:
             if hasattr(estimator, "fit_iter"):
                 for row in estimator.fit_iter(X, control):
+                    if self.observer is not None:
+                        self.observer(estimator, row["step"])
                     yield self._row(point, row["step"], {k: v for k, v in row.items() if k not in ("step", "seconds")})
                 planned = int(getattr(estimator, "max_steps", 0) or 0)
                 stopped = control.stop_requested and int(getattr(estimator, "n_steps_", planned)) < planned
@@ -253,7 +259,10 @@ class Sweep:
             metrics = stack.train_step(step)
             if step % log_every and step != max_steps:
                 continue
-            for s, row in enumerate(stack.log(step, metrics)):
+            logged = stack.log(step, metrics)
+            if self.observer is not None:
+                self.observer(stack, step)
+            for s, row in enumerate(logged):
                 if row is not None:
                     yield self._row(points[s], step, row)
         finished = step == max_steps
@@ -357,6 +366,14 @@ class BatchedSAEStack:
             rows.append(row)
         return rows
 
+    def member_weights(self, s: int) -> dict[str, np.ndarray]:
+        """Point ``s``'s fitted arrays (``set_weights``' form) from the stacked ones ``_finish`` last wrote."""
+        weights = {}
+        for name in type(self.estimators[s])._weight_names:
+            stacked = getattr(self.model, name)[s]
+            weights[name] = stacked if name in ("components_", "encoder_weight_") else stacked.reshape(-1)
+        return weights
+
     def fitted_estimator(self, s: int, steps_done: int):
         """Point ``s``, once training is over, as its ``core.models`` estimator with the trained (or, if it
         diverged, last good) weights set."""
@@ -370,11 +387,7 @@ class BatchedSAEStack:
         if self.diverged_at[s]:
             steps_done = self.good_step[s]
         estimator = self.estimators[s]
-        weights = {}
-        for name in type(estimator)._weight_names:
-            stacked = getattr(self.model, name)[s]
-            weights[name] = stacked if name in ("components_", "encoder_weight_") else stacked.reshape(-1)
-        estimator.set_weights(weights, self.model._t.X.shape[1])
+        estimator.set_weights(self.member_weights(s), self.model._t.X.shape[1])
         estimator.history_ = self.histories[s]
         estimator.n_steps_ = int(steps_done)
         return estimator
