@@ -13,6 +13,7 @@ from ui import data_loading, session, train_runner
 
 UPLOAD = "Upload a file ..."
 SCALES = {"none": None, "minmax": "minmax", "standard": "standard"}
+PICTURES, VECTORS = "pictures", "vectors"  # what a sample of an uploaded numeric file is (its as_vectors option)
 state = session.get()
 st.header("Data")
 
@@ -81,43 +82,74 @@ def upload() -> None:
     file = st.file_uploader("Upload a file", type=["npy", "npz", "safetensors", "csv", "zip"], key="data:upload")
     cols = st.columns(4, vertical_alignment="bottom")
     options = _common_options("upload", cols)
-    shape_cols = st.columns(5)
-    height = shape_cols[0].number_input("Image height (0 = none)", 0, 4096, key=session.persist("data:upload:h", 0))
-    width = shape_cols[1].number_input("Image width (0 = none)", 0, 4096, key=session.persist("data:upload:w", 0))
+    shape_cols = st.columns([2, 1, 1], vertical_alignment="top")
+    accepted = _file_options(file.name) if file is not None else {}
+    samples_key = f"data:upload:samples:{file.file_id}" if file is not None else None  # each file: its own guess
+    as_vectors = samples_key is not None and st.session_state.get(samples_key) == VECTORS
+    size_help = ("In pixels. 0: a numeric file's pictures are guessed square (64 numbers: 8 x 8); a .zip's images "
+                 "keep their own size.")
+    height = shape_cols[1].number_input("Picture height (0 = guess)", 0, 4096, key=session.persist("data:upload:h", 0),
+                                        disabled=as_vectors, help=size_help)
+    width = shape_cols[2].number_input("Picture width (0 = guess)", 0, 4096, key=session.persist("data:upload:w", 0),
+                                       disabled=as_vectors, help=size_help)
+    named_cols = st.columns(3)
     named = {
-        "key": shape_cols[2].text_input("Array / tensor", key=session.persist("data:upload:key", ""),
+        "key": named_cols[0].text_input("Array / tensor", key=session.persist("data:upload:key", ""),
                                         help="The data's array in a .npz, or its tensor in a .safetensors "
                                              "(needed when the file holds several)."),
-        "texts": shape_cols[3].text_input("Texts", key=session.persist("data:upload:texts", ""),
+        "texts": named_cols[1].text_input("Texts", key=session.persist("data:upload:texts", ""),
                                           help="The .npz array or .csv column of per-sample texts (found by "
                                                "itself when named 'texts' or 'text')."),
-        "labels": shape_cols[4].text_input("Labels", key=session.persist("data:upload:labels", ""),
+        "labels": named_cols[2].text_input("Labels", key=session.persist("data:upload:labels", ""),
                                            help="The array, tensor or .csv column of per-sample labels (numbers "
                                                 "or names; found by itself when named 'labels' or 'label')."),
     }
     session.remember("data:upload:h", "data:upload:w", "data:upload:key", "data:upload:texts", "data:upload:labels")
-    if height and width:
+    if height and width and not as_vectors:
         options["image_shape"] = (int(height), int(width))
     if file is None:
         return
-    accepted = _file_options(file.name)
     for field, value in named.items():
         option = next((name for name in NAMED_PARTS[field] if name in accepted), None)
         if value.strip() and option:
             options[option] = value.strip()
+    guess_key = f"data:upload:guess:{file.file_id}"
+    chosen, guess = st.session_state.get(samples_key), st.session_state.get(guess_key)
+    if "as_vectors" in accepted and chosen is not None and (guess is None or chosen != guess[0]):
+        options["as_vectors"] = chosen == VECTORS  # said, not guessed: kept in the data options (runs, replays)
     new = session.DataChoice("upload", {k: v for k, v in options.items() if v is not None},
                             upload=file.name, upload_id=str(file.file_id))
-    if new.key == state.data.key and state.dataset is not None:
-        return
-    try:
-        dataset = _shared_upload(hashlib.sha256(file.getbuffer()).hexdigest(), file.name,
-                                 json.dumps(new.options, sort_keys=True, default=str), file, new.options)
-    except Exception as exc:  # noqa: BLE001 - core's message, the app goes on
-        st.error(str(exc))
-        return
-    state.data, state.dataset, state.data_error = new, dataset, None
-    if state.training:
-        train_runner.sync(state)
+    if new.key != state.data.key or state.dataset is None:
+        try:
+            dataset = _shared_upload(hashlib.sha256(file.getbuffer()).hexdigest(), file.name,
+                                     json.dumps(new.options, sort_keys=True, default=str), file, new.options)
+        except Exception as exc:  # noqa: BLE001 - core's message, the app goes on
+            st.error(str(exc))
+            dataset = None
+        else:
+            state.data, state.dataset, state.data_error = new, dataset, None
+            if state.training:
+                train_runner.sync(state)
+            if not ({"as_vectors", "image_shape"} & set(new.options)):  # read by the guess alone
+                st.session_state[guess_key] = (PICTURES if dataset.image_shape else VECTORS, dataset.n_features,
+                                               dataset.image_shape)
+    if "as_vectors" in accepted:
+        with shape_cols[0]:
+            _samples_are(samples_key, st.session_state.get(guess_key), bool(height and width))
+
+
+def _samples_are(key: str, guess, shape_given: bool) -> None:
+    """The choice of what a sample of a numeric file is, defaulting to the loader's guess, which it names."""
+    default = guess[0] if guess else PICTURES if shape_given else VECTORS
+    st.radio("Samples are", [PICTURES, VECTORS], index=[PICTURES, VECTORS].index(default), key=key,
+             horizontal=True, format_func=lambda kind: "pictures (H x W)" if kind == PICTURES else kind,
+             help="Pictures are drawn as pictures and take the height and width beside (0 = a square guessed from "
+                  "the numbers per sample); vectors (activations, embeddings) are drawn as strips, one number a "
+                  "cell. A square number of columns (64 = 8 x 8) is guessed to be pictures.")
+    if guess:
+        _, n_features, shape = guess
+        st.caption(f"Guessed from the file: {shape[0]} x {shape[1]} pictures ({n_features:,} numbers per sample)."
+                   if shape else f"Guessed from the file: vectors of {n_features:,} numbers.")
 
 
 def _file_options(filename: str) -> dict:

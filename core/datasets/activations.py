@@ -13,6 +13,10 @@ File options (``ARRAY_FILE_OPTIONS``):
   ``labels`` (a 1-D integer tensor; default the tensor named 'labels'/'label' if present).
 * .csv: ``texts`` and ``labels`` (column names; default a column named 'text'/'texts' or 'label'/'labels',
   and a column that holds no number at all is the texts).
+* every one of them: ``as_vectors``, what a sample is (``core.datasets.files``): True, a vector (never a
+  picture, whatever its length); False, a picture (of ``image_shape``, of a 3-D array's shape, or square);
+  None (the default), a guess: a 3-D array's pictures, or square ones when the number of columns is a
+  square (never for .safetensors activations or rows with texts).
 
 Labels given as strings become integers 0..k-1 in sorted order, their names kept in ``Table.label_names``.
 """
@@ -32,10 +36,10 @@ from .base import DatasetError
 from .preprocess import subset_indices
 
 ARRAY_FILE_OPTIONS: dict[str, dict] = {
-    ".npy": {},
-    ".npz": {"key": None, "texts": None, "labels": None},
-    ".safetensors": {"tensor": None, "labels": None},
-    ".csv": {"texts": None, "labels": None},
+    ".npy": {"as_vectors": None},
+    ".npz": {"key": None, "texts": None, "labels": None, "as_vectors": None},
+    ".safetensors": {"tensor": None, "labels": None, "as_vectors": None},
+    ".csv": {"texts": None, "labels": None, "as_vectors": None},
 }
 TEXT_NAMES = ("texts", "text")
 LABEL_NAMES = ("labels", "label")

@@ -2,7 +2,8 @@
 
 The array formats (with their per-sample texts and labels) are read by ``core.datasets.activations`` and
 ``core.datasets.csv_files``, images by ``core.datasets.images``. Nothing is ever unpickled. Every problem
-becomes a DatasetError that names the file, what is wrong and how to fix it.
+becomes a DatasetError that names the file, what is wrong and how to fix it. A sample of an array format is
+a picture or a vector as its ``as_vectors`` option says, else as guessed (``may_be_images``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .activations import ARRAY_FILE_OPTIONS, MAX_ARRAY_BYTES, Table  # noqa: F40
 from .base import Dataset, DatasetError, check_option_names
 from .csv_files import read_csv
 from .images import IMAGE_SUFFIXES, read_image_folder, read_image_zip
-from .preprocess import as_data_matrix
+from .preprocess import as_data_matrix, resolve_image_shape
 
 # The extra options each kind of file accepts (besides load's own n_samples, scale, ...), with defaults.
 FILE_OPTIONS: dict[str, dict] = {**ARRAY_FILE_OPTIONS, ".zip": {}, "folder": {}}
@@ -54,8 +55,10 @@ def read_file(path: Path, options: dict, *, image_shape=None, n_samples=None, se
     if kind in (".npy", ".safetensors") and path.stat().st_size > 0:  # memory-mapped: only the rows used are read
         check_option_names(options, FILE_OPTIONS[kind], f"{kind} files")
         if kind == ".npy":
-            return _dataset(activations.read_npy_path(path, n_samples, seed), path.name, kind)
-        return _dataset(activations.read_safetensors_path(path, options, n_samples, seed), path.name, kind)
+            table = activations.read_npy_path(path, n_samples, seed)
+        else:
+            table = activations.read_safetensors_path(path, options, n_samples, seed)
+        return _dataset(table, path.name, kind, options, image_shape)
     return read_bytes(path.read_bytes(), path.name, options, image_shape=image_shape, n_samples=n_samples, seed=seed)
 
 
@@ -75,26 +78,59 @@ def read_bytes(data: bytes, filename: str, options: dict, *, image_shape=None, n
         table = activations.read_safetensors_bytes(data, filename, options, n_samples, seed)
     else:
         table = read_csv(data, filename, options)
-    return _dataset(table, filename, kind)
+    return _dataset(table, filename, kind, options, image_shape)
 
 
-def _dataset(table: Table, filename: str, kind: str) -> Dataset:
+def as_vectors_option(options: dict, filename: str) -> bool | None:
+    """The ``as_vectors`` option (``core.datasets.activations``): True (vectors), False (pictures) or None
+    (a guess)."""
+    value = options.get("as_vectors")
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return None if value is None else bool(value)
+    raise DatasetError(f"{filename}: as_vectors={value!r} must be True (each sample is a vector), False (a picture) "
+                       "or None (guess from the shape).")
+
+
+def _dataset(table: Table, filename: str, kind: str, options: dict, image_shape=None) -> Dataset:
     X, stacked_shape = as_data_matrix(table.array, filename)
+    n_features = X.shape[1]
+    as_vectors = as_vectors_option(options, filename)
+    guess = resolve_image_shape(n_features, None, stacked_shape, infer_square=_guesses_pictures(kind, table.texts))
+    if as_vectors and image_shape is not None:
+        raise DatasetError(f"{filename}: as_vectors=True reads each sample as a vector, but image_shape="
+                           f"{tuple(image_shape)} makes it a picture. Pass only one of them.")
+    if as_vectors is False and image_shape is None and resolve_image_shape(n_features) is None and not stacked_shape:
+        raise DatasetError(f"{filename}: each sample has {n_features:,} numbers, which make no square picture. Give "
+                           "the pictures' height and width, image_shape=(height, width) (on the Data page: Picture "
+                           "height and width), or read the samples as vectors (as_vectors=True).")
     extras = [what for what, present in (("texts", table.texts is not None), ("labels", table.labels is not None))
               if present]
+    description = (f"{filename}: {X.shape[0]:,} samples x {n_features:,} features"
+                   + (f", with {' and '.join(extras)}." if extras else "."))
+    if as_vectors and guess is not None:
+        description += f" Read as vectors, not as the {guess[0]} x {guess[1]} pictures its shape suggests."
     return Dataset(
         X=X,
         name=filename,
-        description=f"{filename}: {X.shape[0]:,} samples x {X.shape[1]:,} features"
-                    + (f", with {' and '.join(extras)}." if extras else "."),
-        image_shape=stacked_shape,
+        description=description,
+        image_shape=None if as_vectors else stacked_shape,
         labels=table.labels,
         texts=table.texts,
         label_names=table.label_names,
+        options={} if as_vectors is None else {"as_vectors": as_vectors},
     )
 
 
+def _guesses_pictures(kind: str, texts) -> bool:
+    """Whether rows of this kind of file are guessed to be square pictures when nothing says: not activations
+    (.safetensors), not rows that come with texts (embeddings of them)."""
+    return kind not in VECTOR_KINDS and texts is None
+
+
 def may_be_images(dataset: Dataset, filename: str) -> bool:
-    """Whether rows of this file may be guessed to be square images: not activations (.safetensors), not
-    rows that come with texts (embeddings of them)."""
-    return Path(filename).suffix.lower() not in VECTOR_KINDS and dataset.texts is None
+    """Whether rows of this file may be taken for square pictures: as its ``as_vectors`` option says, else by
+    the guess (``_guesses_pictures``)."""
+    as_vectors = dataset.options.get("as_vectors")
+    if as_vectors is not None:
+        return not as_vectors
+    return _guesses_pictures(Path(filename).suffix.lower(), dataset.texts)
