@@ -206,8 +206,8 @@ def _class_means(run, feature: int) -> None:
 def _firing_heatmap(run, run_store, feature: int) -> None:
     record = _firing(str(run_store.root), run.record.id, run.record.updated_at, run_store)
     if record is None:
-        st.caption("Firing density over training: recorded for runs trained in the app (Train, Compare); this "
-                   "run has no such record.")
+        st.caption("Firing density over training: recorded for runs trained in the app (Train, Compare, Sweep); "
+                   "this run has no such record.")
         return
     steps, fractions = record
     floor = 1e-3  # about one firing in the 1,024 recorded samples

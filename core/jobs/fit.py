@@ -93,22 +93,65 @@ class FiringRecorder:
 
     def record(self, model, row: dict[str, Any]) -> dict[str, Any]:
         """``row``, with the firing frequencies when it is time for a record."""
-        step, now = int(row["step"]), time.perf_counter()
+        step = int(row["step"])
+        recorded = self.measure(step, lambda: [self.density(model, step)])
+        return row if recorded is None else {**row, FIRING_KEY: recorded[0]}
+
+    def measure(self, step: int, densities) -> list[list[float]] | None:
+        """``densities()`` (the firing frequencies of one or more models on ``sample``), rounded, when it is
+        time for a record at ``step``; else None."""
+        now = time.perf_counter()
         if self.sample is None or step < self.next_step:
-            return row
+            return None
         if self.cost > self.CHEAP and now - self.last_at < self.cost / self.MAX_SHARE:
-            return row
+            return None
         try:
-            # the fitted arrays from the weights as they are now, as the fit's end (_end_fit) writes them again
-            model.n_steps_ = step
-            model._finish()
-            fractions = feature_density(model.transform(self.sample), activity_threshold(model))
+            fractions = densities()
         except Exception:  # noqa: BLE001 - the record is a bonus: a model that cannot encode mid-fit skips it
             self.sample = None
-            return row
+            return None
         self.last_at = time.perf_counter()
         self.cost, self.next_step = self.last_at - now, step + self.every
-        return {**row, FIRING_KEY: [round(float(f), 4) for f in fractions]}
+        return [[round(float(f), 4) for f in model_fractions] for model_fractions in fractions]
+
+    def density(self, model, step: int | None = None) -> np.ndarray:
+        """Each feature's firing frequency on ``sample``; with ``step``, the fitted arrays are first written
+        from the weights as they are now (as the fit's end, _end_fit, writes them again)."""
+        if step is not None:
+            model.n_steps_ = step
+            model._finish()
+        return feature_density(model.transform(self.sample), activity_threshold(model))
+
+
+class SweepFiring:
+    """``core.sweep.Sweep``'s observer: each point's firing density over training, added to its history row of
+    the logged step (the run store saves it, Inspect draws it), as ``FiringRecorder`` does for a Train run.
+    A batched stack's points are measured together, each with its own weights of the moment."""
+
+    def __init__(self, X) -> None:
+        self.X = X
+        self.recorders: dict[int, FiringRecorder] = {}  # by the estimator or stack observed
+
+    def __call__(self, model, step: int) -> None:
+        stack = getattr(model, "histories", None) is not None
+        members = model.estimators if stack else [model]
+        histories = model.histories if stack else [getattr(model, "history_", [])]
+        if id(model) not in self.recorders:
+            self.recorders[id(model)] = FiringRecorder(members[0], self.X)
+        recorder = self.recorders[id(model)]
+        logged = [s for s, history in enumerate(histories) if history and history[-1].get("step") == step]
+        if not logged:  # every point of it has diverged
+            return
+        recorded = recorder.measure(step, lambda: self._densities(model, members, logged, recorder) if stack
+                                    else [recorder.density(model, step)])
+        for s, fractions in zip(logged, recorded or []):
+            histories[s][-1][FIRING_KEY] = fractions
+
+    @staticmethod
+    def _densities(stack, members, logged: list[int], recorder: FiringRecorder) -> list[np.ndarray]:
+        stack.model._finish()  # the stacked fitted arrays from the weights as they are now
+        n_features = recorder.sample.shape[1]
+        return [recorder.density(members[s].set_weights(stack.member_weights(s), n_features)) for s in logged]
 
 
 def _run_closed_form(model, X, sink) -> None:

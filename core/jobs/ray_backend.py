@@ -113,7 +113,11 @@ def train_unit_task(config: dict[str, Any], unit: list[int], X: np.ndarray, prog
     if ray.get(progress.begin.remote(tag)):
         sweep.skip(unit)
     else:
-        for row in sweep.train_unit(unit, sweep.prepare(np.array(X)), control):  # a writable copy of Ray's
+        from core.jobs.fit import SweepFiring
+
+        X_sweep = sweep.prepare(np.array(X))  # a writable copy of Ray's
+        sweep.observer = SweepFiring(X_sweep)
+        for row in sweep.train_unit(unit, X_sweep, control):
             if ray.get(progress.report.remote(tag, [row])):
                 control.request_stop()
     outcomes = []

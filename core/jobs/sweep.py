@@ -14,6 +14,7 @@ import numpy as np
 from core import metrics
 from core.analysis.tables import analysis_rows, reference_points
 from core.jobs.base import Job
+from core.jobs.fit import SweepFiring
 from core.jobs.job import torch_threads
 from core.jobs.manager import JobManager, get_manager
 from core.jobs.saving import save_sweep_point
@@ -241,6 +242,8 @@ class SweepJob(Job):
     def _train_here(self) -> None:
         """The local backend: each model's units (a batched group, or one point) in turn, in this process."""
         X = [sweep.prepare(self.X) for sweep in self.sweeps]
+        for sweep, X_sweep in zip(self.sweeps, X):
+            sweep.observer = SweepFiring(X_sweep)  # Inspect's firing density over training, as for a Train run
         planned = [[sweep.unit_steps(u) for u in sweep.units()] for sweep in self.sweeps]
         total, done = sum(map(sum, planned)), 0
         for sweep, X_sweep, steps in zip(self.sweeps, X, planned):
