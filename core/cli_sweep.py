@@ -4,7 +4,9 @@
 
 Each trial's line has ``model, data, params, seed, mse, fvu, l0, dead_fraction, seconds, device`` (and its
 ``status``, and ``error`` when it failed); the last line is the summary ``trials, failed, seconds, backend``.
-``--baselines`` adds a line per PCA and NMF baseline (``"baseline": true``) before the summary. ``--out DIR``
+``--baselines`` adds a line per PCA and NMF baseline (``"baseline": true``) before the summary, and
+``--against RUN_ID`` one per saved run (e.g. an SAE added by ``python -m core import``; ``"beside": true``),
+measured on the same data as the trials (``core.analysis.frontier.measured_beside``). ``--out DIR``
 writes each trial's folder (checkpoint, metrics.json, history.csv, atoms.png), named after its grid values
 and seed. ``--backend ray`` trains the groups on a Ray cluster (``--ray-address``, else ``$RAY_ADDRESS``, else
 a local one). Exit status: 0 every trial trained, 1 some failed (their lines say why), 2 bad input, 130
@@ -59,6 +61,10 @@ def add_command(commands, cli) -> None:
     sweep.add_argument("--ray-address", help="the Ray cluster (default: $RAY_ADDRESS, else a local one)")
     sweep.add_argument("--baselines", action="store_true", help="also fit PCA and NMF at each size; a line each")
     sweep.add_argument("--out", type=Path, help="folder for each trial's checkpoint, metrics and atoms")
+    sweep.add_argument("--against", action="append", default=[], metavar="RUN_ID",
+                       help="a saved run (e.g. an imported SAE) measured on the same data as the trials; a line "
+                            "each, \"beside\": true (repeatable)")
+    sweep.add_argument("--store", type=Path, help="the run store of --against (default $SAE_EXPLORER_RUNS or ./runs)")
 
 
 def parse_grid(cli, model: str, texts: list[str]) -> dict[str, list[Any]]:
@@ -108,6 +114,25 @@ def trial_folder(model: str, point) -> str:
     return re.sub(r"[^A-Za-z0-9._=+-]", "-", name)
 
 
+def measured_beside(cli, store_root: Path | None, run_ids: list[str], X) -> list[dict[str, Any]]:
+    """The saved runs ``run_ids`` measured on ``X`` as the trials are, one row each (``"beside": true``);
+    ``cli.UsageError`` naming a run that cannot be read or measured."""
+    from core.analysis.frontier import measured_beside as measure
+    from core.store import RunStore, StoreError
+
+    if not run_ids:
+        return []
+    try:
+        store = RunStore(store_root) if store_root is not None else RunStore()
+        rows = []
+        for run_id in run_ids:
+            row = measure(store.get(run_id), store.load_model(run_id, device="cpu"), X)
+            rows.append({**row, "beside": True})
+    except (StoreError, ValueError) as error:
+        raise cli.UsageError(f"--against: {error}") from None
+    return rows
+
+
 def sweep_command(args: argparse.Namespace, cli) -> int:
     grid = parse_grid(cli, args.model, args.grid)
     seeds = parse_seeds(cli, args.seeds)
@@ -116,6 +141,7 @@ def sweep_command(args: argparse.Namespace, cli) -> int:
     data = cli.load_data(args)
     options = dict(data.options)  # as loaded: the seed and subsample included
     cli._check_sign(args.model, data, options)
+    beside = measured_beside(cli, args.store, args.against, data.X)  # a bad run id is said before any training
     job = SweepJob(data.X, models_=[args.model], grid=grid, seeds=seeds, base_params={args.model: base},
                    dataset=data.name, data_options=options, image_shape=data.image_shape,
                    baselines=args.baselines, backend=args.backend, ray_address=args.ray_address, processes=False,
@@ -151,6 +177,8 @@ def sweep_command(args: argparse.Namespace, cli) -> int:
         return 1
     for reference in snap.references:
         print(json.dumps(cli._finite({**reference, "data": data.name, "baseline": True})), flush=True)
+    for row in beside:
+        print(json.dumps(cli._finite({**row, "data": data.name})), flush=True)
     failed = sum(row["status"] == FAILED for row in snap.rows)
     summary = {"trials": len(snap.rows), "failed": failed, "seconds": round(time.perf_counter() - started, 3),
                "backend": args.backend}

@@ -18,6 +18,7 @@ from core.render.gallery import gallery
 from ui import compare_live, downloads, look, session, stored_runs
 
 COLORS = ["#e15759", "#4e79a7", "#59a14f", "#b07aa1", "#f28e2b", "#76b7b2", "#edc948"]
+BESIDE_COLOR = "#9c755f"  # runs drawn beside a sweep: a colour no curve takes
 AXES = {"l0": "L0 (active codes per sample)", "fvu": "FVU (fraction of variance unexplained)",
         "mse": "MSE (mean squared error)", "dead_fraction": "dead latents (fraction)",
         "seconds": "training seconds", "hoyer_atoms": "Hoyer sparseness of the atoms",
@@ -58,11 +59,12 @@ def _hover(group: dict[str, Any], x: str, y: str) -> str:
 
 
 def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: str, y: str,
-                    references: list[dict[str, Any]]) -> go.Figure:
+                    references: list[dict[str, Any]], beside: Sequence[dict[str, Any]] = ()) -> go.Figure:
     """Metric ``x`` against ``y``, one point per setting (the mean over its seeds, error bars one standard
-    deviation either way), one curve along the first setting per model and value of the other settings; the Pareto front as a dashed line through its ringed points;
-    PCA and NMF baselines of the same ranks where both metrics are theirs. A point's ``customdata`` is the run
-    id of its first seed (a click shows that run)."""
+    deviation either way), one curve along the first setting per model and value of the other settings; the
+    Pareto front as a dashed line through its ringed points; PCA and NMF baselines of the same ranks where both metrics are theirs; ``beside``: stored runs outside the
+    sweep (``core.analysis.frontier.measured_beside``), each a labelled cross. A point's ``customdata`` is its
+    run id (a setting's: its first seed's), which a click opens."""
     fig = go.Figure()
     placed = [g for g in groups if g.get(x) is not None and g.get(y) is not None]
     on_front = frontier.pareto_front(placed, x, y)
@@ -98,6 +100,16 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
                     text=[f"{ref_model.upper()} {r['n_components']}" for r in refs], textposition="top center",
                     hovertext=[f"<b>{ref_model.upper()}</b> rank {r['n_components']}<br>{x} {r[x]:.4g} · "
                                f"{y} {r[y]:.4g}" for r in refs], hoverinfo="text"))
+    placed_beside = [r for r in beside if r.get(x) is not None and r.get(y) is not None]
+    if placed_beside:
+        fig.add_trace(go.Scatter(
+            x=[r[x] for r in placed_beside], y=[r[y] for r in placed_beside], mode="markers+text",
+            name="Runs beside the sweep", customdata=[r["run_id"] for r in placed_beside],
+            marker={"symbol": "x", "size": 13, "color": BESIDE_COLOR, "line": {"width": 1, "color": "#111827"}},
+            text=[r["name"] for r in placed_beside], textposition="bottom center",
+            textfont={"color": BESIDE_COLOR},
+            hovertext=[f"<b>{r['name']}</b> ({r['model']}, beside the sweep, measured on its data)<br>"
+                       f"{x} {r[x]:.4g} · {y} {r[y]:.4g}" for r in placed_beside], hoverinfo="text"))
     axis = {"rangemode": "tozero"}
     fig.update_layout(height=480, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       xaxis={"title": AXES.get(x, x), **axis}, yaxis={"title": AXES.get(y, y), **axis},
@@ -123,18 +135,29 @@ def _dimension(label: str, values: list[Any]) -> dict[str, Any]:
             "ticktext": names}
 
 
-def parallel_figure(rows: list[dict[str, Any]], settings: Sequence[str], color_by: str = "fvu") -> go.Figure:
+def parallel_figure(rows: list[dict[str, Any]], settings: Sequence[str], color_by: str = "fvu",
+                    beside: Sequence[dict[str, Any]] = ()) -> go.Figure:
     """Parallel coordinates of every trial: the model (when several), each swept setting, the seed, then the
-    metrics; lines coloured by ``color_by``. Trials lacking a value are left out (a diverged run)."""
-    columns = (["model"] if len({r["model"] for r in rows}) > 1 else []) + list(settings) + ["seed"]
-    columns += [m for m in PARALLEL_METRICS if any(r.get(m) is not None for r in rows)]
-    complete = [r for r in rows if all(r.get(c) is not None for c in columns)]
+    metrics; lines coloured by ``color_by``. Trials lacking a value are left out (a diverged run). Runs
+    ``beside`` the sweep are lines too, named on a first axis ('run'); a metric one of them lacks (an imported
+    SAE's training time) is no axis, and one lacking a swept setting is left out (``parallel_left_out``)."""
+    lines = [{**r, "run": "sweep trials"} for r in rows] + [{**r, "run": r["name"]} for r in beside]
+    columns = (["run"] if beside else []) + (["model"] if len({r["model"] for r in lines}) > 1 else [])
+    columns += [*settings, "seed"]
+    columns += [m for m in PARALLEL_METRICS if any(r.get(m) is not None for r in rows)
+                and all(r.get(m) is not None for r in beside)]
+    complete = [r for r in lines if all(r.get(c) is not None for c in columns)]
     dimensions = [_dimension(c, [r[c] for r in complete]) for c in columns] if complete else []
     colors = [r.get(color_by) or 0 for r in complete]
     fig = go.Figure(go.Parcoords(dimensions=dimensions, line={
         "color": colors, "colorscale": "Viridis", "showscale": True, "colorbar": {"title": color_by}}))
     fig.update_layout(height=380, margin={"l": 60, "r": 40, "t": 50, "b": 20})
     return fig
+
+
+def parallel_left_out(beside: Sequence[dict[str, Any]], settings: Sequence[str]) -> list[str]:
+    """The names of the runs beside the sweep that lack one of its settings (no place on its axis)."""
+    return [r["name"] for r in beside if any(r.get(name) is None for name in settings)]
 
 
 def trials_json(records: Sequence[Any], settings: Sequence[str]) -> bytes:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import analysis
 from core.analysis import frontier
-from ui import data_loading, look, session, stored_runs, sweep_live, sweep_views, typed_input
+from ui import data_loading, look, session, stored_runs, sweep_against, sweep_live, sweep_views, typed_input
 
 page = sweep_live.get()
 st.header("Sweep")
@@ -137,7 +137,8 @@ def _baselines(records: list) -> list:
 
 def results() -> None:
     run_store = stored_runs.store()
-    runs = [r for r in stored_runs.saved_runs(run_store) if r.sweep]
+    saved = stored_runs.saved_runs(run_store)
+    runs = [r for r in saved if r.sweep]
     st.subheader("Sparsity-fidelity frontier", anchor=False)
     if not runs:
         st.info("No sweeps saved yet: pick the settings and values above and press **Start sweep**.")
@@ -150,8 +151,10 @@ def results() -> None:
     rows = frontier.trial_rows(records, settings)
     groups = frontier.aggregate(rows, settings)
     references = _baselines(records)
-    by_id = {r.id: r for r in records}
+    beside = sweep_against.pick(run_store, saved, records)
+    by_id = {r.id: r for r in records} | {r.id: r for r in saved if r.id in {b["run_id"] for b in beside}}
     names = {row["run_id"]: f"{frontier.setting_label(row, settings)} · seed {row['seed']}" for row in rows}
+    names |= {row["run_id"]: sweep_against.label(row) for row in beside}
     metric_names = list(sweep_views.AXES)
     axes = st.columns([1, 1, 2.6])
     x = axes[0].selectbox("x axis", metric_names, key=session.persist_choice("sweep:x", metric_names, "l0"),
@@ -164,9 +167,10 @@ def results() -> None:
     chart_col, atoms_col = st.columns([1.15, 1], gap="large")
     with chart_col:
         action, partner = sweep_views.click_choice(names)
-        event = st.plotly_chart(sweep_views.frontier_figure(groups, settings, x, y, references), key="sweep:plot",
-                                on_select="rerun", selection_mode="points", config={"displayModeBar": False})
-        points = [{**g, "run_id": g["run_ids"][0]} for g in groups]
+        event = st.plotly_chart(sweep_views.frontier_figure(groups, settings, x, y, references, beside),
+                                key="sweep:plot", on_select="rerun", selection_mode="points",
+                                config={"displayModeBar": False})
+        points = [{**g, "run_id": g["run_ids"][0]} for g in groups] + beside
         sweep_views.pick_clicked(event, points, names, x, y, action, partner)
         st.caption("Hover a point for its setting and metrics; a click " + sweep_views.CLICK_ACTIONS[action]
                    + (f" {names.get(partner)}." if action == "compare" else "."))
@@ -174,10 +178,13 @@ def results() -> None:
         sweep_views.run_panel(run_store, by_id, names)
     parallel, pictures, table = st.tabs(["Parallel coordinates", "Gallery", "Trials"])
     with parallel:
-        st.plotly_chart(sweep_views.parallel_figure(rows, settings, y), key="sweep:parallel",
+        st.plotly_chart(sweep_views.parallel_figure(rows, settings, y, beside), key="sweep:parallel",
                         config={"displayModeBar": False})
-        st.caption(f"Every trial as a line through its settings, seed and metrics, coloured by {y}. Drag along "
-                   "an axis to keep only the lines crossing that range.")
+        left_out = sweep_views.parallel_left_out(beside, settings)
+        st.caption(f"Every trial as a line through its settings, seed and metrics, coloured by {y}"
+                   + (", and the runs beside the sweep, named on the 'run' axis" if beside else "")
+                   + ". Drag along an axis to keep only the lines crossing that range."
+                   + (f" Not here, as they lack a swept setting: {', '.join(left_out)}." if left_out else ""))
     with pictures:
         sweep_views.gallery_tab(run_store, groups, settings, by_id)
     with table:

@@ -9,6 +9,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from core import metrics
+from core.analysis.tables import analysis_rows
+
 #: the metrics a trial row carries (those a sweep's runs record)
 METRICS = ("l0", "fvu", "mse", "dead_fraction", "seconds", "hoyer_atoms", "hoyer_codes")
 #: metrics where more is better; every other one (error, L0, dead latents, time) is better lower
@@ -166,3 +169,20 @@ def _order(value: Any) -> tuple:
 def sorted_trials(rows: Sequence[dict[str, Any]], settings: Sequence[str]) -> list[dict[str, Any]]:
     """Trial rows by model, then each setting's value ascending, then seed: a table one reads down the grid."""
     return sorted(rows, key=lambda r: (r["model"], *(_order(r.get(name)) for name in settings), _order(r.get("seed"))))
+
+
+def measured_beside(record: Any, model: Any, X) -> dict[str, Any]:
+    """A stored run outside a sweep (an imported SAE, a single Train run) measured on the sweep's data ``X`` as
+    the sweep measures its trials (``core.metrics.evaluate`` on the same rows: ``analysis_rows``), as a row
+    the frontier and parallel coordinates draw beside the trials: ``model``, ``name``, ``run_id``,
+    ``n_components``, its parameters and seed, the metrics, and its own training ``seconds`` where recorded.
+    ValueError when ``X`` has not the run's width."""
+    X = np.asarray(metrics.as_numpy(X), dtype=np.float32)
+    width = getattr(model, "n_features_in_", X.shape[1])
+    if X.shape[1] != width:
+        raise ValueError(f"{record.name} reads {width} features but the sweep's data has {X.shape[1]}; "
+                         "draw only runs trained on the same data.")
+    scores = metrics.evaluate(model, X[analysis_rows(X.shape[0], 10_000)])
+    return {"model": record.model, "name": record.name, "run_id": record.id, "n_components": record.n_components,
+            **dict(record.params), "seed": seed_of(record), **{k: float(v) for k, v in scores.items()},
+            "seconds": record.metrics.get("seconds")}
