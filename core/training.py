@@ -94,7 +94,8 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
     carries it under ``"event"`` (``{param: new value}``) and ``"changes"`` (each change with its step and old
     value, ``core.schedule``). Rows are appended to ``model.history_`` as they are made. A stop ends the run
     before the next step, or, when a change has no row yet, after it, with its row: no change goes unrecorded.
-    Raises ``TrainingDiverged`` when a logged loss is not finite, after restoring the last good weights.
+    Raises ``TrainingDiverged`` when a logged loss is not finite, after restoring the last good weights
+    (and the knob values they were trained with).
     """
     model._begin_fit(X)
     max_steps = int(model._total_steps())
@@ -139,6 +140,7 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
         if reason:
             model._restore_good_state()
             good_step = model._t.good_step
+            _undo_changes_after(model, good_step, [*model.history_[-1:], row])
             model._end_fit(steps_done=good_step)
             raise TrainingDiverged(
                 f"Training diverged at step {step}: {reason}. "
@@ -152,6 +154,13 @@ def train_steps(model, X, control: TrainControl | None = None) -> Iterator[dict[
         if model._t.converged or last:
             break
     model._end_fit(steps_done=step)
+
+
+def _undo_changes_after(model, step: int, rows: list[dict[str, Any]]) -> None:
+    """Set each knob that ``rows`` changed after ``step`` back to its old value: the weights kept, those after
+    ``step``, were trained with the old ones (and the run's config.json then replays to them)."""
+    for change in reversed([change for row in rows for change in row.get("changes") or () if change["step"] > step]):
+        model.set_params(**{change["param"]: change["old"]})
 
 
 def _end_after(model, step: int) -> None:

@@ -1,6 +1,7 @@
 """A knob change made after the last logged row, then Stop: the run still keeps the change. The stop then ends
 the run after one more step, logged as its last row with the change, so the run's schedule, its config.json
-and ``python -m core train --config`` keep it and replay it to the same weights."""
+and ``python -m core train --config`` keep it and replay it to the same weights. A run that ends by diverging
+goes back to its last good weights and to the knob values they were trained with."""
 
 from __future__ import annotations
 
@@ -32,14 +33,15 @@ class SteeredJob(TrainingJob):
             self.update(k=2)
 
 
-def press_stop_during(model, step: int, stop) -> None:
-    """Call ``stop()`` while ``model`` trains ``step``, as a Stop click between two logged rows lands."""
+def during_step(model, step: int, action) -> None:
+    """Call ``action()`` while ``model`` trains ``step``, as a click between two logged rows lands (Stop, a
+    slider)."""
     train_step = model._train_step
 
     def stepped(number):
         metrics = train_step(number)
         if number == step:
-            stop()
+            action()
         return metrics
 
     model._train_step = stepped
@@ -52,7 +54,7 @@ def stopped_run(tmp_path_factory):
     X = datasets.load(DATA, **DATA_OPTIONS).X
     job = SteeredJob(models.create("sae-topk", **PARAMS), X, model_name="sae-topk", dataset_name=DATA,
                      image_shape=(8, 8))
-    press_stop_during(job.model, STOP_DURING, job.stop)
+    during_step(job.model, STOP_DURING, job.stop)
     ticket = save_when_done(job, RunStore(root), dataset=DATA, data_options=DATA_OPTIONS)
     assert job.start()
     job.wait()
@@ -102,7 +104,7 @@ def test_nmf_keeps_a_change_made_just_before_stop_and_replays_it():
     X = datasets.load(DATA, **DATA_OPTIONS).X
     params = dict(n_components=8, max_steps=60, log_every=10, tol=0.0, random_state=0, device="cpu")
     model, control = models.create("nmf", **params), TrainControl()
-    press_stop_during(model, 23, control.request_stop)
+    during_step(model, 23, control.request_stop)
     rows = []
     for row in model.fit_iter(X, control):
         rows.append(row)
@@ -122,6 +124,51 @@ def test_nmf_keeps_a_change_made_just_before_stop_and_replays_it():
 def test_a_stop_with_nothing_unrecorded_ends_before_the_next_step():
     X = datasets.load(DATA, **DATA_OPTIONS).X
     model, control = models.create("sae-topk", **PARAMS), TrainControl()
-    press_stop_during(model, STOP_DURING, control.request_stop)
+    during_step(model, STOP_DURING, control.request_stop)
     rows = list(model.fit_iter(X, control))
     assert model.n_steps_ == STOP_DURING and rows[-1]["step"] == 30
+
+
+def test_a_change_that_blows_the_run_up_is_undone_with_its_weights():
+    """The run ends by diverging at the first row after the change: the model goes back to the weights of
+    step 29 and so to the knobs they were trained with, and its parameters replay to those weights."""
+    from core.training import TrainingDiverged
+
+    X = datasets.load(DATA, **DATA_OPTIONS).X
+    params = {**PARAMS, "warmup_steps": 0}
+    model, control = models.create("sae-topk", **params), TrainControl()
+    with pytest.raises(TrainingDiverged, match="at step 40.*weights from step 29"):
+        for row in model.fit_iter(X, control):
+            if row["step"] == 30:
+                control.update(learning_rate=1e6, k=2)
+    assert (model.learning_rate, model.k) == (0.003, 4) and schedule.schedule_of(model.history_) == []
+    replayed = models.create("sae-topk", **model.get_params())
+    for _ in replayed.fit_iter(X, schedule.ScheduledControl([], stop_after=model.n_steps_)):
+        pass
+    for name, weights in model.get_weights().items():
+        np.testing.assert_allclose(replayed.get_weights()[name], weights, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_a_change_on_the_last_good_row_but_after_the_kept_weights_is_undone_too():
+    """k moved while step 29 trained first trains step 30, after the weights kept (those after step 29): the
+    row of step 30 keeps the change in the history, and the model's k goes back to the one they were
+    trained with."""
+    from core.training import TrainingDiverged
+
+    X = datasets.load(DATA, **DATA_OPTIONS).X
+    params = {**PARAMS, "warmup_steps": 0}
+    model, control = models.create("sae-topk", **params), TrainControl()
+    during_step(model, 29, lambda: control.update(k=2))
+    with pytest.raises(TrainingDiverged, match="weights from step 29"):
+        for row in model.fit_iter(X, control):
+            if row["step"] == 30:
+                control.update(learning_rate=1e6)
+    del model._train_step
+    changes = schedule.schedule_of(model.history_)
+    assert changes == [{"step": 30, "param": "k", "old": 4, "new": 2}] and model.k == 4
+    started = schedule.starting_params(model.get_params(), changes)
+    replayed = models.create("sae-topk", **started)
+    for _ in replayed.fit_iter(X, schedule.ScheduledControl(changes, stop_after=model.n_steps_)):
+        pass
+    for name, weights in model.get_weights().items():
+        np.testing.assert_allclose(replayed.get_weights()[name], weights, rtol=1e-5, atol=1e-6, err_msg=name)
