@@ -12,6 +12,7 @@ import numpy as np
 from skimage.draw import ellipse_perimeter, line
 
 from .base import Dataset, check_float
+from .synthetic import generated
 
 FACE_SIZE = 32
 # The outline encloses features that keep to rows of their own, so no two parts share a pixel and every
@@ -105,14 +106,9 @@ def make_face_parts(
     lighting = rng.uniform(1.0 - spread, 1.0, size=(n_samples, 1))
     codes = np.zeros((n_samples, len(parts)))
     np.put_along_axis(codes, choice, strengths * lighting, axis=1)
-    return Dataset(
-        X=(codes @ parts).astype(np.float32),
-        name="face-parts",
-        description=(
-            f"Face parts: {n_samples:,} faces of {FACE_SIZE}x{FACE_SIZE}, each an outline plus one of 3 brows, "
-            f"eyes, noses and mouths (likeness {likeness:g}), strengths in [{1 - spread:g}, 1]; "
-            f"truth = the {len(parts)} parts."
-        ),
-        image_shape=(FACE_SIZE, FACE_SIZE),
-        truth=parts.astype(np.float32),
+    description = (
+        f"Face parts: {n_samples:,} faces of {FACE_SIZE}x{FACE_SIZE}, each an outline plus one of 3 brows, "
+        f"eyes, noses and mouths (likeness {likeness:g}), strengths in [{1 - spread:g}, 1]; "
+        f"truth = the {len(parts)} parts."
     )
+    return generated(codes @ parts, "face-parts", description, truth=parts, image_shape=(FACE_SIZE, FACE_SIZE))
