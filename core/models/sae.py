@@ -66,6 +66,16 @@ def _draw_by_squared_error(residual: torch.Tensor, step: int) -> torch.Tensor:
     return keys.argsort(-1, descending=True)
 
 
+#: bytes of one block of rows in the CPU's per-step passes over the decoder (a fraction of a core's L2 cache)
+_BLOCK_BYTES = 1 << 20
+
+
+def _row_blocks(tensor: torch.Tensor) -> list[torch.Tensor]:
+    """Views of a contiguous ``tensor``'s rows (all leading dimensions flattened), ``_BLOCK_BYTES`` at a time."""
+    rows = tensor.view(-1, tensor.shape[-1])
+    return list(rows.split(max(1, _BLOCK_BYTES // (rows.shape[-1] * rows.element_size()))))
+
+
 @dataclass(slots=True)
 class SAEState(AutoencoderState):
     since_fired: torch.Tensor | None = None  # samples seen since each latent last fired
@@ -185,11 +195,16 @@ class BaseSAE(BaseAutoencoder):
         W = self._t.params["W_dec"]
         if W.grad is None:
             return
-        along = (W.grad * W).sum(-1, keepdim=True)
         if W.is_cuda:  # one fused pass over the (large) decoder instead of two and a temporary
-            W.grad.addcmul_(along, W, value=-1)
-        else:  # the CPU keeps the exact arithmetic of earlier versions (same seed, same numbers)
-            W.grad -= along * W
+            W.grad.addcmul_((W.grad * W).sum(-1, keepdim=True), W, value=-1)
+            return
+        # The CPU keeps the exact arithmetic of earlier versions (same seed, same numbers), a block of rows at
+        # a time: the block and its temporaries stay in the cache, where whole-matrix temporaries (a stack's
+        # are S x 12.5 MB at 784 x 4096) go out to memory, twice (bench/RESULTS.md, issue 21)
+        blocks = (zip(_row_blocks(W.grad), _row_blocks(W.detach())) if W.grad.is_contiguous() and W.is_contiguous()
+                  else [(W.grad, W)])
+        for grad, atoms in blocks:
+            grad -= (grad * atoms).sum(-1, keepdim=True) * atoms
 
     @torch.no_grad()
     def _after_step(self, x: torch.Tensor, x_hat: torch.Tensor) -> None:
