@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from core import models
+from core.stack_plan import CPU_STACK_BYTES, cut_into_stacks, stack_limit
 from core.states import DIVERGED, FINISHED, PENDING, SKIPPED, STOPPED
 from core.training import TrainControl, TrainingDiverged, divergence, mean_square
 
@@ -41,7 +42,6 @@ PER_POINT_PARAMS = ("k", "l1_coef", "sparsity_target", "sparsity_weight", "weigh
 
 #: a grid has at most this many parameters (each with its values); seeds multiply it
 MAX_GRID_PARAMS = 3
-
 
 @dataclass
 class SweepConfig:
@@ -156,6 +156,8 @@ class Sweep:
         batchable = models.family(config.model).batchable
         unstackable = [name for name in config.grid if name not in PER_POINT_PARAMS]
         self.batched = config.batched and batchable and not unstackable
+        self.n_features: int | None = None  # known once ``prepare`` saw the data: it sizes the stacks
+        self.max_stack_bytes: int | None = CPU_STACK_BYTES  # None: whole groups (bench/sweep_speed.py)
         self.notes: list[str] = []
         if config.batched and not self.batched:
             why = (f"{config.model!r} has no batched trainer" if not batchable
@@ -198,11 +200,30 @@ class Sweep:
     def prepare(self, X) -> np.ndarray:
         """``X`` checked and converted as the model's own fit would."""
         first = models.create(self.config.model, **self.points[0].params)
-        return first._validate(X, reset=True) if hasattr(first, "_validate") else np.asarray(X, np.float32)
+        X = first._validate(X, reset=True) if hasattr(first, "_validate") else np.asarray(X, np.float32)
+        self.n_features = int(X.shape[1])
+        limits = [self._stack_limit(group) for group in self.groups] if self.batched else []
+        cut = [limit for limit, group in zip(limits, self.groups) if limit is not None and limit < len(group)]
+        note = ("On the CPU at this size the points of a group train one after another: a stack of them would "
+                "be slower per point." if cut and min(cut) == 1 else
+                f"On the CPU at this size stacks hold at most {min(cut)} points: a larger stack would be slower "
+                "per point than fewer, one after another." if cut else None)
+        if note and note not in self.notes:
+            self.notes.append(note)
+        return X
 
     def units(self) -> list[list[int]]:
-        """The pieces that train alone, in order: the groups when batched, else one point each."""
-        return [list(group) for group in self.groups] if self.batched else [[point.index] for point in self.points]
+        """The pieces that train alone, in order: one point each unless batched; batched, the groups, each cut
+        into stacks of at most ``core.stack_plan.stack_limit`` points once ``prepare`` has seen the data."""
+        if not self.batched:
+            return [[point.index] for point in self.points]
+        return [unit for group in self.groups for unit in cut_into_stacks(group, self._stack_limit(group))]
+
+    def _stack_limit(self, group: list[int]) -> int | None:
+        if self.n_features is None:
+            return None
+        first = models.create(self.config.model, **self.points[group[0]].params)
+        return stack_limit(first._n_latents(self.n_features), self.n_features, first._device(), self.max_stack_bytes)
 
     def unit_steps(self, unit: list[int]) -> int:
         return int(self.points[unit[0]].params.get("max_steps", 1) or 1)
@@ -214,7 +235,7 @@ class Sweep:
     def train_unit(self, unit: list[int], X: np.ndarray, control: TrainControl) -> Iterator[dict[str, Any]]:
         """Train the points of one unit (``units()``) on prepared ``X``, yielding their progress rows."""
         points = [self.points[i] for i in unit]
-        trainer = self._batched_group if self.batched else self._train_alone
+        trainer = self._batched_group if self.batched and len(points) > 1 else self._train_alone
         yield from trainer(points, X, control)
 
     def _row(self, point: SweepPoint, step: int, metrics: dict[str, float]) -> dict[str, Any]:
