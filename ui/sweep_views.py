@@ -62,9 +62,10 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
                     references: list[dict[str, Any]], beside: Sequence[dict[str, Any]] = ()) -> go.Figure:
     """Metric ``x`` against ``y``, one point per setting (the mean over its seeds, error bars one standard
     deviation either way), one curve along the first setting per model and value of the other settings; the
-    Pareto front as a dashed line through its ringed points; PCA and NMF baselines of the same ranks where both metrics are theirs; ``beside``: stored runs outside the
-    sweep (``core.analysis.frontier.measured_beside``), each a labelled cross. A point's ``customdata`` is its
-    run id (a setting's: its first seed's), which a click opens."""
+    Pareto front as a dashed line through its ringed points; PCA and NMF baselines of the same ranks where both
+    metrics are theirs; ``beside``: stored runs outside the sweep (``core.analysis.frontier.measured_beside``),
+    each a labelled cross. A point's ``customdata`` is its run id (a setting's: its first seed's), which a
+    click opens."""
     fig = go.Figure()
     placed = [g for g in groups if g.get(x) is not None and g.get(y) is not None]
     on_front = frontier.pareto_front(placed, x, y)
@@ -106,7 +107,7 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
             x=[r[x] for r in placed_beside], y=[r[y] for r in placed_beside], mode="markers+text",
             name="Runs beside the sweep", customdata=[r["run_id"] for r in placed_beside],
             marker={"symbol": "x", "size": 13, "color": BESIDE_COLOR, "line": {"width": 1, "color": "#111827"}},
-            text=[r["name"] for r in placed_beside], textposition="bottom center",
+            text=[r["name"] for r in placed_beside], textposition="top right",
             textfont={"color": BESIDE_COLOR},
             hovertext=[f"<b>{r['name']}</b> ({r['model']}, beside the sweep, measured on its data)<br>"
                        f"{x} {r[x]:.4g} · {y} {r[y]:.4g}" for r in placed_beside], hoverinfo="text"))
@@ -122,11 +123,12 @@ def _dimension(label: str, values: list[Any]) -> dict[str, Any]:
     more; one value for every trial: that value and a small margin, one tick), words as evenly spaced ticks."""
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         numbers = [float(v) for v in values]
-        if numbers and min(numbers) == max(numbers):  # Plotly would span -1..1: the value, a margin, one tick
+        if numbers and min(numbers) == max(numbers):  # Plotly would span -1..1: the value, a margin, one label
             value = numbers[0]
             margin = 0.05 * abs(value) or 0.05
-            return {"label": label, "values": numbers, "range": [value - margin, value + margin],
-                    "tickvals": [value], "ticktext": [f"{value:.4g}"]}
+            ends = [value - margin, value + margin]  # unlabelled ticks at the ends: Plotly draws the axis between ticks
+            return {"label": label, "values": numbers, "range": ends, "tickvals": [ends[0], value, ends[1]],
+                    "ticktext": ["", f"{value:.4g}", ""]}
         if min(numbers) > 0 and max(numbers) / min(numbers) >= 100:
             return {"label": f"log10 {label}", "values": [math.log10(v) for v in numbers]}
         return {"label": label, "values": numbers}
@@ -151,7 +153,9 @@ def parallel_figure(rows: list[dict[str, Any]], settings: Sequence[str], color_b
     colors = [r.get(color_by) or 0 for r in complete]
     fig = go.Figure(go.Parcoords(dimensions=dimensions, line={
         "color": colors, "colorscale": "Viridis", "showscale": True, "colorbar": {"title": color_by}}))
-    fig.update_layout(height=380, margin={"l": 60, "r": 40, "t": 50, "b": 20})
+    names = [str(r["run"]) for r in complete] if beside else []
+    left = min(220, max(60, 7 * max(map(len, names), default=0)))  # room for the 'run' axis' names on the left
+    fig.update_layout(height=380, margin={"l": left, "r": 40, "t": 50, "b": 20})
     return fig
 
 
