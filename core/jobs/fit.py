@@ -130,15 +130,18 @@ class SweepFiring:
 
     def __init__(self, X) -> None:
         self.X = X
-        self.recorders: dict[int, FiringRecorder] = {}  # by the estimator or stack observed
+        # the unit training now (units train one after another): its model's id, its last step, its recorder;
+        # one at a time, so a long sweep holds one sample of the data, not one per trial
+        self.current: tuple[int, int, FiringRecorder] | None = None
 
     def __call__(self, model, step: int) -> None:
         stack = getattr(model, "histories", None) is not None
         members = model.estimators if stack else [model]
         histories = model.histories if stack else [getattr(model, "history_", [])]
-        if id(model) not in self.recorders:
-            self.recorders[id(model)] = FiringRecorder(members[0], self.X)
-        recorder = self.recorders[id(model)]
+        if self.current is None or self.current[0] != id(model) or step <= self.current[1]:  # a new unit
+            self.current = (id(model), step, FiringRecorder(members[0], self.X))
+        recorder = self.current[2]
+        self.current = (id(model), step, recorder)
         logged = [s for s, history in enumerate(histories) if history and history[-1].get("step") == step]
         if not logged:  # every point of it has diverged
             return
