@@ -19,6 +19,11 @@ PARAMS = {"n_components": 64, "auxk": 4, "batch_size": 24, "max_steps": 5, "warm
           "device": "cpu", "dead_window": 48}
 
 
+@pytest.fixture(autouse=True)
+def small_inputs_take_the_sparse_path(monkeypatch):
+    monkeypatch.setattr(sae_topk, "SPARSE_GRADIENT_MIN_FEATURES", 1)  # these tests' data has 20 features
+
+
 @pytest.fixture(scope="module")
 def X():
     return np.random.default_rng(0).random((96, 20), dtype=np.float32)
@@ -82,7 +87,7 @@ def test_sparse_encoder_gradient_equals_autograd_in_a_stack_with_auxk(model_name
     _check_sparse_equals_dense(stack.model, monkeypatch)
 
 
-def test_dense_product_takes_over_where_the_gradient_is_not_sparse():
+def test_dense_product_takes_over_where_the_sparse_one_does_not_pay(monkeypatch):
     rng = torch.Generator().manual_seed(0)
     xc = torch.randn(2, 8, 5, generator=rng)
     dense_grad = torch.randn(2, 8, 30, generator=rng)
@@ -92,6 +97,8 @@ def test_dense_product_takes_over_where_the_gradient_is_not_sparse():
     assert 1 / 30 < SPARSE_GRADIENT_MAX_DENSITY
     torch.testing.assert_close(sparse_weight_gradient(few, xc), few.mT @ xc)
     assert sparse_weight_gradient(few.bfloat16(), xc.bfloat16()) is None  # scipy has no bfloat16
+    monkeypatch.setattr(sae_topk, "SPARSE_GRADIENT_MIN_FEATURES", 6)
+    assert sparse_weight_gradient(few, xc) is None  # 5 features: finding the non-zeros costs more than it saves
 
 
 def test_training_with_the_sparse_gradient_follows_the_dense_one(X, monkeypatch):

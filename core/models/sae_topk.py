@@ -35,6 +35,9 @@ DECODERS = ("auto", "dense", "sparse")
 #: measured on 2 EPYC cores (``bench/sweep_speed.py --gradient-only``), scipy's single-threaded sparse product
 #: over 10% non-zeros (TopK 32 + AuxK 392 of 4096) still beats the 2-thread dense GEMM; past ~20% it loses
 SPARSE_GRADIENT_MAX_DENSITY = 0.15
+#: and only from this many input features: finding the non-zeros costs a pass over the (batch x n) gradient
+#: whatever d, the dense product's cost grows with d (1 thread, k = n/128: 0.4x at d 64, 1.0x at 256, 2.5x at 784)
+SPARSE_GRADIENT_MIN_FEATURES = 256
 
 
 def largest(values: torch.Tensor, n) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,8 +119,9 @@ def sparse_decode_is_faster(rows: int, n_latents: int, n_features: int, k: int, 
 
 
 def sparse_weight_gradient(grad: torch.Tensor, xc: torch.Tensor) -> torch.Tensor | None:
-    """``grad.mT @ xc`` from the non-zeros of ``grad`` only, or None where too few of its entries are 0
-    (over ``SPARSE_GRADIENT_MAX_DENSITY``) for that to pay; the caller then takes the dense product.
+    """``grad.mT @ xc`` from the non-zeros of ``grad`` only, or None where that would not pay (fewer than
+    ``SPARSE_GRADIENT_MIN_FEATURES`` columns in xc, or over ``SPARSE_GRADIENT_MAX_DENSITY`` of grad non-zero):
+    the caller then takes the dense product.
 
     grad: (..., batch, n) the pre-activations' gradient, xc: (..., batch, d) the encoder's input; returns
     (..., n, d). A TopK code passes gradient only through its k selected pre-activations (and AuxK's top
@@ -125,7 +129,8 @@ def sparse_weight_gradient(grad: torch.Tensor, xc: torch.Tensor) -> torch.Tensor
     (S leading members) is one block-diagonal sparse matrix (S n x S batch) times the S batches stacked.
     CPU tensors of float32 or float64 (scipy); anything else gets None.
     """
-    if grad.device.type != "cpu" or grad.dtype not in (torch.float32, torch.float64) or xc.dtype != grad.dtype:
+    if (grad.device.type != "cpu" or grad.dtype not in (torch.float32, torch.float64) or xc.dtype != grad.dtype
+            or xc.shape[-1] < SPARSE_GRADIENT_MIN_FEATURES):
         return None
     *stack, rows, n_latents = grad.shape
     members = grad.detach().reshape(-1, rows, n_latents).numpy()
