@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from core import datasets, models
@@ -74,7 +75,8 @@ def list_lessons(args: argparse.Namespace) -> int:
     for name in lessons.names():
         lesson = lessons.get(name)
         runs = ", ".join(run.label or run.model for run in lesson.runs)
-        print(f"{name}  {lesson.title}")
+        online = " [online: one download, then cached]" if lesson.online else ""
+        print(f"{name}  {lesson.title}{online}")
         print(f"    {lesson.data}: {runs} ({lesson.paper})")
     return 0
 
@@ -84,5 +86,7 @@ def lesson_command(args: argparse.Namespace) -> int:
     from core import lessons
 
     result = lessons.run(args.name, device=args.device)
+    if "error" in result:  # its data set could not be loaded (an online set, offline): the JSON line says why too
+        print(f"error: {result['error']}", file=sys.stderr)
     print(json.dumps(finite(result)))
     return 0 if result["ok"] else 1

@@ -11,8 +11,15 @@ from pathlib import Path
 import pytest
 
 from core import datasets, lessons, models
+from tests.lesson_fixtures import no_downloads, olivetti_cache  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def online_sets_cached(olivetti_cache):
+    """A lesson on Olivetti runs on a small Olivetti-shaped cache of real faces written here (never a download):
+    its code path and its measure are exercised offline."""
 
 
 def test_every_lesson_is_complete_and_points_at_real_data_and_models():

@@ -7,8 +7,9 @@ import streamlit as st
 from PIL import Image
 
 from core import lessons, models, render
+from core.datasets import online
 from core.jobs import DONE
-from ui import data_loading, knobs, look, session, train_runner
+from ui import data_loading, knobs, lesson_results, look, session, stored_runs, train_runner
 
 #: the pages a lesson opens on (core.lessons.Lesson.page)
 PAGES = {"train": "views/train.py", "compare": "views/compare.py"}
@@ -33,6 +34,14 @@ def _run_words(lesson: lessons.Lesson) -> str:
 def _columns(n_tiles: int) -> int:
     """Columns (4 to 8) that leave the fewest empty cells in the card's grid, the widest of equals."""
     return min(range(8, 3, -1), key=lambda columns: -n_tiles % columns)
+
+
+def _download_words(lesson: lessons.Lesson) -> str:
+    """An online lesson's card: whether its data set is here or needs its one download first."""
+    if online.is_cached(lesson.data):
+        return f"{lesson.data} is downloaded and cached on this machine: the lesson works offline."
+    return (f"Needs internet once: {lesson.data} ({online.download_size(lesson.data)}) is downloaded when the "
+            "lesson opens, then cached. Offline it cannot open yet.")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -63,20 +72,18 @@ def cards() -> None:
             with column.container(border=True):
                 st.markdown(f"**{lesson.title}**")
                 st.caption(f"{_run_words(lesson)}  \n*{lesson.paper}*")
-                try:
-                    picture, caption = card_picture(name)
-                    st.image(picture, width=min(CARD_PICTURE_WIDTH, picture.width), caption=caption)
-                except Exception as error:  # noqa: BLE001 - an offline data set: the card says so, Open stays
-                    st.caption(f"No picture: {error}")
+                if lesson.online:
+                    st.caption(_download_words(lesson), help="Set SAE_EXPLORER_DATA to move the cache folder.")
+                # no picture of an online set not yet here: Home never waits on a download
+                if not lesson.online or online.is_cached(lesson.data):
+                    try:
+                        picture, caption = card_picture(name)
+                        st.image(picture, width=min(CARD_PICTURE_WIDTH, picture.width), caption=caption)
+                    except Exception as error:  # noqa: BLE001 - e.g. a damaged cache: the card says so, Open stays
+                        st.caption(f"No picture: {error}")
                 if st.button("Open", key=open_key(name), icon=":material/school:", type="primary"):
                     open_lesson(name)
                     st.switch_page(PAGES[lesson.page])
-
-
-def _set_widget(key: str, value) -> None:
-    """Make widget ``key`` show ``value`` when its page draws it next (session.persist seeds it from here)."""
-    session.get().widgets[key] = value
-    st.session_state.pop(key, None)
 
 
 def _fits_panel(lesson: lessons.Lesson) -> bool:
@@ -102,19 +109,19 @@ def open_lesson(name: str) -> None:
     _forget_saved_picks(lesson)
     second = lesson.runs[1]
     if _fits_panel(lesson):
-        _set_widget("compare:n", int(second.params.get("n_components", 16)))
-        _set_widget("compare:sae", second.model)
+        session.set_widget("compare:n", int(second.params.get("n_components", 16)))
+        session.set_widget("compare:sae", second.model)
         if "k" in second.params:
-            _set_widget("compare:k", int(second.params["k"]))
+            session.set_widget("compare:k", int(second.params["k"]))
         if "max_steps" in second.params:
-            _set_widget("compare:steps", _nearest_steps(int(second.params["max_steps"])))
+            session.set_widget("compare:steps", _nearest_steps(int(second.params["max_steps"])))
 
 
 def _forget_saved_picks(lesson: lessons.Lesson) -> None:
     """Two saved runs then picks afresh, among the lesson data set's runs (when some are saved): a newly
     trained run of the lesson is not hidden behind an earlier pick, nor behind another data set picked
     while the lesson's had no runs yet."""
-    _set_widget("compare:data", session.DataChoice(lesson.data, dict(lesson.data_options)).key)
+    session.set_widget("compare:data", session.DataChoice(lesson.data, dict(lesson.data_options)).key)
     for key in ("compare:left", "compare:right"):
         session.get().widgets.pop(key, None)
         st.session_state.pop(key, None)
@@ -139,7 +146,7 @@ def set_up_train(run: lessons.Run) -> None:
     state = session.get()
     state.model_name = run.model
     st.session_state[TRAIN_RUN_KEY] = run
-    _set_widget("train:model", run.model)
+    session.set_widget("train:model", run.model)
     state.params[run.model] = {**knobs.defaults(run.model), **run.params}
     for param in state.params[run.model]:
         st.session_state.pop(train_runner.widget_key(run.model, param), None)
@@ -161,21 +168,23 @@ def _measure_words(key: str) -> str:
     return text[0].upper() + text[1:]
 
 
-def _measured(lesson: lessons.Lesson) -> tuple[str, bool] | None:
+def _measured(lesson: lessons.Lesson) -> None:
     """The lesson's own measure of the Train page's finished run, in words, and whether every number lies in
-    the range the paper's result implies: when that run is the lesson's model on the lesson's data."""
+    the range the paper's result implies, then its picture: when that run is the lesson's model on its data."""
     state, job = session.get(), session.get().job
     choice = session.DataChoice(lesson.data, dict(lesson.data_options))
     if (lesson.page != "train" or job is None or job.state != DONE or state.data != choice
             or (job.model_name, job.dataset_name) != (lesson.runs[0].model, choice.label)):
-        return None
+        return
     ds = data_loading.current_dataset()
     if ds is None:
-        return None
+        return
     cache = st.session_state.setdefault("_lesson_measured", {})  # one finished run's outcome, not recomputed
     if cache.get("job") is not job:
         cache.update(job=job, outcome=lesson.measure(ds, [job.model]))
-    return _outcome_words(lesson, cache["outcome"], "this run")
+    words, ok = _outcome_words(lesson, cache["outcome"], "this run")
+    (st.success if ok else st.warning)(words, icon=":material/straighten:")
+    lesson_results.picture(lesson, ds, [job.model], runs_key=job)
 
 
 def _outcome_words(lesson: lessons.Lesson, outcome: dict, what: str) -> tuple[str, bool]:
@@ -188,9 +197,13 @@ def _outcome_words(lesson: lessons.Lesson, outcome: dict, what: str) -> tuple[st
 
 def measured_pair(left, right) -> None:
     """Under Two saved runs: the open two-run lesson's own measure of the two runs shown (ui.stored_runs'
-    loaded runs), when they are its runs in its order."""
+    loaded runs), when they are its runs in its order, and its picture of them; for a lesson of more runs,
+    its measure of all of them (``measured_all``)."""
     name = session.get().lesson
     lesson = lessons.get(name) if name is not None else None
+    if lesson is not None and lesson.page == "compare" and len(lesson.runs) > 2:
+        measured_all(lesson, left.record)
+        return
     if (lesson is None or lesson.page != "compare" or len(lesson.runs) != 2
             or not all(_is_run_of(shown.record, run) for shown, run in zip((left, right), lesson.runs))):
         return
@@ -205,6 +218,31 @@ def measured_pair(left, right) -> None:
     if cache["outcome"] is not None:
         words, ok = _outcome_words(lesson, cache["outcome"], "these two runs")
         (st.success if ok else st.warning)(words, icon=":material/straighten:")
+        lesson_results.picture(lesson, left.dataset, [left.model, right.model], runs_key=key)
+
+
+def measured_all(lesson: lessons.Lesson, shown) -> None:
+    """A lesson of more than two runs, under Two saved runs: once each of its runs is saved on the data set
+    shown (``shown``, a record of it), its measure of them all and its bars; until then, which are missing."""
+    run_store = stored_runs.store()
+    group = [record for record in stored_runs.saved_runs(run_store)
+             if stored_runs.data_key(record) == stored_runs.data_key(shown)]
+    found = _newest_runs(group, lesson.runs)
+    missing = [run.label or run.model for run, record in zip(lesson.runs, found) if record is None]
+    if missing:
+        st.info(f"The lesson measures its {len(lesson.runs)} runs together: still to train (the buttons above): "
+                f"{', '.join(missing)}.", icon=":material/straighten:")
+        return
+    loaded = [stored_runs.load_run(run_store, record) for record in found]
+    if any(run is None for run in loaded):
+        return
+    key = tuple((record.id, record.updated_at) for record in found)
+    cache = st.session_state.setdefault("_lesson_measured_all", {})
+    if cache.get("key") != key:
+        cache.update(key=key, outcome=lesson.measure(loaded[0].dataset, [run.model for run in loaded]))
+    words, ok = _outcome_words(lesson, cache["outcome"], f"the {len(loaded)} saved runs of the lesson")
+    (st.success if ok else st.warning)(words, icon=":material/straighten:")
+    lesson_results.bars(lesson, cache["outcome"], key=f"lesson:bars:{lesson.name}")
 
 
 def _close() -> None:
@@ -222,10 +260,10 @@ def lesson_box(page: str) -> None:
     how = _how(lesson) if page == lesson.page else _train_words(lesson)
     st.info(f"**Lesson: {lesson.title}**  \n{lesson.look_for}  \n\n{runs}  \n\n{how}  \n"
             f"*{lesson.paper}*", icon=":material/school:")
-    measured = _measured(lesson) if page == "train" else None
-    if measured is not None:
-        outcome, ok = measured
-        (st.success if ok else st.warning)(outcome, icon=":material/straighten:")
+    if page == "train":
+        _measured(lesson)
+    elif data_loading.current_dataset() is None and session.get().data_error:  # Train shows it on its own
+        st.error(f"This lesson's data set cannot be loaded: {session.get().data_error}", icon=":material/cloud_off:")
     buttons = st.container(horizontal=True)
     buttons.button("Close the lesson", key="lesson:close", on_click=_close, icon=":material/close:")
     if page != "compare" or lesson.page != "compare":
@@ -280,13 +318,19 @@ def saved_picks(records) -> tuple[str, str] | None:
     lesson = lessons.get(name) if name is not None else None
     if lesson is None or lesson.page != "compare":
         return None
-    picked: list[str] = []
-    for run in lesson.runs[:2]:
-        found = next((record.id for record in records if _is_run_of(record, run) and record.id not in picked), None)
-        if found is None:
-            return None
-        picked.append(found)
-    return picked[0], picked[1]
+    found = _newest_runs(records, lesson.runs[:2])
+    if None in found:
+        return None
+    return found[0].id, found[1].id
+
+
+def _newest_runs(records, runs: tuple[lessons.Run, ...]) -> list:
+    """For each lesson run, the newest saved run among ``records`` (newest first) trained as it, each record
+    picked once; None where there is none."""
+    picked: list = []
+    for run in runs:
+        picked.append(next((record for record in records if _is_run_of(record, run) and record not in picked), None))
+    return picked
 
 
 def panel_note(sae_model: str) -> str | None:

@@ -73,6 +73,16 @@ def cache_file(name: str) -> Path:
     return cache_dir() / f"{name}.npz"
 
 
+def is_cached(name: str) -> bool:
+    """The online set ``name`` is on this machine: loading it needs no download."""
+    return cache_file(name).exists()
+
+
+def download_size(name: str) -> str:
+    """The size of the online set's one download, in words ('about 1.5 MB')."""
+    return _ONLINE_SETS[name][3]
+
+
 def load_online(name: str) -> Dataset:
     """Load the online set ``name`` from the cache, downloading it first when it is missing."""
     downloader_name, image_shape, value_scale, download_size, description = _ONLINE_SETS[name]

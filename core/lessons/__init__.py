@@ -3,7 +3,9 @@
 A lesson names its data set, the runs it trains (model and settings: what the Train page, or the Compare
 page for two runs, is set up with), what to look for, and the paper it comes from. ``run(name)`` trains
 it headless and measures its outcome: numbers with the range the paper's result implies
-(``Lesson.expected``), so that the test suite can hold every lesson to its claim.
+(``Lesson.expected``), so that the test suite can hold every lesson to its claim. A lesson on a data set that
+needs a download (``Lesson.online``) cannot run offline until the set is cached: ``run`` then says so
+(``ok`` False, ``error`` the loader's message) instead of raising.
 
     from core import lessons
     lessons.names()                      # ['linear-ae-is-pca', ...]
@@ -19,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core import datasets, models
+from core.datasets import DatasetError
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,21 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Bars:
+    """The lesson's outcome drawn as one bar per run (the outcome's numbers in the order of ``runs``): how far
+    each lies above ``reference`` (e.g. 1: PCA's error, for errors divided by PCA's), in percent."""
+
+    axis: str  # what a bar's height is, in words
+    reference: float
+    reference_label: str  # what the reference line is, in words
+
+
+@dataclass(frozen=True)
 class Lesson:
     """A classic result, set up in one click. ``measure(data, fitted)`` gets the data set and the fitted
-    estimators in the order of ``runs`` and returns the outcome; ``expected`` bounds each number."""
+    estimators in the order of ``runs`` and returns the outcome; ``expected`` bounds each number.
+    ``picture(data, fitted)``, when given, draws what the lesson's text asks to look at: (PIL image, caption);
+    ``bars`` draws the outcome itself as the main picture."""
 
     name: str
     title: str
@@ -47,6 +62,13 @@ class Lesson:
     measure: Callable[[datasets.Dataset, list[Any]], dict[str, float]]
     expected: dict[str, tuple[float, float]]
     data_options: dict[str, Any] = field(default_factory=dict)
+    picture: Callable[[datasets.Dataset, list[Any]], tuple[Any, str]] | None = None
+    bars: Bars | None = None
+
+    @property
+    def online(self) -> bool:
+        """Its data set needs a one-time download (then it is cached; offline until then it cannot open)."""
+        return self.data in datasets.ONLINE_DATASETS
 
     @property
     def page(self) -> str:
@@ -81,10 +103,15 @@ def get(name: str) -> Lesson:
 
 def run(name: str, device: str = "auto") -> dict[str, Any]:
     """Train lesson ``name`` headless and measure it: {'lesson', 'outcome', 'expected', 'ok', 'seconds'};
-    ``ok`` when every outcome lies in its expected range."""
+    ``ok`` when every outcome lies in its expected range. When its data set cannot be loaded (an online set,
+    offline and not cached), ``ok`` is False and ``error`` says why and what to do."""
     lesson = get(name)
     started = time.perf_counter()
-    data = datasets.load(lesson.data, **lesson.data_options)
+    try:
+        data = datasets.load(lesson.data, **lesson.data_options)
+    except DatasetError as error:
+        return {"lesson": name, "outcome": {}, "expected": {k: list(v) for k, v in lesson.expected.items()},
+                "ok": False, "error": str(error), "seconds": time.perf_counter() - started}
     fitted = []
     for spec in lesson.runs:
         model = spec.create()

@@ -7,7 +7,8 @@ import numpy as np
 from core import metrics
 from core.analysis.geometry import subspace_angle, top_principal_components
 from core.analysis.receptive_fields import orientation_selectivity, width_across
-from core.lessons import Lesson, Run, register
+from core.lessons import Bars, Lesson, Run, register
+from core.lessons.pictures import matched_dictionary, noisy_reconstructions, parts_beside_eigenfaces
 
 
 def _reconstruction_mse(model, X) -> float:
@@ -50,11 +51,13 @@ register(Lesson(
     look_for="Every sample is 3 of 32 hidden directions plus a little noise. A TopK SAE with k = 3 and twice "
              "as many atoms as directions finds each of them: the mean max cosine of the true directions to "
              "the learned atoms (MMCS) reaches 1. The spare atoms duplicate found directions or stay unused; "
-             "AuxK keeps pulling dead ones back towards what is left unexplained.",
+             "AuxK keeps pulling dead ones back towards what is left unexplained. Once trained, the picture puts "
+             "each true direction beside the atom matched to it: the two columns look the same.",
     data="sparse-synthetic", data_options={"n_atoms": 32, "n_samples": 4000},
     runs=(Run("sae-topk", {"n_components": 64, "k": 3, "max_steps": 3000, "dead_window": 1024}, "TopK SAE"),),
     measure=_dictionary_recovered,
     expected={"mmcs_to_truth": (0.98, 1.0), "fvu": (0.0, 0.05)},
+    picture=lambda data, fitted: matched_dictionary(data.truth, fitted[0].components_),
 ))
 
 
@@ -73,14 +76,17 @@ register(Lesson(
           "(ICML 2022)",
     look_for="Four autoencoders of rank 4 on the spiked Gaussian data. A sigmoidal autoencoder with tied "
              "weights stays above the PCA error, as does a ReLU autoencoder without biases; untie the "
-             "weights, or give the ReLU its biases, and the error comes down to PCA's. Compare the first "
-             "two side by side: the tied one's atoms cannot both encode and rescale.",
+             "weights, or give the ReLU its biases, and the error comes down to PCA's. Train the four runs (the "
+             "buttons below); once all are saved, one bar per run shows how far its error lies above PCA's "
+             "(the dashed line). The atoms of any two are compared under Two saved runs.",
     data="gaussian",
     runs=(Run("ae", {"n_components": 4, "activation": "sigmoid", "tied": True}, "tied sigmoid"),
           Run("ae", {"n_components": 4, "activation": "sigmoid", "tied": False}, "untied sigmoid"),
           Run("ae", {"n_components": 4, "activation": "relu", "bias": False}, "ReLU without bias"),
           Run("ae", {"n_components": 4, "activation": "relu", "bias": True}, "ReLU with bias")),
     measure=_ratios_to_pca,
+    bars=Bars(axis="error above PCA's (rank 4)", reference=1.0,
+              reference_label="PCA's error: no autoencoder of rank 4 does better"),
     expected={"tied_sigmoid_mse_ratio_to_pca": (1.04, 2.0), "untied_sigmoid_mse_ratio_to_pca": (0.99, 1.03),
               "relu_without_bias_mse_ratio_to_pca": (1.04, 2.0), "relu_with_bias_mse_ratio_to_pca": (0.99, 1.02)},
 ))
@@ -89,9 +95,20 @@ register(Lesson(
 TEST_NOISE = 0.3
 
 
+def _noisy(X) -> np.ndarray:
+    """``X`` with the lesson's Gaussian test noise (a fixed draw: the measure and the picture see the same)."""
+    return X + TEST_NOISE * np.random.default_rng(0).standard_normal(X.shape).astype(np.float32)
+
+
+def _denoising_picture(data, fitted):
+    plain, denoising = fitted
+    return noisy_reconstructions(data.X, _noisy(data.X), {"plain autoencoder": plain,
+                                                          "denoising autoencoder": denoising}, data.image_shape)
+
+
 def _denoising_gain(data, fitted) -> dict[str, float]:
     plain, denoising = fitted
-    noisy = data.X + TEST_NOISE * np.random.default_rng(0).standard_normal(data.X.shape).astype(np.float32)
+    noisy = _noisy(data.X)
     errors = [metrics.mse(data.X, model.inverse_transform(model.transform(noisy))) for model in fitted]
     return {"plain_error_on_noisy_input": errors[0], "denoising_error_on_noisy_input": errors[1],
             "denoising_gain": errors[0] / errors[1]}
@@ -102,14 +119,16 @@ register(Lesson(
     title="A denoising autoencoder cleans what it has never seen clean",
     paper="Vincent et al., Extracting and composing robust features with denoising autoencoders (ICML 2008)",
     look_for="Both autoencoders learn 32 atoms of the digits; the denoising one only ever sees them with "
-             f"Gaussian noise (sigma {TEST_NOISE}) and must give back the clean digit. Give both a noisy digit: "
-             "the denoising autoencoder's reconstruction is about twice as close to the clean one. Its atoms "
-             "are smoother strokes; the plain one's copy more of the pixel noise.",
+             f"Gaussian noise (sigma {TEST_NOISE}) and must give back the clean digit. Give both the same noisy digits (the picture under the measured line, once "
+             "both runs are saved: clean, noisy, then each one's reconstruction of the noisy input): the "
+             "denoising autoencoder's is about twice as close to the clean digit, while the plain one passes "
+             "much of the noise through.",
     data="digits", data_options={"scale": "minmax"},
     runs=(Run("ae", {"n_components": 32}, "plain autoencoder"),
           Run("denoising-ae", {"n_components": 32, "noise": "gaussian", "noise_level": TEST_NOISE},
               "denoising autoencoder")),
     measure=_denoising_gain,
+    picture=_denoising_picture,
     expected={"denoising_gain": (1.5, 100.0)},
 ))
 
@@ -164,6 +183,42 @@ register(Lesson(
     runs=(Run("nmf", {"n_components": 13, "max_steps": 300}, "NMF"), Run("pca", {"n_components": 13}, "PCA")),
     measure=_parts_against_truth,
     expected={"nmf_mmcs_to_parts": (0.9, 1.0), "pca_mmcs_to_parts": (0.0, 0.75)},
+))
+
+
+def _sparseness_of_atoms(data, fitted) -> dict[str, float]:
+    """Hoyer's sparseness (core.metrics; 1 = one pixel, 0 = all pixels alike), the median over the atoms:
+    Hoyer (2004) defined it to say how parts-based NMF's atoms are. A part (an eye, a brow, a mouth) lights a
+    few pixels; an eigenface spreads signed weight over the whole face."""
+    nmf, pca = fitted
+    nmf_sparseness = float(np.median(metrics.hoyer_sparseness(nmf.components_)))
+    pca_sparseness = float(np.median(metrics.hoyer_sparseness(pca.components_)))
+    return {"nmf_median_sparseness": nmf_sparseness, "pca_median_sparseness": pca_sparseness,
+            "sparseness_ratio": nmf_sparseness / pca_sparseness}
+
+
+#: Lee & Seung's rank on faces
+FACE_RANK = 49
+
+register(Lesson(
+    name="olivetti-nmf-vs-eigenfaces",
+    title="On real faces (Olivetti), NMF's atoms are sparser than PCA's eigenfaces",
+    paper="Lee & Seung, Learning the parts of objects by non-negative matrix factorization (Nature 1999); "
+          "Hoyer, Non-negative matrix factorization with sparseness constraints (JMLR 2004)",
+    look_for=f"Lee & Seung's experiment on real faces: 400 photographs (Olivetti, 64x64), rank {FACE_RANK} as "
+             "theirs. PCA's components are eigenfaces: whole faces, light and dark everywhere. NMF may only add "
+             "non-negative pieces, so many of its atoms light one region (brows, eyes, a nose, a cheek) and are "
+             "black elsewhere; on faces this varied others stay whole faces (Hoyer saw the same). Measured: "
+             "Hoyer's sparseness of each atom (1 = one pixel lit, 0 = every pixel alike), NMF's median against "
+             "PCA's. Needs one download (about 1.5 MB), then cached; offline, eigenfaces-vs-nmf-parts shows the "
+             "same contrast on drawn faces.",
+    data="olivetti",
+    runs=(Run("nmf", {"n_components": FACE_RANK, "max_steps": 200}, "NMF"),
+          Run("pca", {"n_components": FACE_RANK}, "PCA")),
+    measure=_sparseness_of_atoms,
+    expected={"sparseness_ratio": (1.3, 100.0)},
+    picture=lambda data, fitted: parts_beside_eigenfaces(fitted[0].components_, fitted[1].components_,
+                                                         data.image_shape),
 ))
 
 
