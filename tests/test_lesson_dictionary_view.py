@@ -23,7 +23,8 @@ def test_a_recovered_dictionary_is_drawn_as_two_identical_columns():
     order, signs = rng.permutation(8), rng.choice([-1.0, 1.0], 8)
     learned = np.vstack([3.0 * signs[:, None] * truth[order], rng.standard_normal((4, 16))])  # shuffled, flipped, spares
     picture, caption = matched_dictionary(truth, learned)
-    expected = render.side_by_side(render.shared_scale_columns([_unit(truth), _unit(truth)], None, scale=6),
+    expected = render.side_by_side(render.shared_scale_columns([_unit(truth), _unit(truth)], None, scale=6,
+                                                               background="#d1d5db"),
                                    ["the 8 true directions", "the learned atom matched to each"])
     assert np.array_equal(np.asarray(picture), np.asarray(expected))
     assert "lowest 1.000" in caption and "4 spare atoms are not drawn" in caption

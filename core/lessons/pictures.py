@@ -47,7 +47,7 @@ def matched_dictionary(truth, atoms, scale: int = 6) -> tuple[Image.Image, str]:
     true_rows = truth[pairs.rows[order]]
     matched = pairs.aligned_right(atoms)[pairs.cols[order]]
     unit = lambda rows: rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)  # noqa: E731
-    panels = render.shared_scale_columns([unit(true_rows), unit(matched)], None, scale=scale)
+    panels = render.shared_scale_columns([unit(true_rows), unit(matched)], None, scale=scale, background="#d1d5db")
     picture = render.side_by_side(panels, [f"the {len(truth)} true directions", "the learned atom matched to each"])
     similarity = pairs.similarity[order]
     caption = (f"Row i: true direction i (left) and the learned atom matched to it (right), each of its "
