@@ -66,14 +66,11 @@ def _draw_by_squared_error(residual: torch.Tensor, step: int) -> torch.Tensor:
     return keys.argsort(-1, descending=True)
 
 
-#: bytes of one block of rows in the CPU's per-step passes over the decoder (a fraction of a core's L2 cache)
-_BLOCK_BYTES = 1 << 20
-
-
-def _row_blocks(tensor: torch.Tensor) -> list[torch.Tensor]:
-    """Views of a contiguous ``tensor``'s rows (all leading dimensions flattened), ``_BLOCK_BYTES`` at a time."""
-    rows = tensor.view(-1, tensor.shape[-1])
-    return list(rows.split(max(1, _BLOCK_BYTES // (rows.shape[-1] * rows.element_size()))))
+def _project_off_atoms(grad: torch.Tensor, atoms: torch.Tensor) -> None:
+    """grad -= (grad . atom) atom, row by row, in place, with one temporary the size of ``grad``."""
+    product = torch.mul(grad, atoms)
+    along = product.sum(-1, keepdim=True)
+    grad.sub_(torch.mul(along, atoms, out=product))
 
 
 @dataclass(slots=True)
@@ -198,13 +195,14 @@ class BaseSAE(BaseAutoencoder):
         if W.is_cuda:  # one fused pass over the (large) decoder instead of two and a temporary
             W.grad.addcmul_((W.grad * W).sum(-1, keepdim=True), W, value=-1)
             return
-        # The CPU keeps the exact arithmetic of earlier versions (same seed, same numbers), a block of rows at
-        # a time: the block and its temporaries stay in the cache, where whole-matrix temporaries (a stack's
-        # are S x 12.5 MB at 784 x 4096) go out to memory, twice (bench/RESULTS.md, issue 21)
-        blocks = (zip(_row_blocks(W.grad), _row_blocks(W.detach())) if W.grad.is_contiguous() and W.is_contiguous()
-                  else [(W.grad, W)])
-        for grad, atoms in blocks:
-            grad -= (grad * atoms).sum(-1, keepdim=True) * atoms
+        # The CPU keeps the exact arithmetic of earlier versions (same seed, same numbers), one model of a stack
+        # at a time: its temporary then stays the size of one model's decoder (12.5 MB at 784 x 4096) where a
+        # whole stack's (S times that) goes out to memory and is paged in afresh at every step (issue 21)
+        W, grad = W.detach(), W.grad
+        members = zip(W.view(-1, *W.shape[-2:]), grad.view(-1, *grad.shape[-2:])) \
+            if W.dim() > 2 and W.is_contiguous() and grad.is_contiguous() else [(W, grad)]
+        for atoms, member_grad in members:
+            _project_off_atoms(member_grad, atoms)
 
     @torch.no_grad()
     def _after_step(self, x: torch.Tensor, x_hat: torch.Tensor) -> None:
