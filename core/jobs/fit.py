@@ -75,11 +75,13 @@ class FiringRecorder:
     """Each feature's firing frequency on a fixed sample of the data (``FIRING_ROWS`` rows), added to a
     logged row under ``FIRING_KEY`` every so many steps: Inspect draws it as firing density over training.
     Small by design: at most ``FIRING_SNAPSHOTS`` records and about ``FIRING_VALUES`` numbers per run, and
-    a record that takes over ``CHEAP`` seconds waits while it would take over a tenth of the training time."""
+    a record that takes over ``CHEAP`` seconds waits while it would take over ``max_share`` of the training
+    time (a tenth by default)."""
 
     FIRING_ROWS, FIRING_SNAPSHOTS, FIRING_VALUES, MAX_SHARE, CHEAP = 1024, 64, 100_000, 0.1, 0.02
 
-    def __init__(self, model, X) -> None:
+    def __init__(self, model, X, max_share: float | None = None) -> None:
+        self.max_share = self.MAX_SHARE if max_share is None else float(max_share)
         self.sample, self.every, self.next_step = None, 1, 0
         self.cost, self.last_at = 0.0, 0.0
         try:
@@ -103,7 +105,7 @@ class FiringRecorder:
         now = time.perf_counter()
         if self.sample is None or step < self.next_step:
             return None
-        if self.cost > self.CHEAP and now - self.last_at < self.cost / self.MAX_SHARE:
+        if self.cost > self.CHEAP and now - self.last_at < self.cost / self.max_share:
             return None
         try:
             fractions = densities()
@@ -126,7 +128,10 @@ class FiringRecorder:
 class SweepFiring:
     """``core.sweep.Sweep``'s observer: each point's firing density over training, added to its history row of
     the logged step (the run store saves it, Inspect draws it), as ``FiringRecorder`` does for a Train run.
-    A batched stack's points are measured together, each with its own weights of the moment."""
+    A batched stack's points are measured together, each with its own weights of the moment; the records take
+    at most ``MAX_SHARE`` of the training time (less than a Train run's: a sweep is about throughput)."""
+
+    MAX_SHARE = 0.03
 
     def __init__(self, X) -> None:
         self.X = X
@@ -139,7 +144,7 @@ class SweepFiring:
         members = model.estimators if stack else [model]
         histories = model.histories if stack else [getattr(model, "history_", [])]
         if self.current is None or self.current[0] != id(model) or step <= self.current[1]:  # a new unit
-            self.current = (id(model), step, FiringRecorder(members[0], self.X))
+            self.current = (id(model), step, FiringRecorder(members[0], self.X, self.MAX_SHARE))
         recorder = self.current[2]
         self.current = (id(model), step, recorder)
         logged = [s for s, history in enumerate(histories) if history and history[-1].get("step") == step]
