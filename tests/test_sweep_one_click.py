@@ -3,9 +3,11 @@ picked above the chart (issue 21: 'a click on any point opens that run'); by def
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from app_support import open_page
+from app_support import elements, open_page
 from core import datasets, models
 from core.store import RunStore
 from test_badge_sweep_inspect import _click
@@ -42,6 +44,9 @@ def test_a_click_opens_the_run_in_inspect_at_once(trials):
     at = _sweep_page()
     assert at.selectbox(key="sweep:click").value == "atoms"  # by default a click only shows the atoms
     at.selectbox(key="sweep:click").set_value("inspect").run()
+    chart = elements(at, "plotly_chart")[0]
+    hover = [text for trace in json.loads(chart.proto.spec)["data"] for text in trace.get("hovertext", [])]
+    assert hover and all("click to open it in Inspect" in text for text in hover)  # the hover says what a click does
     _click(at, trials[1].id)
     assert not at.exception and [h.value for h in at.header] == ["Inspect"]
     assert at.selectbox(key="inspect:run").value == trials[1].id

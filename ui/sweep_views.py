@@ -29,6 +29,10 @@ SHORT = {"l0": "L0", "fvu": "FVU", "mse": "MSE", "dead_fraction": "dead fraction
 #: the metrics a PCA/NMF baseline point has
 BASELINE_METRICS = ("l0", "fvu", "mse")
 PARALLEL_METRICS = ("l0", "fvu", "mse", "dead_fraction", "seconds")
+#: what a click on a point of the frontier does
+CLICK_ACTIONS = {"atoms": "shows its atoms here", "inspect": "opens it in Inspect",
+                 "compare": "opens it in Compare beside"}
+CLICK_HINTS = {"atoms": "show its atoms", "inspect": "open it in Inspect", "compare": "open it in Compare"}
 
 
 def sweep_label(records: Sequence[Any]) -> str:
@@ -46,7 +50,7 @@ def sweep_label(records: Sequence[Any]) -> str:
             f" · {first.dataset} · {len(records)} trials · {seconds:,.1f} s · {when}")
 
 
-def _hover(group: dict[str, Any], x: str, y: str) -> str:
+def _hover(group: dict[str, Any], x: str, y: str, click: str = "atoms") -> str:
     def value(metric: str) -> str:
         mean, spread = group.get(metric), group.get(f"{metric}_std")
         if mean is None:
@@ -55,17 +59,18 @@ def _hover(group: dict[str, Any], x: str, y: str) -> str:
 
     seeds = f"{group['seeds']} seeds, mean ± sd" if group["seeds"] > 1 else "1 seed"
     return (f"<b>{group['label']}</b> ({seeds})<br>{x} {value(x)} · {y} {value(y)}"
-            "<br><i>click to show its atoms</i>")
+            f"<br><i>click to {CLICK_HINTS[click]}</i>")
 
 
 def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: str, y: str,
-                    references: list[dict[str, Any]], beside: Sequence[dict[str, Any]] = ()) -> go.Figure:
+                    references: list[dict[str, Any]], beside: Sequence[dict[str, Any]] = (),
+                    click: str = "atoms") -> go.Figure:
     """Metric ``x`` against ``y``, one point per setting (the mean over its seeds, error bars one standard
     deviation either way), one curve along the first setting per model and value of the other settings; the
     Pareto front as a dashed line through its ringed points; PCA and NMF baselines of the same ranks where both
     metrics are theirs; ``beside``: stored runs outside the sweep (``core.analysis.frontier.measured_beside``),
     each a labelled cross. A point's ``customdata`` is its run id (a setting's: its first seed's), which a
-    click opens."""
+    click opens (``click``: what a click does, ``CLICK_ACTIONS``, said in the hover text)."""
     fig = go.Figure()
     placed = [g for g in groups if g.get(x) is not None and g.get(y) is not None]
     on_front = frontier.pareto_front(placed, x, y)
@@ -85,7 +90,7 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
             error_y={"type": "data", "array": [g.get(f"{y}_std") or 0 for g in points], "thickness": 1, "width": 3},
             marker={"size": [13 if f else 9 for f in front], "color": color,
                     "line": {"width": [2.5 if f else 0 for f in front], "color": "#111827"}},
-            line={"width": 1.5, "color": color}, hovertext=[_hover(g, x, y) for g in points], hoverinfo="text"))
+            line={"width": 1.5, "color": color}, hovertext=[_hover(g, x, y, click) for g in points], hoverinfo="text"))
     front_points = sorted((g for g, f in zip(placed, on_front) if f), key=lambda g: g[x])
     if len(front_points) > 1:
         fig.add_trace(go.Scatter(x=[g[x] for g in front_points], y=[g[y] for g in front_points], mode="lines",
@@ -110,7 +115,8 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
             text=[r["name"] for r in placed_beside], textposition="top right",
             textfont={"color": BESIDE_COLOR},
             hovertext=[f"<b>{r['name']}</b> ({r['model']}, beside the sweep, measured on its data)<br>"
-                       f"{x} {r[x]:.4g} · {y} {r[y]:.4g}" for r in placed_beside], hoverinfo="text"))
+                       f"{x} {r[x]:.4g} · {y} {r[y]:.4g}<br><i>click to {CLICK_HINTS[click]}</i>"
+                       for r in placed_beside], hoverinfo="text"))
     axis = {"rangemode": "tozero"}
     fig.update_layout(height=480, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       xaxis={"title": AXES.get(x, x), **axis}, yaxis={"title": AXES.get(y, y), **axis},
@@ -246,11 +252,6 @@ def trials_tab(run_store, records: list, rows: list, settings: list, references:
     with buttons[2]:
         downloads.csv_button(references, "Baselines (CSV)", "sweep-baselines.csv", key="sweep:refs-csv",
                              disabled=not references)
-
-
-#: what a click on a point of the frontier does
-CLICK_ACTIONS = {"atoms": "shows its atoms here", "inspect": "opens it in Inspect",
-                 "compare": "opens it in Compare beside"}
 
 
 def click_choice(names: dict) -> tuple[str, str | None]:

@@ -167,7 +167,7 @@ def results() -> None:
     chart_col, atoms_col = st.columns([1.15, 1], gap="large")
     with chart_col:
         action, partner = sweep_views.click_choice(names)
-        event = st.plotly_chart(sweep_views.frontier_figure(groups, settings, x, y, references, beside),
+        event = st.plotly_chart(sweep_views.frontier_figure(groups, settings, x, y, references, beside, action),
                                 key="sweep:plot", on_select="rerun", selection_mode="points",
                                 config={"displayModeBar": False})
         points = [{**g, "run_id": g["run_ids"][0]} for g in groups] + beside
