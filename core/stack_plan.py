@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 
 #: On the CPU a stack pays only while its members' encoder and decoder weights together fit about this many
-#: bytes (the last-level cache of the EPYC measured): past it, the per-step element-wise passes over the
-#: stacked weights run from memory and the stack is no faster per model than one model after another
-#: (sae-topk, stacks of 8, 1 thread: 1.7x at 1 MB of stacked weights, 1.07x at 16 MB, 0.97x at 49 MB, 0.89x
-#: at 196 MB; bench/RESULTS.md, issue 21). On a GPU one stack holds the whole group.
+#: bytes (the last-level cache of the EPYC measured): past it the per-step passes over the stacked weights run
+#: from memory and a stack's step costs each model as much as its own step alone, or more (sae-topk, stacks of
+#: 8, CPU time per model and step, 1 thread: 1.07x at 1 MB of stacked weights, 0.90-0.99x at 16-49 MB, 0.91x at
+#: 98-196 MB; bench/RESULTS.md, issue 21). On a GPU one stack holds the whole group.
 CPU_STACK_BYTES = 32 * 2**20
 
 
