@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: run test install install-dev clean
+.PHONY: run test install install-dev clean lesson-cards
 
 # requirements*.txt give the ranges the code supports; constraints.txt pins the versions the tests ran on.
 $(VENV)/.installed: requirements.txt constraints.txt
@@ -26,6 +26,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -n 2 --timeout 600 tests $(PYTEST_ARGS)
+
+# Each lesson's Home card: its outcome, drawn from a real headless run (assets/lessons/<name>.png; minutes).
+lesson-cards: $(VENV)/.installed
+	$(PY) -m core.lessons.cards
 
 clean:
 	rm -rf $(VENV) .pytest_cache

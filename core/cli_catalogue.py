@@ -28,6 +28,8 @@ def add_commands(commands) -> None:
                                              "stdout is a JSON object (outcome, expected ranges, ok).")
     lesson.add_argument("name", help="the lesson (see `lessons`)")
     lesson.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to train (default auto)")
+    lesson.add_argument("--card", metavar="PATH.png", default=None,
+                        help="also write the picture of its outcome (its Home card) to this PNG")
     lesson.set_defaults(handler=lesson_command)
 
 
@@ -85,7 +87,7 @@ def lesson_command(args: argparse.Namespace) -> int:
     """Run a lesson; exit status 0 when its outcome lies in the expected ranges, 1 otherwise."""
     from core import lessons
 
-    result = lessons.run(args.name, device=args.device)
+    result = lessons.run(args.name, device=args.device, card=args.card)
     if "error" in result:  # its data set could not be loaded (an online set, offline): the JSON line says why too
         print(f"error: {result['error']}", file=sys.stderr)
     print(json.dumps(finite(result)))

@@ -9,6 +9,7 @@ from PIL import Image
 from core import lessons, models, render
 from core.datasets import online
 from core.jobs import DONE
+from core.lessons import cards as lesson_cards
 from ui import data_loading, knobs, lesson_results, look, session, stored_runs, train_runner
 
 #: the pages a lesson opens on (core.lessons.Lesson.page)
@@ -74,8 +75,11 @@ def cards() -> None:
                 st.caption(f"{_run_words(lesson)}  \n*{lesson.paper}*")
                 if lesson.online:
                     st.caption(_download_words(lesson), help="Set SAE_EXPLORER_DATA to move the cache folder.")
+                committed = lesson_cards.load(name)  # its outcome, from a real run (core.lessons.cards)
+                if committed is not None:
+                    st.image(committed[0], width=committed[0].width, caption=committed[1])
                 # no picture of an online set not yet here: Home never waits on a download
-                if not lesson.online or online.is_cached(lesson.data):
+                elif not lesson.online or online.is_cached(lesson.data):
                     try:
                         picture, caption = card_picture(name)
                         st.image(picture, width=min(CARD_PICTURE_WIDTH, picture.width), caption=caption)

@@ -16,5 +16,6 @@ right.page_link("views/train.py", label="Start training", icon=":material/model_
 
 st.subheader("Lessons")
 st.caption("Classic results of the papers, each set up in one click: the data set, the model and its settings, "
-           "and what to look for. The pictures show each data set's true atoms, or a few of its samples.")
+           "and what to look for. Each picture is the lesson's outcome, drawn from a real run of it; a lesson "
+           "whose data set needs a download shows its data instead.")
 lessons.cards()

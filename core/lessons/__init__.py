@@ -101,10 +101,11 @@ def get(name: str) -> Lesson:
     return LESSONS[name]
 
 
-def run(name: str, device: str = "auto") -> dict[str, Any]:
+def run(name: str, device: str = "auto", card=None) -> dict[str, Any]:
     """Train lesson ``name`` headless and measure it: {'lesson', 'outcome', 'expected', 'ok', 'seconds'};
     ``ok`` when every outcome lies in its expected range. When its data set cannot be loaded (an online set,
-    offline and not cached), ``ok`` is False and ``error`` says why and what to do."""
+    offline and not cached), ``ok`` is False and ``error`` says why and what to do. ``card`` (a path): the
+    picture of its outcome for its Home card is written there too (core.lessons.cards), its path as 'card'."""
     lesson = get(name)
     started = time.perf_counter()
     try:
@@ -120,6 +121,10 @@ def run(name: str, device: str = "auto") -> dict[str, Any]:
         fitted.append(model.fit(data.X))
     outcome = {key: float(value) for key, value in lesson.measure(data, fitted).items()}
     ok = all(low <= outcome[key] <= high for key, (low, high) in lesson.expected.items())
-    return {"lesson": name, "outcome": outcome, "expected": {k: list(v) for k, v in lesson.expected.items()},
-            "ok": bool(ok and all(np.isfinite(list(outcome.values())))),
-            "seconds": time.perf_counter() - started}
+    result = {"lesson": name, "outcome": outcome, "expected": {k: list(v) for k, v in lesson.expected.items()},
+              "ok": bool(ok and all(np.isfinite(list(outcome.values()))))}
+    if card is not None:
+        from core.lessons import cards  # draws with core.render: only when a card is asked for
+
+        result["card"] = str(cards.save(lesson, data, fitted, card))
+    return {**result, "seconds": time.perf_counter() - started}
