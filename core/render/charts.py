@@ -81,12 +81,14 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width
     draw.text((left + plot_w / 2 - font.getlength(x_label) / 2, top + plot_h + 2), x_label, fill=AXIS_COLOR,
               font=font)
 
+    labels = []
     if reference is not None:
         value, label = reference
         _, y = at(x_low, value)
         for start in range(left, left + plot_w, 8):
             draw.line([(start, y), (min(start + 4, left + plot_w), y)], fill="#111827", width=2)
-        draw.text((left + plot_w - 4 - font.getlength(label), y - line_height - 1), label, fill="#111827", font=font)
+        label_at = (left + plot_w - 4 - font.getlength(label), y - line_height - 1)
+        labels.append((label_at, label))
     for index, (label, (x, y)) in enumerate(series.items()):
         color = SERIES_COLORS[index % len(SERIES_COLORS)]
         points = [at(float(a), float(b)) for a, b in zip(x, y) if np.isfinite(b) and (b > 0 or not log_y)]
@@ -95,6 +97,9 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width
         row = index * line_height + 2
         draw.line([(left, row + line_height / 2), (left + 18, row + line_height / 2)], fill=color, width=3)
         draw.text((left + 24, row), label, fill="#111827", font=font)
+    for (x, y), label in labels:  # over the curves, on white, so that a curve near the line leaves it legible
+        draw.rectangle([x - 2, y + 1, x + font.getlength(label) + 2, y + line_height - 1], fill="white")
+        draw.text((x, y), label, fill="#111827", font=font)
     if y_label:
         draw.text((left, len(series) * line_height + 2), y_label, fill=AXIS_COLOR, font=font)
     return image
