@@ -5,9 +5,10 @@ of each sample, decoded either by a dense product or, where the cost model says 
 the smallest dictionaries), by gathering the k active atoms (``F.embedding_bag``, the eager path of
 EleutherAI's sparsify); the encoder's backward gets the decoder bias's gradient from one vector-matrix
 product instead of a batch-sized one, and on the CPU the encoder weights' gradient from the non-zeros of
-the pre-activations' gradient only (``sparse_weight_gradient``: TopK's k per row, and AuxK's); AuxK is not computed while no latent can be dead (a bound on the
-dead-latent counters, checked with one host sync per horizon); ``precision='bf16'`` casts the two big
-products to bfloat16 while the weights, Adam and the loss stay fp32.
+the pre-activations' gradient only (``sparse_weight_gradient``: TopK's k per row, and AuxK's); AuxK is not
+computed while no latent can be dead (a bound on the dead-latent counters, checked with one host sync per
+horizon); ``precision='bf16'`` casts the two big products to bfloat16 while the weights, Adam and the loss
+stay fp32.
 """
 
 from __future__ import annotations
