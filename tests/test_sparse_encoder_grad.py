@@ -21,7 +21,7 @@ PARAMS = {"n_components": 64, "auxk": 4, "batch_size": 24, "max_steps": 5, "warm
 
 @pytest.fixture(autouse=True)
 def small_inputs_take_the_sparse_path(monkeypatch):
-    monkeypatch.setattr(sae_topk, "SPARSE_GRADIENT_MIN_FEATURES", 1)  # these tests' data has 20 features
+    monkeypatch.setattr(sae_topk, "SPARSE_GRADIENT_MIN_FEATURES_PER_THREAD", 1)  # these tests' data: 20 features
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +97,11 @@ def test_dense_product_takes_over_where_the_sparse_one_does_not_pay(monkeypatch)
     assert 1 / 30 < SPARSE_GRADIENT_MAX_DENSITY
     torch.testing.assert_close(sparse_weight_gradient(few, xc), few.mT @ xc)
     assert sparse_weight_gradient(few.bfloat16(), xc.bfloat16()) is None  # scipy has no bfloat16
-    monkeypatch.setattr(sae_topk, "SPARSE_GRADIENT_MIN_FEATURES", 6)
-    assert sparse_weight_gradient(few, xc) is None  # 5 features: finding the non-zeros costs more than it saves
+    monkeypatch.setattr(sae_topk, "SPARSE_GRADIENT_MIN_FEATURES_PER_THREAD", 3)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    torch.testing.assert_close(sparse_weight_gradient(few, xc), few.mT @ xc)  # 5 features >= 3 a thread
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert sparse_weight_gradient(few, xc) is None  # < 3 a thread: the 2-thread dense product is cheaper
 
 
 def test_training_with_the_sparse_gradient_follows_the_dense_one(X, monkeypatch):

@@ -36,9 +36,11 @@ DECODERS = ("auto", "dense", "sparse")
 #: measured on 2 EPYC cores (``bench/sweep_speed.py --gradient-only``), scipy's single-threaded sparse product
 #: over 10% non-zeros (TopK 32 + AuxK 392 of 4096) still beats the 2-thread dense GEMM; past ~20% it loses
 SPARSE_GRADIENT_MAX_DENSITY = 0.15
-#: and only from this many input features: finding the non-zeros costs a pass over the (batch x n) gradient
-#: whatever d, the dense product's cost grows with d (1 thread, k = n/128: 0.4x at d 64, 1.0x at 256, 2.5x at 784)
-SPARSE_GRADIENT_MIN_FEATURES = 256
+#: and only from this many input features per torch thread: finding the non-zeros costs a pass over the
+#: (batch x n) gradient whatever d, and scipy's product runs on one thread, while the dense product's cost grows
+#: with d and shrinks with threads (k = n/128; 1 thread: 0.4x at d 64, 1.0x at 256, 2.5x at 784; 2 threads: a
+#: whole step at d 784 1.02x): more cores give the dense GEMM the advantage
+SPARSE_GRADIENT_MIN_FEATURES_PER_THREAD = 256
 
 
 def largest(values: torch.Tensor, n) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,8 +123,8 @@ def sparse_decode_is_faster(rows: int, n_latents: int, n_features: int, k: int, 
 
 def sparse_weight_gradient(grad: torch.Tensor, xc: torch.Tensor) -> torch.Tensor | None:
     """``grad.mT @ xc`` from the non-zeros of ``grad`` only, or None where that would not pay (fewer than
-    ``SPARSE_GRADIENT_MIN_FEATURES`` columns in xc, or over ``SPARSE_GRADIENT_MAX_DENSITY`` of grad non-zero):
-    the caller then takes the dense product.
+    ``SPARSE_GRADIENT_MIN_FEATURES_PER_THREAD`` columns in xc per torch thread, or over
+    ``SPARSE_GRADIENT_MAX_DENSITY`` of grad non-zero): the caller then takes the dense product.
 
     grad: (..., batch, n) the pre-activations' gradient, xc: (..., batch, d) the encoder's input; returns
     (..., n, d). A TopK code passes gradient only through its k selected pre-activations (and AuxK's top
@@ -131,7 +133,7 @@ def sparse_weight_gradient(grad: torch.Tensor, xc: torch.Tensor) -> torch.Tensor
     CPU tensors of float32 or float64 (scipy); anything else gets None.
     """
     if (grad.device.type != "cpu" or grad.dtype not in (torch.float32, torch.float64) or xc.dtype != grad.dtype
-            or xc.shape[-1] < SPARSE_GRADIENT_MIN_FEATURES):
+            or xc.shape[-1] < SPARSE_GRADIENT_MIN_FEATURES_PER_THREAD * torch.get_num_threads()):
         return None
     *stack, rows, n_latents = grad.shape
     members = grad.detach().reshape(-1, rows, n_latents).numpy()
