@@ -136,15 +136,18 @@ def sparse_weight_gradient(grad: torch.Tensor, xc: torch.Tensor) -> torch.Tensor
             or xc.shape[-1] < SPARSE_GRADIENT_MIN_FEATURES_PER_THREAD * torch.get_num_threads()):
         return None
     *stack, rows, n_latents = grad.shape
-    members = grad.detach().reshape(-1, rows, n_latents).numpy()
-    # each member's (batch x n) gradient read row by row as CSC: its transpose is then the CSR (n x batch)
-    # that the product wants, without transposing the dense array
-    blocks = [scipy.sparse.csc_matrix(member).T for member in members]
-    nnz = sum(block.nnz for block in blocks)
-    if nnz > SPARSE_GRADIENT_MAX_DENSITY * grad.numel():
+    members = math.prod(stack)
+    flat = grad.detach().reshape(-1)
+    where = flat.nonzero().squeeze(1)  # one pass over the gradient: (member, sample, latent) flattened
+    if where.numel() > SPARSE_GRADIENT_MAX_DENSITY * flat.numel():
         return None
-    sparse = blocks[0] if len(blocks) == 1 else scipy.sparse.block_diag(blocks, format="csr")
-    inputs = xc.detach().expand(*stack, rows, xc.shape[-1]).reshape(len(blocks) * rows, -1).numpy()
+    member, sample, latent = where // (rows * n_latents), where // n_latents % rows, where % n_latents
+    # the gradient transposed, block-diagonal over the stack's members: row (member, latent), column (member,
+    # sample); scipy sorts the entries into CSR rows, so the product writes each gradient row once
+    sparse = scipy.sparse.csr_matrix(
+        (flat[where].numpy(), ((member * n_latents + latent).numpy(), (member * rows + sample).numpy())),
+        shape=(members * n_latents, members * rows))
+    inputs = xc.detach().expand(*stack, rows, xc.shape[-1]).reshape(members * rows, -1).numpy()
     return torch.from_numpy(np.asarray(sparse @ inputs)).view(*stack, n_latents, xc.shape[-1])
 
 
