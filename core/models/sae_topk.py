@@ -38,8 +38,8 @@ DECODERS = ("auto", "dense", "sparse")
 SPARSE_GRADIENT_MAX_DENSITY = 0.15
 #: and only from this many input features per torch thread: finding the non-zeros costs a pass over the
 #: (batch x n) gradient whatever d, and scipy's product runs on one thread, while the dense product's cost grows
-#: with d and shrinks with threads (k = n/128; 1 thread: 0.4x at d 64, 1.0x at 256, 2.5x at 784; 2 threads: a
-#: whole step at d 784 1.02x): more cores give the dense GEMM the advantage
+#: with d and shrinks with threads (k = n/128, 1 thread: 0.4x at d 64, 0.8x at 128, 1.6x at 256, 3.8x at 784):
+#: more cores give the dense GEMM the advantage
 SPARSE_GRADIENT_MIN_FEATURES_PER_THREAD = 256
 
 
