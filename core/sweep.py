@@ -43,6 +43,7 @@ PER_POINT_PARAMS = ("k", "l1_coef", "sparsity_target", "sparsity_weight", "weigh
 #: a grid has at most this many parameters (each with its values); seeds multiply it
 MAX_GRID_PARAMS = 3
 
+
 @dataclass
 class SweepConfig:
     """What to sweep: every point of ``grid`` (parameter -> values) of ``model`` times every seed in ``seeds``,
@@ -204,12 +205,13 @@ class Sweep:
         self.n_features = int(X.shape[1])
         limits = [self._stack_limit(group) for group in self.groups] if self.batched else []
         cut = [limit for limit, group in zip(limits, self.groups) if limit is not None and limit < len(group)]
-        note = ("On the CPU at this size the points of a group train one after another: a stack of them would "
-                "be slower per point." if cut and min(cut) == 1 else
-                f"On the CPU at this size stacks hold at most {min(cut)} points: a larger stack would be slower "
-                "per point than fewer, one after another." if cut else None)
-        if note and note not in self.notes:
-            self.notes.append(note)
+        if cut:
+            note = ("On the CPU at this size the points of a group train one after another: a stack of them "
+                    "would be slower per point." if min(cut) == 1 else
+                    f"On the CPU at this size stacks hold at most {min(cut)} points: a larger stack would be "
+                    "slower per point than fewer, one after another.")
+            if note not in self.notes:
+                self.notes.append(note)
         return X
 
     def units(self) -> list[list[int]]:
