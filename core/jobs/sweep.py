@@ -255,7 +255,8 @@ class SweepJob(Job):
                 self._set(message=f"Training {label}")
                 try:
                     for row in sweep.train_unit(unit, X_sweep, self.control):
-                        where = "all points of the group at once" if sweep.batched else sweep.points[row["point"]].label
+                        where = (f"{len(unit)} trials as one stack" if len(unit) > 1
+                                 else sweep.points[row.get("point", unit[0])].label)
                         self._set(progress=(done + row["step"]) / total,
                                   message=f"Training {label} · step {row['step']} · {where}")
                 except Exception as error:  # noqa: BLE001 - this group failed; the others go on
