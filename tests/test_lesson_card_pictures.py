@@ -10,6 +10,7 @@ from PIL import Image
 
 from core import cli, lessons
 from core.lessons import cards
+from core.render.charts import LINE_CHART_HEIGHT
 from tests.app_support import elements, open_page
 
 #: the most bytes a committed card picture may take
@@ -43,7 +44,7 @@ def test_card_option_draws_a_small_runs_outcome(tmp_path, monkeypatch, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["card"] == str(path)
     with Image.open(path) as picture:
-        assert picture.size == (cards.CARD_WIDTH, 220)
+        assert picture.size == (cards.CARD_WIDTH, LINE_CHART_HEIGHT)
         assert "PCA's error of rank 8" in picture.info[cards.CAPTION_KEY]
 
 

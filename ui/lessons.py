@@ -77,7 +77,7 @@ def cards() -> None:
                     st.caption(_download_words(lesson), help="Set SAE_EXPLORER_DATA to move the cache folder.")
                 committed = lesson_cards.load(name)  # its outcome, from a real run (core.lessons.cards)
                 if committed is not None:
-                    st.image(committed[0], width=committed[0].width, caption=committed[1])
+                    st.image(committed[0], width="content", caption=committed[1])  # never wider than the card
                 # no picture of an online set not yet here: Home never waits on a download
                 elif not lesson.online or online.is_cached(lesson.data):
                     try:

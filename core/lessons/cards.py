@@ -96,14 +96,15 @@ def _errors_above_pca(lesson, data, fitted):
 def _denoised_digits(lesson, data, fitted):
     chosen = np.linspace(0, len(data.X) - 1, 3).astype(int)
     picture, _ = lesson.picture(dataclasses.replace(data, X=data.X[chosen]), fitted)
-    return picture, "Clean digit, noisy input, then each autoencoder's reconstruction: the denoising one is cleaner"
+    return picture, ("Each row: a digit, its noisy input, then each autoencoder's reconstruction of "
+                     "it: the denoising one's is cleaner")
 
 
 @_draws("cs294a-edges")
 def _edges_beside_gratings(lesson, data, fitted):
     (model,) = fitted
     weights = metrics.as_numpy(model.encoder_weight_)
-    grids = [render.atom_grid(atoms, data.image_shape, scale=4, padding=2, background="white")
+    grids = [render.atom_grid(atoms, data.image_shape, scale=3, padding=2, background="#9ca3af")
              for atoms in (weights, top_principal_components(data.X, len(weights)))]
     picture = render.side_by_side(grids, ["KL sparse autoencoder", "PCA"], gap=24)
     return picture, f"The {len(weights)} units' input weights after training (edges) beside PCA's (gratings)"

@@ -15,7 +15,10 @@ from core.render.panels import text_font
 SERIES_COLORS = ("#1d4ed8", "#ea580c", "#15803d", "#7c3aed")
 AXIS_COLOR = "#374151"
 GRID_COLOR = "#e5e7eb"
-FONT_SIZE = 13
+#: the charts' text size (pixels): legible when a 360-pixel card is shown about 270 pixels wide
+FONT_SIZE = 16
+#: a line chart's default height (pixels)
+LINE_CHART_HEIGHT = 240
 
 
 def _tick_text(value: float) -> str:
@@ -29,7 +32,7 @@ def _log_ticks(low: float, high: float) -> list[float]:
     return decades if len(decades) >= 3 else list(np.geomspace(low, high, 4))
 
 
-def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width: int = 360, height: int = 220,
+def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width: int = 360, height: int = LINE_CHART_HEIGHT,
                reference: tuple[float, str] | None = None, log_y: bool = False, x_label: str = "step",
                y_label: str = "") -> Image.Image:
     """Each of ``series`` (label -> (x, y)) as a line, a legend of their labels at the top; ``reference``
@@ -93,7 +96,7 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width
         color = SERIES_COLORS[index % len(SERIES_COLORS)]
         points = [at(float(a), float(b)) for a, b in zip(x, y) if np.isfinite(b) and (b > 0 or not log_y)]
         if len(points) > 1:
-            draw.line(points, fill=color, width=2, joint="curve")
+            draw.line(points, fill=color, width=3, joint="curve")
         row = index * line_height + 2
         draw.line([(left, row + line_height / 2), (left + 18, row + line_height / 2)], fill=color, width=3)
         draw.text((left + 24, row), label, fill="#111827", font=font)
