@@ -137,14 +137,23 @@ def ray_overhead(X, args) -> list[dict]:
     import ray
 
     from core.jobs import ray_backend
+    from core.jobs.fit import SweepFiring
 
-    ray.init(num_cpus=args.threads, include_dashboard=False, log_to_driver=False)
+    # the product's runtime environment: the workers import this checkout's ``core`` wherever they start
+    ray.init(num_cpus=args.threads, include_dashboard=False, log_to_driver=False,
+             runtime_env=ray_backend.runtime_env())
     base = {"n_components": 256, "k": 16, "batch_size": 256, "learning_rate": 1e-3, "random_state": 0,
             "device": "cpu", "log_every": 50}
-    probe = Sweep(SweepConfig("sae-topk", {"k": [8, 16]}, base_params={**base, "max_steps": 20}))
-    start = time.perf_counter()
-    probe.run(X)
-    steps = max(50, int(args.group_seconds / ((time.perf_counter() - start) / 20)))
+    def probe(steps: int) -> float:
+        start = time.perf_counter()
+        Sweep(SweepConfig("sae-topk", {"k": [8, 16]}, base_params={**base, "max_steps": steps})).run(X)
+        return time.perf_counter() - start
+
+    # two sizes, so that a fit's fixed cost (its first step's warm-up, evaluation) does not count as steps
+    probe(20)
+    short, long = probe(50), probe(250)
+    per_step = max((long - short) / 200, 1e-4)
+    steps = max(50, int((args.group_seconds - (short - 50 * per_step)) / per_step))
     config = SweepConfig("sae-topk", {"k": [8, 16]}, base_params={**base, "max_steps": steps})
     sweep = Sweep(config)
     (unit,) = sweep.units()
@@ -154,7 +163,9 @@ def ray_overhead(X, args) -> list[dict]:
 
     def here() -> float:
         start = time.perf_counter()
-        for _ in sweep.train_unit(unit, sweep.prepare(X), _control()):
+        X_sweep = sweep.prepare(X)
+        sweep.observer = SweepFiring(X_sweep)  # the firing records a Ray task keeps too (train_unit_task)
+        for _ in sweep.train_unit(unit, X_sweep, _control()):
             pass
         return time.perf_counter() - start
 
