@@ -17,14 +17,18 @@ def _no_network(folder):
     raise urllib.error.URLError("network disabled in tests")
 
 
-@pytest.fixture(autouse=True)
-def offline_cache(tmp_path, monkeypatch):
-    """Point the download cache at a fresh folder and make every download fail, so no test can reach the network."""
-    folder = tmp_path / "cache"
+def go_offline(monkeypatch, folder):
+    """Point the download cache at ``folder`` and make every download fail as it does without a network."""
     monkeypatch.setenv(online.CACHE_ENV_VAR, str(folder))
     monkeypatch.setattr(online, "_download_olivetti", _no_network)
     monkeypatch.setattr(online, "_download_mnist", _no_network)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def offline_cache(tmp_path, monkeypatch):
+    """Point the download cache at a fresh folder and make every download fail, so no test can reach the network."""
+    return go_offline(monkeypatch, tmp_path / "cache")
 
 
 def image_bytes(height: int, width: int, value: int = 128, fmt: str = "PNG", mode: str = "L") -> bytes:

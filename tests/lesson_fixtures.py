@@ -3,20 +3,15 @@ lesson on Olivetti runs offline in the tests (imported by the test files, not a 
 
 from __future__ import annotations
 
-import urllib.error
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from core import datasets
 from core.datasets import online
+from tests.datasets_fixtures import go_offline
 
 OLIVETTI_SHAPE = (64, 64)
-
-
-def _no_network(folder):
-    raise urllib.error.URLError("network disabled in tests")
 
 
 def olivetti_shaped_faces() -> tuple[np.ndarray, np.ndarray]:
@@ -32,11 +27,7 @@ def olivetti_shaped_faces() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture
 def no_downloads(tmp_path, monkeypatch):
     """An empty download cache in a fresh folder, every download failing as it does offline."""
-    folder = tmp_path / "data-cache"
-    monkeypatch.setenv(online.CACHE_ENV_VAR, str(folder))
-    monkeypatch.setattr(online, "_download_olivetti", _no_network)
-    monkeypatch.setattr(online, "_download_mnist", _no_network)
-    return folder
+    return go_offline(monkeypatch, tmp_path / "data-cache")
 
 
 @pytest.fixture
