@@ -33,8 +33,8 @@ _AUXK_MIN_SKIP = 16
 #: 'auto' chooses by the cost model below; 'dense' or 'sparse' force a decoder (for benchmarks and tests)
 DECODERS = ("auto", "dense", "sparse")
 #: the sparse encoder gradient is used while at most this share of the pre-activations' gradient is non-zero:
-#: measured on 2 EPYC cores (bench/RESULTS.md, issue 21; ``bench/sweep_speed.py`` times the step), scipy's single-threaded sparse product
-#: over 10% non-zeros (TopK 32 + AuxK 392 of 4096) still beats the 2-thread dense GEMM; past ~20% it loses
+#: measured on 2 EPYC cores (bench/RESULTS.md, issue 21), scipy's single-threaded sparse product over 10%
+#: non-zeros (TopK 32 + AuxK 392 of 4096) still beats the 2-thread dense GEMM; past ~20% it loses
 SPARSE_GRADIENT_MAX_DENSITY = 0.15
 #: and only from this many input features per torch thread: finding the non-zeros costs a pass over the
 #: (batch x n) gradient whatever d, and scipy's product runs on one thread, while the dense product's cost grows
