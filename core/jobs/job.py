@@ -194,6 +194,11 @@ class TrainingJob(Job):
                 return
             if model is not None:
                 self.model = model
+            if model is not None or self.worker is None:  # the trained estimator is at hand
+                # a knob moved during the last step (or after a divergence undid it) never trained: show the
+                # values the model ended with, not the slider's last request
+                trained = self.model.get_params()
+                self.params.update({k: trained[k] for k in self.live_params if k in trained})
             self._state, self._error, self._metrics = state, error, dict(metrics)
             self._queue_position = None
         self._end()
