@@ -1,14 +1,14 @@
 """Hyperparameter sweeps: many models of one kind trained together, one batched step for all of them.
 
 Sweep a grid of up to three parameters of one model times seeds: one point (trial) per grid point and
-seed. Points that share a shape (``n_components``) and a seed form a group;
-a group of a batchable model (``core.models.batchable()``: every SAE) that differs only in per-point
-parameters (``PER_POINT_PARAMS``) trains as one stack (``BatchedSAEStack``), as the dictionary_learning
-library trains many SAEs at once: every weight gets a leading sweep dimension and all points see the same
-minibatch. The step is the model class's own, written over the last two dimensions (each objective is
-written once, in its model's file); Adam is element-wise and the losses are summed, so each point follows
-the trajectory it would follow alone from its own seed's initial weights on the first point's minibatch
-stream. Other models (NMF, PCA, autoencoders), or other parameters, train point by point through
+seed. Points that share a shape (``n_components``) and a seed form a group; a group of a batchable model
+(``core.models.batchable()``: every SAE) that differs only in per-point parameters (``PER_POINT_PARAMS``)
+trains as stacks (``core.sweep_stack.BatchedSAEStack``; on the CPU cut to fit the cache, ``core.stack_plan``),
+as the dictionary_learning library trains many SAEs at once: every weight gets a leading sweep dimension and
+all points see the same minibatch. The step is the model class's own, written over the last two dimensions
+(each objective is written once, in its model's file); Adam is element-wise and the losses are summed, so
+each point follows the trajectory it would follow alone from its own seed's initial weights on the first
+point's minibatch stream. Other models (NMF, PCA, autoencoders), or other parameters, train point by point through
 ``fit_iter`` or ``fit`` (``Sweep.notes`` says so). ``Sweep.units()`` are the pieces that train alone (a
 group, or one point) and ``Sweep.train_unit`` trains one: a worker elsewhere (``core.jobs.ray_backend``)
 rebuilds the sweep from its config and trains its share.
@@ -20,7 +20,6 @@ request; ``Sweep.estimators()`` then holds one fitted ``core.models`` estimator 
 
 from __future__ import annotations
 
-import copy
 import itertools
 import time
 import uuid
@@ -28,17 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
-import torch
 
 from core import models
 from core.stack_plan import CPU_STACK_BYTES, cut_into_stacks, stack_limit
 from core.states import DIVERGED, FINISHED, PENDING, SKIPPED, STOPPED
-from core.training import TrainControl, TrainingDiverged, divergence, mean_square
-
-#: parameters that may differ between the points of one batched group (n_components makes the groups)
-PER_POINT_PARAMS = ("k", "l1_coef", "sparsity_target", "sparsity_weight", "weight_decay", "auxk_coef", "l0_coef",
-                    "threshold_init", "n_components")
-
+from core.sweep_stack import PER_POINT_PARAMS, BatchedSAEStack
+from core.training import TrainControl, TrainingDiverged
 
 #: a grid has at most this many parameters (each with its values); seeds multiply it
 MAX_GRID_PARAMS = 3
@@ -296,121 +290,3 @@ class Sweep:
                 point.note = (f"Training diverged at step {stack.diverged_at[s]}; the point keeps its last good "
                               "weights. Lower the learning rate or the sparsity weight.")
             point.seconds = (time.perf_counter() - started) / len(points)
-
-
-class BatchedSAEStack:
-    """S sparse autoencoders of one class and shape, trained as one model with a leading stack dimension.
-
-    ``estimators`` are unfitted ``core.models`` SAEs of one class that differ only in per-point parameters
-    (``PER_POINT_PARAMS``). The training step is the class's own (``core.models.autoencoder``'s step is
-    written over the last two dimensions): one stacked copy of the first estimator holds every weight as
-    S x ..., the per-point parameters as (S,) tensors, and trains on the first point's minibatch stream.
-    Each point's initial atoms come from its own estimator (its seed). A logged row whose loss is not
-    finite, or exploded (``core.training.divergence``), stops that point alone, with the weights whose
-    loss was last seen to be finite, as a run alone would.
-    """
-
-    def __init__(self, estimators: list[Any], X: np.ndarray):
-        first = estimators[0]
-        kind = models.name_of(first)
-        if not models.family(kind).batchable or any(type(e) is not type(first) for e in estimators):
-            raise ValueError(f"BatchedSAEStack trains one of {models.batchable()}, all alike; got {kind!r}.")
-        self.estimators = estimators
-        X = first._tensor(np.ascontiguousarray(X, dtype=np.float32))
-        n_samples, n_features = X.shape
-        for estimator in estimators:
-            estimator._check_params()
-            estimator._n_latents(n_features)  # validates k <= n_components
-        n_latents = first._n_latents(n_features)
-        generators = [estimator._generator() for estimator in estimators]
-        W_dec = torch.stack([estimator._init_atoms(n_latents, n_features, generator, X.device)
-                             for estimator, generator in zip(estimators, generators)])
-        self.model = copy.copy(first)  # its class and shared parameters; per-point ones become tensors
-        for name in PER_POINT_PARAMS:
-            values = [getattr(e, name) for e in estimators if hasattr(e, name)]
-            if len(values) == len(estimators) and len(set(values)) > 1:  # equal values stay plain numbers
-                dtype = torch.long if name == "k" else torch.float32
-                setattr(self.model, name, torch.tensor(values, dtype=dtype, device=X.device))
-        # minibatches continue the first point's generator after its initial atoms, as its run alone does
-        self.model._setup_training(X, generators[0], W_dec)
-        self.model._training = True
-        self.scale = mean_square(X.cpu().numpy())
-        self.good, self.good_step = self._copy_state(), [0] * len(estimators)
-        self.staged: dict[str, torch.Tensor] | None = None
-        self.diverged_at = [0] * len(estimators)  # the step at which each point diverged (0: it did not)
-        self.histories: list[list[dict[str, Any]]] = [[] for _ in estimators]
-        self.started = time.perf_counter()  # histories log each point's share of the stack's time
-        self.finished = False
-
-    @property
-    def params(self) -> dict[str, torch.Tensor]:
-        """The stacked weights (S x ...), by the class's own names (W_dec, W_enc, b_enc, b_dec, ...)."""
-        return self.model._t.params
-
-    @property
-    def optimizer(self) -> torch.optim.Optimizer:
-        return self.model._t.optimizer
-
-    def _copy_state(self) -> dict[str, torch.Tensor]:
-        return {name: t.detach().clone() for name, t in self.model._state().items()}
-
-    def apply_live_updates(self, updates: dict[str, Any]) -> None:
-        unknown = sorted(set(updates) - {"learning_rate"})
-        if unknown:
-            raise ValueError(f"{unknown} cannot change during a sweep; only learning_rate can.")
-        for estimator in (self.model, *self.estimators):
-            estimator.set_params(learning_rate=float(updates["learning_rate"]))
-
-    def train_step(self, step: int) -> dict[str, torch.Tensor]:
-        """One step of every point on one shared minibatch; returns per-point metrics of shape (S,) (at
-        logged steps, ``core.training.is_log_step``, also L0, the penalties and the dead fraction)."""
-        if self.model._is_log_step(step):  # this step's loss is that of the weights as they are now
-            self.staged = self._copy_state()
-        return self.model._train_step(step)
-
-    def log(self, step: int, metrics: dict[str, torch.Tensor]) -> list[dict[str, float] | None]:
-        """Per-point rows for a logged step (None for points that diverged, now or earlier); appended to
-        the histories. A point whose row is finite trusts the weights staged before this step."""
-        n = len(self.estimators)
-        names = list(metrics)
-        values = torch.stack([metrics[name].float().expand(n) for name in names], 1).cpu().tolist()  # one sync
-        rows: list[dict[str, float] | None] = []
-        for s, point_values in enumerate(values):
-            row = dict(zip(names, point_values))
-            if self.diverged_at[s] or divergence(row, self.scale):
-                self.diverged_at[s] = self.diverged_at[s] or step
-                rows.append(None)
-                continue
-            if self.staged is not None:
-                for name, tensor in self.good.items():
-                    tensor[s] = self.staged[name][s]
-                self.good_step[s] = step - 1
-            self.histories[s].append({"step": step, **row, "seconds": (time.perf_counter() - self.started) / n})
-            rows.append(row)
-        return rows
-
-    def member_weights(self, s: int) -> dict[str, np.ndarray]:
-        """Point ``s``'s fitted arrays (``set_weights``' form) from the stacked ones ``_finish`` last wrote."""
-        weights = {}
-        for name in type(self.estimators[s])._weight_names:
-            stacked = getattr(self.model, name)[s]
-            weights[name] = stacked if name in ("components_", "encoder_weight_") else stacked.reshape(-1)
-        return weights
-
-    def fitted_estimator(self, s: int, steps_done: int):
-        """Point ``s``, once training is over, as its ``core.models`` estimator with the trained (or, if it
-        diverged, last good) weights set."""
-        if not self.finished:  # diverged points get their last good weights back, then all are read out once
-            with torch.no_grad():
-                for name, tensor in self.model._state().items():
-                    for diverged in (i for i, at in enumerate(self.diverged_at) if at):
-                        tensor[diverged] = self.good[name][diverged]
-            self.model._finish()  # the stacked fitted arrays: S x ...
-            self.finished = True
-        if self.diverged_at[s]:
-            steps_done = self.good_step[s]
-        estimator = self.estimators[s]
-        estimator.set_weights(self.member_weights(s), self.model._t.X.shape[1])
-        estimator.history_ = self.histories[s]
-        estimator.n_steps_ = int(steps_done)
-        return estimator
