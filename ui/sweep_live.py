@@ -123,7 +123,7 @@ def cost(sweep_plan: Plan, n_samples: int, n_features: int) -> str:
     seconds = sum(e.seconds for e in estimates) * len(sweep_plan.seeds)
     memory = max(e.memory_bytes for e in estimates)
     return (f"{sweep_plan.describe()} · core.budget: about {budget.format_seconds(seconds)} trained one after "
-            f"another (a batched stack takes less), at most {budget.format_bytes(memory)} a run")
+            f"another (SAEs trained as one stack can take less), at most {budget.format_bytes(memory)} a run")
 
 
 def ray_problem(backend: str) -> str | None:

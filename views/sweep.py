@@ -13,8 +13,9 @@ from ui import data_loading, look, session, stored_runs, sweep_against, sweep_li
 page = sweep_live.get()
 st.header("Sweep")
 st.caption("Train models at every combination of up to three settings, each with several seeds, and see how "
-           "sparsity trades against fidelity. Runs of one shape train together, one batched step for all of "
-           "them; every run is saved to the run store.")
+           "sparsity trades against fidelity. SAEs of one shape train together as one stacked model where "
+           "that is faster (on a GPU; on the CPU while the stack fits the cache); every run is saved to the "
+           "run store.")
 
 
 def _param_row(row: int, columns) -> None:
