@@ -62,7 +62,8 @@ def line_chart(series: dict[str, tuple[Sequence[float], Sequence[float]]], width
 
     legend_rows = len(series) + (1 if y_label else 0)
     left = max(math.ceil(font.getlength(_tick_text(t))) for t in ticks) + 8
-    top, right, bottom = legend_rows * line_height + 6, 10, 2 * line_height + 4
+    # the top tick's label reaches half a line above the plot: keep it clear of the legend's last row
+    top, right, bottom = legend_rows * line_height + 6 + line_height // 2, 10, 2 * line_height + 4
     plot_w, plot_h = width - left - right, height - top - bottom
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
