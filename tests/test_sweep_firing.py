@@ -10,6 +10,7 @@ import pytest
 from app_support import elements, open_page
 from core import datasets
 from core.analysis.features import firing_over_training
+from core.jobs.fit import FiringRecorder
 from core.jobs.sweep import SweepJob
 from core.store import RunStore
 
@@ -25,9 +26,13 @@ def swept(tmp_path_factory):
     jobs = [SweepJob(ds.X, models_=["sae-topk"], grid=grid, seeds=[0], base_params={"sae-topk": BASE}, store=store,
                      dataset="digits", image_shape=ds.image_shape, baselines=False, processes=False)
             for grid in ({"k": [2, 4]}, {"learning_rate": [1e-3, 3e-3]})]
-    for job in jobs:
-        job.start()
-        assert job.wait(120)
+    # the records' time budget (a record waits while it would cost over a share of the training time) is
+    # not what these tests check, and on a loaded machine it drops records: lift it
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FiringRecorder, "CHEAP", float("inf"))
+        for job in jobs:
+            job.start()
+            assert job.wait(120)
     batched, alone = (job.snapshot(touch=False) for job in jobs)
     assert batched.error is None and alone.error is None
     assert jobs[0].sweeps[0].batched and not jobs[1].sweeps[0].batched
