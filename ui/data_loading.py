@@ -1,5 +1,5 @@
 """Data sets for the pages: the built-in ones loaded once per server (cached across sessions), this
-session's current data set, and its size in words."""
+session's current data set, its size in words, and an uploaded file's "Samples are" choice and guess."""
 
 from __future__ import annotations
 
@@ -38,3 +38,50 @@ def current_dataset():
 def dataset_summary(ds) -> str:
     shape = f"{ds.image_shape[0]}x{ds.image_shape[1]} images" if ds.image_shape else "vectors"
     return f"{ds.n_samples:,} x {ds.n_features} ({shape})"
+
+
+# -- an uploaded numeric file: are its samples pictures or vectors (its as_vectors option)? --------------------
+# Each uploaded file has its own choice (a radio under ``samples_key``) and its own guess by the loader (kept
+# under ``_guess_key``: (kind, numbers per sample, image shape)), so switching files never carries one over.
+PICTURES, VECTORS = "pictures", "vectors"
+
+
+def samples_key(file_id) -> str:
+    """The session key of the "Samples are" choice of the uploaded file ``file_id``."""
+    return f"data:upload:samples:{file_id}"
+
+
+def _guess_key(file_id) -> str:
+    return f"data:upload:guess:{file_id}"
+
+
+def samples_chosen(file_id) -> str | None:
+    """PICTURES or VECTORS as chosen for the file (None before its choice is drawn)."""
+    return st.session_state.get(samples_key(file_id))
+
+
+def samples_guess(file_id) -> tuple | None:
+    """(kind, numbers per sample, image shape) as the loader guessed them for the file; None before."""
+    return st.session_state.get(_guess_key(file_id))
+
+
+def as_vectors_option(file_id) -> bool | None:
+    """The as_vectors option the file's choice says: None while it is the loader's own guess (no option needed,
+    nothing kept in the run's data options), else True for vectors, False for pictures."""
+    chosen, guess = samples_chosen(file_id), samples_guess(file_id)
+    if chosen is None or (guess is not None and chosen == guess[0]):
+        return None
+    return chosen == VECTORS
+
+
+def remember_guess(file_id, dataset: datasets.Dataset, options: dict) -> None:
+    """Keep the loader's guess for the file, when ``dataset`` was read with ``options`` that left it guessing."""
+    if not ({"as_vectors", "image_shape"} & set(options)):
+        st.session_state[_guess_key(file_id)] = (PICTURES if dataset.image_shape else VECTORS, dataset.n_features,
+                                                 dataset.image_shape)
+
+
+def samples_default(file_id, shape_given: bool) -> str:
+    """What the choice starts at: the loader's guess, else pictures when a height and width are given."""
+    guess = samples_guess(file_id)
+    return guess[0] if guess else PICTURES if shape_given else VECTORS

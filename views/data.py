@@ -13,7 +13,6 @@ from ui import data_loading, session, train_runner
 
 UPLOAD = "Upload a file ..."
 SCALES = {"none": None, "minmax": "minmax", "standard": "standard"}
-PICTURES, VECTORS = "pictures", "vectors"  # what a sample of an uploaded numeric file is (its as_vectors option)
 state = session.get()
 st.header("Data")
 
@@ -84,8 +83,7 @@ def upload() -> None:
     options = _common_options("upload", cols)
     shape_cols = st.columns([2, 1, 1], vertical_alignment="top")
     accepted = _file_options(file.name) if file is not None else {}
-    samples_key = f"data:upload:samples:{file.file_id}" if file is not None else None  # each file: its own guess
-    as_vectors = samples_key is not None and st.session_state.get(samples_key) == VECTORS
+    as_vectors = file is not None and data_loading.samples_chosen(file.file_id) == data_loading.VECTORS
     size_help = ("In pixels. 0: a numeric file's pictures are guessed square (64 numbers: 8 x 8); a .zip's images "
                  "keep their own size.")
     height = shape_cols[1].number_input("Picture height (0 = guess)", 0, 4096, key=session.persist("data:upload:h", 0),
@@ -113,10 +111,9 @@ def upload() -> None:
         option = next((name for name in NAMED_PARTS[field] if name in accepted), None)
         if value.strip() and option:
             options[option] = value.strip()
-    guess_key = f"data:upload:guess:{file.file_id}"
-    chosen, guess = st.session_state.get(samples_key), st.session_state.get(guess_key)
-    if "as_vectors" in accepted and chosen is not None and (guess is None or chosen != guess[0]):
-        options["as_vectors"] = chosen == VECTORS  # said, not guessed: kept in the data options (runs, replays)
+    said = data_loading.as_vectors_option(file.file_id)
+    if "as_vectors" in accepted and said is not None:
+        options["as_vectors"] = said  # said, not guessed: kept in the data options (runs, replays)
     new = session.DataChoice("upload", {k: v for k, v in options.items() if v is not None},
                             upload=file.name, upload_id=str(file.file_id))
     if new.key != state.data.key or state.dataset is None:
@@ -130,22 +127,22 @@ def upload() -> None:
             state.data, state.dataset, state.data_error = new, dataset, None
             if state.training:
                 train_runner.sync(state)
-            if not ({"as_vectors", "image_shape"} & set(new.options)):  # read by the guess alone
-                st.session_state[guess_key] = (PICTURES if dataset.image_shape else VECTORS, dataset.n_features,
-                                               dataset.image_shape)
+            data_loading.remember_guess(file.file_id, dataset, new.options)
     if "as_vectors" in accepted:
         with shape_cols[0]:
-            _samples_are(samples_key, st.session_state.get(guess_key), bool(height and width))
+            _samples_are(file.file_id, bool(height and width))
 
 
-def _samples_are(key: str, guess, shape_given: bool) -> None:
+def _samples_are(file_id, shape_given: bool) -> None:
     """The choice of what a sample of a numeric file is, defaulting to the loader's guess, which it names."""
-    default = guess[0] if guess else PICTURES if shape_given else VECTORS
-    st.radio("Samples are", [PICTURES, VECTORS], index=[PICTURES, VECTORS].index(default), key=key,
-             horizontal=True, format_func=lambda kind: "pictures (H x W)" if kind == PICTURES else kind,
+    kinds = [data_loading.PICTURES, data_loading.VECTORS]
+    st.radio("Samples are", kinds, index=kinds.index(data_loading.samples_default(file_id, shape_given)),
+             key=data_loading.samples_key(file_id), horizontal=True,
+             format_func=lambda kind: "pictures (H x W)" if kind == data_loading.PICTURES else kind,
              help="Pictures are drawn as pictures and take the height and width beside (0 = a square guessed from "
                   "the numbers per sample); vectors (activations, embeddings) are drawn as strips, one number a "
                   "cell. A square number of columns (64 = 8 x 8) is guessed to be pictures.")
+    guess = data_loading.samples_guess(file_id)
     if guess:
         _, n_features, shape = guess
         st.caption(f"Guessed from the file: {shape[0]} x {shape[1]} pictures ({n_features:,} numbers per sample)."
