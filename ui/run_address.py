@@ -153,15 +153,17 @@ def attach(state: session.AppState, model_key: str) -> str | None:
 
 
 def follow(state: session.AppState) -> None:
-    """Keep the address on the session's run: ``?run=<id>``, with ``&key=`` while this session steers it.
-    Only these two keys are touched (the settings' keys belong to ui.share_link)."""
+    """Keep the address on the session's run: ``?run=<id>``, with ``&key=`` while this session owns it. The key
+    stays once the run has ended, so that a reload of the tab that started it is still its owner (not a viewer
+    told that the run 'was started in another tab'). Only these two keys are touched (the settings' keys
+    belong to ui.share_link)."""
     job = state.job
     run_id = getattr(job, "run_id", None)
     if run_id is None:
         return  # no run yet, or its start is not recorded yet (a few ms): the next rerun sets it
     if st.query_params.get(RUN_PARAM) != run_id:
         st.query_params[RUN_PARAM] = run_id
-    owned = not state.watching and job.active
+    owned = not state.watching
     if owned and job.control_key is None:
         job.control_key = secrets.token_urlsafe(12)
     key = job.control_key if owned else None
