@@ -219,13 +219,22 @@ def _metrics(snap: Snapshot | None) -> None:
     last = snap.last if snap else {}
     final = snap.metrics if snap else {}
     reference = snap.reference_mse if snap else None
-    cells = [("MSE", final.get("mse", last.get("mse")), "{:.4g}", "Mean squared reconstruction error."),
+    # while the run goes, the last logged training batch's values (those the curve ends at); once it has ended,
+    # core.metrics.evaluate's on the whole data set: the two can differ a little
+    measured = (" On the whole data set (the run has ended)." if final else
+                " At the last logged training step, on its batch (where the curve ends); on the whole data set "
+                "once the run has ended.")
+    cells = [("MSE", final.get("mse", last.get("mse")), "{:.4g}",
+              "Mean squared reconstruction error, per number." + measured),
              ("PCA error", reference, "{:.4g}", "The error of PCA with as many components: the floor of any "
                                                "linear model of this size (0 when there are as many atoms "
                                                "as features)."),
-             ("L0 (codes per sample)", final.get("l0", last.get("l0")), "{:.1f}", "Mean active codes per sample."),
+             ("L0 (codes per sample)", final.get("l0", last.get("l0")), "{:.1f}",
+              "Mean active codes per sample." + measured),
              ("Dead atoms", final.get("dead_fraction", last.get("dead_fraction")), "{:.0%}",
-              "Atoms that did not fire on any sample lately.")]
+              "Atoms that fire on no sample of the whole data set (the run has ended)." if final else
+              "Atoms that fired on no sample of the latest training batches (the dead window); on the whole "
+              "data set once the run has ended.")]
     for col, (label, value, fmt, help_text) in zip(st.columns(len(cells)), cells):
         col.metric(label, "–" if value is None else fmt.format(value), help=help_text)
     reason = metrics.collapse(final or last)
