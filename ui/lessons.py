@@ -38,11 +38,16 @@ def _columns(n_tiles: int) -> int:
 
 
 def _download_words(lesson: lessons.Lesson) -> str:
-    """An online lesson's card: whether its data set is here or needs its one download first."""
+    """An online lesson's card: whether its data set is here or needs its one download first, how to get it
+    before class, and what to open without internet."""
     if online.is_cached(lesson.data):
         return f"{lesson.data} is downloaded and cached on this machine: the lesson works offline."
-    return (f"Needs internet once: {lesson.data} ({online.download_size(lesson.data)}) is downloaded when the "
-            "lesson opens, then cached. Offline it cannot open yet.")
+    words = (f"Needs internet once: {lesson.data} ({online.download_size(lesson.data)}) is downloaded when the "
+             "lesson opens, then cached on this machine. Before class, open it once while online; without "
+             "internet it cannot train.")
+    if lesson.offline_alternative:
+        words += f" Offline instead: *{lessons.get(lesson.offline_alternative).title}* (no download)."
+    return words
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -253,28 +258,69 @@ def _close() -> None:
     session.get().lesson = None
 
 
+def _data_missing(lesson: lessons.Lesson) -> str | None:
+    """The loader's message while the open lesson's data set cannot be loaded here (an online set, offline
+    and not yet cached): none of its runs can train until it is. None when it is here."""
+    state = session.get()
+    if state.data != session.DataChoice(lesson.data, dict(lesson.data_options)):
+        return None
+    return state.data_error if data_loading.current_dataset() is None else None
+
+
+def _missing_words(lesson: lessons.Lesson) -> str:
+    """What to do while the lesson's data set is not here, instead of a button that leads to an error."""
+    if lesson.online:
+        words = (f"**First its data set:** {lesson.data} ({online.download_size(lesson.data)}) is not on this "
+                 "machine yet and could not be downloaded (the message below). Connect to the internet and press "
+                 f"**Try the download again**: it is then cached in `{online.cache_dir()}` and the lesson works "
+                 "offline.")
+    else:
+        words = "**Its data set cannot be loaded** (the message below), so its runs cannot train."
+    if lesson.offline_alternative:
+        words += (f" Without internet, **Open the offline lesson** *{lessons.get(lesson.offline_alternative).title}*: "
+                  "it needs no download.")
+    return words
+
+
+def _missing_buttons(lesson: lessons.Lesson, buttons) -> None:
+    """While the lesson's data set is not here: load it again (a rerun tries the download again), or open the
+    lesson's offline stand-in."""
+    buttons.button("Try the download again" if lesson.online else "Try again", key="lesson:retry",
+                   icon=":material/refresh:")
+    if lesson.offline_alternative and buttons.button("Open the offline lesson", key="lesson:offline",
+                                                     icon=":material/school:", type="primary"):
+        alternative = lessons.get(lesson.offline_alternative)
+        open_lesson(alternative.name)
+        st.switch_page(PAGES[alternative.page])
+
+
 def lesson_box(page: str) -> None:
     """At the top of Train or Compare: the open lesson's title, what to look for, its runs and its paper,
-    until the user closes it. On Compare, a button per run sets Train up for it."""
+    until the user closes it. On Compare, a button per run sets Train up for it. While the lesson's data set
+    cannot be loaded, what to do about it instead of buttons that lead to the error."""
     name = session.get().lesson
     if name is None:
         return
     lesson = lessons.get(name)
+    missing = _data_missing(lesson)
     runs = "  \n".join(_settings(run) for run in lesson.runs)
-    how = _how(lesson) if page == lesson.page else _train_words(lesson)
+    how = _missing_words(lesson) if missing else _how(lesson) if page == lesson.page else _train_words(lesson)
     st.info(f"**Lesson: {lesson.title}**  \n{lesson.look_for}  \n\n{runs}  \n\n{how}  \n"
             f"*{lesson.paper}*", icon=":material/school:")
     if page == "train":
         _measured(lesson)
-    elif data_loading.current_dataset() is None and session.get().data_error:  # Train shows it on its own
-        st.error(f"This lesson's data set cannot be loaded: {session.get().data_error}", icon=":material/cloud_off:")
+    elif missing:  # Train shows it on its own
+        st.error(f"This lesson's data set cannot be loaded: {missing}", icon=":material/cloud_off:")
     buttons = st.container(horizontal=True)
+    if missing:
+        _missing_buttons(lesson, buttons)
     buttons.button("Close the lesson", key="lesson:close", on_click=_close, icon=":material/close:")
     if page != "compare" or lesson.page != "compare":
         return
     for index, run in enumerate(lesson.runs):
         if buttons.button(f"Train the {run.label or run.model}", key=f"lesson:run:{index}",
-                         icon=":material/model_training:"):
+                          icon=":material/model_training:", disabled=missing is not None,
+                          help="Its data set is not here yet: see above." if missing else None):
             set_up_train(run)
             _forget_saved_picks(lesson)
             st.switch_page(PAGES["train"])

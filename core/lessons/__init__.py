@@ -64,6 +64,8 @@ class Lesson:
     data_options: dict[str, Any] = field(default_factory=dict)
     picture: Callable[[datasets.Dataset, list[Any]], tuple[Any, str]] | None = None
     bars: Bars | None = None
+    #: an online lesson's stand-in that needs no download (its name), offered while its data set is not here
+    offline_alternative: str = ""
 
     @property
     def online(self) -> bool:

@@ -217,6 +217,7 @@ register(Lesson(
           Run("pca", {"n_components": FACE_RANK}, "PCA")),
     measure=_sparseness_of_atoms,
     expected={"sparseness_ratio": (1.3, 100.0)},
+    offline_alternative="eigenfaces-vs-nmf-parts",
     picture=lambda data, fitted: parts_beside_eigenfaces(fitted[0].components_, fitted[1].components_,
                                                          data.image_shape),
 ))
