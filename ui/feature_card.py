@@ -104,7 +104,8 @@ def feature_card(run, run_store, table: list[dict]) -> None:
     cols[1].caption((f"Keywords: **{keywords[feature] or '(none)'}** · " if keywords is not None else "")
                     + f"Fires on {row['density']:.1%} of samples · mean activation {row['mean activation']:.3g} · "
                     f"max {row['max activation']:.3g} · Hoyer sparseness of its atom {row['atom hoyer']:.2f}")
-    examples = card.quantile_examples(run.codes, feature)
+    threshold = metrics.activity_threshold(run.model)  # as the table's density: sigmoid codes fire above 0.5
+    examples = card.quantile_examples(run.codes, feature, threshold=threshold)
     _atom_and_top(run, feature, texts)
     _across_quantiles(run, feature, examples, texts)
     _neighbours(run, feature, table, keywords)
@@ -114,7 +115,7 @@ def feature_card(run, run_store, table: list[dict]) -> None:
     with right:
         _firing_heatmap(run, run_store, feature)
     _scale_in_sample(run, feature, examples)
-    _histograms(run, feature, np.array([r["density"] for r in table]))
+    _histograms(run, feature, np.array([r["density"] for r in table]), threshold)
 
 
 def _atom_and_top(run, feature: int, texts) -> None:
@@ -262,17 +263,25 @@ def _scale_in_sample(run, feature: int, examples) -> None:
                f"{np.mean((edit.edited - edit.original) ** 2):.4g}.")
 
 
-def _histograms(run, feature: int, density: np.ndarray) -> None:
+def _histograms(run, feature: int, density: np.ndarray, threshold: float) -> None:
+    """The feature's activations and the density of all features, counting a firing as the feature table does
+    (``|code| > threshold``)."""
     m = run.codes.shape[1]
     hist_col, density_col = st.columns(2, gap="large")
     with hist_col:
         column = run.codes[:, feature]
-        fired = column[column != 0]
-        _chart(go.Figure(go.Histogram(x=fired, nbinsx=40, marker={"color": RED})), "inspect:activations",
-               f"Activations of feature {feature} where it fires ({fired.size:,} of {column.size:,} samples)",
-               xaxis={"title": "activation"}, yaxis={"title": "samples"})
+        n_fired = int(np.count_nonzero(np.abs(column) > threshold))
+        if threshold > 0:  # codes that are never 0 (sigmoids): all of them, and the line above which they fire
+            fig = go.Figure(go.Histogram(x=column, nbinsx=40, marker={"color": RED}))
+            fig.add_vline(x=threshold, line={"color": "#111827", "dash": "dash", "width": 1.5})
+            title = (f"Activations of feature {feature}: it fires above {threshold:g} (dashed) on {n_fired:,} of "
+                     f"{column.size:,} samples")
+        else:
+            fig = go.Figure(go.Histogram(x=column[column != 0], nbinsx=40, marker={"color": RED}))
+            title = f"Activations of feature {feature} where it fires ({n_fired:,} of {column.size:,} samples)"
+        _chart(fig, "inspect:activations", title, xaxis={"title": "activation"}, yaxis={"title": "samples"})
     with density_col:
-        hist = metrics.density_histogram(run.codes, bins=30)
+        hist = metrics.density_histogram(run.codes, bins=30, threshold=threshold)
         centers = (hist.edges[:-1] + hist.edges[1:]) / 2
         colors = [BLUE] * len(centers)
         if density[feature] > 0:

@@ -18,7 +18,7 @@ import numpy as np
 
 from core import metrics
 
-#: the quantiles of a feature's (non-zero) activations that ``quantile_examples`` shows, top first
+#: the quantiles of a feature's activations where it fires that ``quantile_examples`` shows, top first
 QUANTILES = (1.0, 0.9, 0.75, 0.5, 0.25, 0.0)
 #: the history key under which a training job records each feature's firing frequency
 FIRING_KEY = "firing"
@@ -81,11 +81,12 @@ class QuantileExamples:
 
 
 def quantile_examples(codes, feature: int, per_quantile: int = 4,
-                      quantiles: tuple[float, ...] = QUANTILES) -> list[QuantileExamples]:
+                      quantiles: tuple[float, ...] = QUANTILES, threshold: float = 0.0) -> list[QuantileExamples]:
     """Samples from across ``feature``'s activation range: for each quantile of its activations where it
-    fires, the ``per_quantile`` samples nearest that level. Empty for a feature that never fires."""
+    fires (``|code| > threshold``, the model's ``metrics.activity_threshold``), the ``per_quantile`` samples
+    nearest that level. Empty for a feature that never fires."""
     column = _codes(codes)[:, _check_feature(feature, np.asarray(codes).shape[1])]
-    fired = np.flatnonzero(column != 0)
+    fired = np.flatnonzero(np.abs(column) > threshold)
     if fired.size == 0:
         return []
     values = column[fired]
