@@ -35,6 +35,14 @@ def current_dataset():
     return state.dataset
 
 
+def sign_fix(choice: session.DataChoice) -> str:
+    """How the Data page makes ``choice``'s data non-negative, for a model that needs it: centring comes after
+    scaling (core.datasets), so with Center on, minmax alone would leave values below 0."""
+    if choice.options.get("center"):
+        return "on the Data page turn Center off (centring puts values below 0) and choose scale = minmax"
+    return "on the Data page choose scale = minmax"
+
+
 def dataset_summary(ds) -> str:
     shape = f"{ds.image_shape[0]}x{ds.image_shape[1]} images" if ds.image_shape else "vectors"
     return f"{ds.n_samples:,} x {ds.n_features} ({shape})"

@@ -16,8 +16,6 @@ from core.jobs import saving
 from ui import data_loading, knobs, session
 
 
-#: how a page user makes signed data non-negative (core.models.check_sign's ``fix``)
-SIGN_FIX = "on the Data page choose scale = minmax, or pick a model that accepts signed data."
 #: session key of a slow run waiting for confirmation: (its settings, the warning)
 SLOW_RUN_KEY = "train:slow-run"
 
@@ -74,7 +72,8 @@ def start(state: session.AppState, confirmed: bool = False) -> str | None:
     try:
         model = models.create(state.model_name, **params)
         model.check_params(ds.X.shape[1])  # refused now, not seconds later in the worker
-        models.check_sign([state.model_name], ds.non_negative, state.data.label, SIGN_FIX)
+        models.check_sign([state.model_name], ds.non_negative, state.data.label,
+                          f"{data_loading.sign_fix(state.data)}, or pick a model that accepts signed data.")
         cost = budget.estimate_model(model, ds.n_samples, ds.n_features, state.model_name)
     except Exception as exc:  # noqa: BLE001 - core's message, shown in the page
         return str(exc)
