@@ -82,11 +82,22 @@ def as_vectors_option(file_id) -> bool | None:
     return chosen == VECTORS
 
 
-def remember_guess(file_id, dataset: datasets.Dataset, options: dict) -> None:
-    """Keep the loader's guess for the file, when ``dataset`` was read with ``options`` that left it guessing."""
-    if not ({"as_vectors", "image_shape"} & set(options)):
-        st.session_state[_guess_key(file_id)] = (PICTURES if dataset.image_shape else VECTORS, dataset.n_features,
-                                                 dataset.image_shape)
+def samples_are_vectors(file_id) -> bool:
+    """Whether the file's samples are vectors as its choice stands (the loader's guess until one is made): the
+    pictures' height and width then do not apply."""
+    guess = samples_guess(file_id)
+    return (samples_chosen(file_id) or (guess[0] if guess else None)) == VECTORS
+
+
+def remember_guess(file_id, dataset: datasets.Dataset, options: dict) -> bool:
+    """Keep the loader's guess for the file, when ``dataset`` was read with ``options`` that left it guessing;
+    True when the guess is new (the form was drawn before it was known)."""
+    if {"as_vectors", "image_shape"} & set(options):
+        return False
+    guess = (PICTURES if dataset.image_shape else VECTORS, dataset.n_features, dataset.image_shape)
+    new = samples_guess(file_id) != guess
+    st.session_state[_guess_key(file_id)] = guess
+    return new
 
 
 def samples_default(file_id, shape_given: bool) -> str:

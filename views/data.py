@@ -83,7 +83,7 @@ def upload() -> None:
     options = _common_options("upload", cols)
     shape_cols = st.columns([2, 1, 1], vertical_alignment="top")
     accepted = _file_options(file.name) if file is not None else {}
-    as_vectors = file is not None and data_loading.samples_chosen(file.file_id) == data_loading.VECTORS
+    as_vectors = file is not None and data_loading.samples_are_vectors(file.file_id)
     size_help = ("In pixels. 0: a numeric file's pictures are guessed square (64 numbers: 8 x 8); a .zip's images "
                  "keep their own size.")
     height = shape_cols[1].number_input("Picture height (0 = guess)", 0, 4096, key=session.persist("data:upload:h", 0),
@@ -127,7 +127,9 @@ def upload() -> None:
             state.data, state.dataset, state.data_error = new, dataset, None
             if state.training:
                 train_runner.sync(state)
-            data_loading.remember_guess(file.file_id, dataset, new.options)
+            if data_loading.remember_guess(file.file_id, dataset, new.options) and not as_vectors \
+                    and data_loading.samples_are_vectors(file.file_id):
+                st.rerun()  # guessed vectors: the pictures' size boxes above were drawn before that was known
     if "as_vectors" in accepted:
         with shape_cols[0]:
             _samples_are(file.file_id, bool(height and width))
