@@ -62,3 +62,9 @@ def test_a_cached_online_lesson_keeps_its_train_buttons(no_downloads):
     assert not at.button(key="lesson:run:0").disabled
     assert "Try the download again" not in " ".join(str(info.value) for info in at.info)
 
+
+
+def test_homes_caption_promises_no_data_picture_before_the_download(no_downloads):
+    at = open_page("views/home.py")
+    intro = next(str(caption.value) for caption in at.caption if "Classic results of the papers" in str(caption.value))
+    assert "once it is downloaded" in intro

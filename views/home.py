@@ -17,5 +17,5 @@ right.page_link("views/train.py", label="Start training", icon=":material/model_
 st.subheader("Lessons")
 st.caption("Classic results of the papers, each set up in one click: the data set, the model and its settings, "
            "and what to look for. Each picture is the lesson's outcome, drawn from a real run of it; a lesson "
-           "whose data set needs a download shows its data instead.")
+           "whose data set needs a download shows a few of its samples instead, once it is downloaded.")
 lessons.cards()
