@@ -59,9 +59,10 @@ def test_saved_runs_are_compared_by_default_latest_nmf_and_latest_sae(store):
 
 def test_a_linear_ae_run_gets_its_angle_to_the_principal_components(store):
     _save(store, "linear-ae", n_components=4, max_steps=40, log_every=10)
-    _save(store, "pca", n_components=4)
+    pca = _save(store, "pca", n_components=4)
     at = open_page("views/compare.py")
-    at.selectbox(key="compare:left").set_value(store.list_runs(model="linear-ae")[0].id).run()
+    at.selectbox(key="compare:left").set_value(store.list_runs(model="linear-ae")[0].id)
+    at.selectbox(key="compare:right").set_value(pca.id).run()  # two different runs: one is never paired with itself
     assert any("largest principal angle" in c.value for c in at.caption)
     at.button(key="compare:trace").click().run()
     assert not at.exception and not at.error

@@ -119,7 +119,8 @@ def compare_saved() -> None:
     pick = st.columns([1.2, 1.6, 1.6])
     data_key = session.persist_choice("compare:data", groups, next(iter(groups)))
     key = pick[0].selectbox("Data set", list(groups), key=data_key,
-                            format_func=lambda k: f"{stored_runs.data_label(groups[k][0])} · {len(groups[k])} runs")
+                            format_func=lambda k: f"{stored_runs.data_label(groups[k][0])} · {len(groups[k])} "
+                                                  f"run{'s' if len(groups[k]) > 1 else ''}")
     group = groups[key]
     ids = [record.id for record in group]
 
@@ -138,6 +139,10 @@ def compare_saved() -> None:
     session.remember(data_key, left_key, right_key)
     if len(group) < 2:
         st.info("Only one run is saved on this data set; train another (e.g. with the button above) to compare.")
+        return
+    if left_id == right_id:  # a run paired with itself would show a perfect match that says nothing
+        st.info("The left and the right run are the same run: pick another run on one side to compare two.")
+        return
     left_record, right_record = by_id[left_id], by_id[right_id]
     left, right = stored_runs.load_run(run_store, left_record), stored_runs.load_run(run_store, right_record)
     if left is None or right is None:
@@ -252,7 +257,9 @@ def compare_saved() -> None:
     with row1[0]:
         downloads.png_button(picture, "Comparison (PNG)", f"{stem}-comparison.png", key="compare:png")
     with row1[1]:
-        downloads.csv_button([{"metric": r["metric"], names[0]: r["left"], names[1]: r["right"]} for r in table],
+        # the sides in the column names: two runs may have the same name (and model)
+        downloads.csv_button([{"metric": r["metric"], f"left: {names[0]}": r["left"],
+                               f"right: {names[1]}": r["right"]} for r in table],
                            "Metrics table (CSV)", f"{stem}-metrics.csv", key="compare:csv")
     with row1[2]:
         downloads.csv_button(pairs.table(), "Pairs table (CSV)", f"{stem}-pairs.csv", key="compare:pairs-csv")
