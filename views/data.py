@@ -29,16 +29,28 @@ def _option_widget(label: str, key: str, default):
     return st.text_input(label, key=key) or None
 
 
+def _option_label(option: str) -> str:
+    """A data set option's name as a label: 'n_atoms' -> 'N atoms', 'non_negative' -> 'Non-negative'; a
+    one-letter name keeps its case (the k of k-sparse codes is not a K)."""
+    words = option.replace("non_", "non-").replace("_", " ")
+    return words if len(words) == 1 else words[0].upper() + words[1:]
+
+
 def _common_options(name: str, cols) -> dict:
     """n_samples, scale, center and seed: accepted by every data set."""
-    default_n = datasets.DEFAULT_N_SAMPLES.get(name) or 0
+    default_n = datasets.DEFAULT_N_SAMPLES.get(name) or 0  # a count for the generated sets, else all the rows
+    n_help, seed_help = (
+        (f"How many samples to generate (0 = the default, {default_n:,}).", "Seeds the generator: another seed, "
+         "other samples (and another ground truth where that is random too).") if default_n else
+        ("How many samples to use (0 = all).", "Which samples are drawn when fewer than all are used."))
     n = cols[0].number_input("Samples", min_value=0, step=100, key=session.persist(f"data:{name}:n_samples", default_n),
-                             help="How many samples to use (0 = all).")
+                             help=n_help)
     scale = cols[1].selectbox("Scale", list(SCALES), key=session.persist(f"data:{name}:scale", "none"),
                               help="minmax: to [0, 1] over the whole set; standard: per feature.")
     center = cols[2].toggle("Center", key=session.persist(f"data:{name}:center", False),
                             help="Subtract the mean of each feature.")
-    seed = cols[3].number_input("Seed", min_value=0, step=1, key=session.persist(f"data:{name}:seed", 0))
+    seed = cols[3].number_input("Seed", min_value=0, step=1, key=session.persist(f"data:{name}:seed", 0),
+                                help=seed_help)
     session.remember(*(f"data:{name}:{k}" for k in ("n_samples", "scale", "center", "seed")))
     return {"n_samples": int(n) or None, "scale": SCALES[scale], "center": bool(center), "seed": int(seed)}
 
@@ -60,7 +72,7 @@ def choose() -> None:
         for col, (opt, default) in zip(ecols, extra.items()):
             with col:
                 key = f"data:{choice}:{opt}"
-                options[opt] = _option_widget(opt.replace("_", " ").capitalize(), key, default)
+                options[opt] = _option_widget(_option_label(opt), key, default)
                 session.remember(key)
     new = session.data_choice(choice, options)
     if new.key != state.data.key:
