@@ -128,6 +128,18 @@ def _parts_beside_eigenfaces(lesson, data, fitted):
     return picture, f"NMF's {len(nmf.components_)} atoms after training (parts) beside PCA's (eigenfaces)"
 
 
+#: a signed atom on the swimmer card is full colour at this fraction of its largest |value|: its limbs are lines
+#: one pixel wide, most of them at a third to a half of its peak, too pale to read at the atom's own full scale
+SIGNED_FULL_COLOUR = 0.5
+
+
+def _signed_on_a_readable_scale(atoms: np.ndarray) -> np.ndarray:
+    """Each signed atom divided by SIGNED_FULL_COLOUR times its largest |value| and clipped to [-1, 1]: its own
+    symmetric scale (0 stays white), full colour from half its peak up."""
+    peaks = np.maximum(np.abs(atoms).max(axis=1, keepdims=True), 1e-12)
+    return np.clip(atoms / (SIGNED_FULL_COLOUR * peaks), -1.0, 1.0)
+
+
 @_draws("when-sae-and-nmf-agree")
 def _three_dictionaries(lesson, data, fitted):
     reference = metrics.as_numpy(fitted[0].components_)
@@ -138,9 +150,15 @@ def _three_dictionaries(lesson, data, fitted):
             pairs = pair_atoms(reference, atoms)
             order = np.argsort(pairs.rows)
             atoms = pairs.aligned_right(atoms)[pairs.cols[order]]
-        grid = render.atom_grid(atoms, data.image_shape, columns=9, scale=1, padding=2, background="white")
-        rows.append(render.side_by_side([grid], [run.label]))
-    return _stacked(rows), "Each model's 17 atoms, in the order of NMF's: the non-negative SAE's are NMF's parts"
+        signed = bool(atoms.min() < 0)
+        grid = render.atom_grid(_signed_on_a_readable_scale(atoms) if signed else atoms, data.image_shape,
+                                columns=9, scale=1, cmap="diverging" if signed else "gray",
+                                normalize="global" if signed else "each", padding=2,
+                                background="#d1d5db" if signed else "white")  # white tiles need a gray gap
+        rows.append(render.side_by_side([grid], [f"{run.label} (red +, blue -)" if signed else run.label]))
+    return _stacked(rows), ("Each model's 17 atoms, in the order of NMF's: the non-negative SAE's are NMF's parts, "
+                            "the signed SAE's mix limbs of both signs (each atom on its own scale, white 0, full "
+                            f"colour from {SIGNED_FULL_COLOUR:.0%} of its largest |value|)")
 
 
 @_draws("learning-in-steps")
