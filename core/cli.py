@@ -6,7 +6,7 @@
 metrics as the last line of stdout (easy to parse from a script); ``--out DIR`` also keeps the
 checkpoint, the metrics, the training history and a picture of the atoms. Errors print one line,
 ``error: ...``, on stderr, never a traceback. Exit status: 0 success, 2 bad input (the command line,
-the data, an unwritable ``--out``), 3 a diverged run (its JSON line is still printed, with
+the data, an unwritable ``--out``, a run store that cannot be opened), 3 a diverged run (its JSON line is still printed, with
 ``"diverged": true``, and ``--out`` keeps the last good weights), 1 an unexpected failure (set
 ``SAE_EXPLORER_DEBUG=1`` to see its traceback), 130 interrupted.
 
@@ -35,6 +35,7 @@ from core import budget, checkpoint, cli_catalogue, datasets, metrics, models
 from core.cli_output import OUT_FILES, history_csv, write_run  # noqa: F401
 from core.cli_output import finite as _finite
 from core.device import DEVICE_CHOICES, device_label, resolve_device
+from core.store.errors import StoreError
 from core.training import TrainingDiverged
 
 EXIT_ERROR = 2
@@ -146,8 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except BrokenPipeError:  # e.g. `python -m core models | head`: the reader left, nothing to report
         return 1
-    except (ValueError, ImportError, OSError, TrainingDiverged) as error:
-        return _fail(error)
+    except (ValueError, ImportError, OSError, TrainingDiverged, StoreError) as error:
+        return _fail(error)  # the user's input or machine (a run store that is a file, read-only, full): exit 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

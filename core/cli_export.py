@@ -50,9 +50,31 @@ def _store(root):
     return RunStore(root) if root is not None else RunStore()
 
 
+def _store_of_run(run_id: str, root: Path | None):
+    """The run store that should hold ``run_id``; refused, without making a store, when there is none."""
+    from core.store import RunStore, default_root
+    from core.store.layout import INDEX_FILE
+
+    root = (root if root is not None else default_root()).expanduser().resolve()
+    if not (root / INDEX_FILE).is_file():
+        raise interop.InteropError(f"there is no run store at {root}, so no run {run_id}: give --store DIR, the "
+                                   f"folder holding the run store ({INDEX_FILE} and runs/), or "
+                                   "set SAE_EXPLORER_RUNS to it.")
+    return RunStore(root)
+
+
 def export_command(args: argparse.Namespace) -> int:
-    # a run id opens the default store itself; a folder needs none
-    model, origin = interop.load_export_source(args.source, _store(args.store) if args.store is not None else None)
+    from core.store import RunNotFoundError
+    from core.store.layout import RUN_ID_PATTERN
+
+    # a folder needs no store; a run id is looked up in --store (or the default store)
+    is_run_id = not Path(args.source).is_dir() and RUN_ID_PATTERN.match(args.source)
+    store = _store_of_run(args.source, args.store) if is_run_id else None
+    try:
+        model, origin = interop.load_export_source(args.source, store)
+    except RunNotFoundError:
+        raise interop.InteropError(f"no run {args.source} in the run store {store.root}; its runs are the folders "
+                                   f"in {store.root / 'runs'}. Give --store DIR for another store.") from None
     files = interop.export_files(model, args.format, origin)
     interop.write_folder(files, args.out)
     config = json.loads(files["cfg.json"])

@@ -88,7 +88,7 @@ class RunStore:
         with translate_write_errors(self.root, action):
             if self.root.exists() and not self.root.is_dir():
                 raise StoreError(f"The run store folder {self.root} is a file. Remove it, or point "
-                                 f"{layout.ENV_VAR} (or RunStore(root=...)) to a folder.")
+                                 f"{layout.ENV_VAR} (or --store, RunStore(root=...)) to a folder.")
             (self.root / layout.RUNS_DIR).mkdir(parents=True, exist_ok=True)
             (self.root / layout.STAGING_DIR).mkdir(exist_ok=True)
             probe = self.root / layout.STAGING_DIR / f".probe-{os.getpid()}-{time.monotonic_ns()}"
