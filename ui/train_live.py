@@ -119,8 +119,8 @@ def _plotted(value, log_scale: bool) -> float | None:
 
 def loss_chart(snap: Snapshot | None, curve: str, log_scale: bool = False) -> tuple[dict, str]:
     """The loss curve as an ECharts option, and its text description (the chart's accessible name): the
-    chosen metric per step (on a log scale when ``log_scale``), the PCA error as a dashed reference, live
-    changes as dotted marks labelled in the sliders' words.
+    chosen metric per step (on a log scale when ``log_scale``), the PCA error as a dashed reference (on the MSE
+    curve), live changes as dotted marks labelled in the sliders' words.
 
     ECharts, not Plotly: this chart is redrawn 2.5 times a second in every tab that trains, and Plotly's
     SVG redraw (text measured in the page's layout on each update) cost a tab 0.2 of a core; ECharts draws
@@ -131,7 +131,9 @@ def loss_chart(snap: Snapshot | None, curve: str, log_scale: bool = False) -> tu
     step = snap.step if snap else 0
     x_max = max(step * 1.08 if snap is not None and snap.active else step, 10)
     marks, notes, precision = [], [], 2
-    if snap is not None and snap.reference_mse is not None and column in ("mse", "loss"):
+    # the PCA error is a per-number squared error: a model's loss may be in other units (sae-kl's sums over a
+    # sample's features), so the line goes on the MSE curve only
+    if snap is not None and snap.reference_mse is not None and column == "mse":
         reference = float(snap.reference_mse)
         name = f"PCA error, rank {snap.params.get('n_components')}"
         if _plotted(reference, log_scale) is None:
