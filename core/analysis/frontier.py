@@ -106,7 +106,8 @@ def values_label(values: Iterable[Any]) -> str:
 def aggregate(rows: Sequence[dict[str, Any]], settings: Sequence[str],
               metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
     """One row per setting (``setting_key``) in first-seen order: its model and settings, ``seeds`` (how many
-    trials), ``run_ids``, and per metric ``<m>`` (the mean over seeds) and ``<m>_std`` (their sample standard
+    trials), ``run_ids`` (by seed, lowest first: the run the views open and draw for a setting is its first
+    seed's, whatever order ``rows`` come in; the run store lists the newest first), and per metric ``<m>`` (the mean over seeds) and ``<m>_std`` (their sample standard
     deviation, 0 for a single seed). Missing or non-finite values are left out of a metric's mean (None when
     no trial has one)."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
@@ -114,6 +115,7 @@ def aggregate(rows: Sequence[dict[str, Any]], settings: Sequence[str],
         groups.setdefault(setting_key(row, settings), []).append(row)
     result = []
     for members in groups.values():
+        members = sorted(members, key=lambda m: _order(m.get("seed")))
         first = members[0]
         entry: dict[str, Any] = {"model": first["model"], **{name: first.get(name) for name in settings},
                                  "seeds": len(members), "run_ids": [m["run_id"] for m in members],
