@@ -13,7 +13,7 @@ import streamlit as st
 
 from core import budget, models
 from core.analysis import frontier
-from core.jobs import RUNNING, get_manager, ray_backend
+from core.jobs import FAILED, RUNNING, get_manager, ray_backend
 from core.jobs.sweep import SweepJob
 from ui import data_loading, knobs, look, session, stored_runs, sweep_views, typed_input
 
@@ -182,13 +182,15 @@ def _progress(polling: bool) -> None:
     page = get()
     snap = page.job.snapshot()
     word = STATE_WORDS.get(snap.state, snap.state)
-    message = "" if snap.message.rstrip(".") == word else f" · {snap.message}"
+    said = snap.message.removeprefix(word).lstrip(".: ") if snap.message.startswith(word) else snap.message
+    message = f" · {said}" if said else ""  # "Done. 1 of 4 trials failed." after **Done**: said once
     st.progress(snap.progress, text=f"**{word}**{message} · {len(snap.records)} runs saved · "
                                     f"{snap.seconds:,.1f} s")
     for note in snap.notes:
         st.caption(note)
     if snap.error:
         st.error(snap.error)
+    _failed_trials(snap.rows)
     if polling and snap.records:  # the trials saved so far, on the frontier as they land
         settings = frontier.swept_params(snap.records)
         groups = frontier.aggregate(frontier.trial_rows(snap.records, settings), settings)
@@ -196,6 +198,15 @@ def _progress(polling: bool) -> None:
                         config={"displayModeBar": False}, key="sweep:live-plot")
     if polling and not snap.active:
         st.rerun()  # the sweep ended: one full rerun shows its runs in the views below
+
+
+def _failed_trials(rows: list[dict[str, Any]]) -> None:
+    """Each failed trial (no weights, so in no view below) by its model and setting, and why."""
+    failed = [row for row in rows if row["status"] == FAILED]
+    if failed:
+        lines = [f"- **{row['model']} · {row['label'].replace(', ', ' · ')}**: {row['note']}" for row in failed]
+        st.warning(f"{len(failed)} trial{'s' * (len(failed) > 1)} failed and {'were' if len(failed) > 1 else 'was'} "
+                   "not saved; the others went on:\n" + "\n".join(lines))
 
 
 def live_panel() -> None:
