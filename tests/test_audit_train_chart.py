@@ -25,3 +25,14 @@ def test_the_pca_line_is_drawn_on_the_mse_curve_only():
         lines[curve] = [m["yAxis"] for m in option["series"][0]["markLine"]["data"] if "yAxis" in m]
         assert ("PCA error" in described) == (curve == "MSE"), described
     assert lines == {"MSE": [reference], "Loss": []}
+
+
+def test_a_lone_point_is_drawn_as_a_dot():
+    """PCA's whole curve is one point (step 1), as is any run's at its first logged step: a line without
+    symbols draws nothing for it, while the MSE cell beside shows its value."""
+    one = SimpleNamespace(history=[{"step": 1, "loss": 0.011, "mse": 0.011}], reference_mse=0.011,
+                          params={"n_components": 16}, events=[], step=1, active=False)
+    two = SimpleNamespace(history=[*one.history, {"step": 2, "loss": 0.01, "mse": 0.01}], reference_mse=0.011,
+                          params={"n_components": 16}, events=[], step=2, active=False)
+    shown = {len(snap.history): train_live.loss_chart(snap, "MSE")[0]["series"][0]["showSymbol"] for snap in (one, two)}
+    assert shown == {1: True, 2: False}

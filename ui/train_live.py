@@ -170,7 +170,9 @@ def loss_chart(snap: Snapshot | None, curve: str, log_scale: bool = False) -> tu
         "xAxis": {"type": "value", "name": "step", "nameLocation": "middle", "nameGap": 28, "min": 0,
                   "max": x_max, "axisLabel": {"showMaxLabel": not (snap and snap.active)}},
         "yAxis": {**y_axis, "name": curve, "nameLocation": "middle", "nameGap": 44},
-        "series": [{"type": "line", "name": curve, "showSymbol": False, "data": points,
+        # a lone point (PCA's one step, a run's first logged step) is no line: it is drawn as a dot
+        "series": [{"type": "line", "name": curve, "data": points,
+                    "showSymbol": sum(y is not None for _, y in points) == 1,
                     "lineStyle": {"color": "#e15759", "width": 2}, "itemStyle": {"color": "#e15759"},
                     "markLine": {"symbol": "none", "precision": precision, "data": marks,
                                  "tooltip": {"trigger": "item", "formatter": "{b}"}}}],
