@@ -40,11 +40,14 @@ def history_csv(history: list[dict[str, Any]]) -> str:
 
 def write_run(out: Path, model, data, details: dict[str, Any], weights: bool = True) -> Path:
     """Write the checkpoint, metrics.json, history.csv and atoms.png into ``out`` (without ``weights``:
-    only metrics.json and history.csv, for a run that diverged before it had any finite weights)."""
+    only metrics.json and history.csv, for a run that diverged before it had any finite weights). Data read
+    from a file is recorded in config.json by its name (``data``) and its absolute path (``data_path``)."""
     out.mkdir(parents=True, exist_ok=True)
     if weights:
         extra = {"data": data.name, "data_options": details.get("data_options") or {},
                  "image_shape": list(data.image_shape) if data.image_shape else None, "steps": details.get("steps")}
+        if data.options.get("path"):  # a file's name alone does not find it: `train --config` replays from anywhere
+            extra["data_path"] = str(Path(data.options["path"]).resolve())
         checkpoint.save(model, out, extra_config=extra)
     checkpoint.write_atomic(out / "metrics.json", (json.dumps(finite(details), indent=2) + "\n").encode())
     checkpoint.write_atomic(out / "history.csv", history_csv(getattr(model, "history_", [])).encode())

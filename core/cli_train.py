@@ -4,7 +4,9 @@ A run's ``config.json`` (the Train page's download, a run store folder, or ``tra
 the parameters the run started with, its data set with the options it was loaded with, and the ``schedule``
 of knobs moved during the run (``core.schedule``). Replaying trains the same model on the same data and
 applies each change before the same step, so that, with the same seed on the same device, it reaches the
-same weights. ``--data`` may point to the data elsewhere (a run on an uploaded file names only the file).
+same weights. A run of ``train --data FILE`` records the file's absolute path (``data_path``), so its replay
+finds the file from any folder; the app's runs on an uploaded file name only the file (``upload: NAME``), and
+``--data PATH`` gives it (or any data moved elsewhere).
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from core import checkpoint, models
+from core import checkpoint, datasets, models
 from core.schedule import ScheduledControl, check_schedule
 
 # flags that would make the replay a different run: the config says these
 _FIXED_BY_CONFIG = {"model": "--model", "n_components": "--n-components", "k": "--k", "max_steps": "--max-steps",
                     "params": "--set", "data_options": "--data-option", "n_samples": "--n-samples"}
+
+
+#: how the app names an uploaded file as a run's data set (ui.session's label for an upload)
+UPLOAD_PREFIX = "upload: "
 
 
 class ReplayError(ValueError):
@@ -50,6 +56,27 @@ def train_or_replay(args: argparse.Namespace, train_command: Callable[..., int])
     return train_command(args, control=control)
 
 
+def recorded_data(config: dict, where: Path) -> str:
+    """What the saved run trained on, as ``--data`` takes it: its recorded file where that still is, else the
+    data set it names; ReplayError saying what to pass with ``--data`` when neither is found here."""
+    name, path = config.get("data"), config.get("data_path")
+    if isinstance(path, str) and Path(path).exists():
+        return path
+    if isinstance(name, str) and (name.strip().lower().replace("_", "-") in datasets.available() or Path(name).exists()):
+        return name
+    if not isinstance(name, str) or not name:
+        raise ReplayError(f"{where} does not name its data set ('data'); give it with --data NAME or PATH.")
+    if isinstance(path, str):
+        raise ReplayError(f"{where} trained on the file {path}, which is not there any more; give the file where "
+                          "it is now with --data PATH.")
+    upload = name.removeprefix(UPLOAD_PREFIX)
+    if upload != name:
+        raise ReplayError(f"{where} trained on an uploaded file, {upload}, whose path the app never knew; give the "
+                          f"file with --data PATH/TO/{upload}.")
+    raise ReplayError(f"{where} trained on {name!r}, which is neither a data set here nor a file in {Path.cwd()}; "
+                      f"give it with --data PATH (the file {name} where it is now).")
+
+
 def replay_settings(args: argparse.Namespace) -> ScheduledControl:
     """Set ``args`` from ``args.config`` (model, parameters, data set and its options) and return the control
     that replays its schedule; flags that would change the run are refused."""
@@ -59,9 +86,7 @@ def replay_settings(args: argparse.Namespace) -> ScheduledControl:
         raise ReplayError(f"--config replays the saved run as it was, so {', '.join(clash)} cannot be given "
                              "with it; to train a variant, edit 'params' or 'data_options' in the config file.")
     config = checkpoint.read_config(args.config)
-    data = args.data or config.get("data")
-    if not data:
-        raise ReplayError(f"{args.config} does not name its data set ('data'); give it with --data NAME or PATH.")
+    data = args.data or recorded_data(config, args.config)
     params = dict(config["params"])
     if "device" in params:
         params["device"] = checkpoint.usable_device(params["device"], args.device)
