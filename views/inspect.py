@@ -47,15 +47,25 @@ def sample_tab(run) -> None:
     shape, scale = run.image_shape, look.tile_scale(run.image_shape, 72)
     k = len(parts.indices)
     cmap = "gray" if getattr(run.dataset, "non_negative", False) else "auto"
-    panels = [(run.X[sample], "original"), (parts.base, "mean / decoder bias"), (parts.partial[-1], f"+ top {k} atoms"),
-              (parts.reconstruction, "full reconstruction")]
-    for col, (values, name) in zip(st.columns(6)[:4], panels):
-        col.image(render.sample_grid(values[None, :], shape, scale=scale, cmap=cmap), caption=name, width="stretch")
-    st.caption(f"Sample {sample} = mean (decoder bias) + the weighted atoms; {parts.n_active} atoms are active. "
-               f"MSE with the top {k}: {parts.errors()[-1]:.4g}, with all: "
+    # what the atoms are added to: PCA's mean, an autoencoder's decoder bias, or nothing (NMF, NNSAE)
+    base = None if not parts.base.any() else "the mean" if not models.family(run.record.model).iterative \
+        else "the decoder bias"
+    names = ["original", base.removeprefix("the ") if base else "no bias (zero)", f"+ top {k} atoms",
+             "full reconstruction"]
+    # one colour scale for the four: a dimmer reconstruction looks dimmer, a zero base looks like zero
+    picture = render.sample_grid(np.stack([run.X[sample], parts.base, parts.partial[-1], parts.reconstruction]),
+                                 shape, columns=4 if shape else 1, scale=scale, cmap=cmap, normalize="global",
+                                 padding=4, background=(255, 255, 255))
+    st.columns([2, 1])[0].image(picture, caption=" · ".join(names) + (" (one colour scale)" if shape else
+                                                                             " (top to bottom, one colour scale)"),
+                                width="stretch")
+    st.caption(f"Sample {sample} = " + (f"{base} + the weighted atoms" if base else
+                                        "the weighted atoms (this model adds no mean or bias)")
+               + f"; {parts.n_active} atoms are active. MSE with the top {k}: {parts.errors()[-1]:.4g}, with all: "
                f"{float(np.mean((parts.reconstruction - parts.original) ** 2)):.4g}.")
     if k == 0:
-        st.info("No atom is active on this sample: the reconstruction is the mean (decoder bias) alone.")
+        st.info("No atom is active on this sample: the reconstruction is "
+                + (f"{base} alone." if base else "zero."))
         return
     atoms_col, bars_col = st.columns([1.3, 1], gap="large")
     with atoms_col:
