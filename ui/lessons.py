@@ -214,7 +214,7 @@ def measured_pair(left, right) -> None:
         measured_all(lesson, left.record)
         return
     if (lesson is None or lesson.page != "compare" or len(lesson.runs) != 2
-            or not all(_is_run_of(shown.record, run) for shown, run in zip((left, right), lesson.runs))):
+            or not all(_is_run_of(shown.record, run, lesson) for shown, run in zip((left, right), lesson.runs))):
         return
     cache = st.session_state.setdefault("_lesson_measured_pair", {})
     key = (left.record.id, left.record.updated_at, right.record.id, right.record.updated_at)
@@ -236,7 +236,7 @@ def measured_all(lesson: lessons.Lesson, shown) -> None:
     run_store = stored_runs.store()
     group = [record for record in stored_runs.saved_runs(run_store)
              if stored_runs.data_key(record) == stored_runs.data_key(shown)]
-    found = _newest_runs(group, lesson.runs)
+    found = _newest_runs(group, lesson)
     missing = [run.label or run.model for run, record in zip(lesson.runs, found) if record is None]
     if missing:
         st.info(f"The lesson measures its {len(lesson.runs)} runs together: still to train (the buttons above): "
@@ -354,11 +354,15 @@ def panel_aside() -> bool:
     return name is not None and lessons.get(name).page == "compare" and not _fits_panel(lessons.get(name))
 
 
-def _is_run_of(record, run: lessons.Run) -> bool:
-    """A saved run (core.store record) trained as lesson run ``run``: its model and the settings that make
-    it that run (its size and steps may be the user's)."""
-    return record.model == run.model and all(record.params.get(key) == value
-                                             for key, value in other_settings(run).items())
+def _is_run_of(record, run: lessons.Run, lesson: lessons.Lesson) -> bool:
+    """A saved run (core.store record) trained as lesson run ``run``: its model and the settings that tell the
+    lesson's runs apart, those ``run`` leaves at its model's default too (else a second plain-SGD run passed
+    for the Adam one); its size and steps may be the user's."""
+    if record.model != run.model:
+        return False
+    expected = {**models.default_params(run.model), **run.params}
+    keys = {key for other in lesson.runs for key in other_settings(other)} & set(expected)
+    return all(record.params.get(key) == expected[key] for key in keys)
 
 
 def saved_picks(records) -> tuple[str, str] | None:
@@ -368,18 +372,19 @@ def saved_picks(records) -> tuple[str, str] | None:
     lesson = lessons.get(name) if name is not None else None
     if lesson is None or lesson.page != "compare":
         return None
-    found = _newest_runs(records, lesson.runs[:2])
+    found = _newest_runs(records, lesson, count=2)
     if None in found:
         return None
     return found[0].id, found[1].id
 
 
-def _newest_runs(records, runs: tuple[lessons.Run, ...]) -> list:
-    """For each lesson run, the newest saved run among ``records`` (newest first) trained as it, each record
-    picked once; None where there is none."""
+def _newest_runs(records, lesson: lessons.Lesson, count: int | None = None) -> list:
+    """For each of the lesson's (first ``count``) runs, the newest saved run among ``records`` (newest first)
+    trained as it, each record picked once; None where there is none."""
     picked: list = []
-    for run in runs:
-        picked.append(next((record for record in records if _is_run_of(record, run) and record not in picked), None))
+    for run in lesson.runs[:count]:
+        picked.append(next((record for record in records
+                            if _is_run_of(record, run, lesson) and record not in picked), None))
     return picked
 
 
