@@ -118,6 +118,8 @@ def upload() -> None:
     if height and width and not as_vectors:
         options["image_shape"] = (int(height), int(width))
     if file is None:
+        if _in_use() is not None:
+            st.caption(f"Until a file is read, the data set in use stays **{_in_use()}** (shown below).")
         return
     for field, value in named.items():
         option = next((name for name in NAMED_PARTS[field] if name in accepted), None)
@@ -133,7 +135,8 @@ def upload() -> None:
             dataset = _shared_upload(hashlib.sha256(file.getbuffer()).hexdigest(), file.name,
                                      json.dumps(new.options, sort_keys=True, default=str), file, new.options)
         except Exception as exc:  # noqa: BLE001 - core's message, the app goes on
-            st.error(str(exc))
+            kept = _in_use()
+            st.error(str(exc) + (f" The data set in use is still **{kept}** (shown below)." if kept else ""))
             dataset = None
         else:
             state.data, state.dataset, state.data_error = new, dataset, None
@@ -145,6 +148,11 @@ def upload() -> None:
     if "as_vectors" in accepted:
         with shape_cols[0]:
             _samples_are(file.file_id, bool(height and width))
+
+
+def _in_use() -> str | None:
+    """The label of the data set the pages use while the upload form has none to give: the one shown below."""
+    return state.data.label if state.dataset is not None or not state.data.upload else None
 
 
 def _samples_are(file_id, shape_given: bool) -> None:
