@@ -18,3 +18,11 @@ def test_a_failed_upload_names_the_data_set_still_in_use():
     said = messages(at)
     assert "bad.npy is not a NumPy .npy file" in said and "The data set in use is still **digits**" in said, said
     assert app_state(at).data.label == "digits" and at.subheader[0].value == "digits"
+
+
+def test_the_array_box_says_which_array_of_a_npz_is_read_when_it_is_empty():
+    """A .npz of several arrays is read without a name (its first numeric array): the box's help said a name was
+    needed when the file holds several."""
+    at = open_page("views/data.py")
+    at.selectbox(key="data:name").set_value(UPLOAD).run()
+    assert "left empty: its first numeric array" in at.text_input(key="data:upload:key").help

@@ -105,8 +105,9 @@ def upload() -> None:
     named_cols = st.columns(3)
     named = {
         "key": named_cols[0].text_input("Array / tensor", key=session.persist("data:upload:key", ""),
-                                        help="The data's array in a .npz, or its tensor in a .safetensors "
-                                             "(needed when the file holds several)."),
+                                        help="The data's array in a .npz (left empty: its first numeric "
+                                             "array), or its tensor in a .safetensors (needed when the file "
+                                             "holds several)."),
         "texts": named_cols[1].text_input("Texts", key=session.persist("data:upload:texts", ""),
                                           help="The .npz array or .csv column of per-sample texts (found by "
                                                "itself when named 'texts' or 'text')."),
