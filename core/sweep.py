@@ -289,4 +289,6 @@ class Sweep:
             if stack.diverged_at[s]:
                 point.note = (f"Training diverged at step {stack.diverged_at[s]}; the point keeps its last good "
                               "weights. Lower the learning rate or the sparsity weight.")
-            point.seconds = (time.perf_counter() - started) / len(points)
+        share = (time.perf_counter() - started) / len(points)  # the stack's time, evenly: one figure for each
+        for point in points:
+            point.seconds = share
