@@ -24,7 +24,8 @@ def add_commands(commands, key_value) -> None:
     export = commands.add_parser("export", help="write an SAE in SAELens' or sparsify's layout",
                                  description="Write a trained SAE as cfg.json + safetensors that SAELens "
                                              "(SAE.load_from_disk) or sparsify (Sae.load_from_disk) loads.")
-    export.add_argument("source", help="a folder written by `train --out`, or a run id in the run store")
+    export.add_argument("source", help="a folder written by `train --out`, the Weights download (.zip) of Train or "
+                                       "Inspect, or a run id in the run store")
     export.add_argument("--format", required=True, choices=interop.FORMATS, help="the layout to write")
     export.add_argument("--out", required=True, type=Path, help="the folder to write cfg.json and the weights to")
     export.add_argument("--store", type=Path, help="the run store folder, for a run id (default $SAE_EXPLORER_RUNS "
@@ -93,4 +94,8 @@ def import_command(args: argparse.Namespace) -> int:
                                      name=args.name, imported=imported)
     print(json.dumps({"run_id": record.id, "name": record.name, "model": record.model, "dataset": record.dataset,
                       "n_features": record.n_features, "n_components": record.n_components}), flush=True)
+    if not record.metrics:  # e.g. a typo in --dataset, or an upload's name: saved, but measured on nothing
+        print(f"note: {record.dataset!r} is not a data set or file here, so the run has no metrics (error, L0, "
+              "dead latents); to measure it, give --dataset a data set (see `python -m core datasets`) or the "
+              "path of the data it reads.", file=sys.stderr)
     return 0

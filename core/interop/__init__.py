@@ -150,8 +150,8 @@ def import_to_store(path: str | Path, store, *, dataset: str | None = None, data
 
 
 def load_export_source(source: str, store=None):
-    """(fitted model, provenance) of what ``python -m core export`` names: a ``train --out`` folder or a
-    run id in the run store."""
+    """(fitted model, provenance) of what ``python -m core export`` names: a ``train --out`` folder, a
+    checkpoint .zip (the app's Weights download) or a run id in the run store."""
     from core.store import RunStore
     from core.store.layout import RUN_ID_PATTERN
 
@@ -163,13 +163,17 @@ def load_export_source(source: str, store=None):
         model, config = checkpoint.load(path, device="cpu", return_config=True)
         options = _train_data_options(path)
         return model, make_provenance(model, config.get("data"), options)
+    if path.is_file() and path.suffix.lower() == ".zip":  # the Weights download of Train or Inspect
+        model, config = checkpoint.load(path, device="cpu", return_config=True)
+        options = config.get("data_options")
+        return model, make_provenance(model, config.get("data"), options if isinstance(options, dict) else {})
     if RUN_ID_PATTERN.match(source):
         store = store if store is not None else RunStore()
         record = store.get(source)
         model = store.load_model(source, device="cpu")
         return model, make_provenance(model, record.dataset, record.data_options)
-    raise InteropError(f"{source} is neither a folder written by `python -m core train --out` nor a run id "
-                       "(like 20240131-120000-0123456789ab).")
+    raise InteropError(f"{source} is neither a folder written by `python -m core train --out`, a Weights download "
+                       "(.zip) nor a run id (like 20240131-120000-0123456789ab).")
 
 
 def run_export_files(store, run_id: str, fmt: str) -> dict[str, bytes]:

@@ -107,6 +107,7 @@ def read_files(path: str | Path, weight_files: tuple[str, ...]) -> Files:
         if CONFIG_FILE not in names:
             inner = sorted(p.name for p in path.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file())
             hint = (f" It has SAEs in the folders {inner[:8]}: import one of them." if inner
+                    else _own_checkpoint_hint(path) if checkpoint.CONFIG_FILE in names
                     else " Export the SAE again with its cfg.json.")
             raise InteropError(f"{path} holds no {CONFIG_FILE}.{hint}")
         weights_name = next((n for n in weight_files if n in names), None)
@@ -126,6 +127,11 @@ def read_files(path: str | Path, weight_files: tuple[str, ...]) -> Files:
     return read_zip(path.read_bytes(), weight_files, str(path))
 
 
+def _own_checkpoint_hint(source) -> str:
+    return (f" It is this app's own checkpoint ({checkpoint.CONFIG_FILE} + {checkpoint.WEIGHTS_FILE}), not an "
+            f"SAELens or sparsify SAE; `python -m core export {source} --format saelens` (or sparsify) converts it.")
+
+
 def read_zip(data: bytes, weight_files: tuple[str, ...], source: str) -> Files:
     if not data.startswith(b"PK"):
         raise InteropError(f"{source} is neither a folder nor a ZIP. Give the folder holding {CONFIG_FILE} and "
@@ -138,8 +144,10 @@ def read_zip(data: bytes, weight_files: tuple[str, ...], source: str) -> Files:
         configs = [info for info in archive.infolist() if Path(info.filename).name == CONFIG_FILE]
         if len(configs) != 1:
             found = "no" if not configs else f"{len(configs)} ({', '.join(i.filename for i in configs[:6])})"
+            own = not configs and checkpoint.CONFIG_FILE in archive.namelist()
             raise InteropError(f"{source} holds {found} {CONFIG_FILE} files: a ZIP to import holds one SAE, its "
-                               f"{CONFIG_FILE} and weights at the top level or in one folder.")
+                               f"{CONFIG_FILE} and weights at the top level or in one folder."
+                               + (_own_checkpoint_hint(source) if own else ""))
         folder = str(Path(configs[0].filename).parent)
         members = {Path(i.filename).name: i for i in archive.infolist() if str(Path(i.filename).parent) == folder}
         weights_name = next((n for n in weight_files if n in members), None)
