@@ -108,11 +108,12 @@ def _estimators(run) -> dict:
 def _cost(run, estimators: dict, test_fraction: float, seconds: float | None) -> str:
     """What pressing the button costs: the models fitted, on how many samples, and how long that takes
     (measured: the last time on this run, else the typical range)."""
-    n_train = run.X.shape[0] - max(1, round(run.X.shape[0] * test_fraction))
+    used, n_train, _ = analysis.recognition_sizes(run.X.shape[0], test_fraction)
+    subset = f" (of a random {used:,} of the run's {run.X.shape[0]:,} samples)" if used < run.X.shape[0] else ""
     fits = ", ".join(f"{name} ({model.max_steps:,} steps)" if hasattr(model, "fit_iter") else name
                      for name, model in estimators.items())
     took = f"the last measurement on this run took {seconds:,.0f} s" if seconds is not None else TYPICAL_COST
-    return f"Fits {fits} on {n_train:,} training samples, in a training process of its own: {took}."
+    return f"Fits {fits} on {n_train:,} training samples{subset}, in a training process of its own: {took}."
 
 
 def _measure(run, estimators: dict, labels, test_fraction: float, results: dict, took: dict) -> None:

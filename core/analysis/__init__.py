@@ -21,15 +21,15 @@ decomposition of a sample relies on; ``effective_atoms`` reads ``W`` and ``b`` t
 from __future__ import annotations
 
 from core.analysis.geometry import SubspaceTrace, pc_angles, principal_angles, subspace_angle, subspace_trace, top_principal_components
-from core.analysis.decomposition import SampleDecomposition, decompose_sample, effective_atoms, nearest_neighbour_accuracy, recognition, split_indices
+from core.analysis.decomposition import RECOGNITION_MAX_SAMPLES, SampleDecomposition, decompose_sample, effective_atoms, nearest_neighbour_accuracy, recognition, recognition_sizes, split_indices
 from core.analysis.pairing import AtomPairs, comparison_image, pair_atoms, reconstruction_image
 from core.analysis.tables import analysis_rows, atoms_thumbnail, feature_table, points_near, reference_points, rows_to_csv, run_metrics, top_activating, training_seconds
 
 __all__ = [
-    "AtomPairs", "SampleDecomposition", "SubspaceTrace",
+    "AtomPairs", "RECOGNITION_MAX_SAMPLES", "SampleDecomposition", "SubspaceTrace",
     "analysis_rows", "atoms_thumbnail", "comparison_image", "decompose_sample",
     "effective_atoms", "feature_table", "nearest_neighbour_accuracy", "pair_atoms", "pc_angles",
     "points_near", "principal_angles", "reconstruction_image", "recognition", "reference_points",
-    "rows_to_csv", "run_metrics", "split_indices", "subspace_angle", "subspace_trace",
+    "recognition_sizes", "rows_to_csv", "run_metrics", "split_indices", "subspace_angle", "subspace_trace",
     "top_activating", "top_principal_components", "training_seconds",
 ]

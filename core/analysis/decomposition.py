@@ -79,9 +79,26 @@ def split_indices(n: int, test_fraction: float = 0.25, seed: int = 0) -> tuple[n
         raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}.")
     if n < 2:
         raise ValueError(f"A train/test split needs at least 2 samples, got {n}.")
-    n_test = min(n - 1, max(1, int(round(n * test_fraction))))
+    n_test = _test_count(n, test_fraction)
     train, test = train_test_split(np.arange(n), test_size=n_test, random_state=seed)
     return np.sort(train), np.sort(test)
+
+
+def _test_count(n: int, test_fraction: float) -> int:
+    return min(n - 1, max(1, int(round(n * test_fraction))))
+
+
+#: ``recognition`` measures on a random subset of at most this many samples (1-NN on more adds little)
+RECOGNITION_MAX_SAMPLES = 5000
+
+
+def recognition_sizes(n_samples: int, test_fraction: float = 0.25,
+                      max_samples: int | None = RECOGNITION_MAX_SAMPLES) -> tuple[int, int, int]:
+    """How many samples ``recognition`` uses of ``n_samples``, and how many of them train and test:
+    ``(used, n_train, n_test)``, before anything is fitted (a page says what a measurement will cost)."""
+    used = int(analysis_rows(int(n_samples), max_samples).size)
+    n_test = _test_count(used, test_fraction)
+    return used, used - n_test, n_test
 
 
 def nearest_neighbour_accuracy(train_codes, train_labels, test_codes, test_labels) -> float:
@@ -117,7 +134,7 @@ class _Progress:
 
 
 def recognition(estimators: dict[str, Any], X, labels, *, test_fraction: float = 0.25, seed: int = 0,
-                refit: bool = True, pixels: bool = True, max_samples: int | None = 5000,
+                refit: bool = True, pixels: bool = True, max_samples: int | None = RECOGNITION_MAX_SAMPLES,
                 report: Callable[[float, str], None] | None = None) -> list[dict[str, Any]]:
     """The eigenfaces recipe: codes of train and test samples, each test sample gets its nearest training
     sample's label. One row per model (and the raw pixels as a baseline): name, accuracy, size.
