@@ -12,11 +12,9 @@ import pytest
 
 from core import checkpoint, cli, datasets, models, schedule
 from core.jobs import TrainingJob
-from core.jobs.saving import save_when_done
-from core.store import RunStore
 from core.training import TrainControl
+from knob_run_fixtures import DATA, DATA_OPTIONS, saved_run, steered_job
 
-DATA, DATA_OPTIONS = "digits", {"n_samples": 200}
 PARAMS = dict(n_components=16, k=4, max_steps=60, batch_size=64, learning_rate=0.003, random_state=3,
               device="cpu", log_every=10)
 MOVED_AFTER_ROW = 30  # the slider moves once this row is shown: the change first trains step 31
@@ -50,16 +48,9 @@ def during_step(model, step: int, action) -> None:
 @pytest.fixture(scope="module")
 def stopped_run(tmp_path_factory):
     """A run whose k moved after row 30 and that was stopped at step 35, saved as the Train page saves it."""
-    root = tmp_path_factory.mktemp("runs")
-    X = datasets.load(DATA, **DATA_OPTIONS).X
-    job = SteeredJob(models.create("sae-topk", **PARAMS), X, model_name="sae-topk", dataset_name=DATA,
-                     image_shape=(8, 8))
+    job = steered_job(SteeredJob, PARAMS)
     during_step(job.model, STOP_DURING, job.stop)
-    ticket = save_when_done(job, RunStore(root), dataset=DATA, data_options=DATA_OPTIONS)
-    assert job.start()
-    job.wait()
-    assert ticket.done.wait(60) and ticket.error is None, ticket.error
-    return job, ticket, RunStore(root)
+    return saved_run(job, tmp_path_factory.mktemp("runs"))
 
 
 def test_the_change_reaches_the_history_on_a_last_logged_row(stopped_run):

@@ -12,12 +12,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from core import checkpoint, cli, datasets, models, schedule
+from core import checkpoint, cli, schedule
 from core.jobs import TrainingJob
-from core.jobs.saving import export_bytes, save_when_done
-from core.store import RunStore
+from core.jobs.saving import export_bytes
+from knob_run_fixtures import DATA_OPTIONS, saved_run, steered_job
 
-DATA, DATA_OPTIONS = "digits", {"n_samples": 200}
 PARAMS = dict(n_components=16, k=4, max_steps=120, batch_size=64, learning_rate=0.003, random_state=3,
               device="cpu", log_every=10)
 # moved as the Train page moves them: through the job, while it trains (here right after the rows of these
@@ -44,15 +43,7 @@ class SteeredJob(TrainingJob):
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory):
     """A run whose knobs moved twice, saved as the Train page saves it; the store opened again afterwards."""
-    root = tmp_path_factory.mktemp("runs")
-    X = datasets.load(DATA, **DATA_OPTIONS).X
-    job = SteeredJob(models.create("sae-topk", **PARAMS), X, model_name="sae-topk", dataset_name=DATA,
-                     image_shape=(8, 8))
-    ticket = save_when_done(job, RunStore(root), dataset=DATA, data_options=DATA_OPTIONS)
-    assert job.start()
-    job.wait()
-    assert ticket.done.wait(60) and ticket.error is None, ticket.error
-    return job, ticket, RunStore(root)
+    return saved_run(steered_job(SteeredJob, PARAMS), tmp_path_factory.mktemp("runs"))
 
 
 def config_of(archive: bytes) -> dict:
