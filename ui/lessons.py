@@ -150,13 +150,13 @@ def _train_words(lesson: lessons.Lesson) -> str:
 
 
 def set_up_train(run: lessons.Run) -> None:
-    """Train's model and knobs set to ``run``: its parameters over the model's defaults (those with no
-    knob too: the runner passes every parameter of AppState.params)."""
+    """Train's model and knobs set to ``run`` exactly as the lesson's headless run trains it (``Run.settings``:
+    those with no knob too, the runner passes every parameter of AppState.params)."""
     state = session.get()
     state.model_name = run.model
     st.session_state[TRAIN_RUN_KEY] = run
     session.set_widget("train:model", run.model)
-    state.params[run.model] = {**knobs.defaults(run.model), **run.params}
+    state.params[run.model] = {**knobs.defaults(run.model), **run.settings()}
     for param in state.params[run.model]:
         st.session_state.pop(train_runner.widget_key(run.model, param), None)
 

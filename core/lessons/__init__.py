@@ -32,8 +32,13 @@ class Run:
     params: dict[str, Any] = field(default_factory=dict)
     label: str = ""  # how the lesson's text calls it ("NMF", "signed SAE")
 
+    def settings(self) -> dict[str, Any]:
+        """Every parameter as ``create`` sets it: the model's defaults, random_state 0, then the run's own (the
+        Train page starts from its own defaults otherwise: fewer steps, another activation)."""
+        return {**models.default_params(self.model), "random_state": 0, **self.params}
+
     def create(self):
-        return models.create(self.model, random_state=0, **self.params)
+        return models.create(self.model, **self.settings())
 
 
 @dataclass(frozen=True)
