@@ -149,7 +149,8 @@ def parallel_figure(rows: list[dict[str, Any]], settings: Sequence[str], color_b
     metrics; lines coloured by ``color_by``. Trials lacking a value are left out (a diverged run). Runs
     ``beside`` the sweep are lines too, named on a first axis ('run'); a metric one of them lacks (an imported
     SAE's training time) is no axis, and one lacking a swept setting is left out (``parallel_left_out``)."""
-    beside = [r for r in beside if all(r.get(name) is not None for name in settings)]  # those left out add or drop no axis
+    # those left out add no axis and drop none
+    beside = [r for r in beside if all(r.get(name) is not None for name in settings)]
     lines = [{**r, "run": "sweep trials"} for r in rows] + [{**r, "run": r["name"]} for r in beside]
     columns = (["run"] if beside else []) + (["model"] if len({r["model"] for r in lines}) > 1 else [])
     columns += [*settings, "seed"]

@@ -107,9 +107,9 @@ def aggregate(rows: Sequence[dict[str, Any]], settings: Sequence[str],
               metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
     """One row per setting (``setting_key``) in first-seen order: its model and settings, ``seeds`` (how many
     trials), ``run_ids`` (by seed, lowest first: the run the views open and draw for a setting is its first
-    seed's, whatever order ``rows`` come in; the run store lists the newest first), and per metric ``<m>`` (the mean over seeds) and ``<m>_std`` (their sample standard
-    deviation, 0 for a single seed). Missing or non-finite values are left out of a metric's mean (None when
-    no trial has one)."""
+    seed's, whatever order ``rows`` come in; the run store lists the newest first), and per metric ``<m>``
+    (the mean over seeds) and ``<m>_std`` (their sample standard deviation, 0 for a single seed). Missing or
+    non-finite values are left out of a metric's mean (None when no trial has one)."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(setting_key(row, settings), []).append(row)
