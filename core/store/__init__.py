@@ -16,9 +16,9 @@ No Streamlit here.
 
 from core.store.errors import (ENV_VAR, InvalidRunNameError, ReadOnlyStoreError, RunNotFoundError,
                                RunWeightsMissingError, StoreError, StoreFullError, StoreWriteError)
-from core.store.index import (FAILED, FINISHED, INTERRUPTED, RUNNING, STATUSES, STOPPED, RunRecord)
+from core.store.index import (FAILED, FINISHED, INTERRUPTED, RUNNING, STATUSES, STOPPED, RunRecord, clean_name)
 from core.store.layout import default_root
-from core.store.run_store import RecoveryReport, RunStore, clean_name
+from core.store.run_store import RecoveryReport, RunStore
 
 __all__ = [
     "ENV_VAR", "FAILED", "FINISHED", "INTERRUPTED", "RUNNING", "STATUSES", "STOPPED",

@@ -13,6 +13,7 @@ import json
 import math
 import sqlite3
 import time
+import unicodedata
 import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,9 +24,26 @@ import numpy as np
 
 # a run's life, in the words of core.states: RUNNING until saved; then FINISHED or STOPPED, or FAILED / INTERRUPTED
 from core.states import FAILED, FINISHED, INTERRUPTED, RUNNING, SAVED_STATUSES, STATUSES, STOPPED  # noqa: F401
+from core.store.errors import InvalidRunNameError
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 60.0
+MAX_NAME_LENGTH = 200
+
+
+def clean_name(name: object) -> str:
+    """A run's display name: stripped, 1 to 200 characters, no control characters. Never used as a path."""
+    if not isinstance(name, str):
+        raise InvalidRunNameError(f"A run name must be text, not {type(name).__name__}.")
+    cleaned = name.strip()
+    if not cleaned:
+        raise InvalidRunNameError("A run name cannot be empty; type a name with at least one visible character.")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidRunNameError(f"A run name has at most {MAX_NAME_LENGTH} characters; this one has "
+                                  f"{len(cleaned)}. Shorten it.")
+    if any(unicodedata.category(c) == "Cc" for c in cleaned):
+        raise InvalidRunNameError("A run name cannot hold control characters (new lines, tabs, NUL); remove them.")
+    return cleaned
 
 
 _SCHEMA = """

@@ -21,7 +21,6 @@ import os
 import shutil
 import sqlite3
 import time
-import unicodedata
 import zipfile
 from contextlib import closing as _closing
 from pathlib import Path
@@ -30,27 +29,11 @@ from typing import Any, Iterable
 from core import checkpoint, schedule
 from core.models import name_of
 from core.store import index, layout, recovery
-from core.store.errors import (InvalidRunNameError, RunNotFoundError, RunWeightsMissingError, StoreError,
-                               StoreWriteError, read_only_reason, translate_write_errors)
-from core.store.index import FAILED, FINISHED, INTERRUPTED, RUNNING, SAVED_STATUSES, RunRecord, dumps
+from core.store.errors import (RunNotFoundError, RunWeightsMissingError, StoreError, StoreWriteError,
+                               read_only_reason, translate_write_errors)
+from core.store.index import (FAILED, FINISHED, INTERRUPTED, RUNNING, SAVED_STATUSES, RunRecord, clean_name,
+                              dumps)
 from core.store.recovery import RecoveryReport
-
-MAX_NAME_LENGTH = 200
-
-
-def clean_name(name: object) -> str:
-    """A run's display name: stripped, 1 to 200 characters, no control characters. Never used as a path."""
-    if not isinstance(name, str):
-        raise InvalidRunNameError(f"A run name must be text, not {type(name).__name__}.")
-    cleaned = name.strip()
-    if not cleaned:
-        raise InvalidRunNameError("A run name cannot be empty; type a name with at least one visible character.")
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise InvalidRunNameError(f"A run name has at most {MAX_NAME_LENGTH} characters; this one has "
-                                  f"{len(cleaned)}. Shorten it.")
-    if any(unicodedata.category(c) == "Cc" for c in cleaned):
-        raise InvalidRunNameError("A run name cannot hold control characters (new lines, tabs, NUL); remove them.")
-    return cleaned
 
 
 def _move_into_place(source: Path, target: Path) -> None:
