@@ -223,3 +223,16 @@ def banner(state: session.AppState) -> None:
                 "with these settings.", icon=":material/visibility:")
     elif (link := watch_link(state)) is not None:
         st.caption(f"Link to watch this run: `{link}` · {RULE}")
+    _other_data_note(state)
+
+
+def _other_data_note(state: session.AppState) -> None:
+    """Say so when the run shown trained on other data than the session's: a reloaded page or a link keeps the
+    run, but not an uploaded file (its bytes stay in the tab that uploaded it), and Train uses the session's."""
+    job = state.job
+    if job.dataset_name == state.data.label:
+        return
+    again = (" To train on it again, upload the file on the Data page." if job.dataset_name.startswith("upload: ")
+             else "")
+    st.info(f"The run shown trained on **{job.dataset_name}**; the data set chosen in this tab is "
+            f"**{state.data.label}**, so **Train** trains on that.{again}", icon=":material/dataset:")
