@@ -40,14 +40,15 @@ def sweep_label(records: Sequence[Any]) -> str:
     training seconds of all its trials and when it was saved."""
     settings = frontier.swept_params(records)
     rows = frontier.trial_rows(records, settings)
-    grid = " × ".join(f"{name} ∈ {frontier.values_label(row[name] for row in rows)}" for name in settings) or "one setting"
+    grid = " × ".join(f"{name} ∈ {frontier.values_label(row[name] for row in rows)}" for name in settings)
+    grid = grid or "one setting"
     seeds = len({row["seed"] for row in rows})
     seconds = sum(float(row["seconds"]) for row in rows if isinstance(row.get("seconds"), (int, float)))
     first = records[0]
     when = f"{first.id[9:11]}:{first.id[11:13]}:{first.id[13:15]}"
     models_ = ", ".join(dict.fromkeys(r.model for r in records))
     return (f"{models_} · {grid}" + (f" · {seeds} seeds" if seeds > 1 else "") +
-            f" · {first.dataset} · {len(records)} trials · {seconds:,.1f} s · {when}")
+            f" · {first.dataset} · {len(records)} trial{'s' * (len(records) > 1)} · {seconds:,.1f} s · {when}")
 
 
 def _hover(group: dict[str, Any], x: str, y: str, click: str = "atoms") -> str:
@@ -58,7 +59,7 @@ def _hover(group: dict[str, Any], x: str, y: str, click: str = "atoms") -> str:
         return f"{mean:.4g}" + (f" ± {spread:.2g}" if group["seeds"] > 1 and spread is not None else "")
 
     seeds = f"{group['seeds']} seeds, mean ± sd" if group["seeds"] > 1 else "1 seed"
-    return (f"<b>{group['label']}</b> ({seeds})<br>{x} {value(x)} · {y} {value(y)}"
+    return (f"<b>{group['label']}</b> ({seeds})<br>{SHORT.get(x, x)} {value(x)} · {SHORT.get(y, y)} {value(y)}"
             f"<br><i>click to {CLICK_HINTS[click]}</i>")
 
 
@@ -104,8 +105,8 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
                     x=[r[x] for r in refs], y=[r[y] for r in refs], mode="markers+text",
                     name=f"{ref_model.upper()} (same rank)", marker={"symbol": symbol, "size": 13, "color": color},
                     text=[f"{ref_model.upper()} {r['n_components']}" for r in refs], textposition="top center",
-                    hovertext=[f"<b>{ref_model.upper()}</b> rank {r['n_components']}<br>{x} {r[x]:.4g} · "
-                               f"{y} {r[y]:.4g}" for r in refs], hoverinfo="text"))
+                    hovertext=[f"<b>{ref_model.upper()}</b> rank {r['n_components']}<br>{SHORT.get(x, x)} "
+                               f"{r[x]:.4g} · {SHORT.get(y, y)} {r[y]:.4g}" for r in refs], hoverinfo="text"))
     placed_beside = [r for r in beside if r.get(x) is not None and r.get(y) is not None]
     if placed_beside:
         fig.add_trace(go.Scatter(
@@ -115,7 +116,8 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
             text=[r["name"] for r in placed_beside], textposition="top right",
             textfont={"color": BESIDE_COLOR},
             hovertext=[f"<b>{r['name']}</b> ({r['model']}, beside the sweep, measured on its data)<br>"
-                       f"{x} {r[x]:.4g} · {y} {r[y]:.4g}<br><i>click to {CLICK_HINTS[click]}</i>"
+                       f"{SHORT.get(x, x)} {r[x]:.4g} · {SHORT.get(y, y)} {r[y]:.4g}"
+                       f"<br><i>click to {CLICK_HINTS[click]}</i>"
                        for r in placed_beside], hoverinfo="text"))
     axis = {"rangemode": "tozero"}
     fig.update_layout(height=480, margin={"l": 10, "r": 10, "t": 10, "b": 10},
@@ -243,7 +245,8 @@ def trials_tab(run_store, records: list, rows: list, settings: list, references:
         "fvu": st.column_config.NumberColumn("FVU", format="%.4f"),
         "mse": st.column_config.NumberColumn("MSE", format="%.3g"),
         "dead_fraction": st.column_config.NumberColumn("dead", format="percent"),
-        "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
+        "seconds": st.column_config.NumberColumn("seconds", format="%.1f", help=(
+            "Training time; SAEs trained as one stack share its time evenly"))})
     buttons = st.columns(3)
     with buttons[0]:
         downloads.csv_button(rows, "Every trial (CSV)", "sweep-trials.csv", key="sweep:csv")
