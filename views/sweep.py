@@ -57,7 +57,8 @@ def form() -> None:
         row[0].select_slider("Steps per run", look.STEP_CHOICES,
                              key=session.persist_choice("sweep:steps", look.STEP_CHOICES, 500))
         row[1].toggle("PCA and NMF baselines", key=session.persist("sweep:refs", True),
-                      help="PCA and NMF at each rank of the sweep, drawn on the frontier for comparison.")
+                      help="PCA and NMF at each rank of the sweep, drawn on the frontier for comparison "
+                           "(NMF only on non-negative data).")
         backend = row[2].radio("Run on", list(sweep_live.BACKENDS), format_func=sweep_live.BACKENDS.get,
                                horizontal=True, key=session.persist("sweep:backend", "local"))
         session.remember(models_key, "sweep:seeds", "sweep:n", "sweep:steps", "sweep:refs", "sweep:backend")
@@ -149,7 +150,7 @@ def results() -> None:
         st.info("Pick at least one sweep to show.")
         return
     settings = frontier.swept_params(records)
-    rows = frontier.trial_rows(records, settings)
+    rows = frontier.sorted_trials(frontier.trial_rows(records, settings), settings)  # pickers list the grid's order
     groups = frontier.aggregate(rows, settings)
     references = _baselines(records)
     beside = sweep_against.pick(run_store, saved, records)
@@ -182,7 +183,7 @@ def results() -> None:
         st.plotly_chart(sweep_views.parallel_figure(rows, settings, y, beside), key="sweep:parallel",
                         config={"displayModeBar": False})
         left_out = sweep_views.parallel_left_out(beside, settings)
-        st.caption(f"Every trial as a line through its settings, seed and metrics, coloured by {y}"
+        st.caption(f"Every trial as a line through its settings, seed and metrics, coloured by {sweep_views.SHORT[y]}"
                    + (", and the runs beside the sweep, named on the 'run' axis" if beside else "")
                    + ". Drag along an axis to keep only the lines crossing that range."
                    + (f" Not here, as they lack a swept setting: {', '.join(left_out)}." if left_out else ""))
