@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from core import datasets, models
@@ -83,10 +85,27 @@ def list_lessons(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_card_path(card: str) -> None:
+    """Refuse, before the lesson trains (minutes), a ``--card`` path that cannot be written."""
+    path = Path(card)
+    if path.is_dir():
+        raise ValueError(f"--card {card} is a folder; give the PNG file to write, e.g. {path / 'card.png'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write --card {card}: {error.strerror or error}; choose a folder you can "
+                         "write to.") from None
+
+
 def lesson_command(args: argparse.Namespace) -> int:
     """Run a lesson; exit status 0 when its outcome lies in the expected ranges, 1 otherwise."""
     from core import lessons
 
+    lessons.get(args.name)  # an unknown name is refused first
+    if args.card is not None:
+        check_card_path(args.card)
     result = lessons.run(args.name, device=args.device, card=args.card)
     if "error" in result:  # its data set could not be loaded (an online set, offline): the JSON line says why too
         print(f"error: {result['error']}", file=sys.stderr)
