@@ -23,11 +23,12 @@ def test_the_metric_cells_name_the_data_they_were_measured_on():
         running = _cells(at)
         assert "last logged training step, on its batch" in running["MSE"][1]
         assert "latest training batches" in running["Dead atoms"][1]
+        assert list(running) == ["MSE", "PCA error", "L0 per sample", "Dead atoms"]  # shown whole at 1280 px
         stop_job(at)
         at.run()
         ended, snap = _cells(at), job.snapshot()
         assert snap.metrics and ended["MSE"][0] == f"{snap.metrics['mse']:.4g}"
-        for label in ("MSE", "L0 (codes per sample)", "Dead atoms"):
+        for label in ("MSE", "L0 per sample", "Dead atoms"):
             assert "whole data set (the run has ended)" in ended[label][1], label
         assert loss_curve(at)["x"][-1] == snap.history[-1]["step"]
     finally:

@@ -233,8 +233,9 @@ def _metrics(snap: Snapshot | None) -> None:
              ("PCA error", reference, "{:.4g}", "The error of PCA with as many components: the floor of any "
                                                "linear model of this size (0 when there are as many atoms "
                                                "as features)."),
-             ("L0 (codes per sample)", final.get("l0", last.get("l0")), "{:.1f}",
-              "Mean active codes per sample." + measured),
+             # short enough to show whole in a quarter of the panel (the longer label was cut at 1280 px)
+             ("L0 per sample", final.get("l0", last.get("l0")), "{:.1f}",
+              "L0: the mean number of active codes per sample." + measured),
              ("Dead atoms", final.get("dead_fraction", last.get("dead_fraction")), "{:.0%}",
               "Atoms that fire on no sample of the whole data set (the run has ended)." if final else
               "Atoms that fired on no sample of the latest training batches (the dead window); on the whole "
