@@ -95,6 +95,15 @@ class LoadedRun:
         return shape
 
     @property
+    def subset_note(self) -> str | None:
+        """What a page says when it looks at a random subset of the data (a data set over 10,000 samples)."""
+        total = int(np.asarray(self.dataset.X).shape[0])
+        if self.X.shape[0] >= total:
+            return None
+        return (f"Measured on a random {self.X.shape[0]:,} of the data set's {total:,} samples, numbered 0 to "
+                f"{self.X.shape[0] - 1:,} here.")
+
+    @property
     def labels(self):
         labels = getattr(self.dataset, "labels", None)
         return None if labels is None else np.asarray(labels)[self.rows]

@@ -182,6 +182,8 @@ def compare_saved() -> None:
         # a static table: its headers wrap, so the runs' full names are read whole (a data grid cuts them off)
         st.table(pd.DataFrame.from_dict(shown, orient="index",
                                         columns=[f"Left run: {names[0]}", f"Right run: {names[1]}"]))
+        if left.subset_note:  # both runs are on the same data, so on the same subset
+            st.caption(left.subset_note)
 
     # -- reconstructions ----------------------------------------------------------------------------------------------
     with recon_col:

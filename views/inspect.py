@@ -198,6 +198,8 @@ def inspect() -> None:
     run = stored_runs.load_run(run_store, next(r for r in runs if r.id == run_id))
     if run is None:
         return
+    if run.subset_note:
+        st.caption(run.subset_note)
     feature, sample, recognition, training = st.tabs(["Feature", "Sample", "Recognition", "Training"])
     with feature:
         feature_card.feature_card(run, run_store, _features(run.record.id, run.record.updated_at, run))
