@@ -289,7 +289,7 @@ class SweepJob(Job):
             table_row["seconds"] = None  # a failed trial has no training time to show
         if scores is not None and self.store is not None and self._can_save:
             try:
-                record = self._save_point(sweep, point, scores)
+                record = self._save_point(sweep, point, scores, table_row["device"])
             except StoreError as error:  # trained anyway: the table still shows every point
                 self._can_save = False
                 self._set(save_error=f"The points are not saved: {error}")
@@ -304,9 +304,9 @@ class SweepJob(Job):
         with self._lock:
             getattr(self, f"_{name}").append(item)
 
-    def _save_point(self, sweep, point, scores):
+    def _save_point(self, sweep, point, scores, device: str):
         return save_sweep_point(self.store, sweep, point, dataset=self.dataset, data_options=self.data_options,
-                                metrics=scores, image_shape=self.image_shape)
+                                metrics=scores, image_shape=self.image_shape, device=device)
 
 
 def trial_row(sweep, point, scores: dict[str, Any], backend: str = "local") -> dict[str, Any]:
