@@ -19,6 +19,10 @@ WEIGHTS_FILE = "weights.safetensors"
 RESERVED_KEYS = ("format", "version", "model", "params", "n_features_in", "weights")
 
 
+_WHAT_A_CONFIG_IS = (f"Give the {CONFIG_FILE} this app saved with a run, unchanged (`python -m core train --out`, "
+                     "a run store folder, or the Weights download .zip of Train or Inspect).")
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be written or read; the message names the problem and the fix."""
 
@@ -89,13 +93,12 @@ def parse_config(raw: bytes, where) -> dict[str, Any]:
     try:
         config = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{where} is not valid JSON ({error}). Save the model again with "
-                              "core.checkpoint.save.") from None
+        raise CheckpointError(f"{where} is not valid JSON ({error}). {_WHAT_A_CONFIG_IS}") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{where} must hold a JSON object, not a {type(config).__name__}.")
     if config.get("format") != FORMAT:
         raise CheckpointError(f"{where} is not a {FORMAT} checkpoint (format={config.get('format')!r}). "
-                              "Load a checkpoint saved by this app.")
+                              f"{_WHAT_A_CONFIG_IS}")
     version = config.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise CheckpointError(f"{where}: 'version' must be a positive int, not {version!r}.")
