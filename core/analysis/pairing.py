@@ -12,6 +12,10 @@ from PIL import Image, ImageDraw
 from core import metrics, render
 
 
+#: a pair at least this alike (|cos|) is drawn green in ``comparison_image``
+STRONG = 0.8
+
+
 # -- pairing two dictionaries --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AtomPairs(metrics.AtomMatching):
@@ -86,6 +90,7 @@ def comparison_image(left, right, image_shape=None, *, pairs: AtomPairs | None =
                      cmap: str = "auto") -> Image.Image:
     """The two dictionaries side by side: one cell per pair (left atom | right atom, |cos| below), drawn as
     ``pair_tiles`` draws them, best pair first, then the unmatched atoms. A title line names the two sides."""
+    pairs = pairs or pair_atoms(left, right)
     cells = pair_tiles(left, right, image_shape, pairs=pairs, cmap=cmap, scale=scale)
     first = next(tile for cell in cells for tile in cell[:2] if tile is not None)
     tile_w, tile_h = first.size
@@ -114,7 +119,9 @@ def comparison_image(left, right, image_shape=None, *, pairs: AtomPairs | None =
                 draw.rectangle([x0 + offset, y0, x0 + offset + tile_w - 1, y0 + tile_h - 1], fill=(235, 235, 235))
             else:
                 canvas.paste(tile, (x0 + offset, y0))
-        color = (22, 101, 52) if text[0].isdigit() and float(text) >= 0.8 else (55, 65, 81)
+        # green as the page's count of pairs at |cos| >= 0.8 (the rounded text would make 0.7951 green)
+        strong = index < pairs.n_pairs and pairs.similarity[index] >= STRONG
+        color = (22, 101, 52) if strong else (55, 65, 81)
         draw.text((x0, y0 + tile_h + 2), text, fill=color, font=font)
     return canvas
 
