@@ -21,7 +21,7 @@ import streamlit as st
 from core import datasets, schedule
 from core.jobs import DIVERGED, DONE, STOPPED, Snapshot, get_manager, saving
 from core.store import RunStore, StoreError
-from ui import knobs, session, stored_runs, train_runner
+from ui import knobs, session, share_link, stored_runs, train_runner
 
 RUN_PARAM, KEY_PARAM = "run", "key"
 RULE = ("Only the tab that started a run moves its knobs or stops it, also after a reload; anyone opening its "
@@ -179,8 +179,10 @@ def watch_link(state: session.AppState) -> str | None:
     if run_id is None:
         return None
     base = st.context.url or ""
-    others = {k: v for k, v in st.query_params.to_dict().items() if k not in (RUN_PARAM, KEY_PARAM)}
-    return f"{base}?{urlencode({**others, RUN_PARAM: run_id})}"
+    # the setup as this rerun's widgets hold it: the address itself is written only after the page has run, so
+    # it still had a live knob's value from before the move that started this rerun
+    train_runner.current_params(state)
+    return f"{base}?{urlencode({**share_link.setup_query(state), RUN_PARAM: run_id})}"
 
 
 def read_only(state: session.AppState) -> bool:
