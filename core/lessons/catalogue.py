@@ -183,6 +183,8 @@ register(Lesson(
     runs=(Run("nmf", {"n_components": 13, "max_steps": 300}, "NMF"), Run("pca", {"n_components": 13}, "PCA")),
     measure=_parts_against_truth,
     expected={"nmf_mmcs_to_parts": (0.9, 1.0), "pca_mmcs_to_parts": (0.0, 0.75)},
+    picture=lambda data, fitted: parts_beside_eigenfaces(fitted[0].components_, fitted[1].components_,
+                                                         data.image_shape),
 ))
 
 
