@@ -40,8 +40,12 @@ def sample_tab(run) -> None:
     cols = st.columns([1, 2])
     sample = int(cols[0].number_input("Sample", 0, n - 1, key=session.persist_choice("inspect:sample", range(n), 0),
                                       help=f"Which sample (0 to {n - 1})."))
-    n_top = int(cols[1].slider("Top atoms", 1, min(16, m),
-                               key=session.persist_choice("inspect:top", range(1, min(16, m) + 1), min(6, m))))
+    if m > 1:
+        n_top = int(cols[1].slider("Top atoms", 1, min(16, m),
+                                   key=session.persist_choice("inspect:top", range(1, min(16, m) + 1), min(6, m))))
+    else:  # a slider from 1 to 1 is refused
+        n_top = 1
+        cols[1].caption("This run has one atom: the sample is built from it alone.")
     session.remember("inspect:sample", "inspect:top")
     parts = analysis.decompose_sample(run.model, run.X[sample], n_top)
     shape, scale = run.image_shape, look.tile_scale(run.image_shape, 72)
@@ -61,7 +65,8 @@ def sample_tab(run) -> None:
                                 width="stretch")
     st.caption(f"Sample {sample} = " + (f"{base} + the weighted atoms" if base else
                                         "the weighted atoms (this model adds no mean or bias)")
-               + f"; {parts.n_active} atoms are active. MSE with the top {k}: {parts.errors()[-1]:.4g}, with all: "
+               + f"; {parts.n_active} {'atom is' if parts.n_active == 1 else 'atoms are'} active. "
+               f"MSE with the top {k}: {parts.errors()[-1]:.4g}, with all: "
                f"{float(np.mean((parts.reconstruction - parts.original) ** 2)):.4g}.")
     if k == 0:
         st.info("No atom is active on this sample: the reconstruction is "
