@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import streamlit as st
@@ -204,6 +205,18 @@ def _cost_note(ds) -> None:
 WIDE_STRIPS = 480
 
 
+#: characters a cell of the preview's six shows whole at a 1280 px window ('0.000191' was cut to '0.000...')
+CELL_CHARS = 7
+
+
+def _short_number(value: float) -> str:
+    """``value`` in at most CELL_CHARS characters where it can be: 3 significant digits, else 2, else in
+    scientific notation (exponents written short: -1.9e-4)."""
+    texts = [re.sub(r"e([+-])0*(\d)", lambda m: "e" + m[1].replace("+", "") + m[2], f"{value:{spec}}")
+             for spec in (".3g", ".2g", ".1e")]
+    return next((text for text in texts if len(text) <= CELL_CHARS), texts[-1])
+
+
 def _scale_for(image_shape) -> int:
     return max(1, 40 // max(image_shape)) if image_shape else 4
 
@@ -215,9 +228,10 @@ def preview(ds) -> None:
     lo, hi = float(ds.X.min()), float(ds.X.max())
     cells = [("Samples", f"{ds.n_samples:,}"), ("Features", f"{ds.n_features:,}"),
              ("Image shape", f"{ds.image_shape[0]} x {ds.image_shape[1]}" if ds.image_shape else "none"),
-             ("Min", f"{lo:.3g}"), ("Max", f"{hi:.3g}"), ("Non-negative", "yes" if ds.non_negative else "no")]
+             ("Min", _short_number(lo)), ("Max", _short_number(hi)),
+             ("Non-negative", "yes" if ds.non_negative else "no")]
     for col, (label, value) in zip(st.columns(len(cells)), cells):
-        col.metric(label, value)
+        col.metric(label, value, help=f"{lo:.6g}" if label == "Min" else f"{hi:.6g}" if label == "Max" else None)
     _cost_note(ds)
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(ds.n_samples, size=min(40, ds.n_samples), replace=False))
