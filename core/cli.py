@@ -6,14 +6,14 @@
 metrics as the last line of stdout (easy to parse from a script); ``--out DIR`` also keeps the
 checkpoint, the metrics, the training history and a picture of the atoms. Errors print one line,
 ``error: ...``, on stderr, never a traceback. Exit status: 0 success, 2 bad input (the command line,
-the data, an unwritable ``--out``, a run store that cannot be opened), 3 a diverged run (its JSON line is still printed, with
-``"diverged": true``, and ``--out`` keeps the last good weights), 1 an unexpected failure (set
-``SAE_EXPLORER_DEBUG=1`` to see its traceback), 130 interrupted.
+the data, an unwritable ``--out``, a run store that cannot be opened), 3 a diverged run (its JSON line is
+still printed, with ``"diverged": true``, and ``--out`` keeps the last good weights), 1 an unexpected
+failure (set ``SAE_EXPLORER_DEBUG=1`` to see its traceback), 130 interrupted.
 
 Before training, ``core.budget`` estimates the run's memory and time: a run over the memory limit is
 refused (exit 2) with what to change; a slow one (minutes before its first metrics, or a long run) is
-refused the same way unless ``--yes`` says to train anyway. A data set with known atoms (``swimmer``,
-``bars``, ``sparse-synthetic``, ``gaussian``) adds ``mmcs``, the learned atoms' mean max cosine to the
+refused the same way unless ``--yes`` says to train anyway. A data set with known atoms (``face-parts``,
+``swimmer``, ``bars``, ``sparse-synthetic``, ``gaussian``) adds ``mmcs``, the learned atoms' mean max cosine to the
 true ones, to the JSON line.
 """
 

@@ -62,7 +62,8 @@ def recorded_data(config: dict, where: Path) -> str:
     name, path = config.get("data"), config.get("data_path")
     if isinstance(path, str) and Path(path).exists():
         return path
-    if isinstance(name, str) and (name.strip().lower().replace("_", "-") in datasets.available() or Path(name).exists()):
+    builtin = isinstance(name, str) and name.strip().lower().replace("_", "-") in datasets.available()
+    if builtin or (isinstance(name, str) and Path(name).exists()):
         return name
     if not isinstance(name, str) or not name:
         raise ReplayError(f"{where} does not name its data set ('data'); give it with --data NAME or PATH.")
