@@ -48,7 +48,15 @@ def sweep_label(records: Sequence[Any]) -> str:
     when = f"{first.id[9:11]}:{first.id[11:13]}:{first.id[13:15]}"
     models_ = ", ".join(dict.fromkeys(r.model for r in records))
     return (f"{models_} · {grid}" + (f" · {seeds} seeds" if seeds > 1 else "") +
-            f" · {first.dataset} · {len(records)} trial{'s' * (len(records) > 1)} · {seconds:,.1f} s · {when}")
+            f" · {first.dataset} · {len(records)} trial{'s' * (len(records) > 1)}{_cut_short(rows)} · {seconds:,.1f} s"
+            f" · {when}")
+
+
+def _cut_short(rows: list[dict[str, Any]]) -> str:
+    """' (1 stopped early)': the trials not trained to the end, or nothing."""
+    counts = frontier.unfinished(rows)
+    words = [f"{n} {'stopped early' if status == 'stopped' else status}" for status, n in counts.items()]
+    return f" ({', '.join(words)})" if words else ""
 
 
 def _hover(group: dict[str, Any], x: str, y: str, click: str = "atoms") -> str:
@@ -59,8 +67,11 @@ def _hover(group: dict[str, Any], x: str, y: str, click: str = "atoms") -> str:
         return f"{mean:.4g}" + (f" ± {spread:.2g}" if group["seeds"] > 1 and spread is not None else "")
 
     seeds = f"{group['seeds']} seeds, mean ± sd" if group["seeds"] > 1 else "1 seed"
+    cut = ", ".join(f"{n} of {group['seeds']} seed{'s' * (group['seeds'] > 1)} {status}"
+                      for status, n in group.get("unfinished", {}).items())
     return (f"<b>{group['label']}</b> ({seeds})<br>{SHORT.get(x, x)} {value(x)} · {SHORT.get(y, y)} {value(y)}"
-            f"<br><i>click to {CLICK_HINTS[click]}</i>")
+            + (f"<br>not trained to the end: {cut}" if cut else "")
+            + f"<br><i>click to {CLICK_HINTS[click]}</i>")
 
 
 def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: str, y: str,

@@ -11,6 +11,7 @@ import numpy as np
 
 from core import metrics
 from core.analysis.tables import analysis_rows
+from core.states import DONE, FINISHED
 
 #: the metrics a trial row carries (those a sweep's runs record)
 METRICS = ("l0", "fvu", "mse", "dead_fraction", "seconds", "hoyer_atoms", "hoyer_codes")
@@ -109,7 +110,8 @@ def aggregate(rows: Sequence[dict[str, Any]], settings: Sequence[str],
     trials), ``run_ids`` (by seed, lowest first: the run the views open and draw for a setting is its first
     seed's, whatever order ``rows`` come in; the run store lists the newest first), and per metric ``<m>``
     (the mean over seeds) and ``<m>_std`` (their sample standard deviation, 0 for a single seed). Missing or
-    non-finite values are left out of a metric's mean (None when no trial has one)."""
+    non-finite values are left out of a metric's mean (None when no trial has one). ``unfinished``: how many
+    of its trials ended otherwise than trained to the end, by status (``unfinished``)."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(setting_key(row, settings), []).append(row)
@@ -119,13 +121,22 @@ def aggregate(rows: Sequence[dict[str, Any]], settings: Sequence[str],
         first = members[0]
         entry: dict[str, Any] = {"model": first["model"], **{name: first.get(name) for name in settings},
                                  "seeds": len(members), "run_ids": [m["run_id"] for m in members],
-                                 "label": setting_label(first, settings)}
+                                 "label": setting_label(first, settings), "unfinished": unfinished(members)}
         for metric in metrics:
             values = np.array([float(m[metric]) for m in members if _finite(m.get(metric))], dtype=np.float64)
             entry[metric] = float(values.mean()) if values.size else None
             entry[f"{metric}_std"] = float(values.std(ddof=1)) if values.size > 1 else (0.0 if values.size else None)
         result.append(entry)
     return result
+
+
+def unfinished(rows: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many of ``rows`` (trials) were not trained to their last step, by status ('stopped', 'diverged')."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row.get("status") not in (FINISHED, DONE, None):
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return counts
 
 
 def _finite(value: Any) -> bool:
