@@ -38,6 +38,8 @@ with (st.expander("Train NMF and an SAE side by side (not this lesson's runs)") 
     steps = cols[3].select_slider("Steps (both runs)", look.STEP_CHOICES,
                                   key=session.persist_choice("compare:steps", look.STEP_CHOICES, 500))
     session.remember("compare:n", "compare:sae", "compare:k", "compare:steps")  # kept for the next visit
+    if k is not None and k > n_atoms:  # compare_live.sae_params caps it
+        st.caption(f"k is at most the number of atoms: the SAE trains with k = {int(n_atoms)}.")
     lesson_note = lessons.panel_note(sae_model)
     if lesson_note:
         st.caption(f":material/school: {lesson_note}")
