@@ -47,9 +47,9 @@ def sweep_label(records: Sequence[Any]) -> str:
     first = records[0]
     when = f"{first.id[9:11]}:{first.id[11:13]}:{first.id[13:15]}"
     models_ = ", ".join(dict.fromkeys(r.model for r in records))
+    trials = f"{len(records)} trial{'s' * (len(records) > 1)}{_cut_short(rows)}"
     return (f"{models_} · {grid}" + (f" · {seeds} seeds" if seeds > 1 else "") +
-            f" · {first.dataset} · {len(records)} trial{'s' * (len(records) > 1)}{_cut_short(rows)} · {seconds:,.1f} s"
-            f" · {when}")
+            f" · {first.dataset} · {trials} · {seconds:,.1f} s · {when}")
 
 
 def _cut_short(rows: list[dict[str, Any]]) -> str:
