@@ -53,9 +53,11 @@ def list_datasets(args: argparse.Namespace) -> int:
         if isinstance(options, dict) and options.get(name):
             print(f"{'':<{width}}  options: {_format_options(options[name])}")
     print(f"\nEvery data set also takes: n_samples, scale ({' | '.join(map(str, datasets.SCALE_CHOICES))}), "
-          "center, seed, image_shape. A .npy, .npz, .safetensors or .csv file (activations, with texts or "
-          "labels: --data-option tensor=, texts=, labels=), a .zip of images or an image folder works as a data "
-          "set too (--data PATH).")
+          "center, seed, image_shape. A .npy, .npz, .safetensors or .csv file (activations or embeddings, one "
+          "sample a row), a .zip of images or an image folder works as a data set too (--data PATH); their "
+          "options (--data-option KEY=VALUE):")
+    for kind, kind_options in datasets.FILE_OPTIONS.items():
+        print(f"  {kind:<12}  {', '.join(kind_options) or 'none beyond the above'}")
     return 0
 
 
