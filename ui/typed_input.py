@@ -54,6 +54,8 @@ def parse_values(text: str, param: str) -> list[Any]:
             low, high, count = (float(part) for part in text.split(":"))
         except ValueError:
             raise ValueError(f"{text!r}: a range is low:high:count, e.g. 1e-4:1e-1:6.") from None
+        if not all(math.isfinite(v) for v in (low, high, count)):
+            raise ValueError(f"{param} takes finite numbers (not inf or nan); got {text!r}.")
         if low <= 0 or high <= 0 or count < 1 or count != int(count):
             raise ValueError("A range low:high:count needs low, high > 0 and a whole count >= 1.")
         values = list(np.geomspace(low, high, int(count)))
@@ -69,13 +71,15 @@ def parse_values(text: str, param: str) -> list[Any]:
                 raise ValueError(f"{part!r} is not a number; type numbers separated by commas.") from None
     if not values:
         raise ValueError("Type at least one value to sweep.")
+    if not all(math.isfinite(v) for v in values):  # 'inf', 'nan', 1e400: float() takes them
+        raise ValueError(f"{param} takes finite numbers (not inf or nan); got {text!r}.")
     if param in _INTEGER_PARAMS:
         if any(v != int(v) or v < 1 for v in values):
             raise ValueError(f"{param} takes whole numbers of at least 1; got {text!r}.")
         values = [int(v) for v in values]
     elif param == "sparsity_target" and any(not 0 < v < 1 for v in values):
         raise ValueError(f"rho (sparsity_target) must lie strictly between 0 and 1; got {text!r}.")
-    elif any(v < 0 or not math.isfinite(v) for v in values):
+    elif any(v < 0 for v in values):
         raise ValueError(f"{param} takes non-negative numbers; got {text!r}.")
     else:
         values = [float(f"{v:.6g}") for v in values]
