@@ -54,3 +54,12 @@ def test_an_import_measured_on_nothing_says_so(own_checkpoint, capsys):
     assert "'digit' is not a data set or file here" in err and "no metrics" in err
     code, _, err = run(capsys, "import", str(exported), "--dataset", "digits", "--store", store)
     assert code == 0 and "no metrics" not in err
+
+
+def test_a_model_that_is_not_an_sae_names_every_sae_that_exports(tmp_path, capsys):
+    X = datasets.load("digits", n_samples=60).X
+    checkpoint.save(models.create("pca", n_components=4).fit(X), tmp_path / "pca")
+    code, _, err = run(capsys, "export", str(tmp_path / "pca"), "--format", "saelens", "--out", str(tmp_path / "x"))
+    assert code == 2 and "pca is not a sparse autoencoder" in err
+    for exportable in ("sae-topk", "sae-l1", "sae-jumprelu", "sae-batchtopk", "sae-matryoshka", "sae-gated", "nnsae"):
+        assert exportable in err

@@ -32,7 +32,7 @@ FORMATS = ("saelens", "sparsify")
 PROVENANCE_KEY = "sae_nmf_explorer"
 NOT_AN_SAE = ("{model} is not a sparse autoencoder (no encoder of the form ReLU((x - b_dec) W_enc + b_enc)); "
               "SAELens and sparsify hold sparse autoencoders only. Export it with the Weights download "
-              "(core.checkpoint) instead, or train an SAE (sae-topk, sae-l1, sae-jumprelu, sae-batchtopk, nnsae).")
+              "(core.checkpoint) instead, or train an SAE ({saes}).")
 
 
 class InteropError(ValueError):
@@ -118,7 +118,8 @@ def row(model_name: str, fmt: str) -> Architecture:
     found = TABLE.get(model_name)
     if found is None:
         if model_name in models.available() and not models.family(model_name).sae:
-            raise InteropError(NOT_AN_SAE.format(model=model_name))
+            exportable = ", ".join(name for name, found in TABLE.items() if found.saelens or found.sparsify)
+            raise InteropError(NOT_AN_SAE.format(model=model_name, saes=exportable))
         raise InteropError(f"{model_name} has no entry in core.interop.architectures.TABLE, so it cannot be "
                            f"exported to {fmt} yet; add its row there.")
     if not found.holds(fmt):
