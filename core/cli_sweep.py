@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core import budget, models
-from core.device import DEVICE_CHOICES
+from core.device import DEVICE_CHOICES, resolve_device
 from core.jobs.sweep import BACKENDS, SweepJob
 from core.states import FAILED
 
@@ -138,6 +138,11 @@ def sweep_command(args: argparse.Namespace, cli) -> int:
     seeds = parse_seeds(cli, args.seeds)
     base = {name: value for name, value in cli.model_params(args).items()
             if name not in grid and name != "random_state"}
+    if args.backend == "local":  # a Ray cluster's nodes may have the GPU this machine lacks
+        try:
+            resolve_device(base.get("device", "auto"))
+        except ValueError as error:
+            raise cli.UsageError(str(error)) from None
     data = cli.load_data(args)
     options = dict(data.options)  # as loaded: the seed and subsample included
     cli._check_sign(args.model, data, options)
