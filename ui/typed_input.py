@@ -59,6 +59,8 @@ def parse_values(text: str, param: str) -> list[Any]:
         if low <= 0 or high <= 0 or count < 1 or count != int(count):
             raise ValueError("A range low:high:count needs low, high > 0 and a whole count >= 1.")
         values = list(np.geomspace(low, high, int(count)))
+        if param in _INTEGER_PARAMS:  # 8:256:6 for k: 8, 16, ..., 256 (geomspace gives 15.999...)
+            values = [float(round(v)) for v in values]
     else:
         values = []
         for part in text.replace(";", ",").split(","):
