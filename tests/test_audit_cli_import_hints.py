@@ -5,6 +5,7 @@ convert it; an import whose ``--dataset`` loads nothing here says the run got no
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 
@@ -63,3 +64,17 @@ def test_a_model_that_is_not_an_sae_names_every_sae_that_exports(tmp_path, capsy
     assert code == 2 and "pca is not a sparse autoencoder" in err
     for exportable in ("sae-topk", "sae-l1", "sae-jumprelu", "sae-batchtopk", "sae-matryoshka", "sae-gated", "nnsae"):
         assert exportable in err
+
+
+def test_exporting_an_saelens_sae_says_to_import_it_first(own_checkpoint, tmp_path, capsys):
+    """SAELens -> sparsify goes through the run store: import, then export the run; export says so."""
+    exported = tmp_path / "saelens"
+    assert run(capsys, "export", str(own_checkpoint / "folder"), "--format", "saelens", "--out", str(exported))[0] == 0
+    zipped = tmp_path / "saelens.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for file in exported.iterdir():
+            archive.write(file, file.name)
+    for source in (exported, zipped):
+        code, _, err = run(capsys, "export", str(source), "--format", "sparsify", "--out", str(tmp_path / "x"))
+        assert code == 2
+        assert "SAELens' or sparsify's layout" in err and f"python -m core import {source}" in err

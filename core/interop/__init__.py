@@ -22,6 +22,7 @@ from typing import Any
 from core import checkpoint, models
 from core.interop import saelens, sparsify
 from core.interop.architectures import FORMATS, PROVENANCE_KEY, TABLE, InteropError, row
+from core.interop.tensors import CONFIG_FILE as FOREIGN_CONFIG
 from core.interop.tensors import read_files, read_zip, to_model
 
 __all__ = ["FORMATS", "PROVENANCE_KEY", "TABLE", "Imported", "InteropError", "can_export", "export_files",
@@ -156,6 +157,10 @@ def load_export_source(source: str, store=None):
     from core.store.layout import RUN_ID_PATTERN
 
     path = Path(source)
+    if _foreign_sae(path):
+        raise InteropError(f"{path} is an SAE in SAELens' or sparsify's layout ({FOREIGN_CONFIG}), not this app's "
+                           f"checkpoint: `python -m core import {path}` adds it to the run store, then `python -m "
+                           "core export RUN_ID --format ...` writes that run in either layout.")
     if path.is_dir():
         if not (path / checkpoint.CONFIG_FILE).is_file():
             raise InteropError(f"{path} holds no {checkpoint.CONFIG_FILE}: give a folder written by "
@@ -174,6 +179,20 @@ def load_export_source(source: str, store=None):
         return model, make_provenance(model, record.dataset, record.data_options)
     raise InteropError(f"{source} is neither a folder written by `python -m core train --out`, a Weights download "
                        "(.zip) nor a run id (like 20240131-120000-0123456789ab).")
+
+
+def _foreign_sae(path: Path) -> bool:
+    """Whether ``path`` (a folder or a .zip) holds an SAELens / sparsify cfg.json and no checkpoint config.json."""
+    if path.is_dir():
+        return (path / FOREIGN_CONFIG).is_file() and not (path / checkpoint.CONFIG_FILE).is_file()
+    if not (path.is_file() and path.suffix.lower() == ".zip"):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {Path(name).name for name in archive.namelist()}
+    except (zipfile.BadZipFile, OSError):
+        return False  # the checkpoint reader says what is wrong with it
+    return FOREIGN_CONFIG in names and checkpoint.CONFIG_FILE not in names
 
 
 def run_export_files(store, run_id: str, fmt: str) -> dict[str, bytes]:
