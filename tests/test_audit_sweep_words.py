@@ -31,3 +31,10 @@ def test_one_trial_is_one_trial_in_the_sweeps_label():
     assert " · 1 trial · " in sweep_views.sweep_label([_record(4, 0, "20261205-094748-aaaa")])
     assert " · 2 trials · " in sweep_views.sweep_label([_record(4, 0, "20261205-094748-aaaa"),
                                                         _record(8, 0, "20261205-094748-bbbb")])
+
+
+def test_the_parallel_coordinates_colour_bar_names_its_metric_as_the_pickers_do():
+    rows = [{"model": "sae-topk", "k": k, "seed": 0, "l0": float(k), "fvu": 0.5 / k, "mse": 0.1 / k,
+             "dead_fraction": 0.0, "seconds": 1.0, "run_id": f"r{k}"} for k in (2, 4)]
+    fig = json.loads(sweep_views.parallel_figure(rows, ["k"], "dead_fraction").to_json())
+    assert fig["data"][0]["line"]["colorbar"]["title"]["text"] == "dead fraction"

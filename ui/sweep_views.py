@@ -173,7 +173,7 @@ def parallel_figure(rows: list[dict[str, Any]], settings: Sequence[str], color_b
     dimensions = [_dimension(c, [r[c] for r in complete]) for c in columns] if complete else []
     colors = [r.get(color_by) or 0 for r in complete]
     fig = go.Figure(go.Parcoords(dimensions=dimensions, line={
-        "color": colors, "colorscale": "Viridis", "showscale": True, "colorbar": {"title": color_by}}))
+        "color": colors, "colorscale": "Viridis", "showscale": True, "colorbar": {"title": SHORT.get(color_by, color_by)}}))
     names = [str(r["run"]) for r in complete] if beside else []
     left = min(220, max(60, 7 * max(map(len, names), default=0)))  # room for the 'run' axis' names on the left
     fig.update_layout(height=380, margin={"l": left, "r": 40, "t": 50, "b": 20})
