@@ -162,7 +162,7 @@ def from_bytes(data: bytes, *, device: str | None = None, return_config: bool = 
     data = bytes(data)
     if not data.startswith(b"PK"):
         raise CheckpointError(f"{source} is not a checkpoint ZIP: it looks like {_sniff(data)}. "
-                              f"Upload the .zip saved by this app (config.json + weights.safetensors). "
+                              f"Give the .zip saved by this app (config.json + weights.safetensors). "
                               f"{_NEVER_UNPICKLED}")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))

@@ -24,3 +24,12 @@ def test_a_file_that_is_not_a_runs_config_says_what_config_takes(tmp_path, capsy
     assert code == 2
     assert "core.checkpoint.save" not in err and "Load a checkpoint saved by this app" not in err
     assert "train --out" in err and "Weights download" in err
+
+
+def test_a_zip_that_is_not_a_checkpoint_says_which_zip_is_meant(tmp_path, capsys):
+    bad = tmp_path / "run.zip"
+    bad.write_bytes(b"not a zip at all")
+    assert cli.main(["export", str(bad), "--format", "saelens", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "Upload" not in err  # nothing is uploaded on the command line
+    assert "the .zip saved by this app (config.json + weights.safetensors)" in err
