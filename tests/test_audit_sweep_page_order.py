@@ -25,3 +25,11 @@ def test_the_first_trial_of_the_grid_is_shown_first(trials):
     captions = " ".join(c.value for c in at.caption)
     assert "coloured by FVU" in captions
     assert "non-negative" in at.toggle(key="sweep:refs").help
+
+
+def test_two_sweeps_shown_are_listed_one_after_the_other_each_in_its_grids_order():
+    from core.analysis.frontier import grid_order
+
+    rows = [{"model": "sae-topk", "k": k, "seed": 0, "sweep": sweep, "run_id": f"{sweep}{k}"}
+            for sweep, k in (("a", 4), ("a", 2), ("b", 5), ("b", 3))]  # the store's order: newest first
+    assert [r["run_id"] for r in grid_order(rows, ["k"])] == ["a2", "a4", "b3", "b5"]

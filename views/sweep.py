@@ -150,7 +150,7 @@ def results() -> None:
         st.info("Pick at least one sweep to show.")
         return
     settings = frontier.swept_params(records)
-    rows = frontier.sorted_trials(frontier.trial_rows(records, settings), settings)  # pickers list the grid's order
+    rows = frontier.grid_order(frontier.trial_rows(records, settings), settings)  # as the pickers list them
     groups = frontier.aggregate(rows, settings)
     references = _baselines(records)
     beside = sweep_against.pick(run_store, saved, records)

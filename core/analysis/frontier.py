@@ -184,6 +184,13 @@ def sorted_trials(rows: Sequence[dict[str, Any]], settings: Sequence[str]) -> li
     return sorted(rows, key=lambda r: (r["model"], *(_order(r.get(name)) for name in settings), _order(r.get("seed"))))
 
 
+def grid_order(rows: Sequence[dict[str, Any]], settings: Sequence[str]) -> list[dict[str, Any]]:
+    """Each sweep's trials in turn (sweeps in the order they first come), each sweep's in ``sorted_trials``
+    order: how the Sweep page's pickers of runs list them."""
+    sweeps = dict.fromkeys(row.get("sweep") for row in rows)
+    return [row for sweep in sweeps for row in sorted_trials([r for r in rows if r.get("sweep") == sweep], settings)]
+
+
 def measured_beside(record: Any, model: Any, X) -> dict[str, Any]:
     """A stored run outside a sweep (an imported SAE, a single Train run) measured on the sweep's data ``X`` as
     the sweep measures its trials (``core.metrics.evaluate`` on the same rows: ``analysis_rows``), as a row
