@@ -92,31 +92,44 @@ def _request_recognition() -> None:
     st.session_state["inspect:recognise"] = True
 
 
-def _estimators(run) -> dict:
-    """PCA, NMF and an SAE of the run's size (the run's own model where it is one of those), refitted."""
+def _estimators(run) -> tuple[dict, dict]:
+    """PCA, NMF and an SAE of the run's size (the run's own model where it is one of those), refitted; and
+    per model, which it is in words (the run's own settings, or the SAE chosen for a run that is not one)."""
     record, n = run.record, run.codes.shape[1]
+    family = models.family(record.model)
     allowed = models.default_params(record.model)
     own = {k: v for k, v in record.params.items() if k in allowed}
     if "max_steps" in own:
         own["max_steps"] = min(int(own["max_steps"]), REFIT_MAX_STEPS)
-    chosen = {"PCA": models.create("pca", n_components=n)}
+    settings = "this run's settings"
+    is_pca = record.model == "pca"
+    chosen = {"PCA": models.create("pca", **(own if is_pca else {"n_components": n}))}
+    words = {"PCA": settings if is_pca else ""}
     if run.dataset.non_negative:
-        chosen["NMF"] = models.create("nmf", **(own if models.family(record.model).factorisation else
+        chosen["NMF"] = models.create("nmf", **(own if family.factorisation else
                                                 {"n_components": n, "max_steps": 200, "random_state": 0}))
-    chosen["SAE"] = models.create(record.model, **own) if models.family(record.model).sae else models.create(
+        words["NMF"] = settings if family.factorisation else ""
+    chosen["SAE"] = models.create(record.model, **own) if family.sae else models.create(
         "sae-topk", n_components=n, k=min(8, n), max_steps=500, random_state=0)
-    if models.family(record.model).autoencoder and not models.family(record.model).sae:
+    words["SAE"] = f"{record.model}, {settings}" if family.sae else f"sae-topk, k = {min(8, n)}"
+    if family.autoencoder and not family.sae:
         chosen[f"this run ({record.model})"] = models.create(record.model, **own)
-    return chosen
+        words[f"this run ({record.model})"] = settings
+    return chosen, words
 
 
-def _cost(run, estimators: dict, test_fraction: float, seconds: float | None) -> str:
-    """What pressing the button costs: the models fitted, on how many samples, and how long that takes
-    (measured: the last time on this run, else the typical range)."""
+def _cost(run, estimators: dict, words: dict, test_fraction: float, seconds: float | None) -> str:
+    """What pressing the button costs: the models fitted (which, and how many steps), on how many samples,
+    and how long that takes (measured: the last time on this run, else the typical range)."""
     used, n_train, _ = analysis.recognition_sizes(run.X.shape[0], test_fraction)
     subset = f" (of a random {used:,} of the run's {run.X.shape[0]:,} samples)" if used < run.X.shape[0] else ""
-    fits = ", ".join(f"{name} ({model.max_steps:,} steps)" if hasattr(model, "fit_iter") else name
-                     for name, model in estimators.items())
+
+    def described(name, model) -> str:
+        parts = [words.get(name, "")] + ([f"{model.max_steps:,} steps"] if hasattr(model, "fit_iter") else [])
+        parts = [part for part in parts if part]
+        return f"{name} ({', '.join(parts)})" if parts else name
+
+    fits = ", ".join(described(name, model) for name, model in estimators.items())
     took = f"the last measurement on this run took {seconds:,.0f} s" if seconds is not None else TYPICAL_COST
     return f"Fits {fits} on {n_train:,} training samples{subset}, in a training process of its own: {took}."
 
@@ -167,13 +180,14 @@ def recognition_tab(run) -> None:
     results = st.session_state.setdefault(RECOGNITION_KEY, {})
     took = st.session_state.setdefault(RECOGNITION_SECONDS_KEY, {})
     key = (run.record.id, float(test_fraction))
-    estimators = _estimators(run)
+    estimators, words = _estimators(run)
     if st.session_state.pop("inspect:recognise", False):
         _measure(run, estimators, labels, float(test_fraction), results, took)
     rows = results.get(key)
-    cols[2].caption(_cost(run, estimators, float(test_fraction), took.get(run.record.id)))
+    cols[2].caption(_cost(run, estimators, words, float(test_fraction), took.get(run.record.id)))
     if rows is None:
         return
+    rows = [{**row, "note": row["note"] or words.get(row["model"], "")} for row in rows]  # which model each is
     fig = go.Figure(go.Bar(x=[r["model"] for r in rows], y=[r["accuracy"] for r in rows],
                            text=[f"{r['accuracy']:.1%}" if r["accuracy"] == r["accuracy"] else "–" for r in rows],
                            textposition="outside", marker={"color": "#4e79a7"}))
