@@ -168,7 +168,7 @@ def _settings(run: lessons.Run) -> str:
 
 #: abbreviations in the measures' names, as the lessons' texts write them
 _ACRONYMS = {"pca": "PCA", "pcs": "PCs", "mmcs": "MMCS", "fvu": "FVU", "nmf": "NMF", "sae": "SAE", "sgd": "SGD",
-             "mse": "MSE", "relu": "ReLU"}
+             "mse": "MSE", "relu": "ReLU", "adam": "Adam"}
 
 
 def _measure_words(key: str) -> str:
@@ -204,6 +204,20 @@ def _outcome_words(lesson: lessons.Lesson, outcome: dict, what: str) -> tuple[st
     return f"Measured on {what}: {words}.", all(inside.values())
 
 
+def _fitted(loaded_runs) -> list:
+    """The saved runs' models (ui.stored_runs' loaded runs) with their logged training rows: a saved model
+    keeps its weights, not its history, and a lesson's measure of the loss curve (learning-in-steps) read an
+    empty one (no plateaus: a false failure)."""
+    run_store = stored_runs.store()
+    for run in loaded_runs:
+        if not getattr(run.model, "history_", None) and run_store is not None:
+            try:
+                run.model.history_ = run_store.load_history(run.record.id)
+            except (OSError, ValueError):  # no history saved: the measure says what it lacks
+                pass
+    return [run.model for run in loaded_runs]
+
+
 def measured_pair(left, right) -> None:
     """Under Two saved runs: the open two-run lesson's own measure of the two runs shown (ui.stored_runs'
     loaded runs), when they are its runs in its order, and its picture of them; for a lesson of more runs,
@@ -220,7 +234,7 @@ def measured_pair(left, right) -> None:
     key = (left.record.id, left.record.updated_at, right.record.id, right.record.updated_at)
     if cache.get("key") != key:
         try:
-            outcome = lesson.measure(left.dataset, [left.model, right.model])
+            outcome = lesson.measure(left.dataset, _fitted([left, right]))
         except (AttributeError, ValueError):  # a saved run without what the measure reads (its history)
             outcome = None
         cache.update(key=key, outcome=outcome)
@@ -248,7 +262,7 @@ def measured_all(lesson: lessons.Lesson, shown) -> None:
     key = tuple((record.id, record.updated_at) for record in found)
     cache = st.session_state.setdefault("_lesson_measured_all", {})
     if cache.get("key") != key:
-        cache.update(key=key, outcome=lesson.measure(loaded[0].dataset, [run.model for run in loaded]))
+        cache.update(key=key, outcome=lesson.measure(loaded[0].dataset, _fitted(loaded)))
     words, ok = _outcome_words(lesson, cache["outcome"], f"the {len(loaded)} saved runs of the lesson")
     (st.success if ok else st.warning)(words, icon=":material/straighten:")
     lesson_results.bars(lesson, cache["outcome"], key=f"lesson:bars:{lesson.name}")
