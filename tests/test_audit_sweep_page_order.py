@@ -24,6 +24,8 @@ def test_the_first_trial_of_the_grid_is_shown_first(trials):
     assert [o for o in picker.options] == [picker.format_func(t.id) for t in trials]
     captions = " ".join(c.value for c in at.caption)
     assert "coloured by FVU" in captions
+    # the front leaves out a point that another equals on one metric and beats on the other (same L0 for one k)
+    assert "no other setting is as good on both and better on one" in captions
     assert "non-negative" in at.toggle(key="sweep:refs").help
 
 

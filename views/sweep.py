@@ -165,7 +165,8 @@ def results() -> None:
                           format_func=sweep_views.SHORT.get)
     session.remember("sweep:x", "sweep:y")
     axes[2].caption("One point per setting: the mean over its seeds, bars one standard deviation either way. "
-                    "Ringed points and the dashed line: the Pareto front (no other setting beats them on both).")
+                    "Ringed points and the dashed line: the Pareto front (no other setting is as good on both "
+                    "and better on one).")
     chart_col, atoms_col = st.columns([1.15, 1], gap="large")
     with chart_col:
         action, partner = sweep_views.click_choice(names)
