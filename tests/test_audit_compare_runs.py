@@ -14,7 +14,7 @@ import io
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
-from app_support import open_page
+from app_support import elements, open_page
 from core import datasets, models
 from core.store import RunStore
 
@@ -79,3 +79,11 @@ def test_the_metrics_csv_keeps_both_runs_of_one_name(store):
     mse = next(row for row in rows if row[0] == "MSE")
     assert float(mse[1]) != float(mse[2])  # two lengths, two errors: both columns are there
     assert [f"{float(v):.4g}" for v in mse[1:]] == list(shown.loc["MSE"])
+
+
+def test_the_pairs_caption_says_one_colour_map_each_atom_scaled_on_its_own(store):
+    at = open_page("views/compare.py")
+    at.selectbox(key="compare:data").set_value("digits|").run()
+    caption = elements(at, "image")[0].proto.imgs[0].caption
+    # one map, not one scale: each atom is normalised on its own (core.analysis.pairing.pair_tiles)
+    assert "one colour map" in caption and "one colour scale" not in caption and "each atom scaled on its own" in caption

@@ -162,9 +162,9 @@ def compare_saved() -> None:
 
     st.image(picture, width=look.picture_width(picture), output_format="PNG",  # JPEG would smear the colours
              caption="Each cell: left atom | right atom, with their |cos| below (green when ≥ 0.8); unmatched atoms "
-                     "last. Both sides use one colour scale, each atom scaled on its own; a right atom whose cosine "
-                     "to its partner is negative is drawn negated (the pairing ignores the sign), so that a "
-                     "matched pair looks alike.")
+                     "last. Both sides use one colour map (red and blue about white at zero when any value is "
+                     "negative), each atom scaled on its own; a right atom whose cosine to its partner is negative is "
+                     "drawn negated (the pairing ignores the sign), so that a matched pair looks alike.")
     stem = downloads.file_stem(left_record.name, "vs", right_record.name)
 
     # -- metrics ------------------------------------------------------------------------------------------------
