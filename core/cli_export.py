@@ -77,6 +77,11 @@ def export_command(args: argparse.Namespace) -> int:
         raise interop.InteropError(f"no run {args.source} in the run store {store.root}; its runs are the folders "
                                    f"in {store.root / 'runs'}. Give --store DIR for another store.") from None
     files = interop.export_files(model, args.format, origin)
+    # one folder, one SAE: next to another layout's weights, cfg.json would describe the wrong file for its loader
+    other = [name for name in interop.WEIGHT_FILES.values() if name not in files and (args.out / name).exists()]
+    if other:
+        raise interop.InteropError(f"--out {args.out} already holds {other[0]}, the weights of another layout; "
+                                   f"choose another folder, or remove {other[0]} first.")
     interop.write_folder(files, args.out)
     config = json.loads(files["cfg.json"])
     summary = {"format": args.format, "model": origin["model"], "architecture": config.get("architecture", "topk"),

@@ -78,3 +78,13 @@ def test_exporting_an_saelens_sae_says_to_import_it_first(own_checkpoint, tmp_pa
         code, _, err = run(capsys, "export", str(source), "--format", "sparsify", "--out", str(tmp_path / "x"))
         assert code == 2
         assert "SAELens' or sparsify's layout" in err and f"python -m core import {source}" in err
+
+
+def test_export_refuses_a_folder_holding_the_other_layouts_weights(own_checkpoint, tmp_path, capsys):
+    out = tmp_path / "sae"
+    source = str(own_checkpoint / "folder")
+    assert run(capsys, "export", source, "--format", "saelens", "--out", str(out))[0] == 0
+    code, _, err = run(capsys, "export", source, "--format", "sparsify", "--out", str(out))
+    assert code == 2 and "already holds sae_weights.safetensors" in err
+    assert sorted(p.name for p in out.iterdir()) == ["cfg.json", "sae_weights.safetensors"]  # left as it was
+    assert run(capsys, "export", source, "--format", "saelens", "--out", str(out))[0] == 0  # the same layout: fine
