@@ -24,7 +24,9 @@ NOT_SETTINGS = frozenset({"random_state", "device", "log_every"})
 def swept_params(records: Iterable[Any]) -> list[str]:
     """The parameters a set of saved sweep runs varies: those of their grids (``extra['sweep_grid']``, or
     ``extra['sweep_param']`` of an older one-setting sweep), then any other whose value differs among one
-    model's runs (the seed aside), in first-seen order."""
+    model's runs (the seed aside), in first-seen order; then ``data`` when the runs were trained on more than
+    one data set (or its options), and ``sweep`` when two sweeps hold a trial of the same setting and seed
+    (a sweep run again): what keeps such trials apart (``data_of``, the sweep's id)."""
     records = list(records)
     found: list[str] = [name for r in records for name in r.extra.get("sweep_grid") or {}]
     found += [r.extra["sweep_param"] for r in records if r.extra.get("sweep_param")]
@@ -37,7 +39,20 @@ def swept_params(records: Iterable[Any]) -> list[str]:
                 continue
             if len({repr(params.get(name)) for params in params_list}) > 1:
                 found.append(name)
-    return list(dict.fromkeys(found))
+    found = list(dict.fromkeys(found))
+    if len({data_of(r) for r in records}) > 1:
+        found.append("data")
+    trials = [(r.model, *(repr(_setting_value(r, name)) for name in found), seed_of(r)) for r in records]
+    if len(set(trials)) < len(trials) and len({getattr(r, "sweep", None) for r in records}) > 1:
+        found.append("sweep")
+    return found
+
+
+def data_of(record: Any) -> str:
+    """The data set a run trained on, with its options: ``digits``, ``digits (scale=minmax)``."""
+    options = getattr(record, "data_options", None) or {}
+    options = ", ".join(f"{key}={value}" for key, value in sorted(options.items()))
+    return f"{record.dataset} ({options})" if options else record.dataset
 
 
 def seed_of(record: Any) -> int:
@@ -71,6 +86,10 @@ def trial_record(record: Any, settings: Sequence[str]) -> dict[str, Any]:
 
 
 def _setting_value(record: Any, name: str) -> Any:
+    if name == "data":
+        return data_of(record)
+    if name == "sweep":
+        return record.sweep
     grid = record.extra.get("sweep_grid") or {}
     if name in grid:
         return grid[name]
