@@ -87,6 +87,10 @@ def replay_settings(args: argparse.Namespace) -> ScheduledControl:
         raise ReplayError(f"--config replays the saved run as it was, so {', '.join(clash)} cannot be given "
                              "with it; to train a variant, edit 'params' or 'data_options' in the config file.")
     config = checkpoint.read_config(args.config)
+    if config.get("imported_from"):
+        raise ReplayError(f"{args.config} is an SAE imported from {config['imported_from']}, not trained by this app, "
+                          f"so there is no run to replay; train a new one with `python -m core train --model "
+                          f"{config['model']} --data ...`.")
     data = args.data or recorded_data(config, args.config)
     params = dict(config["params"])
     if "device" in params:

@@ -68,3 +68,16 @@ def test_an_uploaded_files_run_says_to_give_the_file(file_run, tmp_path, capsys,
     assert "File not found" not in err  # not the path 'upload: acts.npy' looked up in the current folder
     code, err = replay(capsys, upload, "--data", str(file_run / "data" / "acts.npy"))
     assert code == 0, err
+
+
+def test_an_imported_sae_is_not_replayed_as_if_trained_here(file_run, tmp_path, capsys):
+    """An SAE brought in by `import` has no run to replay: its config says where it came from and --config
+    says so, instead of training a new SAE from its settings as if replaying it."""
+    exported, store = tmp_path / "saelens", tmp_path / "store"
+    assert cli.main(["export", str(file_run / "run"), "--format", "saelens", "--out", str(exported)]) == 0
+    assert cli.main(["import", str(exported), "--store", str(store)]) == 0
+    run_id = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"]
+    folder = store / "runs" / run_id
+    assert checkpoint.read_config(folder)["imported_from"] == str(exported)
+    code, err = replay(capsys, folder)
+    assert code == 2 and "imported from" in err and "no run to replay" in err

@@ -204,8 +204,9 @@ class RunStore:
         history = list(history if history is not None else getattr(model, "history_", None) or [])
         if image_shape is not None:
             extra = {**extra, "image_shape": [int(s) for s in image_shape]}
+        imported = {"imported_from": extra["imported_from"]} if "imported_from" in extra else {}  # never trained here
         config_extra = schedule.replay_extra(dataset, index.plain(data_options), history, extra.get("image_shape"),
-                                             getattr(model, "n_steps_", None), run_id=run_id)
+                                             getattr(model, "n_steps_", None), run_id=run_id, **imported)
         archive = zipfile.ZipFile(io.BytesIO(checkpoint.to_bytes(model, extra_config=config_extra)))
         config = json.loads(archive.read(checkpoint.CONFIG_FILE))
         steps = history[-1].get("step") if history else getattr(model, "n_steps_", None)
