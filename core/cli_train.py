@@ -57,19 +57,19 @@ def train_or_replay(args: argparse.Namespace, train_command: Callable[..., int])
 
 
 def recorded_data(config: dict, where: Path) -> str:
-    """What the saved run trained on, as ``--data`` takes it: its recorded file where that still is, else the
-    data set it names; ReplayError saying what to pass with ``--data`` when neither is found here."""
+    """What the saved run trained on, as ``--data`` takes it: its recorded file (never another of the same name),
+    else the data set it names; ReplayError saying what to pass with ``--data`` when it is not found here."""
     name, path = config.get("data"), config.get("data_path")
-    if isinstance(path, str) and Path(path).exists():
-        return path
+    if isinstance(path, str):
+        if Path(path).exists():
+            return path
+        raise ReplayError(f"{where} trained on the file {path}, which is not there any more; give the file where "
+                          "it is now with --data PATH.")
     builtin = isinstance(name, str) and name.strip().lower().replace("_", "-") in datasets.available()
     if builtin or (isinstance(name, str) and Path(name).exists()):
         return name
     if not isinstance(name, str) or not name:
         raise ReplayError(f"{where} does not name its data set ('data'); give it with --data NAME or PATH.")
-    if isinstance(path, str):
-        raise ReplayError(f"{where} trained on the file {path}, which is not there any more; give the file where "
-                          "it is now with --data PATH.")
     upload = name.removeprefix(UPLOAD_PREFIX)
     if upload != name:
         raise ReplayError(f"{where} trained on an uploaded file, {upload}, whose path the app never knew; give the "

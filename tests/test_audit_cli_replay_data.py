@@ -47,10 +47,12 @@ def test_the_replay_finds_the_file_from_another_folder(file_run, tmp_path, capsy
         np.testing.assert_array_equal(again.get_weights()[name], weights, err_msg=name)
 
 
-def test_a_moved_file_names_the_recorded_path_and_data_flag(file_run, tmp_path, capsys):
+def test_a_moved_file_names_the_recorded_path_and_data_flag(file_run, tmp_path, capsys, monkeypatch):
     config = checkpoint.read_config(file_run / "run")
     moved = tmp_path / "config.json"
     moved.write_text(json.dumps({**config, "data_path": str(tmp_path / "gone" / "acts.npy")}))
+    np.save(tmp_path / "acts.npy", np.ones((60, 6), dtype=np.float32))  # another file of the same name: not it
+    monkeypatch.chdir(tmp_path)
     code, err = replay(capsys, moved)
     assert code == 2
     assert str(tmp_path / "gone" / "acts.npy") in err and "--data PATH" in err
