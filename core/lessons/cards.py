@@ -100,7 +100,8 @@ def _errors_above_pca(lesson, data, fitted):
         colors.append("#15803d" if low <= value <= high else "#b91c1c")
     chart = bar_chart([run.label for run in lesson.runs], percents, width=CARD_WIDTH, value_suffix="%",
                       reference_label="PCA's error", colors=colors)
-    return chart, "Each autoencoder's error above PCA's (rank 4): tied sigmoid and bias-free ReLU stay above"
+    return chart, ("Each autoencoder's error above PCA's (rank 4): tied sigmoid and bias-free ReLU stay above. "
+                   "Green: in the range the lesson expects, red: outside it")
 
 
 @_draws("denoising")
