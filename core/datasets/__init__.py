@@ -23,7 +23,9 @@ from .base import Dataset, DatasetError, check_bool, check_int, check_option_nam
 from .builtin import BUILTIN_SETS
 from .files import FILE_OPTIONS, may_be_images, read_bytes, read_file
 from .online import cache_dir
-from .preprocess import SCALE_CHOICES, center_data, check_finite, resolve_image_shape, scale_data, subset_indices
+from .option_names import where_set
+from .preprocess import (SCALE_CHOICES, center_data, check_finite, resolve_image_shape, scale_data, subset_indices,
+                         unknown_scale)
 
 __all__ = [
     "DATASET_OPTIONS",
@@ -120,7 +122,7 @@ def _check_common(n_samples, scale, center, seed) -> tuple[int | None, int, bool
     if n_samples is not None:
         n_samples = check_int("n_samples", n_samples, 2)
     if scale not in SCALE_CHOICES:
-        raise DatasetError(f"scale={scale!r} is not known. Choose one of {', '.join(map(repr, SCALE_CHOICES))}.")
+        raise unknown_scale(scale)
     return n_samples, check_int("seed", seed, 0), check_bool("center", center)
 
 
@@ -148,7 +150,8 @@ def _make_builtin(name: str, n_samples: int | None, seed: int, given: dict) -> t
         return spec.make(**used), used
     count = spec.default_n_samples if n_samples is None else n_samples
     if count > MAX_GENERATED_SAMPLES:
-        raise DatasetError(f"n_samples={count} is too many to generate; pass at most {MAX_GENERATED_SAMPLES:,}.")
+        raise DatasetError(f"n_samples={count:,} is too many to generate; ask for at most {MAX_GENERATED_SAMPLES:,}: "
+                           f"{where_set('n_samples', MAX_GENERATED_SAMPLES)}.")
     return spec.make(count, np.random.default_rng(seed), **used), used
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import DatasetError
+from .option_names import where_set
 from .preprocess import subset_indices
 
 ARRAY_FILE_OPTIONS: dict[str, dict] = {
@@ -174,7 +175,8 @@ def read_npz(data: bytes, filename: str, options: dict, n_samples: int | None = 
                 key = numeric[0]
             elif key not in names:
                 raise DatasetError(
-                    f"{filename} has no array named {key!r}. Its arrays are: {', '.join(names)}; pass key= one of them."
+                    f"{filename} has no array named {key!r}. Its arrays are: {', '.join(names)}; name one of them: "
+                    f"{where_set('key', 'NAME')}."
                 )
             shape = headers[key][0]
             _rows_used_fit(filename, n_samples)(shape)
@@ -211,7 +213,8 @@ def column_key(given, defaults, names, filename: str, what: str):
         return next((name for name in names if name.lower() in defaults), None)
     if given not in names:
         raise DatasetError(f"{filename} has no {'column' if filename.lower().endswith('.csv') else 'array'} named "
-                           f"{given!r} for the {what}. It has: {', '.join(map(str, names))}; pass {what}= one of them.")
+                           f"{given!r} for the {what}. It has: {', '.join(map(str, names))}; name one of them: "
+                           f"{where_set(what, 'NAME')}.")
     return given
 
 
@@ -240,7 +243,7 @@ def read_safetensors_path(path: Path, options: dict, n_samples: int | None, seed
             shape = tuple(int(size) for size in data.get_shape())
             if len(shape) < 2:
                 raise DatasetError(f"{filename}: tensor {key!r} has shape {shape}; the data must be 2-D "
-                                   "(n_samples, n_features). Pass tensor= the activations' name.")
+                                   f"(n_samples, n_features). Name the activations' tensor: {where_set('tensor', 'NAME')}.")
             _rows_used_fit(filename, n_samples)(shape)
             rows = subset_indices(shape[0], n_samples, seed)
             table = Table(_read_rows(data, shape, rows, torch))
@@ -258,7 +261,7 @@ def _tensor_name(given, candidates: list[str], names: list[str], filename: str) 
     if given is not None:
         if given not in names:
             raise DatasetError(f"{filename} has no tensor named {given!r}. Its tensors are: {', '.join(names)}; "
-                               "pass tensor= one of them.")
+                               f"name one of them: {where_set('tensor', 'NAME')}.")
         return given
     if len(candidates) == 1:
         return candidates[0]
@@ -267,7 +270,7 @@ def _tensor_name(given, candidates: list[str], names: list[str], filename: str) 
         raise DatasetError(f"{filename} holds no tensor of data{besides}. Save one with "
                            "safetensors.torch.save_file({'X': X}, path).")
     raise DatasetError(f"{filename} holds {len(candidates)} tensors: {', '.join(candidates)}. Choose the data with "
-                       "the option tensor=NAME (--data-option tensor=NAME; on the Data page: 'Array / tensor').")
+                       f"{where_set('tensor', 'NAME')}.")
 
 
 def _read_rows(data, shape: tuple[int, ...], rows, torch) -> np.ndarray:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .option_names import places, where_set
+
 
 class DatasetError(ValueError):
     """A data set could not be loaded. The message names the problem and how to fix it."""
@@ -73,24 +75,25 @@ def check_int(name: str, value, low: int, high: int | None = None) -> int:
         if isinstance(value, numbers.Real) and float(value).is_integer():
             value = int(value)
         else:
-            raise DatasetError(f"Option {name}={value!r} must be a whole number; pass e.g. {name}={low}.")
+            raise DatasetError(f"Option {name}={value!r} must be a whole number; pass e.g. {_set(name, low)}.")
     value = int(value)
     if value < low or (high is not None and value > high):
         upper = f" and at most {high}" if high is not None else ""
-        raise DatasetError(f"Option {name}={value} is out of range: it must be at least {low}{upper}.")
+        raise DatasetError(f"Option {name}={value} is out of range: it must be at least {low}{upper}; "
+                           f"e.g. {_set(name, low)}.")
     return value
 
 
 def check_float(name: str, value, low: float, high: float | None = None, *, low_open: bool = False) -> float:
     """Return ``value`` as a finite float in the interval, or raise DatasetError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise DatasetError(f"Option {name}={value!r} must be a finite number.")
+        raise DatasetError(f"Option {name}={value!r} must be a finite number{_where(name)}.")
     value = float(value)
     too_low = value <= low if low_open else value < low
     if too_low or (high is not None and value > high):
         bound = f"greater than {low}" if low_open else f"at least {low}"
         upper = f" and at most {high}" if high is not None else ""
-        raise DatasetError(f"Option {name}={value} is out of range: it must be {bound}{upper}.")
+        raise DatasetError(f"Option {name}={value} is out of range: it must be {bound}{upper}{_where(name)}.")
     return value
 
 
@@ -98,4 +101,15 @@ def check_bool(name: str, value) -> bool:
     """Return ``value`` as a bool; only real booleans (or numpy ones) are accepted."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise DatasetError(f"Option {name}={value!r} must be True or False.")
+    raise DatasetError(f"Option {name}={value!r} must be True or False, e.g. {_set(name, True)}.")
+
+
+def _set(name: str, value) -> str:
+    """``name=value`` and where the page and the CLI set it; a name that is no option (a count derived from
+    one) only as itself."""
+    return where_set(name, value) if name.isidentifier() else f"{name.split(' ')[0]}={value}"
+
+
+def _where(name: str) -> str:
+    """' (on the Data page: ...; in the CLI: ...)' for an option, nothing for a count derived from one."""
+    return f" ({places(name)})" if name.isidentifier() else ""

@@ -15,6 +15,7 @@ import numpy as np
 
 from .activations import LABEL_NAMES, TEXT_NAMES, Table, as_labels, as_texts, column_key
 from .base import DatasetError
+from .option_names import where_set
 
 
 def read_csv(data: bytes, filename: str, options: dict) -> Table:
@@ -73,8 +74,9 @@ def _table(body: list[list[str]], numbers, header, options: dict, filename: str)
     width = len(body[0])
     names = header if header is not None and len(header) == width else [f"column {i + 1}" for i in range(width)]
     if header is None and (options.get("texts") is not None or options.get("labels") is not None):
-        raise DatasetError(f"{filename} has no header row, so texts= and labels= cannot name a column. Add a header "
-                           "row with the column names.")
+        raise DatasetError(f"{filename} has no header row, so no column can be named for the texts or labels. Add a "
+                           "header row with the column names, or leave the texts and labels unnamed: "
+                           f"{where_set('texts', None)}, {where_set('labels', None)}.")
     texts_name = column_key(options.get("texts"), TEXT_NAMES, names, filename, "texts")
     labels_name = column_key(options.get("labels"), LABEL_NAMES, names, filename, "labels")
     columns = list(zip(*body))
@@ -83,8 +85,8 @@ def _table(body: list[list[str]], numbers, header, options: dict, filename: str)
                  and not any(is_number(cell) for cell in column)]
         if len(wordy) > 1:
             raise DatasetError(f"{filename}: the columns {', '.join(repr(names[i]) for i in wordy)} hold no numbers. "
-                               "Pass texts= the one with the texts and labels= the one with the labels (or remove "
-                               "the others).")
+                               f"Name the texts' column, {where_set('texts', 'NAME')}, and the labels' one, "
+                               f"{where_set('labels', 'NAME')}; or remove the others.")
         texts_name = names[wordy[0]] if wordy else None
     special = {names.index(name) for name in (texts_name, labels_name) if name is not None}
     numeric = [i for i in range(width) if i not in special]

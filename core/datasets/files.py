@@ -15,6 +15,7 @@ import numpy as np
 from . import activations
 from .activations import ARRAY_FILE_OPTIONS, MAX_ARRAY_BYTES, Table  # noqa: F401 - MAX_ARRAY_BYTES: re-exported
 from .base import Dataset, DatasetError, check_option_names
+from .option_names import where_set
 from .csv_files import read_csv
 from .images import IMAGE_SUFFIXES, read_image_folder, read_image_zip
 from .preprocess import as_data_matrix, resolve_image_shape
@@ -88,7 +89,7 @@ def as_vectors_option(options: dict, filename: str) -> bool | None:
     if value is None or isinstance(value, (bool, np.bool_)):
         return None if value is None else bool(value)
     raise DatasetError(f"{filename}: as_vectors={value!r} must be True (each sample is a vector), False (a picture) "
-                       "or None (guess from the shape).")
+                       f"or None (guess from the shape), e.g. {where_set('as_vectors', True)}.")
 
 
 def _dataset(table: Table, filename: str, kind: str, options: dict, image_shape=None) -> Dataset:
@@ -97,12 +98,12 @@ def _dataset(table: Table, filename: str, kind: str, options: dict, image_shape=
     as_vectors = as_vectors_option(options, filename)
     guess = resolve_image_shape(n_features, None, stacked_shape, infer_square=_guesses_pictures(kind, table.texts))
     if as_vectors and image_shape is not None:
-        raise DatasetError(f"{filename}: as_vectors=True reads each sample as a vector, but image_shape="
-                           f"{tuple(image_shape)} makes it a picture. Pass only one of them.")
+        raise DatasetError(f"{filename}: {where_set('as_vectors', True)} reads each sample as a vector, but "
+                           f"{where_set('image_shape', tuple(image_shape))} makes it a picture. Pass only one of them.")
     if as_vectors is False and image_shape is None and resolve_image_shape(n_features) is None and not stacked_shape:
         raise DatasetError(f"{filename}: each sample has {n_features:,} numbers, which make no square picture. Give "
-                           "the pictures' height and width, image_shape=(height, width) (on the Data page: Picture "
-                           "height and width), or read the samples as vectors (as_vectors=True).")
+                           f"the pictures' height and width, {where_set('image_shape', ('HEIGHT', 'WIDTH'))}, or read the "
+                           f"samples as vectors, {where_set('as_vectors', True)}.")
     extras = [what for what, present in (("texts", table.texts is not None), ("labels", table.labels is not None))
               if present]
     description = (f"{filename}: {X.shape[0]:,} samples x {n_features:,} features"

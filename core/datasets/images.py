@@ -20,7 +20,8 @@ from PIL import Image, UnidentifiedImageError
 from core.zipread import ZIP_ERRORS, read_member
 
 from .base import Dataset, DatasetError
-from .preprocess import subset_indices
+from .option_names import where_set
+from .preprocess import parse_image_shape, subset_indices
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 MAX_ZIP_UNCOMPRESSED_BYTES = 1 << 30  # 1 GiB of image files in one archive
@@ -131,14 +132,16 @@ def _images_to_dataset(entries: list[_Entry], where: str, *, image_shape, n_samp
     if len(picked) < 2:  # one image, or n_samples=1: a single sample either way
         raise DatasetError(
             f"{where} gives a single image ({entries[picked[0]][0]}), which is a single sample; models need "
-            "at least 2. " + ("Add more images." if len(entries) == 1 else "Ask for more samples (n_samples).")
+            "at least 2. " + ("Add more images." if len(entries) == 1 else
+                             f"Ask for more samples: {where_set('n_samples', 'N')}.")
         )
     shape = _target_shape(image_shape, sizes)
     chosen = np.arange(len(entries)) if chosen is None else chosen
     if chosen.size * shape[0] * shape[1] > MAX_TOTAL_VALUES:
         raise DatasetError(
             f"{where}: {chosen.size} images of {shape[0]}x{shape[1]} pixels would need over "
-            f"{MAX_TOTAL_VALUES:,} values. Pass a smaller image_shape or n_samples."
+            f"{MAX_TOTAL_VALUES:,} values. Ask for smaller pictures, {where_set('image_shape', ('HEIGHT', 'WIDTH'))}, "
+            f"or fewer samples, {where_set('n_samples', 'N')}."
         )
     X = np.empty((chosen.size, shape[0] * shape[1]), dtype=np.float32)
     for row, index in enumerate(chosen):
@@ -163,13 +166,7 @@ def _target_shape(image_shape, sizes: list[tuple[int, int]]) -> tuple[int, int]:
     """``image_shape`` if given, else the most common (height, width)."""
     if image_shape is None:
         return Counter(sizes).most_common(1)[0][0]
-    try:
-        height, width = (int(v) for v in image_shape)
-    except (TypeError, ValueError):
-        raise DatasetError(f"image_shape={image_shape!r} must be a pair (height, width) of whole numbers.") from None
-    if height < 1 or width < 1:
-        raise DatasetError(f"image_shape={image_shape!r} must hold two positive numbers, e.g. (28, 28).")
-    return (height, width)
+    return parse_image_shape(image_shape)
 
 
 def _folder_labels(names: list[str]) -> tuple[np.ndarray | None, str]:

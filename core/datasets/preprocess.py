@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .base import DatasetError
+from .option_names import where_set
 
 SCALE_CHOICES = (None, "minmax", "standard")
 _MAX_POSITIONS_SHOWN = 5
@@ -95,14 +96,14 @@ def resolve_image_shape(
     """The (height, width) for rows of ``n_features`` values: ``given`` if it fits, else ``known``,
     else a square when ``n_features`` is a perfect square (4 or more) and ``infer_square``."""
     if given is not None:
-        try:
-            height, width = (int(v) for v in given)
-        except (TypeError, ValueError):
-            raise DatasetError(f"image_shape={given!r} must be a pair (height, width) of whole numbers.") from None
-        if height < 1 or width < 1 or height * width != n_features:
+        height, width = parse_image_shape(given)
+        if height * width != n_features:
+            fitting = max(h for h in range(1, math.isqrt(n_features) + 1) if n_features % h == 0)
             raise DatasetError(
-                f"image_shape={given!r} holds {height * width} pixels but each sample has {n_features} features. "
-                f"Pass a shape whose height x width equals {n_features}, or leave image_shape=None."
+                f"A picture of {height} x {width} holds {height * width:,} pixels, but each sample has "
+                f"{n_features:,} features. Give a height x width of {n_features:,}, e.g. "
+                f"{where_set('image_shape', (fitting, n_features // fitting))}, or let it be guessed: "
+                f"{where_set('image_shape', None)}."
             )
         return (height, width)
     if known is not None:
@@ -113,14 +114,27 @@ def resolve_image_shape(
     return None
 
 
+def parse_image_shape(given) -> tuple[int, int]:
+    """``given`` as a (height, width) pair of positive whole numbers, or a DatasetError saying how to write it."""
+    try:
+        height, width = (int(v) for v in given)
+    except (TypeError, ValueError):
+        height = width = 0
+    if height < 1 or width < 1:
+        raise DatasetError(f"image_shape={given!r} must be a pair (height, width) of positive whole numbers, e.g. "
+                           f"{where_set('image_shape', (28, 28))}.")
+    return (height, width)
+
+
 def subset_indices(n_total: int, n_samples: int | None, seed: int) -> np.ndarray | None:
     """Sorted random row indices for an ``n_samples`` subset (deterministic in ``seed``), or None for all."""
     if n_samples is None or n_samples == n_total:
         return None
     if n_samples > n_total:
         raise DatasetError(
-            f"n_samples={n_samples} asks for more samples than the data set has ({n_total}). "
-            f"Pass n_samples={n_total} or fewer, or n_samples=None for all of them."
+            f"n_samples={n_samples} asks for more samples than the data set has ({n_total:,}). Ask for "
+            f"{n_total:,} or fewer, {where_set('n_samples', n_total)}, or for all of them, "
+            f"{where_set('n_samples', None)}."
         )
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n_total, size=n_samples, replace=False))
@@ -140,7 +154,12 @@ def scale_data(X: np.ndarray, scale: str | None) -> np.ndarray:
         std = X.std(axis=0, dtype=np.float64)
         std[std == 0] = 1.0  # constant features stay at zero instead of dividing by zero
         return ((X - mean) / std).astype(np.float32)
-    raise DatasetError(f"scale={scale!r} is not known. Choose one of {', '.join(map(repr, SCALE_CHOICES))}.")
+    raise unknown_scale(scale)
+
+
+def unknown_scale(scale) -> DatasetError:
+    return DatasetError(f"scale={scale!r} is not known. Choose one of {', '.join(map(repr, SCALE_CHOICES))}, "
+                        f"e.g. {where_set('scale', 'minmax')}.")
 
 
 def center_data(X: np.ndarray) -> np.ndarray:
