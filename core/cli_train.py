@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from core import checkpoint, datasets, models
+from core.interop import UPLOAD_PREFIX
 from core.schedule import ScheduledControl, check_schedule
 
 # flags that would make the replay a different run: the config says these
@@ -25,8 +26,6 @@ _FIXED_BY_CONFIG = {"model": "--model", "n_components": "--n-components", "k": "
                     "params": "--set", "data_options": "--data-option", "n_samples": "--n-samples"}
 
 
-#: how the app names an uploaded file as a run's data set (ui.session's label for an upload)
-UPLOAD_PREFIX = "upload: "
 
 
 class ReplayError(ValueError):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from core import checkpoint, cli
+from core.store import RunStore
 
 FLAGS = ["--model", "sae-topk", "--k", "2", "--n-components", "4", "--max-steps", "5", "--quiet"]
 
@@ -83,3 +84,16 @@ def test_an_imported_sae_is_not_replayed_as_if_trained_here(file_run, tmp_path, 
     assert checkpoint.read_config(folder)["imported_from"] == str(exported)
     code, err = replay(capsys, folder)
     assert code == 2 and "imported from" in err and "no run to replay" in err
+
+
+def test_an_sae_imported_with_its_data_file_is_measured_and_named_as_an_upload(file_run, tmp_path, capsys):
+    """`import --dataset FILE` measures the SAE on the file and records it as the Data page names that file
+    uploaded, the one name Inspect matches a run's data with."""
+    exported = tmp_path / "sparsify"
+    assert cli.main(["export", str(file_run / "run"), "--format", "sparsify", "--out", str(exported)]) == 0
+    acts = file_run / "data" / "acts.npy"
+    assert cli.main(["import", str(exported), "--dataset", str(acts), "--store", str(tmp_path / "store")]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["dataset"] == "upload: acts.npy"
+    record = RunStore(tmp_path / "store").get(line["run_id"])
+    assert record.dataset == "upload: acts.npy" and record.metrics["fvu"] >= 0

@@ -33,6 +33,8 @@ _MODULES = {"saelens": saelens, "sparsify": sparsify}
 #: each format's weights file, by which a folder's layout is recognised
 WEIGHT_FILES = {fmt: module.WEIGHTS_FILE for fmt, module in _MODULES.items()}
 LABELS = {"saelens": "SAELens", "sparsify": "sparsify"}
+#: how the Data page names an uploaded file as a run's data set (ui.session), e.g. 'upload: acts.npy'
+UPLOAD_PREFIX = "upload: "
 #: how each library loads a folder of the layout
 LOADERS = {"saelens": "sae_lens.SAE.load_from_disk", "sparsify": "sparsify.Sae.load_from_disk"}
 
@@ -130,6 +132,7 @@ def import_to_store(path: str | Path, store, *, dataset: str | None = None, data
 
     ``dataset`` (default: the one the file records, else 'imported') and ``data_options`` name the data the
     run belongs to; when that data loads here, its width must be the SAE's d_in and the run gets its metrics.
+    A file is recorded as the Data page names it uploaded (``upload: NAME``), so Inspect opens the run with it.
     """
     from core import datasets
 
@@ -145,6 +148,8 @@ def import_to_store(path: str | Path, store, *, dataset: str | None = None, data
             raise InteropError(f"The SAE reads {imported.model.n_features_in_} features but {dataset} has "
                                f"{data.n_features}; give the data it was trained on (--dataset, --data-option).")
         X = data.X
+        if dataset not in datasets.available():  # a file: named as the Data page names its upload, so that
+            dataset = f"{UPLOAD_PREFIX}{Path(dataset).name}"  # Inspect opens the run beside that file uploaded
     label = name or f"{imported.model_name} from {LABELS[imported.format]} ({Path(str(path)).name})"
     return store.save_run(imported.model, dataset=dataset, data_options=data_options, name=label, X=X,
                           history=[], extra={"imported_from": str(path), "format": imported.format})
