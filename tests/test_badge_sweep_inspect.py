@@ -189,7 +189,7 @@ def test_inspect_says_what_recognition_costs_and_its_grid_download_has_a_scale(s
     at = open_page("views/inspect.py")
     captions = " ".join(c.value for c in at.caption)
     assert "a few seconds" not in captions
-    assert "Fits PCA, NMF (200 steps), SAE (60 steps) on 1,348 training samples" in captions
+    assert "Fits PCA, NMF (200 steps), SAE (sae-topk, this run's settings, 60 steps) on 1,348 training samples" in captions
     assert "about 15-45 s" in captions
     at.button(key="inspect:run-recognition").click().run()
     assert not at.exception and not at.error and not at.get("progress")  # the bar is gone once done
