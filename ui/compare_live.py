@@ -60,7 +60,7 @@ def start(n_components: int, steps: int, sae_model: str, k: int | None) -> None:
         page.error = app.data_error or "No data set is loaded: choose one on the Data page."
         return
     try:
-        models.check_sign(["nmf"], ds.non_negative, app.data.label, "on the Data page choose scale = minmax "
+        models.check_sign(["nmf"], ds.non_negative, app.data.label, f"{data_loading.sign_fix(app.data)} "
                           "(or a non-negative data set such as swimmer or digits).")
     except ValueError as error:
         page.error = str(error)
