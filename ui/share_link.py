@@ -76,8 +76,9 @@ def _data_option(name: str, option: str, text: str, default: Any) -> Any:
         if text.lower() in ("all", "none", "0"):
             return None
         value = _parse(text, 0)
-        if not 1 <= value <= datasets.MAX_GENERATED_SAMPLES:
-            raise ValueError(f"is not between 1 and {datasets.MAX_GENERATED_SAMPLES:,} (or 'all')")
+        if not datasets.MIN_SAMPLES <= value <= datasets.MAX_GENERATED_SAMPLES:
+            raise ValueError(f"is not between {datasets.MIN_SAMPLES} and {datasets.MAX_GENERATED_SAMPLES:,} "
+                             "(or 'all')")
         return value
     if option == "scale":
         scales = [_text(s) for s in datasets.SCALE_CHOICES]

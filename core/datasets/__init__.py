@@ -47,6 +47,7 @@ DATASET_OPTIONS: dict[str, dict] = {name: dict(spec.options) for name, spec in B
 DEFAULT_N_SAMPLES: dict[str, int | None] = {name: spec.default_n_samples for name, spec in BUILTIN_SETS.items()}
 ONLINE_DATASETS: tuple[str, ...] = tuple(name for name, spec in BUILTIN_SETS.items() if spec.online)
 MAX_GENERATED_SAMPLES = 1_000_000
+MIN_SAMPLES = 2  # a model needs at least two samples
 
 
 def available() -> list[str]:
@@ -120,7 +121,7 @@ def load_bytes(
 
 def _check_common(n_samples, scale, center, seed) -> tuple[int | None, int, bool]:
     if n_samples is not None:
-        n_samples = check_int("n_samples", n_samples, 2)
+        n_samples = check_int("n_samples", n_samples, MIN_SAMPLES)
     if scale not in SCALE_CHOICES:
         raise unknown_scale(scale)
     return n_samples, check_int("seed", seed, 0), check_bool("center", center)
