@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from core import datasets, render
+from core.datasets import option_names
 from ui import data_loading, session, train_runner
 
 UPLOAD = "Upload a file ..."
@@ -31,10 +32,8 @@ def _option_widget(label: str, key: str, default):
 
 
 def _option_label(option: str) -> str:
-    """A data set option's name as a label: 'n_atoms' -> 'N atoms', 'non_negative' -> 'Non-negative'; a
-    one-letter name keeps its case (the k of k-sparse codes is not a K)."""
-    words = option.replace("non_", "non-").replace("_", " ")
-    return words if len(words) == 1 else words[0].upper() + words[1:]
+    """A data set option's name as a label: 'n_atoms' -> 'N atoms' (the words core's messages use for it)."""
+    return option_names.page_label(option)
 
 
 def _common_options(name: str, cols) -> dict:
