@@ -10,7 +10,6 @@ import json
 import pytest
 from PIL import Image
 from streamlit.proto.WidgetStates_pb2 import WidgetState
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1.element_tree import Widget
 
 from app_support import elements, open_page
@@ -166,20 +165,6 @@ def test_recognition_reports_its_progress_from_the_worker_process():
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and 0.5 < fractions[-1] <= 1.0
     assert reports[0][1] == "Fitting PCA on 1,348 training samples (model 1 of 2)"
     assert any("Fitting SAE" in text and "of 300" in text for _, text in reports)
-
-
-@pytest.fixture
-def deferred_downloads(monkeypatch):
-    """What each deferred download button would send when clicked, by file name (AppTest cannot click one)."""
-    made: dict = {}
-    original = MediaFileManager.add_deferred
-
-    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        made[file_name] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
-    return made
 
 
 def test_inspect_says_what_recognition_costs_and_its_grid_download_has_a_scale(store, deferred_downloads):

@@ -44,9 +44,9 @@ def atoms_buttons(atoms, image_shape, stem: str, key: str, what: str = "atoms", 
                            on_click="ignore", icon=":material/folder_zip:", width="stretch")
 
 
-def weights_button(run_store: RunStore, record, key: str, label: str | None = None) -> None:
+def weights_button(run_store: RunStore, record, key: str, label: str | None = None, stem: str | None = None) -> None:
     st.download_button(label or "Weights (safetensors + JSON config)", lambda: run_store.checkpoint_bytes(record.id),
-                       file_name=f"{file_stem(record.name)}-weights.zip", mime="application/zip", key=key,
+                       file_name=f"{stem or file_stem(record.name)}-weights.zip", mime="application/zip", key=key,
                        on_click="ignore", icon=":material/download:", width="stretch",
                        help="A zip with weights.safetensors and config.json (core.checkpoint).")
 

@@ -267,15 +267,17 @@ def compare_saved() -> None:
                            "Metrics table (CSV)", f"{stem}-metrics.csv", key="compare:csv")
     with row1[2]:
         downloads.csv_button(pairs.table(), "Pairs table (CSV)", f"{stem}-pairs.csv", key="compare:pairs-csv")
+    same_name = left_record.name == right_record.name  # then the side tells the two sides' files apart
     for side, run in (("left", left), ("right", right)):
         st.caption(f"{side.capitalize()}: {names[0 if side == 'left' else 1]}")
+        side_stem = downloads.file_stem(run.record.name, side) if same_name else downloads.file_stem(run.record.name)
         cols = st.columns([2, 1])
         with cols[0]:
-            downloads.atoms_buttons(run.model.components_, run.image_shape, downloads.file_stem(run.record.name),
+            downloads.atoms_buttons(run.model.components_, run.image_shape, side_stem,
                                   key=f"compare:{side}", what=f"{side} atoms")
         with cols[1]:
             downloads.weights_button(run_store, run.record, key=f"compare:{side}:weights",
-                                   label=f"{side.capitalize()} weights (safetensors)")
+                                   label=f"{side.capitalize()} weights (safetensors)", stem=side_stem)
 
 
 compare_saved()
