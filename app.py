@@ -6,6 +6,8 @@ navigation, the shared look, and the sidebar (chosen data set and model, device 
 
 from __future__ import annotations
 
+import html
+
 import streamlit as st
 
 from core.jobs import RUNNING, WAITING, TrainingJob, get_manager
@@ -89,9 +91,11 @@ def _badge(rerun_when_done: bool) -> None:
 
 def sidebar(state: session.AppState, on_train_page: bool) -> None:
     ds = state.dataset
-    data_line = f"{state.data.label}" + (f" &middot; {data_loading.dataset_summary(ds)}" if ds is not None else "")
+    # escaped: an uploaded file's name is the user's text, not markup
+    data_line = html.escape(state.data.label) + (f" &middot; {html.escape(data_loading.dataset_summary(ds))}"
+                                                 if ds is not None else "")
     st.html(f'<div class="setup"><div><span>Data</span>{data_line}</div>'
-            f'<div><span>Model</span>{state.model_name}</div></div>')
+            f'<div><span>Model</span>{html.escape(state.model_name)}</div></div>')
     if not state.busy:
         period = BADGE_PERIOD_IDLE
     elif on_train_page and state.training:
