@@ -1,11 +1,12 @@
 """learning-in-steps measures the plateaus of each run's loss curve; under Two saved runs its runs are saved ones,
 whose models keep their weights but not their history. The measure must read each run's logged history from the
-run store (it read an empty one: 0 plateaus with plain SGD, a false failure on the page)."""
+run store (it read an empty one: 0 plateaus with plain SGD, a false failure on the page), and the page draws the two
+loss curves the lesson is about (Compare showed only its generic atom pairing)."""
 
 from __future__ import annotations
 
 from core import datasets, lessons, metrics
-from tests.app_support import open_page
+from tests.app_support import elements, open_page
 
 LESSON = "learning-in-steps"
 
@@ -38,3 +39,5 @@ def test_the_measure_under_two_saved_runs_reads_their_logged_loss_curves(tmp_pat
     assert sgd_plateaus == 3
     assert f"Plateaus with plain SGD **{sgd_plateaus}**" in measured, measured
     assert "✗" not in measured and "Plateaus with Adam **0**" in measured
+    captions = [image.proto.imgs[0].caption for image in elements(at, "image")]
+    assert any("loss by training step" in caption and "as logged during training (log scale)" in caption for caption in captions), captions

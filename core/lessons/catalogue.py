@@ -8,7 +8,7 @@ from core import metrics
 from core.analysis.geometry import subspace_angle, top_principal_components
 from core.analysis.receptive_fields import orientation_selectivity, width_across
 from core.lessons import Bars, Lesson, Run, register
-from core.lessons.pictures import matched_dictionary, noisy_reconstructions, parts_beside_eigenfaces
+from core.lessons.pictures import loss_curves, matched_dictionary, noisy_reconstructions, parts_beside_eigenfaces
 
 
 def _reconstruction_mse(model, X) -> float:
@@ -276,11 +276,13 @@ register(Lesson(
     look_for="Data with two strong directions (spikes) in noise. Trained as in the paper (plain SGD, tiny "
              "initial weights, pre-activations w.x / sqrt(D)), the loss rests on a plateau, drops when the "
              "strongest spike is learned, rests again, and drops for the next: the components are learned "
-             "in order of their variance. Adam from the usual initialisation falls smoothly, in one slide.",
+             "in order of their variance. Adam from the usual initialisation falls smoothly, in one slide. Once both "
+             "runs are saved, their loss curves are drawn together under the measured line.",
     data="gaussian", data_options={"n_samples": 2000, "spike_strength": [100.0, 40.0]},
     runs=(Run("linear-ae", {**_SPIKES, "optimizer": "sgd", "init_scale": 1e-3, "sqrt_d_scaling": True,
                             "learning_rate": 0.2}, "plain SGD, small initialisation"),
           Run("linear-ae", _SPIKES, "Adam")),
     measure=_steps_in_the_loss,
     expected={"plateaus_with_plain_sgd": (3, 10), "plateaus_fall": (1, 1), "plateaus_with_adam": (0, 2)},
+    picture=lambda data, fitted: loss_curves({"plain SGD, small initialisation": fitted[0], "Adam": fitted[1]}),
 ))

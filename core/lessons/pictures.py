@@ -8,6 +8,7 @@ from PIL import Image
 
 from core import metrics, render
 from core.analysis.pairing import pair_atoms, reconstruction_image
+from core.render.charts import line_chart
 
 #: how many samples a reconstruction picture shows
 N_SAMPLES = 6
@@ -73,4 +74,16 @@ def parts_beside_eigenfaces(nmf_atoms, pca_components, image_shape) -> tuple[Ima
     caption = ("Left: NMF's atoms, black where 0, sparsest first (Hoyer's sparseness from "
                f"{sparseness.max():.2f} down to {sparseness.min():.2f}). Right: PCA's components in order of "
                "variance, red positive and blue negative around white 0. Each atom is scaled on its own.")
+    return picture, caption
+
+
+def loss_curves(runs: dict[str, object], width: int = 600) -> tuple[Image.Image, str]:
+    """Each fitted run's logged loss by step (``runs``: label -> fitted estimator with its ``history_``), on one
+    log-scaled chart: a loss that rests on plateaus and drops shows its steps at any height."""
+    series = {label: ([row["step"] for row in model.history_], [row["loss"] for row in model.history_])
+              for label, model in runs.items()}
+    if not any(steps for steps, _ in series.values()):
+        raise ValueError("these runs have no logged training history to draw")
+    picture = line_chart(series, width=width, log_y=True, y_label="loss (log scale)")
+    caption = f"Each run's loss by training step ({'; '.join(runs)}), as logged during training (log scale)."
     return picture, caption
