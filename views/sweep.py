@@ -104,12 +104,11 @@ def _references(key: str, ranks: tuple, _record) -> list:
 
 
 def _shown_records(runs: list) -> list:
-    """The saved sweeps picked to show (the one that just ended, else the newest, by default)."""
-    sweeps: dict[str, list] = {}
-    for record in runs:
-        sweeps.setdefault(record.sweep, []).append(record)
+    """The saved sweeps picked to show, each with all its models' trials (the one that just ended, else the
+    newest, by default)."""
+    sweeps = frontier.groups_of(runs)  # every model of one sweep together, the newest sweep first
     snap = page.job.snapshot(touch=False) if page.job is not None else None
-    wanted = [s for s in (snap.sweep_ids if snap else []) if s in sweeps] or [next(iter(sweeps))]
+    wanted = [s for s in ([snap.group] if snap else []) if s in sweeps] or [next(iter(sweeps))]
     ss = st.session_state
     ss.setdefault("sweep:last_job_sweeps", wanted)  # not a widget: kept across pages
     session.persist("sweep:shown", wanted)

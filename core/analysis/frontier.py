@@ -48,6 +48,24 @@ def swept_params(records: Iterable[Any]) -> list[str]:
     return found
 
 
+def group_of(record: Any) -> str | None:
+    """The sweep a saved trial belongs to as the user started it: every model of one Sweep-page or CLI sweep
+    shares the ``extra['sweep_group']`` it was saved with; an older trial (saved without one) is grouped by
+    its model's sweep id. None for a run that is no sweep's trial."""
+    return record.extra.get("sweep_group") or getattr(record, "sweep", None)
+
+
+def groups_of(records: Iterable[Any]) -> dict[str, list[Any]]:
+    """The sweep trials among ``records`` by ``group_of``, in the order of each group's first record (the
+    store lists the newest first, so the newest sweep comes first)."""
+    groups: dict[str, list[Any]] = {}
+    for record in records:
+        group = group_of(record)
+        if group:
+            groups.setdefault(group, []).append(record)
+    return groups
+
+
 def data_of(record: Any) -> str:
     """The data set a run trained on, with its options: ``digits``, ``digits (scale=minmax)``."""
     options = getattr(record, "data_options", None) or {}

@@ -40,18 +40,21 @@ def save_job(store, job, *, dataset: str | None = None, data_options: dict[str, 
 
 
 def save_sweep_point(store, sweep, point, *, dataset: str, data_options: dict[str, Any] | None = None,
-                     metrics: dict[str, Any] | None = None, X=None, image_shape=None, device: str | None = None):
+                     metrics: dict[str, Any] | None = None, X=None, image_shape=None, device: str | None = None,
+                     group: str | None = None):
     """Save one trained point of a ``core.sweep.Sweep`` to ``store``, grouped by the sweep's id; its metrics
     are ``metrics``, or computed on ``X``. A diverged point is saved ``stopped`` with its last good weights.
     The record's extra holds the point's ``seed`` and ``sweep_grid`` values (to group trials by), for a
-    one-parameter grid ``sweep_param`` and ``sweep_value``, and ``device``, where it trained, when given."""
+    one-parameter grid ``sweep_param`` and ``sweep_value``, ``device``, where it trained, when given, and
+    ``sweep_group``: the id shared by every model's sweep started together (one ``SweepJob``), when given."""
     return store.save_run(
         point.estimator, dataset=dataset, data_options=data_options, metrics=metrics, X=X, image_shape=image_shape,
         name=f"{sweep.config.model} {point.label}", status=store_status(point.status),
         sweep=sweep.id, extra={"sweep_param": sweep.config.param, "sweep_value": point.value, "seed": point.seed,
                                "sweep_grid": dict(point.grid_values), "sweep_point": point.index,
                                "sweep_status": point.status, "batched": sweep.batched,
-                               **({"device": device} if device else {})})
+                               **({"device": device} if device else {}),
+                               **({"sweep_group": group} if group else {})})
 
 
 def save_sweep(store, sweep, *, dataset: str, data_options: dict[str, Any] | None = None, X=None,

@@ -45,6 +45,7 @@ class SweepSnapshot:
     grid: dict[str, list[Any]] = None  # type: ignore[assignment]  # the swept grid (parameter -> values)
     seeds: list[int] = None  # type: ignore[assignment]
     backend: str = "local"
+    group: str = ""  # the id every trial of this job is saved with (``SweepJob.group``)
 
     @property
     def active(self) -> bool:
@@ -131,6 +132,12 @@ class SweepJob(Job):
         self.on_trial: Callable[[Any, Any, dict[str, Any]], None] | None = None
 
     @property
+    def group(self) -> str:
+        """The id that groups every model's trials of this job in the store (their records' extra
+        ``sweep_group``): the first model's sweep id, so that a one-model sweep's group is its sweep id."""
+        return self.sweeps[0].id
+
+    @property
     def trials(self) -> int:
         return sum(len(sweep.points) for sweep in self.sweeps)
 
@@ -176,7 +183,8 @@ class SweepJob(Job):
                                  references=list(self._references), sweep_ids=[s.id for s in self.sweeps],
                                  notes=self.notes, error=self._error, seconds=end - self._started,
                                  grid={k: list(v) for k, v in self.grid.items()},
-                                 seeds=list(self.sweeps[0].config.seeds), backend=self.backend)
+                                 seeds=list(self.sweeps[0].config.seeds), backend=self.backend,
+                                 group=self.group)
 
     def _set(self, **values: Any) -> None:
         with self._lock:
@@ -306,7 +314,8 @@ class SweepJob(Job):
 
     def _save_point(self, sweep, point, scores, device: str):
         return save_sweep_point(self.store, sweep, point, dataset=self.dataset, data_options=self.data_options,
-                                metrics=scores, image_shape=self.image_shape, device=device)
+                                metrics=scores, image_shape=self.image_shape, device=device,
+                                group=self.group)
 
 
 def trial_row(sweep, point, scores: dict[str, Any], backend: str = "local") -> dict[str, Any]:
