@@ -154,7 +154,7 @@ def start() -> None:
             raise ValueError(app.data_error or "No data set is loaded: choose one on the Data page.")
         sweep_plan = plan()
         models.check_sign(sweep_plan.models_, ds.non_negative, app.data.label,
-                          "on the Data page choose scale = minmax, or drop those models.")
+                          f"{data_loading.sign_fix(app.data)}, or drop those models.")
         cost(sweep_plan, ds.n_samples, ds.n_features)  # refuses a run over the memory limit, as Train does
         problem = ray_problem(backend)
         if problem:
