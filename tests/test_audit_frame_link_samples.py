@@ -18,3 +18,13 @@ def test_a_link_asking_for_one_sample_uses_the_default_and_says_so():
     warning = " ".join(str(w.value) for w in at.warning)
     assert "`d.n_samples=1` is not between 2 and 1,000,000" in warning
     assert app_state(at).dataset is not None and app_state(at).dataset.n_samples == datasets.DEFAULT_N_SAMPLES["bars"]
+
+
+def test_a_refused_count_of_a_fixed_set_says_all_the_samples_are_used():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("views/data.py")
+    at.query_params.update({"data": "digits", "d.n_samples": "many"})
+    at.run()
+    warning = " ".join(str(w.value) for w in at.warning)
+    assert "`d.n_samples=many` is not a whole number: used all the samples (the default) instead." in warning
+    assert "used none" not in warning

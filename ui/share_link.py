@@ -120,7 +120,8 @@ def _open_data(query: dict[str, str], state: session.AppState, notes: list[str])
         try:
             values[option] = _data_option(name, option, text, values[option])
         except ValueError as why:
-            notes.append(f"`{key}={text}` {why}: used {_text(values[option])} (the default) instead.")
+            used = "all the samples" if option == "n_samples" and values[option] is None else _text(values[option])
+            notes.append(f"`{key}={text}` {why}: used {used} (the default) instead.")
     state.data, state.dataset, state.data_error = session.data_choice(name, values), None, None
     for key, value in _data_widgets(name, values).items():
         session.set_widget(key, value)
