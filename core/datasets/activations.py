@@ -243,7 +243,8 @@ def read_safetensors_path(path: Path, options: dict, n_samples: int | None, seed
             shape = tuple(int(size) for size in data.get_shape())
             if len(shape) < 2:
                 raise DatasetError(f"{filename}: tensor {key!r} has shape {shape}; the data must be 2-D "
-                                   f"(n_samples, n_features). Name the activations' tensor: {where_set('tensor', 'NAME')}.")
+                                   "(n_samples, n_features). Name the activations' tensor: "
+                                   f"{where_set('tensor', 'NAME')}.")
             _rows_used_fit(filename, n_samples)(shape)
             rows = subset_indices(shape[0], n_samples, seed)
             table = Table(_read_rows(data, shape, rows, torch))

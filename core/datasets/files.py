@@ -102,8 +102,8 @@ def _dataset(table: Table, filename: str, kind: str, options: dict, image_shape=
                            f"{where_set('image_shape', tuple(image_shape))} makes it a picture. Pass only one of them.")
     if as_vectors is False and image_shape is None and resolve_image_shape(n_features) is None and not stacked_shape:
         raise DatasetError(f"{filename}: each sample has {n_features:,} numbers, which make no square picture. Give "
-                           f"the pictures' height and width, {where_set('image_shape', ('HEIGHT', 'WIDTH'))}, or read the "
-                           f"samples as vectors, {where_set('as_vectors', True)}.")
+                           f"the pictures' height and width, {where_set('image_shape', ('HEIGHT', 'WIDTH'))}, "
+                           f"or read the samples as vectors, {where_set('as_vectors', True)}.")
     extras = [what for what, present in (("texts", table.texts is not None), ("labels", table.labels is not None))
               if present]
     description = (f"{filename}: {X.shape[0]:,} samples x {n_features:,} features"
