@@ -12,7 +12,7 @@ import streamlit as st
 
 from core import metrics, render
 from core.jobs import DIVERGED, RUNNING, WAITING, Snapshot, get_manager
-from ui import caches, knobs, look, presenter, run_address, session, train_runner
+from ui import caches, data_loading, knobs, look, presenter, run_address, session, train_runner
 
 PERIOD = 0.4  # seconds between two redraws while training: 2.5 a second (the target is at least 2)
 # A page watching another tab's run from its link redraws more slowly: a class of 30 watching one run costs the
@@ -202,7 +202,8 @@ def _status(snap: Snapshot | None) -> None:
         st.warning(slow, icon=":material/hourglass_top:")
         st.button("Train anyway", icon=":material/play_arrow:", key="train:anyway", on_click=_train_anyway)
     if snap is None:
-        st.progress(0.0, text="Ready: press **Train**.")
+        ready = data_loading.current_dataset() is not None
+        st.progress(0.0, text="Ready: press **Train**." if ready else "Not ready: no data set is loaded (see above).")
         return
     if snap.state == WAITING:
         counts = get_manager().counts()

@@ -46,8 +46,10 @@ top[0].selectbox("Model", names, key=MODEL_KEY, on_change=_on_model_change,
                  format_func=lambda n: f"{n}", help="Every model of core.models.", disabled=locked)
 session.remember(MODEL_KEY)
 state.model_name = st.session_state[MODEL_KEY]
+ds = data_loading.current_dataset()
 top[1].button("Train", type="primary", icon=":material/play_arrow:", width="stretch", on_click=_on_train,
-              help="Start a new run with these settings (a running one is replaced).")
+              disabled=ds is None, help="Start a new run with these settings (a running one is replaced)."
+              if ds is not None else "No data set is loaded: the message below says why.")
 if not state.watching:  # only the page that started a run may stop it
     top[2].button("Stop", icon=":material/stop:", width="stretch", disabled=not state.training, on_click=_on_stop)
 # filled at the end of the page, once the knobs below have given this run's values
@@ -58,7 +60,6 @@ if link_problem:
     st.warning(link_problem, icon=":material/link_off:")
 run_address.banner(state)
 
-ds = data_loading.current_dataset()
 if ds is None:
     st.error(state.data_error or "No data set is loaded: choose one on the Data page.")
 if state.train_error:
