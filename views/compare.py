@@ -45,11 +45,14 @@ with (st.expander("Train NMF and an SAE side by side (not this lesson's runs)") 
         st.caption(f":material/school: {lesson_note}")
     buttons = st.columns([2, 1, 3])
     buttons[0].button("Train NMF and SAE side by side", type="primary", icon=":material/play_arrow:",
-                      width="stretch", key="compare:train", on_click=compare_live.start_from_widgets)
+                      width="stretch", key="compare:train", on_click=compare_live.start_from_widgets,
+                      disabled=ds is None, help=None if ds is not None else "No data set is loaded: see below.")
     buttons[1].button("Stop", icon=":material/stop:", width="stretch", disabled=not page.active,
                       on_click=compare_live.stop, key="compare:stop")
     if page.error:
         st.error(page.error)
+    elif ds is None:
+        st.error(session.get().data_error or "No data set is loaded: choose one on the Data page.")
     compare_live.live_panel()
 
 
