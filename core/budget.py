@@ -12,10 +12,13 @@ run holds at its peak, the seconds per step and for the whole run, and a verdict
 
 The figures are a model of the cost, not a measurement: training holds about ``PARAM_COPIES`` float32
 matrices of n_components x n_features (weights, gradients, Adam's moments, the atoms sent to the page);
-each step costs about ``SECONDS_PER_PARAMETER`` per weight (memory-bound updates) plus its matrix
-products at ``FLOPS``; PCA and NMF's start add an SVD, every run its PCA reference. The CPU constants were
-measured on a shared 2-core machine (bench/RESULTS.md, "Very large inputs"); the GPU ones are unmeasured
-guesses (no GPU was at hand).
+each step costs a fixed ``STEP_OVERHEAD_SECONDS`` (Python, the optimiser's bookkeeping, the logging: what a
+small model's step takes almost all of) plus about ``SECONDS_PER_PARAMETER`` per weight (memory-bound
+updates) plus its matrix products at ``FLOPS``; each run adds ``RUN_SETUP_SECONDS`` (creating the model,
+scoring and saving it), PCA and NMF's start an SVD, every run its PCA reference. The CPU constants were
+measured on a shared 2-core machine with one torch thread (bench/RESULTS.md, "Very large inputs"; the step
+overhead by bench/budget_step_overhead.py); a loaded machine can be several times slower. The GPU ones are
+unmeasured guesses (no GPU was at hand).
 """
 
 from __future__ import annotations
@@ -54,6 +57,12 @@ SVD_SECONDS_PER_UNIT = {"cpu": 1e-10, "cuda": 2e-12}
 HALS_SECONDS_PER_UNIT = {"cpu": 0.2e-9, "cuda": 5e-12}
 #: a run's set-up (initialisation, first allocations) counted in steps, besides its SVDs
 SETUP_STEPS = 5
+#: the fixed cost of one training step whatever its size (measured 1.0-1.5 ms for SAEs, 0.4-0.8 ms for NMF's
+#: HALS step, on digits with one torch thread; on a GPU: the kernel launches, a guess)
+STEP_OVERHEAD_SECONDS = {"cpu": 1.2e-3, "cuda": 0.5e-3}
+#: the fixed cost of one run: the model made, its metrics scored, its weights saved (on a GPU also the first
+#: kernels' compilation and cuBLAS's start, a guess)
+RUN_SETUP_SECONDS = {"cpu": 0.05, "cuda": 1.0}
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ class Estimate:
     seconds: float  # the whole run
     most_atoms: int  # the most atoms that fit the memory limit with these samples and features
     data_bytes: int  # the part of memory_bytes that grows with the samples
+    step_overhead_seconds: float = 0.0  # the part of seconds_per_step that is the same for any size
 
     @property
     def fits(self) -> bool:
@@ -126,18 +136,19 @@ def estimate(n_samples: int, n_features: int, n_components: int | None, model_na
     memory = fixed + per_atom * k
     closed_form = not models.family(model_name).iterative  # PCA: one solve
     steps = 1 if closed_form else int(max_steps or 1)
-    per_step = step_seconds(k)
+    overhead = 0.0 if closed_form else STEP_OVERHEAD_SECONDS[kind]
+    per_step = step_seconds(k) + overhead
     first_rows = 1 if closed_form else min(steps, int(log_every or 10))
     # every run also computes its PCA reference (core.metrics.pca_mse: the Gram matrix of the smaller side)
     warm_up = 0.0 if closed_form else SETUP_STEPS * per_step
-    setup = warm_up + setup_seconds + 2.0 * min(n, d) ** 2 * max(n, d) / FLOPS[kind]
+    setup = warm_up + setup_seconds + RUN_SETUP_SECONDS[kind] + 2.0 * min(n, d) ** 2 * max(n, d) / FLOPS[kind]
     limit, source = memory_limit(kind)
     return Estimate(
         n_samples=n, n_features=d, n_components=k, model_name=model_name, device=kind,
         memory_bytes=int(memory), limit_bytes=int(limit), limit_source=source,
         seconds_per_step=per_step, first_feedback_seconds=setup + first_rows * per_step,
         seconds=setup + steps * per_step, most_atoms=max(0, int((limit - fixed) // per_atom)),
-        data_bytes=int(fixed - BASE_BYTES),
+        data_bytes=int(fixed - BASE_BYTES), step_overhead_seconds=overhead,
     )
 
 
