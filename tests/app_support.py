@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -72,3 +73,23 @@ def stop_job(at: AppTest) -> None:
     if state.job is not None:
         state.stop_job()
         state.job.wait(30)
+
+
+def capture_downloads(patch) -> dict:
+    """What each download button drawn from now on would send, by file name (AppTest cannot click one): the
+    bytes of a button made with its data, the function making them of one made when clicked. ``patch`` is a
+    pytest MonkeyPatch (its undo ends the capture)."""
+    made: dict = {}
+    original_add, original_deferred = MediaFileManager.add, MediaFileManager.add_deferred
+
+    def add(self, path_or_data, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = path_or_data
+        return original_add(self, path_or_data, mimetype, coordinates, file_name, **kwargs)
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable
+        return original_deferred(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    patch.setattr(MediaFileManager, "add", add)
+    patch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return made

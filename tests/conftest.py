@@ -30,16 +30,8 @@ def pytest_configure(config):
 
 
 @pytest.fixture
-def deferred_downloads(monkeypatch):
-    """What each deferred download button would send when clicked, by file name (AppTest cannot click one)."""
-    made: dict = {}
-    from streamlit.runtime.media_file_manager import MediaFileManager
+def page_downloads(monkeypatch):
+    """What each download button of a page would send, by file name (tests/app_support.capture_downloads)."""
+    from app_support import capture_downloads
 
-    original = MediaFileManager.add_deferred
-
-    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        made[file_name] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
-    return made
+    return capture_downloads(monkeypatch)

@@ -9,25 +9,17 @@ import io
 import json
 
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
 
-from app_support import elements, open_page
+from app_support import capture_downloads, elements, open_page
 from core.store import RunStore
 
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     """The page after a 2 x 2 grid x 2 seeds sweep (8 trials), with every download's bytes by file name."""
-    made: dict = {}
-    original = MediaFileManager.add
-
-    def add(self, path_or_data, mimetype, coordinates, file_name=None, **kwargs):
-        made[file_name] = path_or_data
-        return original(self, path_or_data, mimetype, coordinates, file_name, **kwargs)
-
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SAE_EXPLORER_RUNS", str(tmp_path_factory.mktemp("grid") / "runs"))
-        patch.setattr(MediaFileManager, "add", add)
+        made = capture_downloads(patch)
         at = open_page("views/sweep.py")
         at.text_input(key="sweep:values:k").set_value("2, 4")
         at.selectbox(key="sweep:param2").set_value("n_components").run()

@@ -12,9 +12,8 @@ import csv
 import io
 
 import pytest
-from streamlit.runtime.media_file_manager import MediaFileManager
 
-from app_support import elements, open_page
+from app_support import capture_downloads, elements, open_page
 from core import datasets, models
 from core.store import RunStore
 
@@ -60,15 +59,8 @@ def test_the_same_run_on_both_sides_is_not_compared(store):
 
 
 def test_the_metrics_csv_keeps_both_runs_of_one_name(store):
-    made: dict = {}
-    original = MediaFileManager.add
-
-    def add(self, path_or_data, mimetype, coordinates, file_name=None, **kwargs):
-        made[file_name] = path_or_data
-        return original(self, path_or_data, mimetype, coordinates, file_name, **kwargs)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(MediaFileManager, "add", add)
+        made = capture_downloads(patch)
         at = open_page("views/compare.py")
         at.selectbox(key="compare:data").set_value("digits|").run()
     assert not at.exception and not at.error

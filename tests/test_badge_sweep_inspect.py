@@ -167,7 +167,7 @@ def test_recognition_reports_its_progress_from_the_worker_process():
     assert any("Fitting SAE" in text and "of 300" in text for _, text in reports)
 
 
-def test_inspect_says_what_recognition_costs_and_its_grid_download_has_a_scale(store, deferred_downloads):
+def test_inspect_says_what_recognition_costs_and_its_grid_download_has_a_scale(store, page_downloads):
     ds = datasets.load("digits")
     model = models.create("sae-topk", n_components=16, k=4, max_steps=60, random_state=0, device="cpu").fit(ds.X)
     record = store.save_run(model, dataset="digits", X=ds.X, image_shape=ds.image_shape, name="scaled")
@@ -182,7 +182,7 @@ def test_inspect_says_what_recognition_costs_and_its_grid_download_has_a_scale(s
     # the grid download: the same Scale control as Train's, the PNG drawn at it, its value kept across pages
     assert at.slider(key="inspect:scale").label == "Scale" and at.slider(key="inspect:scale").value == 4
     at.slider(key="inspect:scale").set_value(2).run()
-    png = deferred_downloads[f"{record.name}-atoms.png"]()
+    png = page_downloads[f"{record.name}-atoms.png"]()
     assert Image.open(io.BytesIO(png)).size == render.grid_size(16, ds.image_shape, scale=2)
     at.switch_page("views/train.py").run()
     assert at.slider(key="grid:scale").label == "Scale"
