@@ -185,9 +185,11 @@ def parallel_left_out(beside: Sequence[dict[str, Any]], settings: Sequence[str])
     return [r["name"] for r in beside if any(r.get(name) is None for name in settings)]
 
 
-def trials_json(records: Sequence[Any], settings: Sequence[str]) -> bytes:
-    """Every trial with its parameters, seed, metrics and run id, as JSON (a list of objects)."""
-    return json.dumps([frontier.trial_record(r, settings) for r in records], indent=1, default=str).encode("utf-8")
+def trials_json(records: Sequence[Any], settings: Sequence[str], failed: Sequence[dict[str, Any]] = ()) -> bytes:
+    """Every trial with its parameters, seed, metrics and run id, as JSON (a list of objects); then the
+    ``failed`` ones (``frontier.failed_rows``), each with its error."""
+    trials = [frontier.trial_record(r, settings) for r in records] + list(failed)
+    return json.dumps(trials, indent=1, default=str).encode("utf-8")
 
 
 def open_in_inspect(run_id: str) -> None:
@@ -244,7 +246,9 @@ def gallery_tab(run_store, groups: list, settings: list, by_id: dict) -> None:
     downloads.png_button(picture, "Gallery (PNG)", "sweep-gallery.png", key="sweep:gallery-png")
 
 
-def trials_tab(run_store, records: list, rows: list, settings: list, references: list) -> None:
+def trials_tab(run_store, records: list, rows: list, settings: list, references: list, failed: Sequence = ()) -> None:
+    """The saved trials' table and the exports: every trial, the ``failed`` ones (no weights, not in the
+    table: ``frontier.failed_rows``) with their error, as the CLI prints them."""
     shapes = {record.id: record.image_shape for record in records}
     rows = frontier.sorted_trials(rows, settings)
     unrecorded = [key for key in rows[0] if all(row.get(key) is None for row in rows)]  # e.g. an old run's device
@@ -258,11 +262,15 @@ def trials_tab(run_store, records: list, rows: list, settings: list, references:
         "dead_fraction": st.column_config.NumberColumn("dead", format="percent"),
         "seconds": st.column_config.NumberColumn("seconds", format="%.1f", help=(
             "Training time; SAEs trained as one stack share its time evenly"))})
+    if failed:
+        st.caption(f"{len(failed)} failed trial{'s' * (len(failed) > 1)} (no weights, so not in the table) "
+                   f"{'are' if len(failed) > 1 else 'is'} in the exports, with the error.")
+    flat_failed = [{k: v for k, v in row.items() if k not in ("params", "dataset", "data_options")} for row in failed]
     buttons = st.columns(3)
     with buttons[0]:
-        downloads.csv_button(rows, "Every trial (CSV)", "sweep-trials.csv", key="sweep:csv")
+        downloads.csv_button(rows + flat_failed, "Every trial (CSV)", "sweep-trials.csv", key="sweep:csv")
     with buttons[1]:
-        st.download_button("Every trial (JSON)", trials_json(records, settings),
+        st.download_button("Every trial (JSON)", trials_json(records, settings, failed),
                            file_name="sweep-trials.json", mime="application/json", key="sweep:json",
                            on_click="ignore", icon=":material/data_object:", width="stretch")
     with buttons[2]:

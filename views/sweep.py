@@ -136,6 +136,14 @@ def _baselines(records: list) -> list:
         return []
 
 
+def _failed(records: list, settings: list) -> list:
+    """The failed trials (no weights, in no store) of this session's sweep when it is among those shown."""
+    snap = page.job.snapshot(touch=False) if page.job is not None else None
+    if snap is None or snap.group not in {frontier.group_of(r) for r in records}:
+        return []
+    return frontier.failed_rows(snap.rows, settings, page.job.dataset, page.job.data_options)
+
+
 def results() -> None:
     run_store = stored_runs.store()
     saved = stored_runs.saved_runs(run_store)
@@ -190,7 +198,7 @@ def results() -> None:
     with pictures:
         sweep_views.gallery_tab(run_store, groups, settings, by_id)
     with table:
-        sweep_views.trials_tab(run_store, records, rows, settings, references)
+        sweep_views.trials_tab(run_store, records, rows, settings, references, _failed(records, settings))
 
 
 form()

@@ -11,7 +11,7 @@ import numpy as np
 
 from core import metrics
 from core.analysis.tables import analysis_rows
-from core.states import DONE, FINISHED
+from core.states import DONE, FAILED, FINISHED
 
 #: the metrics a trial row carries (those a sweep's runs record)
 METRICS = ("l0", "fvu", "mse", "dead_fraction", "seconds", "hoyer_atoms", "hoyer_codes")
@@ -101,6 +101,33 @@ def trial_record(record: Any, settings: Sequence[str]) -> dict[str, Any]:
     (row,) = trial_rows([record], settings)
     return {**row, "params": dict(record.params), "metrics": dict(record.metrics), "dataset": record.dataset,
             "data_options": dict(record.data_options)}
+
+
+def failed_rows(job_rows: Iterable[dict[str, Any]], settings: Sequence[str], dataset: str = "",
+                data_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The failed trials among a sweep job's rows (``core.jobs.sweep.trial_row``: no weights, so in no store)
+    as rows of ``trial_rows``' columns, no metrics and no run id, with ``error``, why it failed, and for the
+    JSON export ``params``, ``dataset`` and ``data_options``, as the CLI's line of a failed trial has."""
+    data = data_of(_Data(dataset, data_options or {}))
+    rows = []
+    for row in job_rows:
+        if row.get("status") != FAILED:
+            continue
+        values = {name: data if name == "data" else row.get("sweep_id") if name == "sweep"
+                  else row.get(name, row.get("params", {}).get(name)) for name in settings}
+        rows.append({"model": row["model"], **values, "seed": row.get("seed"), "status": FAILED,
+                     **{name: None for name in METRICS}, "n_components": row.get("params", {}).get("n_components"),
+                     "device": row.get("device"), "sweep": row.get("sweep_id"), "run_id": None,
+                     "error": row.get("note"), "params": dict(row.get("params") or {}), "dataset": dataset,
+                     "data_options": dict(data_options or {})})
+    return rows
+
+
+class _Data:
+    """What ``data_of`` reads of a record, for a trial that has none."""
+
+    def __init__(self, dataset: str, data_options: dict[str, Any]):
+        self.dataset, self.data_options = dataset, data_options
 
 
 def _setting_value(record: Any, name: str) -> Any:
