@@ -49,7 +49,7 @@ def sweep_label(records: Sequence[Any]) -> str:
     models_ = ", ".join(dict.fromkeys(r.model for r in records))
     trials = f"{len(records)} trial{'s' * (len(records) > 1)}{_cut_short(rows)}"
     return (f"{models_} · {grid}" + (f" · {seeds} seeds" if seeds > 1 else "") +
-            f" · {first.dataset} · {trials} · {seconds:,.1f} s · {when}")
+            f" · {frontier.data_of(first)} · {trials} · {seconds:,.1f} s · {when}")
 
 
 def _cut_short(rows: list[dict[str, Any]]) -> str:
@@ -109,14 +109,21 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
                                  name="Pareto front", line={"dash": "dash", "color": "#111827", "width": 1.2},
                                  hoverinfo="skip"))
     if x in BASELINE_METRICS and y in BASELINE_METRICS:
+        data_sets = list(dict.fromkeys(r.get("data") for r in references))
+        several = len(data_sets) > 1  # sweeps on different data shown together: each data set's baselines, named
         for ref_model, symbol, color in (("pca", "diamond", "#111827"), ("nmf", "star", "#6b7280")):
-            refs = [r for r in references if r["model"] == ref_model]
-            if refs:
+            for index, data in enumerate(data_sets):
+                refs = [r for r in references if r["model"] == ref_model and r.get("data") == data]
+                if not refs:
+                    continue
+                on = f" on {data}" if several else ""
                 fig.add_trace(go.Scatter(
                     x=[r[x] for r in refs], y=[r[y] for r in refs], mode="markers+text",
-                    name=f"{ref_model.upper()} (same rank)", marker={"symbol": symbol, "size": 13, "color": color},
-                    text=[f"{ref_model.upper()} {r['n_components']}" for r in refs], textposition="top center",
-                    hovertext=[f"<b>{ref_model.upper()}</b> rank {r['n_components']}<br>{SHORT.get(x, x)} "
+                    name=f"{ref_model.upper()} (same rank){on}",
+                    marker={"symbol": symbol, "size": 13, "color": color,
+                            "line": {"width": 2 if index else 0, "color": COLORS[index % len(COLORS)]}},
+                    text=[f"{ref_model.upper()} {r['n_components']}{on}" for r in refs], textposition="top center",
+                    hovertext=[f"<b>{ref_model.upper()}</b> rank {r['n_components']}{on}<br>{SHORT.get(x, x)} "
                                f"{r[x]:.4g} · {SHORT.get(y, y)} {r[y]:.4g}" for r in refs], hoverinfo="text"))
     placed_beside = [r for r in beside if r.get(x) is not None and r.get(y) is not None]
     if placed_beside:

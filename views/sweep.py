@@ -128,12 +128,20 @@ def _baselines(records: list) -> list:
     shown = {r.sweep for r in records}
     if snap is not None and snap.references and shown <= set(snap.sweep_ids):
         return snap.references
-    ranks = tuple(sorted({int(r.n_components) for r in records if r.n_components}))
-    try:
-        return _references(stored_runs.data_key(records[0]), ranks, records[0])
-    except Exception as error:  # noqa: BLE001 - the data cannot be loaded: no baselines
-        st.caption(f"No baselines: {error}")
-        return []
+    by_data: dict[str, list] = {}  # sweeps on different data: each data set's own baselines
+    for record in records:
+        by_data.setdefault(stored_runs.data_key(record), []).append(record)
+    references = []
+    for key, same_data in by_data.items():
+        ranks = tuple(sorted({int(r.n_components) for r in same_data if r.n_components}))
+        data = frontier.data_of(same_data[0])
+        try:
+            points = _references(key, ranks, same_data[0])
+        except Exception as error:  # noqa: BLE001 - the data cannot be loaded: no baselines
+            st.caption(f"No baselines on {data}: {error}")
+            continue
+        references += [{**point, "data": data} for point in points]
+    return references
 
 
 def _failed(records: list, settings: list) -> list:
