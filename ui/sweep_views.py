@@ -122,7 +122,8 @@ def frontier_figure(groups: list[dict[str, Any]], settings: Sequence[str], x: st
                     name=f"{ref_model.upper()} (same rank){on}",
                     marker={"symbol": symbol, "size": 13, "color": color,
                             "line": {"width": 2 if index else 0, "color": COLORS[index % len(COLORS)]}},
-                    text=[f"{ref_model.upper()} {r['n_components']}{on}" for r in refs], textposition="top center",
+                    # the data set in the legend and the hover: beside the marker, two such labels would overlap
+                    text=[f"{ref_model.upper()} {r['n_components']}" for r in refs], textposition="top center",
                     hovertext=[f"<b>{ref_model.upper()}</b> rank {r['n_components']}{on}<br>{SHORT.get(x, x)} "
                                f"{r[x]:.4g} · {SHORT.get(y, y)} {r[y]:.4g}" for r in refs], hoverinfo="text"))
     placed_beside = [r for r in beside if r.get(x) is not None and r.get(y) is not None]
