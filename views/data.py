@@ -229,8 +229,11 @@ def preview(ds) -> None:
              ("Image shape", f"{ds.image_shape[0]} x {ds.image_shape[1]}" if ds.image_shape else "none"),
              ("Min", _short_number(lo)), ("Max", _short_number(hi)),
              ("Non-negative", "yes" if ds.non_negative else "no")]
-    for col, (label, value) in zip(st.columns(len(cells)), cells):
-        col.metric(label, value, help=f"{lo:.6g}" if label == "Min" else f"{hi:.6g}" if label == "Max" else None)
+    # as wide as their figures, wrapping onto a second row on a narrow screen rather than cutting them ('1,...')
+    figures = st.container(horizontal=True, horizontal_alignment="distribute", gap="medium")
+    for label, value in cells:
+        figures.metric(label, value, width="content",
+                       help=f"{lo:.6g}" if label == "Min" else f"{hi:.6g}" if label == "Max" else None)
     _cost_note(ds)
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(ds.n_samples, size=min(40, ds.n_samples), replace=False))

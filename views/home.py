@@ -10,9 +10,9 @@ st.markdown(
     "**1.** Pick a data set on **Data** (digits is ready to go).  \n"
     "**2.** Pick a model on **Train**, press **Train**, move the live knobs while it runs, and download the atoms."
 )
-left, right, _ = st.columns([1, 1, 3])
-left.page_link("views/data.py", label="Choose data", icon=":material/dataset:")
-right.page_link("views/train.py", label="Start training", icon=":material/model_training:")
+start = st.container(horizontal=True)  # links as wide as their labels, whatever the screen's width
+start.page_link("views/data.py", label="Choose data", icon=":material/dataset:")
+start.page_link("views/train.py", label="Start training", icon=":material/model_training:")
 
 st.subheader("Lessons")
 st.caption("Classic results of the papers, each set up in one click: the data set, the model and its settings, "

@@ -41,21 +41,23 @@ locked = run_address.read_only(state)  # watching another tab's run while it goe
 lessons.lesson_box("train")
 names = models.available()
 session.persist(MODEL_KEY, state.model_name if state.model_name in names else names[0])
-top = st.columns([1.9, 0.8, 0.8, 1.25, 2.25], vertical_alignment="bottom")
-top[0].selectbox("Model", names, key=MODEL_KEY, on_change=_on_model_change,
-                 format_func=lambda n: f"{n}", help="Every model of core.models.", disabled=locked)
+# one row that wraps: on a narrow screen (a projector's 1024 px) the buttons keep their whole labels and move
+# to the next line instead of shrinking to an icon
+top = st.container(horizontal=True, vertical_alignment="bottom")
+top.selectbox("Model", names, key=MODEL_KEY, on_change=_on_model_change, width=230,
+              format_func=lambda n: f"{n}", help="Every model of core.models.", disabled=locked)
 session.remember(MODEL_KEY)
 state.model_name = st.session_state[MODEL_KEY]
 ds = data_loading.current_dataset()
-top[1].button("Train", type="primary", icon=":material/play_arrow:", width="stretch", on_click=_on_train,
-              disabled=ds is None, help="Start a new run with these settings (a running one is replaced)."
-              if ds is not None else "No data set is loaded: the message below says why.")
+top.button("Train", type="primary", icon=":material/play_arrow:", on_click=_on_train,
+           disabled=ds is None, help="Start a new run with these settings (a running one is replaced)."
+           if ds is not None else "No data set is loaded: the message below says why.")
 if not state.watching:  # only the page that started a run may stop it
-    top[2].button("Stop", icon=":material/stop:", width="stretch", disabled=not state.training, on_click=_on_stop)
+    top.button("Stop", icon=":material/stop:", disabled=not state.training, on_click=_on_stop)
 # filled at the end of the page, once the knobs below have given this run's values
-share_box = top[3].popover("Copy link", icon=":material/link:", width="stretch",
-                           help="The address of this setup: data set, model and settings.")
-top[4].caption(models.describe(state.model_name))
+share_box = top.popover("Copy link", icon=":material/link:",
+                        help="The address of this setup: data set, model and settings.")
+st.caption(models.describe(state.model_name))
 if link_problem:
     st.warning(link_problem, icon=":material/link_off:")
 run_address.banner(state)
@@ -69,7 +71,7 @@ if state.train_error:
 params = train_runner.current_params(state)
 live = knobs.live_params(state.model_name)
 shown = knobs.shown(state.model_name)
-knob_column, panel = st.columns(presenter.knobs_panel_widths((1, 3.4)), gap="large")
+knob_column, panel = st.columns(presenter.knobs_panel_widths((1, 2)), gap="large")
 
 
 def _draw(param_names: list[str]) -> None:
@@ -140,15 +142,13 @@ with panel:
     # takes the atoms of the moment it is clicked. A run that waited in line gets it at its end.
     drawable = job is not None and job.state != WAITING  # (no snapshot: it would copy the run's history)
     fitted = job is not None and not job.active and hasattr(job.model, "components_")
-    buttons = st.columns(2)
-    buttons[0].download_button("Download atom grid (PNG)", _grid_png, file_name=f"{name}-atoms.png",
-                               mime="image/png", disabled=not drawable, on_click="ignore",
-                               icon=":material/image:", width="stretch")
-    buttons[1].download_button("Download weights (safetensors)", _weights, file_name=f"{name}-weights.zip",
-                               mime="application/zip", disabled=not fitted, on_click="ignore",
-                               icon=":material/download:", width="stretch",
-                               help="A zip with weights.safetensors and config.json (core.checkpoint); "
-                                    "ready when the run has ended.")
+    buttons = st.container(horizontal=True)  # side by side where they fit, else one above the other
+    buttons.download_button("Download atom grid (PNG)", _grid_png, file_name=f"{name}-atoms.png",
+                            mime="image/png", disabled=not drawable, on_click="ignore", icon=":material/image:")
+    buttons.download_button("Download weights (safetensors)", _weights, file_name=f"{name}-weights.zip",
+                            mime="application/zip", disabled=not fitted, on_click="ignore",
+                            icon=":material/download:", help="A zip with weights.safetensors and config.json "
+                            "(core.checkpoint); ready when the run has ended.")
     if job is not None and job.model_name in models.sae_models():  # the SAE in SAELens' and sparsify's layouts
         downloads.job_sae_format_buttons(job, state.data, name, key="train:sae-formats", disabled=not fitted)
     if job is not None and not job.active and ticket is not None and ticket.error:

@@ -1,0 +1,71 @@
+"""Browser test: the app on a projector (1024 x 768). The key buttons and figures of Home, Data and Train keep
+their whole labels: no 'C...' for Copy link, no icon-only Train, no '1,...' for 1,797 samples. A label is cut
+when its text box is narrower than its text (Streamlit ends it with an ellipsis)."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser_support import chromium, need_chromium, open_app, streamlit_server
+
+pytestmark = pytest.mark.browser
+
+# the texts in ``selector`` whose box is narrower than the text (scrollWidth > clientWidth): cut labels
+CUT_TEXTS_JS = """(selector) => {
+    const cut = [];
+    for (const host of document.querySelectorAll(selector)) {
+        for (const el of [host, ...host.querySelectorAll('*')]) {
+            const text = (el.innerText || '').trim();
+            if (text && el.getBoundingClientRect().width > 0 && el.scrollWidth > el.clientWidth + 1) {
+                cut.push(text);
+            }
+        }
+    }
+    return cut;
+}"""
+BUTTONS = '[data-testid="stMain"] button, [data-testid="stMain"] [data-testid="stPageLink"]'
+FIGURES = '[data-testid="stMain"] [data-testid="stMetric"]'
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    need_chromium()
+    folder = tmp_path_factory.mktemp("projector")
+    with streamlit_server(folder / "server.log", SAE_EXPLORER_RUNS=folder / "runs") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def projector(server):
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1024, "height": 768})
+        yield context
+        context.close()
+
+
+def _cut(page, selector: str) -> list[str]:
+    return page.evaluate(CUT_TEXTS_JS, selector)
+
+
+def test_home_start_links_are_whole_at_1024(server, projector):
+    page = open_app(projector, server)
+    page.get_by_text("Start training", exact=True).wait_for()
+    assert _cut(page, BUTTONS) == []
+
+
+def test_train_stop_and_copy_link_are_whole_at_1024(server, projector):
+    page = open_app(projector, server, "train")
+    for label in ("Train", "Stop"):
+        page.get_by_role("button", name=label, exact=True).wait_for()
+    page.get_by_text("Copy link", exact=True).first.wait_for()
+    top_buttons = [text for text in _cut(page, BUTTONS) if text in ("Train", "Stop", "Copy link")]
+    assert top_buttons == []
+
+
+def test_data_figures_are_whole_at_1024_and_800(server, projector):
+    page = open_app(projector, server, "data")
+    page.locator(FIGURES).first.wait_for()
+    assert _cut(page, FIGURES) == []
+    page.set_viewport_size({"width": 800, "height": 768})
+    page.wait_for_timeout(500)
+    assert _cut(page, FIGURES) == []
