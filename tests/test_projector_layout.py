@@ -69,3 +69,12 @@ def test_data_figures_are_whole_at_1024_and_800(server, projector):
     page.set_viewport_size({"width": 800, "height": 768})
     page.wait_for_timeout(500)
     assert _cut(page, FIGURES) == []
+
+
+def test_compare_train_and_stop_are_whole_at_1024_and_800(server, projector):
+    page = open_app(projector, server, "compare")
+    page.get_by_role("button", name="Stop", exact=True).wait_for()
+    assert _cut(page, BUTTONS) == []
+    page.set_viewport_size({"width": 800, "height": 768})
+    page.wait_for_timeout(500)
+    assert _cut(page, BUTTONS) == []

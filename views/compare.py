@@ -43,12 +43,12 @@ with (st.expander("Train NMF and an SAE side by side (not this lesson's runs)") 
     lesson_note = lessons.panel_note(sae_model)
     if lesson_note:
         st.caption(f":material/school: {lesson_note}")
-    buttons = st.columns([2, 1, 3])
-    buttons[0].button("Train NMF and SAE side by side", type="primary", icon=":material/play_arrow:",
-                      width="stretch", key="compare:train", on_click=compare_live.start_from_widgets,
-                      disabled=ds is None, help=None if ds is not None else "No data set is loaded: see below.")
-    buttons[1].button("Stop", icon=":material/stop:", width="stretch", disabled=not page.active,
-                      on_click=compare_live.stop, key="compare:stop")
+    buttons = st.container(horizontal=True)  # whole labels on a narrow screen: the row wraps instead
+    buttons.button("Train NMF and SAE side by side", type="primary", icon=":material/play_arrow:",
+                   key="compare:train", on_click=compare_live.start_from_widgets,
+                   disabled=ds is None, help=None if ds is not None else "No data set is loaded: see below.")
+    buttons.button("Stop", icon=":material/stop:", disabled=not page.active,
+                   on_click=compare_live.stop, key="compare:stop")
     if page.error:
         st.error(page.error)
     elif ds is None:
