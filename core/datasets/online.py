@@ -8,6 +8,7 @@ that says so, where the cache lives and which sets work without internet.
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -68,6 +69,10 @@ _ONLINE_SETS = {
 }
 
 
+# the starts of scikit-learn's download-retry warnings (fetch_openml's, then its other fetchers')
+_RETRY_NOTES = ("A network error occurred while downloading", "Retry downloading from url")
+
+
 def cache_file(name: str) -> Path:
     """Where the cached arrays of the online set ``name`` live."""
     return cache_dir() / f"{name}.npz"
@@ -90,7 +95,10 @@ def load_online(name: str) -> Dataset:
     if not path.exists():
         downloader = globals()[downloader_name]  # looked up at call time so tests can replace it
         try:
-            X, labels = downloader(cache_dir())
+            with warnings.catch_warnings():  # its retry notes would come before the one clear error below
+                for note in _RETRY_NOTES:
+                    warnings.filterwarnings("ignore", message=note)
+                X, labels = downloader(cache_dir())
         except OSError as error:  # URLError, HTTPError, timeouts and DNS failures are all OSErrors
             raise DatasetError(
                 f"The '{name}' data set needs a one-time download ({download_size}) with internet access, "
