@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from core import interop
 from core.jobs import TrainingJob, get_manager
 
 DEFAULT_DATASET = "digits"
@@ -40,7 +41,7 @@ class DataChoice:
 
     @property
     def label(self) -> str:
-        return f"upload: {self.upload}" if self.upload else self.name
+        return f"{interop.UPLOAD_PREFIX}{self.upload}" if self.upload else self.name  # as the CLI reads it back
 
 
 def data_choice(name: str, options: dict[str, Any]) -> DataChoice:
