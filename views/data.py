@@ -36,15 +36,26 @@ def _option_label(option: str) -> str:
     return option_names.page_label(option)
 
 
+def _no_single_sample(key: str) -> None:
+    """The Samples box takes 0 (all, or the default count) or at least datasets.MIN_SAMPLES: a 1 is raised to
+    that minimum at once, with a note, instead of a refusal from the loader."""
+    if st.session_state.get(key) == 1:
+        st.session_state[key] = datasets.MIN_SAMPLES
+        st.toast(f"Samples: at least {datasets.MIN_SAMPLES} (a model needs two); 0 means all.",
+                 icon=":material/info:")
+
+
 def _common_options(name: str, cols) -> dict:
     """n_samples, scale, center and seed: accepted by every data set."""
     default_n = datasets.DEFAULT_N_SAMPLES.get(name) or 0  # a count for the generated sets, else all the rows
+    least = f"otherwise at least {datasets.MIN_SAMPLES}"
     n_help, seed_help = (
-        (f"How many samples to generate (0 = the default, {default_n:,}).", "Seeds the generator: another seed, "
-         "other samples (and another ground truth where that is random too).") if default_n else
-        ("How many samples to use (0 = all).", "Which samples are drawn when fewer than all are used."))
-    n = cols[0].number_input("Samples", min_value=0, step=100, key=session.persist(f"data:{name}:n_samples", default_n),
-                             help=n_help)
+        (f"How many samples to generate (0 = the default, {default_n:,}; {least}).", "Seeds the generator: "
+         "another seed, other samples (and another ground truth where that is random too).") if default_n else
+        (f"How many samples to use (0 = all; {least}).", "Which samples are drawn when fewer than all are used."))
+    n_key = session.persist(f"data:{name}:n_samples", default_n)
+    n = cols[0].number_input("Samples", min_value=0, step=100, key=n_key, help=n_help,
+                             on_change=_no_single_sample, args=(n_key,))
     scale = cols[1].selectbox("Scale", list(SCALES), key=session.persist(f"data:{name}:scale", "none"),
                               help="minmax: to [0, 1] over the whole set; standard: per feature.")
     center = cols[2].toggle("Center", key=session.persist(f"data:{name}:center", False),
