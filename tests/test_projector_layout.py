@@ -78,3 +78,9 @@ def test_compare_train_and_stop_are_whole_at_1024_and_800(server, projector):
     page.set_viewport_size({"width": 800, "height": 768})
     page.wait_for_timeout(500)
     assert _cut(page, BUTTONS) == []
+
+
+def test_train_live_figures_are_whole_at_1024(server, projector):
+    page = open_app(projector, server, "train")
+    page.locator(FIGURES).first.wait_for()
+    assert _cut(page, FIGURES) == []

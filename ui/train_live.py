@@ -241,8 +241,10 @@ def _metrics(snap: Snapshot | None) -> None:
               "Atoms that fire on no sample of the whole data set (the run has ended)." if final else
               "Atoms that fired on no sample of the latest training batches (the dead window); on the whole "
               "data set once the run has ended.")]
-    for col, (label, value, fmt, help_text) in zip(st.columns(len(cells)), cells):
-        col.metric(label, "–" if value is None else fmt.format(value), help=help_text)
+    # as wide as their labels: on a narrow screen (a projector's 1024 px) they wrap rather than cut 'PCA er...'
+    row = st.container(horizontal=True, horizontal_alignment="distribute")
+    for label, value, fmt, help_text in cells:
+        row.metric(label, "–" if value is None else fmt.format(value), help=help_text, width="content")
     reason = metrics.collapse(final or last)
     if reason is not None:
         st.warning(f"**This run has collapsed:** {reason}, so its codes no longer describe the data. "
