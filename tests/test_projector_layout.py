@@ -84,3 +84,9 @@ def test_train_live_figures_are_whole_at_1024(server, projector):
     page = open_app(projector, server, "train")
     page.locator(FIGURES).first.wait_for()
     assert _cut(page, FIGURES) == []
+
+
+def test_train_knob_toggles_are_whole_at_1024(server, projector):
+    page = open_app(projector, server, "train")
+    page.get_by_text("Non-negative atoms", exact=True).first.wait_for()
+    assert _cut(page, '[data-testid="stMain"] [data-testid="stCheckbox"]') == []

@@ -36,10 +36,16 @@ LOGO = ASSETS / "logo.svg"
 ICON = ASSETS / "icon.png"
 
 
+# Streamlit cuts a long toggle or checkbox label with an ellipsis in a narrow column ('Non-negative ato...' in
+# Train's knob column at a projector's 1024 px) and has no option against it: let the label wrap instead
+WRAP_TOGGLE_LABELS = ('[data-testid="stCheckbox"] [data-testid="stWidgetLabel"] [data-testid="stMarkdownContainer"],'
+                      '[data-testid="stCheckbox"] [data-testid="stWidgetLabel"] p { white-space: normal; }')
+
+
 def apply_style() -> None:
-    """The app's CSS (assets/style.css)."""
+    """The app's CSS (assets/style.css, and the one rule above)."""
     css = (ASSETS / "style.css").read_text(encoding="utf-8")
-    st.html(f"<style>{css}</style>")
+    st.html(f"<style>{css}\n{WRAP_TOGGLE_LABELS}</style>")
 
 
 @st.cache_resource(show_spinner=False)
