@@ -102,7 +102,7 @@ def _estimators(run) -> tuple[dict, dict]:
     if "max_steps" in own:
         own["max_steps"] = min(int(own["max_steps"]), REFIT_MAX_STEPS)
     settings = "this run's settings"
-    is_pca = record.model == "pca"
+    is_pca = not family.iterative  # the closed-form model is PCA
     chosen = {"PCA": models.create("pca", **(own if is_pca else {"n_components": n}))}
     words = {"PCA": settings if is_pca else ""}
     if run.dataset.non_negative:
