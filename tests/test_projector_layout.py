@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from browser_support import chromium, need_chromium, open_app, streamlit_server
+from core import datasets, models
+from core.store import RunStore
 
 pytestmark = pytest.mark.browser
 
@@ -27,10 +29,20 @@ BUTTONS = '[data-testid="stMain"] button, [data-testid="stMain"] [data-testid="s
 FIGURES = '[data-testid="stMain"] [data-testid="stMetric"]'
 
 
+def _save_two_runs(root) -> None:
+    """Two small NMF runs on digits in the run store, for Compare's 'Two saved runs' boxes."""
+    digits = datasets.load("digits")
+    store = RunStore(root)
+    for steps in (5, 10):
+        model = models.create("nmf", n_components=4, max_steps=steps, random_state=0).fit(digits.X)
+        store.save_run(model, dataset="digits", name="nmf", X=digits.X, image_shape=digits.image_shape)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     need_chromium()
     folder = tmp_path_factory.mktemp("projector")
+    _save_two_runs(folder / "runs")
     with streamlit_server(folder / "server.log", SAE_EXPLORER_RUNS=folder / "runs") as url:
         yield url
 
@@ -90,3 +102,14 @@ def test_train_knob_toggles_are_whole_at_1024(server, projector):
     page = open_app(projector, server, "train")
     page.get_by_text("Non-negative atoms", exact=True).first.wait_for()
     assert _cut(page, '[data-testid="stMain"] [data-testid="stCheckbox"]') == []
+
+
+# the selectboxes whose shown choice is longer than its box
+CUT_CHOICES_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stSelectbox"] input')]
+    .filter(box => box.scrollWidth > box.clientWidth + 1).map(box => box.value)"""
+
+
+def test_compare_saved_run_labels_are_whole_at_1024(server, projector):
+    page = open_app(projector, server, "compare")
+    page.get_by_role("combobox", name="Right run").wait_for()
+    assert page.evaluate(CUT_CHOICES_JS) == []

@@ -12,6 +12,9 @@ from core import analysis, models
 from core.jobs import call_in_worker
 from ui import compare_live, data_loading, downloads, lessons, look, session, stored_runs, typed_input
 
+#: pixels of each run's box: a whole run label side by side at 1280 px, one above the other at 1024 and 800
+RUN_BOX_WIDTH = 380
+
 page = compare_live.get()
 st.header("Compare")
 st.caption("NMF parts next to SAE atoms: each atom of the left run is paired with one atom of the right run "
@@ -121,11 +124,12 @@ def compare_saved() -> None:
         st.session_state["compare:data"] = stored_runs.data_key(by_id[left_id])
         st.session_state["compare:left"], st.session_state["compare:right"] = left_id, right_id
         page.select = None
-    pick = st.columns([1.2, 1.6, 1.6])
     data_key = session.persist_choice("compare:data", groups, next(iter(groups)))
-    key = pick[0].selectbox("Data set", list(groups), key=data_key,
-                            format_func=lambda k: f"{stored_runs.data_label(groups[k][0])} · {len(groups[k])} "
-                                                  f"run{'s' if len(groups[k]) > 1 else ''}")
+    # the data set on a row of its own, the two runs below in a row that wraps: a run's label ('model on data
+    # · date · #id') stays whole at a projector's 1024 px (in three columns it was cut to 'sae-topk on upl')
+    key = st.selectbox("Data set", list(groups), key=data_key,
+                       format_func=lambda k: f"{stored_runs.data_label(groups[k][0])} · {len(groups[k])} "
+                                             f"run{'s' if len(groups[k]) > 1 else ''}")
     group = groups[key]
     ids = [record.id for record in group]
 
@@ -139,8 +143,9 @@ def compare_saved() -> None:
     right_key = session.persist_choice("compare:right", ids, lesson_picks[1] if lesson_picks else
                                        _default(lambda r: models.family(r.model).sae, avoid=st.session_state[left_key]))
     label_of = {record.id: stored_runs.run_label(record) for record in group}
-    left_id = pick[1].selectbox("Left run", ids, key=left_key, format_func=label_of.get)
-    right_id = pick[2].selectbox("Right run", ids, key=right_key, format_func=label_of.get)
+    pick = st.container(horizontal=True)
+    left_id = pick.selectbox("Left run", ids, key=left_key, format_func=label_of.get, width=RUN_BOX_WIDTH)
+    right_id = pick.selectbox("Right run", ids, key=right_key, format_func=label_of.get, width=RUN_BOX_WIDTH)
     session.remember(data_key, left_key, right_key)
     if len(group) < 2:
         st.info("Only one run is saved on this data set; train another (e.g. with the button above) to compare.")
