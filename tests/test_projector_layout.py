@@ -113,3 +113,10 @@ def test_compare_saved_run_labels_are_whole_at_1024(server, projector):
     page = open_app(projector, server, "compare")
     page.get_by_role("combobox", name="Right run").wait_for()
     assert page.evaluate(CUT_CHOICES_JS) == []
+
+
+@pytest.mark.parametrize("path, label", [("inspect", "Feature table (CSV)"), ("compare", "Right weights (safetensors)")])
+def test_export_buttons_are_whole_at_1024(server, projector, path, label):
+    page = open_app(projector, server, path)
+    page.get_by_text(label, exact=True).first.wait_for(timeout=60_000)
+    assert _cut(page, BUTTONS) == []

@@ -279,11 +279,10 @@ def compare_saved() -> None:
     for side, run in (("left", left), ("right", right)):
         st.caption(f"{side.capitalize()}: {names[0 if side == 'left' else 1]}")
         side_stem = downloads.file_stem(run.record.name, side) if same_name else downloads.file_stem(run.record.name)
-        cols = st.columns([2, 1])
-        with cols[0]:
-            downloads.atoms_buttons(run.model.components_, run.image_shape, side_stem,
-                                  key=f"compare:{side}", what=f"{side} atoms")
-        with cols[1]:
+        # two buttons a row across the page: in two thirds of it (1024 px) their labels were cut
+        downloads.atoms_buttons(run.model.components_, run.image_shape, side_stem,
+                                key=f"compare:{side}", what=f"{side} atoms")
+        with st.columns(2)[0]:
             downloads.weights_button(run_store, run.record, key=f"compare:{side}:weights",
                                    label=f"{side.capitalize()} weights (safetensors)", stem=side_stem)
 

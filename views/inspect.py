@@ -230,14 +230,14 @@ def inspect() -> None:
         stored_curve.training_curve(run_store, run)
     st.markdown("**Export**")
     stem = downloads.file_stem(run.record.name)
-    cols = st.columns([2, 1, 1], vertical_alignment="bottom")
+    # the buttons in rows of two across the page: in a third of it (a projector's 1024 px) their labels were cut
+    scale = downloads.grid_scale_slider("inspect:scale", container=st.columns(3)[0])
+    session.remember("inspect:scale")
+    downloads.atoms_buttons(run.model.components_, run.image_shape, stem, key="inspect:atoms", scale=scale)
+    cols = st.columns(2)
     with cols[0]:
-        scale = downloads.grid_scale_slider("inspect:scale")
-        session.remember("inspect:scale")
-        downloads.atoms_buttons(run.model.components_, run.image_shape, stem, key="inspect:atoms", scale=scale)
-    with cols[1]:
         downloads.weights_button(run_store, run.record, key="inspect:weights", label="Weights (safetensors)")
-    with cols[2]:
+    with cols[1]:
         downloads.csv_button(_features(run.record.id, run.record.updated_at, run), "Feature table (CSV)",
                            f"{stem}-features.csv", key="inspect:features-csv")
     if models.family(run.record.model).sae:  # the SAE in SAELens' and sparsify's layouts
