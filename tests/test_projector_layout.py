@@ -116,7 +116,8 @@ def test_compare_saved_run_labels_are_whole_at_1024(server, projector):
     assert page.evaluate(CUT_CHOICES_JS) == []
 
 
-@pytest.mark.parametrize("path, label", [("inspect", "Feature table (CSV)"), ("compare", "Right weights (safetensors)")])
+@pytest.mark.parametrize("path, label",
+                         [("inspect", "Feature table (CSV)"), ("compare", "Right weights (safetensors)")])
 def test_export_buttons_are_whole_at_1024(server, projector, path, label):
     page = open_app(projector, server, path)
     page.get_by_text(label, exact=True).first.wait_for(timeout=60_000)
