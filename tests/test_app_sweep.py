@@ -57,7 +57,7 @@ def test_a_short_sweep_lands_its_runs_in_the_store_and_on_the_frontier(store):
     assert set(traces[0]["customdata"]) == {r.id for r in runs}
     buttons = {b.proto.label for b in elements(at, "download_button")}
     assert {"Every trial (CSV)", "Every trial (JSON)", "Gallery (PNG)", "Grid of atoms (PNG)", "Single atoms (ZIP of PNGs)",
-            "Weights (safetensors + JSON config)"} <= buttons
+            "Weights (safetensors)"} <= buttons
     assert len(elements(at, "image")) == 2  # the chosen run's atoms and the gallery
     # each run's weights were read from disk once: for its thumbnail and, when shown, its atom grid
     loads = []

@@ -17,7 +17,7 @@ def _data_page(name: str):
 def test_a_generated_set_says_what_samples_0_and_seed_do_and_names_its_options_well():
     at = _data_page("sparse-synthetic")
     helps = {box.label: box.help for box in at.number_input}
-    assert helps["Samples"] == "How many samples to generate (0 = the default, 5,000)."
+    assert helps["Samples"] == "How many samples to generate (0 = the default, 5,000; otherwise at least 2)."
     assert helps["Seed"].startswith("Seeds the generator")
     assert {"N features", "N atoms", "k", "Noise"} <= set(helps)
     assert "Non-negative" in [toggle.label for toggle in at.toggle]
@@ -26,5 +26,5 @@ def test_a_generated_set_says_what_samples_0_and_seed_do_and_names_its_options_w
 def test_a_fixed_set_says_0_is_all_and_seed_picks_the_rows():
     at = _data_page("digits")
     helps = {box.label: box.help for box in at.number_input}
-    assert helps["Samples"] == "How many samples to use (0 = all)."
+    assert helps["Samples"] == "How many samples to use (0 = all; otherwise at least 2)."
     assert helps["Seed"] == "Which samples are drawn when fewer than all are used."

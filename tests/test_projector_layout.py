@@ -8,7 +8,9 @@ import pytest
 
 from browser_support import chromium, need_chromium, open_app, streamlit_server
 from core import datasets, models
+from core.jobs.saving import save_sweep_point
 from core.store import RunStore
+from core.sweep import Sweep, SweepConfig
 
 pytestmark = pytest.mark.browser
 
@@ -30,12 +32,18 @@ FIGURES = '[data-testid="stMain"] [data-testid="stMetric"]'
 
 
 def _save_two_runs(root) -> None:
-    """Two small NMF runs on digits in the run store, for Compare's 'Two saved runs' boxes."""
+    """Two small NMF runs on digits in the run store, for Compare's 'Two saved runs' boxes, and a sweep of two
+    trials for the Sweep page's run panel."""
     digits = datasets.load("digits")
     store = RunStore(root)
     for steps in (5, 10):
         model = models.create("nmf", n_components=4, max_steps=steps, random_state=0).fit(digits.X)
         store.save_run(model, dataset="digits", name="nmf", X=digits.X, image_shape=digits.image_shape)
+    sweep = Sweep(SweepConfig(model="sae-topk", grid={"k": [2, 4]}, base_params={"n_components": 6, "max_steps": 5}))
+    sweep.run(digits.X)
+    for point in sweep.points:
+        save_sweep_point(store, sweep, point, dataset="digits", X=digits.X, image_shape=digits.image_shape,
+                         group=sweep.id)
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +130,13 @@ def test_export_buttons_are_whole_at_1024(server, projector, path, label):
     page = open_app(projector, server, path)
     page.get_by_text(label, exact=True).first.wait_for(timeout=60_000)
     assert _cut(page, BUTTONS) == []
+
+
+def test_sweep_start_stop_and_run_panel_are_whole_at_1024_and_800(server, projector):
+    page = open_app(projector, server, "sweep")
+    page.get_by_role("button", name="Open both in Compare").wait_for(timeout=60_000)
+    assert _cut(page, BUTTONS) == []
+    page.set_viewport_size({"width": 800, "height": 768})
+    page.wait_for_timeout(500)
+    start_stop = ("Start sweep", "Stop")
+    assert [text for text in _cut(page, BUTTONS) if text in start_stop] == []

@@ -16,12 +16,12 @@ def file_stem(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "_", "-".join(parts)).strip("_")[:80] or "export"
 
 
-def png_button(picture, label: str, file_name: str, key: str, **kwargs) -> None:
+def png_button(picture, label: str, file_name: str, key: str, width: str = "stretch", **kwargs) -> None:
     """A PNG download of ``picture`` (a PIL image, or a function making one), encoded only when clicked:
     encoding costs up to 120 ms, and the page reruns on every widget change."""
     make = picture if callable(picture) else lambda: picture
     st.download_button(label, lambda: render.png_bytes(make()), file_name=file_name, mime="image/png", key=key,
-                       on_click="ignore", icon=":material/image:", width="stretch", **kwargs)
+                       on_click="ignore", icon=":material/image:", width=width, **kwargs)
 
 
 def grid_scale_slider(key: str, container=st) -> int:
@@ -33,15 +33,14 @@ def grid_scale_slider(key: str, container=st) -> int:
 
 def atoms_buttons(atoms, image_shape, stem: str, key: str, what: str = "atoms", scale: int = 4) -> None:
     """Two buttons: the atom grid as PNG (``scale`` pixels per atom pixel) and a ZIP of one PNG per atom
-    (both made when clicked)."""
-    left, right = st.columns(2)
-    with left:
+    (both made when clicked), each as wide as its label, in a row that wraps on a narrow screen."""
+    row = st.container(horizontal=True)
+    with row:
         png_button(lambda: render.atom_grid(atoms, image_shape, scale=scale), f"Grid of {what} (PNG)",
-                   f"{stem}-atoms.png", key=f"{key}:png")
-    with right:
+                   f"{stem}-atoms.png", key=f"{key}:png", width="content")
         st.download_button(f"Single {what} (ZIP of PNGs)", lambda: render.atoms_zip_bytes(atoms, image_shape),
                            file_name=f"{stem}-atoms.zip", mime="application/zip", key=f"{key}:zip",
-                           on_click="ignore", icon=":material/folder_zip:", width="stretch")
+                           on_click="ignore", icon=":material/folder_zip:", width="content")
 
 
 def weights_button(run_store: RunStore, record, key: str, label: str | None = None, stem: str | None = None) -> None:

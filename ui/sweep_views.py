@@ -357,13 +357,13 @@ def run_panel(run_store, by_id: dict, names: dict) -> None:
     other = st.selectbox("Compare with", others, key=session.persist_choice("sweep:other", others,
                                                                            others[0] if others else None),
                          format_func=names.get, disabled=not others)
-    opens = st.columns(2)
-    if opens[0].button("Open in Inspect", key="sweep:open-inspect", icon=":material/search:", width="stretch",
-                       help="Open this run on the Inspect page."):
+    opens = st.container(horizontal=True)  # whole labels in this half of the page: the row wraps instead
+    if opens.button("Open in Inspect", key="sweep:open-inspect", icon=":material/search:",
+                    help="Open this run on the Inspect page."):
         open_in_inspect(run_id)
-    if opens[1].button("Open both in Compare", key="sweep:open-compare", icon=":material/compare:", width="stretch",
-                       disabled=not others, help="Open this run and the one picked above on the Compare page."):
+    if opens.button("Open both in Compare", key="sweep:open-compare", icon=":material/compare:",
+                    disabled=not others, help="Open this run and the one picked above on the Compare page."):
         open_in_compare(run_id, other)
     stem = downloads.file_stem(record.name)
     downloads.atoms_buttons(atoms, record.image_shape, stem, key="sweep:atoms-export")
-    downloads.weights_button(run_store, record, key="sweep:weights")
+    downloads.weights_button(run_store, record, key="sweep:weights", label="Weights (safetensors)")

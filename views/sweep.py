@@ -74,13 +74,13 @@ def form() -> None:
             if problem:
                 ray_row[1].warning(problem)
         _cost_line()
-        buttons = st.columns([1.2, 1, 3.2])
+        buttons = st.container(horizontal=True, vertical_alignment="center")  # wraps on a narrow screen
         active = page.job is not None and page.job.snapshot(touch=False).active
-        buttons[0].button("Start sweep", type="primary", icon=":material/play_arrow:", width="stretch",
-                          on_click=sweep_live.start, key="sweep:start")
-        buttons[1].button("Stop", icon=":material/stop:", width="stretch", disabled=not active,
-                          on_click=sweep_live.stop, key="sweep:stop")
-        buttons[2].caption(f"On `{session.get().data.label}` (change it on the Data page).")
+        buttons.button("Start sweep", type="primary", icon=":material/play_arrow:",
+                       on_click=sweep_live.start, key="sweep:start")
+        buttons.button("Stop", icon=":material/stop:", disabled=not active,
+                       on_click=sweep_live.stop, key="sweep:stop")
+        buttons.caption(f"On `{session.get().data.label}` (change it on the Data page).")
         if page.error:
             st.error(page.error)
         sweep_live.live_panel()

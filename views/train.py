@@ -57,7 +57,8 @@ if not state.watching:  # only the page that started a run may stop it
 # filled at the end of the page, once the knobs below have given this run's values
 share_box = top.popover("Copy link", icon=":material/link:",
                         help="The address of this setup: data set, model and settings.")
-st.caption(models.describe(state.model_name))
+if not presenter.on():  # a projector keeps the live panel in a 720 px window; the model is named above
+    st.caption(models.describe(state.model_name))
 if link_problem:
     st.warning(link_problem, icon=":material/link_off:")
 run_address.banner(state)
