@@ -19,6 +19,7 @@ import numpy as np
 import streamlit as st
 
 from core import datasets, schedule
+from core.interop import UPLOAD_PREFIX
 from core.jobs import DIVERGED, DONE, STOPPED, Snapshot, get_manager, saving
 from core.store import RunStore, StoreError
 from ui import knobs, session, share_link, stored_runs, train_runner
@@ -234,7 +235,7 @@ def _other_data_note(state: session.AppState) -> None:
     job = state.job
     if job.dataset_name == state.data.label:
         return
-    again = (" To train on it again, upload the file on the Data page." if job.dataset_name.startswith("upload: ")
+    again = (" To train on it again, upload the file on the Data page." if job.dataset_name.startswith(UPLOAD_PREFIX)
              else "")
     st.info(f"The run shown trained on **{job.dataset_name}**; the data set chosen in this tab is "
             f"**{state.data.label}**, so **Train** trains on that.{again}", icon=":material/dataset:")
