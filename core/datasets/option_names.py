@@ -7,7 +7,6 @@ box ('Labels') and the command line (``--data-option labels=y``). Messages about
 
 from __future__ import annotations
 
-import json
 
 # option -> (where the Data page sets it, the CLI's spelling with {value} where its value goes)
 PLACES: dict[str, tuple[str, str]] = {
