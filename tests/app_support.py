@@ -93,3 +93,12 @@ def capture_downloads(patch) -> dict:
     patch.setattr(MediaFileManager, "add", add)
     patch.setattr(MediaFileManager, "add_deferred", add_deferred)
     return made
+
+
+def save_on_digits(root, model):
+    """``model`` fitted on digits and saved in the run store at ``root``, as a page would save it; its record."""
+    from core import datasets
+    from core.store import RunStore
+
+    ds = datasets.load("digits")
+    return RunStore(root).save_run(model.fit(ds.X), dataset="digits", X=ds.X, image_shape=ds.image_shape)

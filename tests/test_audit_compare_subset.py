@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from app_support import open_page
+from app_support import open_page, save_on_digits
 from core import datasets, models
 from core.store import RunStore
 
@@ -44,8 +44,6 @@ def test_inspect_says_it_looks_at_a_subset(runs):
 
 def test_a_whole_data_set_needs_no_note(tmp_path, monkeypatch):
     monkeypatch.setenv("SAE_EXPLORER_RUNS", str(tmp_path / "runs"))
-    ds = datasets.load("digits")
-    RunStore(tmp_path / "runs").save_run(models.create("pca", n_components=4).fit(ds.X), dataset="digits", X=ds.X,
-                                         image_shape=ds.image_shape)
+    save_on_digits(tmp_path / "runs", models.create("pca", n_components=4))
     at = open_page("views/inspect.py")
     assert not at.exception and not any(c.value.startswith("Measured on a random") for c in at.caption)

@@ -3,16 +3,13 @@ refuses, so the whole page showed a traceback."""
 
 from __future__ import annotations
 
-from app_support import open_page
-from core import datasets, models
-from core.store import RunStore
+from app_support import open_page, save_on_digits
+from core import models
 
 
 def test_a_one_atom_run_opens_on_every_tab(tmp_path, monkeypatch):
     monkeypatch.setenv("SAE_EXPLORER_RUNS", str(tmp_path / "runs"))
-    ds = datasets.load("digits")
-    RunStore(tmp_path / "runs").save_run(models.create("pca", n_components=1).fit(ds.X), dataset="digits", X=ds.X,
-                                         image_shape=ds.image_shape)
+    save_on_digits(tmp_path / "runs", models.create("pca", n_components=1))
     at = open_page("views/inspect.py")
     assert not at.exception and not at.error, at.exception or at.error
     assert "This run has one atom" in " ".join(c.value for c in at.caption)

@@ -38,7 +38,8 @@ def large_upload(tmp_path, monkeypatch):
     return record, Dataset(X=X, name="acts.npz", labels=labels)
 
 
-def test_the_cost_line_counts_the_samples_recognition_fits_on(large_upload):
+def _cost_line(large_upload) -> str:
+    """The Recognition tab's cost line for the saved run, with its upload loaded in the session."""
     record, dataset = large_upload
     at = open_page("views/inspect.py")
     state = app_state(at)
@@ -46,15 +47,15 @@ def test_the_cost_line_counts_the_samples_recognition_fits_on(large_upload):
     at.selectbox(key="inspect:run").set_value(record.id).run()
     assert not at.exception and not at.error, at.exception or at.error
     (cost,) = [c.value for c in at.caption if c.value.startswith("Fits ")]
+    return cost
+
+
+def test_the_cost_line_counts_the_samples_recognition_fits_on(large_upload):
+    cost = _cost_line(large_upload)
     assert "on 3,750 training samples (of a random 5,000 of the run's 6,000 samples)" in cost, cost
 
 
 def test_the_cost_line_says_which_models_are_this_runs_and_which_sae(large_upload):
-    record, dataset = large_upload
-    at = open_page("views/inspect.py")
-    state = app_state(at)
-    state.data, state.dataset = DataChoice("acts.npz", {}, upload="acts.npz"), dataset
-    at.selectbox(key="inspect:run").set_value(record.id).run()
-    (cost,) = [c.value for c in at.caption if c.value.startswith("Fits ")]
+    cost = _cost_line(large_upload)
     # a PCA run: PCA is refitted with its settings, NMF (non-negative data) and the SAE are the page's own
     assert cost.startswith("Fits PCA (this run's settings), NMF (200 steps), SAE (sae-topk, k = 3, 500 steps) on "), cost
