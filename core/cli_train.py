@@ -26,8 +26,6 @@ _FIXED_BY_CONFIG = {"model": "--model", "n_components": "--n-components", "k": "
                     "params": "--set", "data_options": "--data-option", "n_samples": "--n-samples"}
 
 
-
-
 class ReplayError(ValueError):
     """A replay that cannot run as asked; the message says what to change (the CLI prints it, exit 2)."""
 
@@ -64,8 +62,7 @@ def recorded_data(config: dict, where: Path) -> str:
             return path
         raise ReplayError(f"{where} trained on the file {path}, which is not there any more; give the file where "
                           "it is now with --data PATH.")
-    builtin = isinstance(name, str) and name.strip().lower().replace("_", "-") in datasets.available()
-    if builtin or (isinstance(name, str) and Path(name).exists()):
+    if datasets.is_builtin(name) or (isinstance(name, str) and Path(name).exists()):
         return name
     if not isinstance(name, str) or not name:
         raise ReplayError(f"{where} does not name its data set ('data'); give it with --data NAME or PATH.")

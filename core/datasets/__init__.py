@@ -127,14 +127,24 @@ def _check_common(n_samples, scale, center, seed) -> tuple[int | None, int, bool
     return n_samples, check_int("seed", seed, 0), check_bool("center", center)
 
 
+def _normalised(name: str) -> str:
+    """A built-in set's name as typed ('Sparse_Synthetic ') in the registry's spelling ('sparse-synthetic')."""
+    return str(name).strip().lower().replace("_", "-")
+
+
+def is_builtin(name) -> bool:
+    """Whether ``name`` names a built-in set (in any case, with _ or -)."""
+    return isinstance(name, str) and _normalised(name) in BUILTIN_SETS
+
+
 def _looks_like_path(text: str) -> bool:
-    if text.strip().lower().replace("_", "-") in BUILTIN_SETS:
+    if is_builtin(text):
         return False
     return "/" in text or os.sep in text or bool(Path(text).suffix) or Path(text).exists()
 
 
 def _builtin_name(name: str) -> str:
-    normalised = str(name).strip().lower().replace("_", "-")
+    normalised = _normalised(name)
     if normalised not in BUILTIN_SETS:
         raise DatasetError(
             f"Unknown data set {name!r}. Built-in sets: {', '.join(BUILTIN_SETS)}. Or pass the path of a "
