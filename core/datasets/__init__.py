@@ -38,6 +38,7 @@ __all__ = [
     "available",
     "cache_dir",
     "describe",
+    "is_builtin",
     "load",
     "load_bytes",
 ]
